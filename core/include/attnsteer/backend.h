@@ -1,0 +1,63 @@
+#pragma once
+// Backends compute steered attention and its metrics. The CPU backend is the reference; the CUDA
+// backend (gpu/) implements the same interface.
+
+#include "attnsteer/metrics.h"
+#include "attnsteer/workload.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace attnsteer {
+
+/// How the saliency s is applied:  A' = softmax(log(A + eps) + lambda * s), per row.
+struct SteeringParams {
+    double lambda = 0.25;           ///< strength of the bias
+    double eps = 1e-9;              ///< added to A before the log; 0 allowed (log 0 = -inf)
+    std::vector<int> steeredHeads;  ///< heads that get the bias; empty means all heads
+};
+
+/// Progress and cancellation of long work. Both are optional.
+struct RunControl {
+    std::function<void(double fraction)> onProgress; ///< called with 0..1, from a worker thread
+    const std::atomic<bool>* cancel = nullptr;       ///< when it becomes true, throw Cancelled
+};
+
+/// One attention row before and after steering, for the per-token view.
+struct TokenRow {
+    std::vector<double> original; ///< A[h,q,:]
+    std::vector<double> steered;  ///< A'[h,q,:]
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    /// Metrics for every lambda of LAMBDAS in one pass over the rows (the other fields of PARAMS
+    /// apply to all). SALIENCY has K values. Throws InputError for a saliency of the wrong length
+    /// or a steered head out of range, Cancelled when CONTROL's flag is raised.
+    virtual std::vector<Metrics> evaluate(const Workload& workload,
+                                          std::span<const double> saliency,
+                                          std::span<const double> lambdas,
+                                          const SteeringParams& params,
+                                          const RunControl& control = {}) = 0;
+
+    /// The metrics of PARAMS.lambda alone.
+    Metrics evaluate(const Workload& workload, std::span<const double> saliency,
+                     const SteeringParams& params, const RunControl& control = {});
+
+    /// A and A' of row (HEAD, QUERY); A' = A when HEAD is not steered.
+    virtual TokenRow row(const Workload& workload, std::span<const double> saliency,
+                         const SteeringParams& params, int head, int query) = 0;
+};
+
+/// The CPU backend: Eigen, OpenMP over blocks of rows. THREADS = 0 uses OpenMP's default.
+/// Results do not depend on the thread count.
+std::unique_ptr<Backend> makeCpuBackend(int threads = 0);
+
+} // namespace attnsteer

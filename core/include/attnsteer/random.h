@@ -1,0 +1,27 @@
+#pragma once
+// Counter-based normal random numbers: every element has its own value whatever the order, thread
+// or device that computes it.
+
+#include <cstdint>
+
+namespace attnsteer {
+
+/// Streams of the same seed that never overlap.
+enum class RandomStream : std::uint32_t {
+    Logits = 0,   ///< Z[h,q,k] of the random workload, index (h*Q + q)*K + k
+    Saliency = 1, ///< x_k of the random saliency, index k
+};
+
+/// The standard normal value number INDEX of STREAM under SEED.
+///
+/// Philox4x32-10 (Random123) with key = (seed low, seed high) and counter = (index/4 low,
+/// index/4 high, stream, 0) gives four 32-bit words u0..u3; with v_i = (u_i + 1/2) 2^-32 in (0,1)
+/// Box-Muller gives n0 = r cos(2 pi v1), n1 = r sin(2 pi v1) with r = sqrt(-2 ln v0), and n2, n3
+/// from v2, v3 likewise. Element index % 4 picks n0..n3. Computed in double.
+double philoxNormal(std::uint64_t seed, RandomStream stream, std::uint64_t index);
+
+/// Fills OUT[0..count) with philoxNormal(seed, stream, first + i), four per Philox call.
+void philoxNormals(std::uint64_t seed, RandomStream stream, std::uint64_t first,
+                   std::uint64_t count, double* out);
+
+} // namespace attnsteer
