@@ -1,0 +1,157 @@
+#include "attnsteer/sweep.h"
+
+#include "attnsteer/errors.h"
+
+#include <charconv>
+#include <cmath>
+#include <string>
+
+namespace attnsteer {
+namespace {
+
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t end = text.find(separator, start);
+        parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos)
+            return parts;
+        start = end + 1;
+    }
+}
+
+std::string_view trim(std::string_view text) {
+    while (!text.empty() && text.front() == ' ')
+        text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ')
+        text.remove_suffix(1);
+    return text;
+}
+
+template <typename Number> Number parseNumber(std::string_view text, std::string_view option) {
+    text = trim(text);
+    Number value{};
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+        throw InputError(std::string(option), "'" + std::string(text) + "' is not a valid " +
+                                                  (std::is_integral_v<Number> ? "whole number"
+                                                                              : "number"));
+    if constexpr (std::is_floating_point_v<Number>)
+        if (!std::isfinite(value))
+            throw InputError(std::string(option), "'" + std::string(text) + "' is not finite");
+    return value;
+}
+
+constexpr std::size_t kMaxListLength = 100000;
+
+} // namespace
+
+std::vector<double> defaultSweepLambdas() {
+    return {0.0, 0.05, 0.10, 0.15, 0.25, 0.40, 0.60, 0.80, 1.00};
+}
+
+std::vector<double> parseLambdaList(std::string_view text, std::string_view option) {
+    const std::string name(option);
+    const auto range = split(text, ':');
+    std::vector<double> values;
+    if (range.size() == 3) {
+        const double start = parseNumber<double>(range[0], option);
+        const double stop = parseNumber<double>(range[1], option);
+        const double step = parseNumber<double>(range[2], option);
+        if (!(step > 0))
+            throw InputError(name, "step must be > 0 in START:STOP:STEP");
+        if (stop < start)
+            throw InputError(name, "STOP must not be less than START in START:STOP:STEP");
+        // The stop belongs to the grid when it lies on it up to rounding of the decimal inputs.
+        const double steps = std::floor((stop - start) / step + 1e-9);
+        if (steps + 1 > double(kMaxListLength))
+            throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
+        for (double i = 0; i <= steps; ++i)
+            values.push_back(start + i * step);
+        return values;
+    }
+    if (range.size() != 1)
+        throw InputError(name, "expected a comma-separated list or START:STOP:STEP");
+    for (std::string_view part : split(text, ','))
+        values.push_back(parseNumber<double>(part, option));
+    if (values.size() > kMaxListLength)
+        throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
+    return values;
+}
+
+std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view option) {
+    const std::string name(option);
+    const auto range = split(text, ':');
+    std::vector<std::uint64_t> seeds;
+    if (range.size() == 2) {
+        const auto first = parseNumber<std::uint64_t>(range[0], option);
+        const auto last = parseNumber<std::uint64_t>(range[1], option);
+        if (last < first)
+            throw InputError(name, "LAST must not be less than FIRST in FIRST:LAST");
+        if (last - first >= kMaxListLength)
+            throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
+        for (std::uint64_t seed = first; seed <= last; ++seed)
+            seeds.push_back(seed);
+        return seeds;
+    }
+    if (range.size() != 1)
+        throw InputError(name, "expected a comma-separated list or FIRST:LAST");
+    for (std::string_view part : split(text, ','))
+        seeds.push_back(parseNumber<std::uint64_t>(part, option));
+    return seeds;
+}
+
+std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
+                               const RunControl& control) {
+    if (config.seeds.empty())
+        throw InputError("--seeds", "needs at least one seed");
+    if (config.lambdas.empty())
+        throw InputError("--lambdas", "needs at least one lambda");
+    const std::size_t seedCount = config.seeds.size(), lambdaCount = config.lambdas.size();
+    std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount);
+    for (std::size_t i = 0; i < seedCount; ++i) {
+        const std::uint64_t seed = config.seeds[i];
+        WorkloadSpec spec = config.spec;
+        spec.seed = seed;
+        Workload generated;
+        if (!config.workload)
+            generated = Workload::generate(spec);
+        const Workload& workload = config.workload ? *config.workload : generated;
+        const std::vector<double> raw = config.saliencyRaw
+                                            ? *config.saliencyRaw
+                                            : randomSaliencyRaw(workload.keys(), seed);
+        const NormalizedSaliency saliency = normalizeSaliency(raw, config.normalization);
+        RunControl seedControl{nullptr, control.cancel};
+        if (control.onProgress)
+            seedControl.onProgress = [&](double fraction) {
+                control.onProgress((double(i) + fraction) / double(seedCount));
+            };
+        const auto metrics =
+            backend.evaluate(workload, saliency.values, config.lambdas, config.params, seedControl);
+        for (std::size_t l = 0; l < lambdaCount; ++l) {
+            reductions[i * lambdaCount + l] = metrics[l].total.entropyReductionPct;
+            kls[i * lambdaCount + l] = metrics[l].total.kl;
+        }
+    }
+    auto meanAndStd = [&](const std::vector<double>& values, std::size_t l) {
+        double mean = 0;
+        for (std::size_t i = 0; i < seedCount; ++i)
+            mean += values[i * lambdaCount + l];
+        mean /= double(seedCount);
+        double squares = 0;
+        for (std::size_t i = 0; i < seedCount; ++i)
+            squares += std::pow(values[i * lambdaCount + l] - mean, 2);
+        const double stdDev = seedCount > 1 ? std::sqrt(squares / double(seedCount - 1)) : 0.0;
+        return std::pair{mean, stdDev};
+    };
+    std::vector<SweepRow> rows(lambdaCount);
+    for (std::size_t l = 0; l < lambdaCount; ++l) {
+        rows[l].lambda = config.lambdas[l];
+        std::tie(rows[l].reductionMean, rows[l].reductionStd) = meanAndStd(reductions, l);
+        std::tie(rows[l].klMean, rows[l].klStd) = meanAndStd(kls, l);
+    }
+    return rows;
+}
+
+} // namespace attnsteer

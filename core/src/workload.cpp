@@ -1,0 +1,155 @@
+#include "attnsteer/workload.h"
+
+#include "attnsteer/errors.h"
+#include "attnsteer/npy.h"
+#include "attnsteer/random.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <omp.h>
+
+namespace attnsteer {
+namespace {
+
+std::string shapeText(const std::vector<std::size_t>& shape) {
+    std::string text = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        text += (i ? ", " : "") + std::to_string(shape[i]);
+    return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string indexText(std::size_t flat, int queries, int keys) {
+    const std::size_t k = flat % keys, row = flat / keys;
+    return "(" + std::to_string(row / queries) + ", " + std::to_string(row % queries) + ", " +
+           std::to_string(k) + ")";
+}
+
+Workload loadFile(const std::string& path, WorkloadSource source) {
+    NpyArray array = readNpy(path);
+    const auto& shape = array.shape;
+    std::size_t heads = 0, queries = 0, keys = 0;
+    if (shape.size() == 2) {
+        heads = 1, queries = shape[0], keys = shape[1];
+    } else if (shape.size() == 3) {
+        heads = shape[0], queries = shape[1], keys = shape[2];
+    } else if (shape.size() == 4 && shape[0] == 1) {
+        heads = shape[1], queries = shape[2], keys = shape[3];
+    } else {
+        throw InputError(path, "shape " + shapeText(shape) +
+                                   " does not fit: expected [Q,K], [H,Q,K] or [1,H,Q,K]");
+    }
+    if (heads == 0 || queries == 0 || keys == 0)
+        throw InputError(path, "shape " + shapeText(shape) + " is empty");
+    if (heads * queries > std::size_t(std::numeric_limits<int>::max()) ||
+        keys > std::size_t(std::numeric_limits<int>::max()))
+        throw InputError(path, "shape " + shapeText(shape) + " is too large");
+    return Workload::fromValues(int(heads), int(queries), int(keys), std::move(array.data),
+                                source, path);
+}
+
+} // namespace
+
+Workload Workload::generate(const WorkloadSpec& spec, int threads) {
+    if (spec.heads < 1 || spec.queries < 1 || spec.keys < 1)
+        throw InputError("workload", "heads, queries and keys must be at least 1");
+    if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
+        throw InputError("--logit-std", "must be a finite number >= 0");
+    const std::size_t rows = std::size_t(spec.heads) * spec.queries;
+    const std::size_t keys = std::size_t(spec.keys);
+    Workload workload;
+    workload.heads_ = spec.heads;
+    workload.queries_ = spec.queries;
+    workload.keys_ = spec.keys;
+    workload.source_ = WorkloadSource::RandomLogits;
+    workload.label_ = "random, seed " + std::to_string(spec.seed);
+    workload.values_.resize(rows * keys);
+    float* out = workload.values_.data();
+    const int threadCount = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel num_threads(threadCount)
+    {
+        std::vector<double> normals(keys);
+#pragma omp for schedule(static)
+        for (std::int64_t row = 0; row < std::int64_t(rows); ++row) {
+            philoxNormals(spec.seed, RandomStream::Logits, std::uint64_t(row) * keys, keys,
+                          normals.data());
+            for (std::size_t k = 0; k < keys; ++k)
+                out[row * keys + k] = float(spec.logitStd * normals[k]);
+        }
+    }
+    return workload;
+}
+
+Workload Workload::loadLogits(const std::string& path) {
+    Workload workload = loadFile(path, WorkloadSource::FileLogits);
+    const auto bad = std::find_if(workload.values_.begin(), workload.values_.end(),
+                                  [](float v) { return !std::isfinite(v); });
+    if (bad != workload.values_.end())
+        throw InputError(path, "contains NaN or Inf at " +
+                                   indexText(std::size_t(bad - workload.values_.begin()),
+                                             workload.queries_, workload.keys_));
+    return workload;
+}
+
+Workload Workload::loadAttention(const std::string& path) {
+    Workload workload = loadFile(path, WorkloadSource::FileAttention);
+    const std::size_t keys = std::size_t(workload.keys_);
+    for (std::size_t row = 0; row < workload.rowCount(); ++row) {
+        double sum = 0;
+        for (std::size_t k = 0; k < keys; ++k) {
+            const float p = workload.values_[row * keys + k];
+            if (!std::isfinite(p))
+                throw InputError(path, "contains NaN or Inf at " +
+                                           indexText(row * keys + k, workload.queries_, int(keys)));
+            if (p < 0)
+                throw InputError(path, "negative probability at " +
+                                           indexText(row * keys + k, workload.queries_, int(keys)));
+            sum += p;
+        }
+        if (std::abs(sum - 1.0) > 1e-3) {
+            char text[160];
+            std::snprintf(text, sizeof text, "row (%zu, %zu) sums to %.6g, expected 1 within 1e-3",
+                          row / workload.queries_, row % workload.queries_, sum);
+            throw InputError(path, text);
+        }
+    }
+    return workload;
+}
+
+Workload Workload::fromValues(int heads, int queries, int keys, std::vector<float> values,
+                              WorkloadSource source, std::string label) {
+    if (heads < 1 || queries < 1 || keys < 1 ||
+        values.size() != std::size_t(heads) * queries * keys)
+        throw InputError(label, "values do not match the shape " + std::to_string(heads) + " x " +
+                                    std::to_string(queries) + " x " + std::to_string(keys));
+    Workload workload;
+    workload.heads_ = heads;
+    workload.queries_ = queries;
+    workload.keys_ = keys;
+    workload.source_ = source;
+    workload.label_ = std::move(label);
+    workload.values_ = std::move(values);
+    return workload;
+}
+
+std::span<const float> Workload::row(int head, int query) const {
+    const std::size_t offset = (std::size_t(head) * queries_ + query) * keys_;
+    return {values_.data() + offset, std::size_t(keys_)};
+}
+
+void Workload::attentionRow(int head, int query, std::span<double> out) const {
+    const auto values = row(head, query);
+    if (!holdsLogits()) {
+        std::copy(values.begin(), values.end(), out.begin());
+        return;
+    }
+    const double maxLogit = *std::max_element(values.begin(), values.end());
+    double sum = 0;
+    for (std::size_t k = 0; k < values.size(); ++k)
+        sum += out[k] = std::exp(double(values[k]) - maxLogit);
+    for (double& a : out)
+        a /= sum;
+}
+
+} // namespace attnsteer
