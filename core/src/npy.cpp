@@ -323,7 +323,9 @@ NpyArray readNpy(const std::string& path) {
         return InputError(path, "truncated: expected " + std::to_string(needed) +
                                     " bytes of data, found " + std::to_string(got));
     };
-    if (array.sourceBytesPerElement == 4) {
+    if (*count == 0) {
+        // Nothing to read; the sizes above already matched.
+    } else if (array.sourceBytesPerElement == 4) {
         const std::size_t bytes = *count * sizeof(float);
         const std::size_t got = readExactly(array.data.data(), bytes);
         if (got != bytes)
@@ -391,7 +393,8 @@ void writeNpy(const std::string& path, std::span<const std::size_t> shape,
         fail(errno ? errno : EIO, {});
     errno = 0;
     if (std::fwrite(out.data(), 1, out.size(), file.get()) != out.size() ||
-        std::fwrite(data.data(), sizeof(float), data.size(), file.get()) != data.size() ||
+        (!data.empty() &&
+         std::fwrite(data.data(), sizeof(float), data.size(), file.get()) != data.size()) ||
         std::fflush(file.get()) != 0) {
         const int error = errno ? errno : EIO;
         file.reset();

@@ -113,8 +113,9 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
         throw InputError("--max-pixels", "must be >= 0 (0 means keys x patch factor^2)");
     if (maxPixels == 0) {
         if (keys < 1)
-            throw InputError("--max-pixels", "0 means keys x patch factor^2, but the key count is " +
-                                                 std::to_string(keys));
+            throw InputError("--max-pixels",
+                             "0 means keys x patch factor^2, but the key count is " +
+                                 std::to_string(keys));
         maxPixels = std::int64_t(keys) * factor * factor;
     }
     const ResizedSize resized = smartResize(height, width, factor, options.minPixels, maxPixels);
@@ -140,7 +141,7 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
     const double boxArea =
         (double(width) / projection.gridWidth) * (double(height) / projection.gridHeight);
     projection.tokens.assign(std::size_t(tokenCount), 0.0);
-    std::vector<double> weightedRow(std::size_t(width));
+    std::vector<double> weightedRow(static_cast<std::size_t>(width));
     for (int r = 0; r < projection.gridHeight; ++r) {
         const Span& rowSpan = rows[std::size_t(r)];
         std::fill(weightedRow.begin(), weightedRow.end(), 0.0);
