@@ -34,6 +34,13 @@ namespace {
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr int kBlockRows = 32; // rows per matrix product: 2 x 32 x K doubles stay in L2
 
+/// e^x with e^-inf = 0. Eigen 3.4's vectorized exp clamps its argument at -709.78, so it returns
+/// 5.6e-309 instead of 0 for masked (-inf) logits; below -708 the true value is under 3.3e-308
+/// and 0 is what every sum here needs.
+template <typename Derived> Eigen::ArrayXd safeExp(const Eigen::ArrayBase<Derived>& x) {
+    return (x < -708.0).select(0.0, x.exp());
+}
+
 /// The lambda-free per-row quantities and the rows of E and E x for the products.
 struct RowPreparation {
     double entropy = 0;       ///< H(A) = -sum A log A
@@ -52,7 +59,7 @@ RowPreparation prepareRow(const Workload& workload, int head, int query, double 
         Eigen::Map<const Eigen::ArrayXf>(values.data(), keys).cast<double>();
     if (workload.holdsLogits()) {
         const double maxLogit = raw.maxCoeff();
-        a = (raw - maxLogit).exp();
+        a = safeExp(raw - maxLogit);
         const double sum = a.sum();
         a /= sum;
         logA = (raw - maxLogit) - std::log(sum);
@@ -81,7 +88,7 @@ void steerRowDirect(const Eigen::ArrayXd& a, const Eigen::ArrayXd& logA, double 
     const Eigen::ArrayXd logits =
         (e > 0).select(e.log() + lambda * saliency, -std::numeric_limits<double>::infinity());
     const double shift = logits.maxCoeff();
-    const Eigen::ArrayXd weights = (logits - shift).exp();
+    const Eigen::ArrayXd weights = safeExp(logits - shift);
     const double logSum = std::log(weights.sum()) + shift;
     const Eigen::ArrayXd logSteered = logits - logSum;
     const Eigen::ArrayXd steered = weights / weights.sum();
@@ -147,7 +154,7 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     const Eigen::ArrayXd shifted = s - s.maxCoeff();
     Eigen::MatrixXd weights(keys, lambdaCount), weightsTimesShifted(keys, lambdaCount);
     for (Eigen::Index l = 0; l < lambdaCount; ++l) {
-        weights.col(l) = (lambdas[std::size_t(l)] * shifted).exp().matrix();
+        weights.col(l) = safeExp(lambdas[std::size_t(l)] * shifted).matrix();
         weightsTimesShifted.col(l) = (weights.col(l).array() * shifted).matrix();
     }
 
@@ -271,7 +278,7 @@ TokenRow CpuBackend::row(const Workload& workload, std::span<const double> salie
     const Eigen::ArrayXd e = a + params.eps;
     const Eigen::ArrayXd logits = (e > 0).select(e.log() + params.lambda * s,
                                                  -std::numeric_limits<double>::infinity());
-    const Eigen::ArrayXd weights = (logits - logits.maxCoeff()).exp();
+    const Eigen::ArrayXd weights = safeExp(logits - logits.maxCoeff());
     result.steered.resize(result.original.size());
     Eigen::Map<Eigen::ArrayXd>(result.steered.data(), workload.keys()) = weights / weights.sum();
     return result;

@@ -1,0 +1,568 @@
+// The core engine against closed forms, an independent long-double reference and its own
+// invariants (determinism, per-head consistency, input validation).
+#include "reference.h"
+
+#include "attnsteer/backend.h"
+#include "attnsteer/errors.h"
+#include "attnsteer/npy.h"
+#include "attnsteer/random.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/sweep.h"
+#include "attnsteer/workload.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+#include <numeric>
+
+using namespace attnsteer;
+
+namespace {
+
+/// |actual - expected| <= tolerance * |expected| (or <= tolerance when expected is 0).
+bool closeRelative(double actual, double expected, double tolerance) {
+    const double scale = expected == 0 ? 1.0 : std::abs(expected);
+    return std::abs(actual - expected) <= tolerance * scale;
+}
+
+#define COMPARE_RELATIVE(actual, expected, tolerance)                                              \
+    QVERIFY2(closeRelative((actual), (expected), (tolerance)),                                     \
+             qPrintable(QStringLiteral("%1 = %2, expected %3 (relative tolerance %4)")             \
+                            .arg(#actual)                                                          \
+                            .arg((actual), 0, 'g', 17)                                             \
+                            .arg((expected), 0, 'g', 17)                                           \
+                            .arg((tolerance))))
+
+std::vector<double> defaultSaliency(int keys, std::uint64_t seed) {
+    return normalizeSaliency(randomSaliencyRaw(keys, seed), Normalization::Max).values;
+}
+
+WorkloadSpec smallSpec(std::uint64_t seed = 0) {
+    WorkloadSpec spec;
+    spec.heads = 3;
+    spec.queries = 24;
+    spec.keys = 96;
+    spec.seed = seed;
+    return spec;
+}
+
+/// A causal-mask attention tensor [H,Q,K] with Q = K: row q attends to keys 0..q only.
+Workload causalAttention(int heads, int size, std::uint64_t seed) {
+    std::vector<float> values(std::size_t(heads) * size * size, 0.0f);
+    for (int h = 0; h < heads; ++h)
+        for (int q = 0; q < size; ++q) {
+            double sum = 0;
+            std::vector<double> row(std::size_t(q) + 1);
+            for (int k = 0; k <= q; ++k)
+                sum += row[k] = std::exp(
+                    0.5 * philoxNormal(seed, RandomStream::Logits, (h * size + q) * size + k));
+            for (int k = 0; k <= q; ++k)
+                values[(std::size_t(h) * size + q) * size + k] = float(row[k] / sum);
+        }
+    return Workload::fromValues(heads, size, size, std::move(values),
+                                WorkloadSource::FileAttention, "causal");
+}
+
+QString errorOf(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const InputError& error) {
+        return QString::fromStdString(error.what());
+    }
+    return QStringLiteral("(no error)");
+}
+
+} // namespace
+
+class TestCore : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void philoxIsCounterBased();
+    void philoxIsStandardNormal();
+    void workloadElementsAreIndependentOfThreads();
+    void uniformAttentionMatchesClosedForm_data();
+    void uniformAttentionMatchesClosedForm();
+    void matchesFloat64Reference_data();
+    void matchesFloat64Reference();
+    void lambdaZeroWithoutEpsIsIdentity();
+    void lambdaZeroLeavesOnlyEpsEffect();
+    void perHeadAveragesToTotal();
+    void unsteeredHeadsKeepTheirAttention();
+    void monotonicInLambda();
+    void maskedRowsWithExactZeros();
+    void largeLambdaStaysFinite();
+    void deterministicAcrossThreadCounts();
+    void tokenRowMatchesReference();
+    void normalizationModes();
+    void constantSaliencyWarns();
+    void lambdaListParsing();
+    void lambdaListErrors();
+    void sweepAggregatesSeeds();
+    void badFilesAreRejectedWithTheirMessage();
+    void badParametersAreRejected();
+    void cancellationStopsEvaluation();
+};
+
+void TestCore::philoxIsCounterBased() {
+    std::vector<double> block(37);
+    philoxNormals(42, RandomStream::Logits, 5, block.size(), block.data());
+    for (std::size_t i = 0; i < block.size(); ++i)
+        QCOMPARE(block[i], philoxNormal(42, RandomStream::Logits, 5 + i));
+    // Streams and seeds differ.
+    QVERIFY(philoxNormal(42, RandomStream::Logits, 0) !=
+            philoxNormal(42, RandomStream::Saliency, 0));
+    QVERIFY(philoxNormal(42, RandomStream::Logits, 0) != philoxNormal(43, RandomStream::Logits, 0));
+}
+
+void TestCore::philoxIsStandardNormal() {
+    const std::size_t n = 200000;
+    std::vector<double> values(n);
+    philoxNormals(7, RandomStream::Logits, 0, n, values.data());
+    const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
+    double squares = 0, fourth = 0;
+    for (double v : values)
+        squares += (v - mean) * (v - mean), fourth += std::pow(v - mean, 4);
+    const double variance = squares / n;
+    // Standard errors: mean 1/sqrt(n) = 0.0022, variance sqrt(2/n) = 0.0032; 5 sigma bounds.
+    QVERIFY2(std::abs(mean) < 0.011, qPrintable(QString::number(mean)));
+    QVERIFY2(std::abs(variance - 1) < 0.016, qPrintable(QString::number(variance)));
+    QVERIFY(std::abs(fourth / n / (variance * variance) - 3) < 0.1); // Gaussian kurtosis
+}
+
+void TestCore::workloadElementsAreIndependentOfThreads() {
+    WorkloadSpec spec = smallSpec(11);
+    spec.logitStd = 0.3;
+    const Workload one = Workload::generate(spec, 1), two = Workload::generate(spec, 2);
+    for (int h = 0; h < spec.heads; ++h)
+        for (int q = 0; q < spec.queries; ++q) {
+            const auto a = one.row(h, q), b = two.row(h, q);
+            QVERIFY(std::equal(a.begin(), a.end(), b.begin()));
+        }
+    // Any element on its own: Z[h,q,k] = sigma * normal((h*Q + q)*K + k).
+    const int h = 2, q = 17, k = 95;
+    const auto index = std::uint64_t((h * spec.queries + q) * spec.keys + k);
+    QCOMPARE(one.row(h, q)[k], float(0.3 * philoxNormal(11, RandomStream::Logits, index)));
+}
+
+void TestCore::uniformAttentionMatchesClosedForm_data() {
+    QTest::addColumn<double>("lambda");
+    QTest::addColumn<int>("normalization");
+    for (double lambda : {0.01, 0.25, 1.0, 5.0, 40.0})
+        for (auto mode : {Normalization::Max, Normalization::ZScore})
+            QTest::addRow("lambda=%g %s", lambda, normalizationName(mode).data())
+                << lambda << int(mode);
+}
+
+void TestCore::uniformAttentionMatchesClosedForm() {
+    // sigma = 0 gives A = 1/K exactly. With eps = 0:
+    //   KL = log(mean_k e^{lambda s_k}) - lambda mean_k s_k
+    //   H(A') = log sum_k e^{lambda s_k} - lambda sum_k s_k e^{lambda s_k} / sum_k e^{lambda s_k}
+    QFETCH(double, lambda);
+    QFETCH(int, normalization);
+    WorkloadSpec spec = smallSpec(3);
+    spec.logitStd = 0;
+    const Workload workload = Workload::generate(spec);
+    const auto s = normalizeSaliency(randomSaliencyRaw(spec.keys, 3), Normalization(normalization))
+                       .values;
+    long double sumW = 0, sumWs = 0, sumS = 0;
+    for (double sk : s)
+        sumW += std::exp((long double)lambda * sk), sumWs += sk * std::exp((long double)lambda * sk),
+            sumS += sk;
+    const double keys = spec.keys;
+    const double expectedKl = double(std::log(sumW / keys) - lambda * sumS / keys);
+    const double expectedSteered = double(std::log(sumW) - lambda * sumWs / sumW);
+    SteeringParams params;
+    params.lambda = lambda;
+    params.eps = 0;
+    const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+    COMPARE_RELATIVE(m.total.entropyOriginal, std::log(keys), 1e-13);
+    COMPARE_RELATIVE(m.total.kl, expectedKl, 1e-10);
+    // H(A') carries an absolute error of a few 1e-15 nats from double sums: relative to the
+    // reduction H(A) - H(A') of about 3e-6 nats at lambda = 0.01 that is ~1e-9, relative to an
+    // entropy near 0 (lambda = 40) likewise.
+    COMPARE_RELATIVE(m.total.entropySteered, expectedSteered, 1e-8);
+    const long double logKeys = std::log((long double)keys);
+    const long double steeredExact = std::log(sumW) - lambda * sumWs / sumW;
+    COMPARE_RELATIVE(m.total.entropyReductionPct,
+                     double((logKeys - steeredExact) / logKeys * 100), 1e-7);
+    // Small lambda: KL ~ lambda^2 Var(s) / 2.
+    if (lambda <= 0.01) {
+        const double mean = sumS / keys;
+        double variance = 0;
+        for (double sk : s)
+            variance += (sk - mean) * (sk - mean) / keys;
+        COMPARE_RELATIVE(m.total.kl, lambda * lambda * variance / 2, 0.02);
+    }
+}
+
+void TestCore::matchesFloat64Reference_data() {
+    QTest::addColumn<double>("lambda");
+    QTest::addColumn<double>("eps");
+    QTest::addColumn<double>("sigma");
+    for (double lambda : {0.01, 0.05, 0.25, 1.0, 3.0})
+        for (double eps : {1e-9, 0.0, 1e-3})
+            QTest::addRow("lambda=%g eps=%g", lambda, eps) << lambda << eps << 0.1;
+    QTest::addRow("structured sigma=2") << 0.5 << 1e-9 << 2.0;
+    QTest::addRow("peaked sigma=8") << 0.5 << 1e-9 << 8.0;
+}
+
+void TestCore::matchesFloat64Reference() {
+    // The contract: within 1e-4 relative of float64 for lambda >= 0.01. The backend does better.
+    QFETCH(double, lambda);
+    QFETCH(double, eps);
+    QFETCH(double, sigma);
+    WorkloadSpec spec = smallSpec(5);
+    spec.logitStd = sigma;
+    const Workload workload = Workload::generate(spec);
+    const auto s = defaultSaliency(spec.keys, 5);
+    SteeringParams params;
+    params.lambda = lambda;
+    params.eps = eps;
+    const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+    const auto expected = reference::evaluate(workload, s, lambda, eps);
+    COMPARE_RELATIVE(m.total.entropyOriginal, expected.entropyOriginal, 1e-12);
+    COMPARE_RELATIVE(m.total.entropySteered, expected.entropySteered, 1e-12);
+    COMPARE_RELATIVE(m.total.entropyReductionPct, expected.reductionPct, 1e-7);
+    COMPARE_RELATIVE(m.total.kl, expected.kl, 1e-7);
+}
+
+void TestCore::lambdaZeroWithoutEpsIsIdentity() {
+    const Workload workload = Workload::generate(smallSpec(1));
+    SteeringParams params;
+    params.lambda = 0;
+    params.eps = 0;
+    const Metrics m = makeCpuBackend()->evaluate(workload, defaultSaliency(96, 1), params);
+    QVERIFY(std::abs(m.total.kl) < 1e-15);
+    QVERIFY(std::abs(m.total.entropyReductionPct) < 1e-12);
+    COMPARE_RELATIVE(m.total.entropySteered, m.total.entropyOriginal, 1e-15);
+}
+
+void TestCore::lambdaZeroLeavesOnlyEpsEffect() {
+    // eps spreads mass towards uniform: H(A') > H(A) by about eps * sum_k (1 - K A_k) log A_k.
+    const Workload workload = Workload::generate(smallSpec(1));
+    const auto s = defaultSaliency(96, 1);
+    SteeringParams params;
+    params.lambda = 0;
+    params.eps = 1e-9;
+    const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+    const auto expected = reference::evaluate(workload, s, 0, 1e-9);
+    QVERIFY2(m.total.entropyReductionPct < 0 && m.total.entropyReductionPct > -1e-5,
+             qPrintable(QString::number(m.total.entropyReductionPct)));
+    QVERIFY(std::abs(m.total.entropyReductionPct - expected.reductionPct) < 1e-11);
+}
+
+void TestCore::perHeadAveragesToTotal() {
+    const Workload workload = Workload::generate(smallSpec(2));
+    const auto s = defaultSaliency(96, 2);
+    SteeringParams params;
+    params.lambda = 0.7;
+    const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+    QCOMPARE(int(m.heads.size()), 3);
+    double hOriginal = 0, hSteered = 0, kl = 0;
+    for (int head = 0; head < 3; ++head) {
+        const auto expected = reference::evaluate(workload, s, 0.7, 1e-9, {}, head);
+        COMPARE_RELATIVE(m.heads[head].kl, expected.kl, 1e-8);
+        COMPARE_RELATIVE(m.heads[head].entropyReductionPct, expected.reductionPct, 1e-8);
+        hOriginal += m.heads[head].entropyOriginal / 3;
+        hSteered += m.heads[head].entropySteered / 3;
+        kl += m.heads[head].kl / 3;
+    }
+    COMPARE_RELATIVE(m.total.entropyOriginal, hOriginal, 1e-14);
+    COMPARE_RELATIVE(m.total.entropySteered, hSteered, 1e-14);
+    COMPARE_RELATIVE(m.total.kl, kl, 1e-13);
+}
+
+void TestCore::unsteeredHeadsKeepTheirAttention() {
+    const Workload workload = Workload::generate(smallSpec(2));
+    const auto s = defaultSaliency(96, 2);
+    SteeringParams params;
+    params.lambda = 0.7;
+    params.steeredHeads = {1};
+    const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+    QCOMPARE(m.heads[0].kl, 0.0);
+    QCOMPARE(m.heads[2].entropySteered, m.heads[2].entropyOriginal);
+    QVERIFY(m.heads[1].kl > 0);
+    const auto expected = reference::evaluate(workload, s, 0.7, 1e-9, {1});
+    COMPARE_RELATIVE(m.total.kl, expected.kl, 1e-8);
+    COMPARE_RELATIVE(m.total.entropyReductionPct, expected.reductionPct, 1e-8);
+    const TokenRow unsteered = makeCpuBackend()->row(workload, s, params, 0, 3);
+    QCOMPARE(unsteered.steered, unsteered.original);
+}
+
+void TestCore::monotonicInLambda() {
+    const Workload workload = Workload::generate(smallSpec(4));
+    const auto s = defaultSaliency(96, 4);
+    const auto lambdas = parseLambdaList("0:2:0.1");
+    const auto results = makeCpuBackend()->evaluate(workload, s, lambdas, SteeringParams{});
+    for (std::size_t i = 1; i < results.size(); ++i) {
+        QVERIFY(results[i].total.entropyReductionPct > results[i - 1].total.entropyReductionPct);
+        QVERIFY(results[i].total.kl > results[i - 1].total.kl);
+    }
+}
+
+void TestCore::maskedRowsWithExactZeros() {
+    const Workload workload = causalAttention(2, 40, 9);
+    const auto s = defaultSaliency(40, 9);
+    for (double eps : {0.0, 1e-9}) {
+        for (double lambda : {0.0, 0.3, 4.0}) {
+            SteeringParams params;
+            params.lambda = lambda;
+            params.eps = eps;
+            const Metrics m = makeCpuBackend()->evaluate(workload, s, params);
+            const auto expected = reference::evaluate(workload, s, lambda, eps);
+            COMPARE_RELATIVE(m.total.entropyOriginal, expected.entropyOriginal, 1e-6);
+            COMPARE_RELATIVE(m.total.entropySteered, expected.entropySteered, 1e-6);
+            COMPARE_RELATIVE(m.total.kl, expected.kl, lambda == 0 ? 1.0 : 1e-6);
+            const TokenRow row = makeCpuBackend()->row(workload, s, params, 1, 5);
+            // Masked keys stay at exactly 0 without eps.
+            if (eps == 0)
+                for (int k = 6; k < 40; ++k)
+                    QCOMPARE(row.steered[k], 0.0);
+        }
+    }
+}
+
+void TestCore::largeLambdaStaysFinite() {
+    const auto s = defaultSaliency(40, 9);
+    const int argmax = int(std::max_element(s.begin(), s.end()) - s.begin());
+    // Masked rows whose keys all lie far below max s: S1 underflows without the row's own shift.
+    for (const Workload& workload : {Workload::generate(smallSpec(6)), causalAttention(2, 40, 9)}) {
+        const auto saliency =
+            workload.keys() == 40 ? s : defaultSaliency(workload.keys(), 6);
+        for (double eps : {0.0, 1e-9}) {
+            SteeringParams params;
+            params.lambda = 1000;
+            params.eps = eps;
+            const Metrics m = makeCpuBackend()->evaluate(workload, saliency, params);
+            QVERIFY(std::isfinite(m.total.kl) && std::isfinite(m.total.entropySteered));
+            const auto expected = reference::evaluate(workload, saliency, 1000, eps);
+            COMPARE_RELATIVE(m.total.kl, expected.kl, 1e-9);
+            // A' is one-hot up to e^-1000: its entropy is 0 to within double rounding.
+            QVERIFY(std::abs(m.total.entropySteered - expected.entropySteered) < 1e-12);
+        }
+    }
+    QVERIFY(argmax > 0); // row 0 of the causal workload cannot see the saliency maximum
+}
+
+void TestCore::deterministicAcrossThreadCounts() {
+    WorkloadSpec spec = smallSpec(8);
+    spec.queries = 200; // several blocks of rows
+    const Workload workload = Workload::generate(spec);
+    const auto s = defaultSaliency(spec.keys, 8);
+    const auto lambdas = defaultSweepLambdas();
+    const auto one = makeCpuBackend(1)->evaluate(workload, s, lambdas, SteeringParams{});
+    for (int threads : {2, 3, 7}) {
+        const auto many = makeCpuBackend(threads)->evaluate(workload, s, lambdas, SteeringParams{});
+        for (std::size_t l = 0; l < lambdas.size(); ++l) {
+            QCOMPARE(many[l].total.kl, one[l].total.kl);
+            QCOMPARE(many[l].total.entropySteered, one[l].total.entropySteered);
+            QCOMPARE(many[l].total.entropyReductionPct, one[l].total.entropyReductionPct);
+            for (int h = 0; h < spec.heads; ++h)
+                QCOMPARE(many[l].heads[h].kl, one[l].heads[h].kl);
+        }
+    }
+    // One lambda alone gives the same numbers as inside a sweep.
+    SteeringParams params;
+    params.lambda = lambdas[4];
+    QCOMPARE(makeCpuBackend(2)->evaluate(workload, s, params).total.kl, one[4].total.kl);
+}
+
+void TestCore::tokenRowMatchesReference() {
+    const Workload workload = Workload::generate(smallSpec(3));
+    const auto s = defaultSaliency(96, 3);
+    SteeringParams params;
+    params.lambda = 0.9;
+    const TokenRow row = makeCpuBackend()->row(workload, s, params, 2, 7);
+    const auto expected = reference::steeredRow(row.original, s, 0.9, 1e-9);
+    double sum = 0;
+    for (int k = 0; k < 96; ++k) {
+        COMPARE_RELATIVE(row.steered[k], expected[k], 1e-13);
+        sum += row.original[k];
+    }
+    COMPARE_RELATIVE(sum, 1.0, 1e-14);
+}
+
+void TestCore::normalizationModes() {
+    const std::vector<double> raw = {1, 2, 3, 6};
+    const auto max = normalizeSaliency(raw, Normalization::Max).values;
+    QCOMPARE(max, (std::vector<double>{1.0 / 6, 2.0 / 6, 3.0 / 6, 1.0}));
+    const auto minMax = normalizeSaliency(raw, Normalization::MinMax).values;
+    QCOMPARE(minMax, (std::vector<double>{0.0, 0.2, 0.4, 1.0}));
+    const auto z = normalizeSaliency(raw, Normalization::ZScore).values; // mean 3, var 3.5
+    COMPARE_RELATIVE(z[0], -2 / std::sqrt(3.5), 1e-15);
+    COMPARE_RELATIVE(z[3], 3 / std::sqrt(3.5), 1e-15);
+    QCOMPARE(normalizeSaliency(raw, Normalization::None).values, raw);
+    QCOMPARE(*parseNormalization("zscore"), Normalization::ZScore);
+    QVERIFY(!parseNormalization("bogus"));
+    // Default random saliency: |x| / max|x| lies in [0, 1] and reaches 1.
+    const auto s = defaultSaliency(1024, 0);
+    QCOMPARE(*std::max_element(s.begin(), s.end()), 1.0);
+    QVERIFY(*std::min_element(s.begin(), s.end()) >= 0);
+}
+
+void TestCore::constantSaliencyWarns() {
+    for (auto mode : {Normalization::Max, Normalization::MinMax, Normalization::ZScore}) {
+        const std::vector<double> raw(5, mode == Normalization::Max ? 0.0 : 0.4);
+        const auto result = normalizeSaliency(raw, mode);
+        QCOMPARE(result.values, std::vector<double>(5, 0.0));
+        QVERIFY(!result.warning.empty());
+    }
+    QCOMPARE(normalizeSaliency(std::vector<double>(5, 0.0), Normalization::Max).warning,
+             std::string("saliency is constant (max |x| = 0); using s = 0"));
+}
+
+void TestCore::lambdaListParsing() {
+    QCOMPARE(parseLambdaList("0:1:0.25"), (std::vector<double>{0, 0.25, 0.5, 0.75, 1}));
+    QCOMPARE(parseLambdaList("0:0.3:0.1").size(), std::size_t(4)); // 0.3 lies on the grid
+    QCOMPARE(parseLambdaList("0:0.35:0.1").size(), std::size_t(4));
+    QCOMPARE(parseLambdaList("0.5"), (std::vector<double>{0.5}));
+    QCOMPARE(parseLambdaList("0, 0.1,1e-2"), (std::vector<double>{0, 0.1, 0.01}));
+    QCOMPARE(parseSeedList("0,1,2"), (std::vector<std::uint64_t>{0, 1, 2}));
+    QCOMPARE(parseSeedList("3:5"), (std::vector<std::uint64_t>{3, 4, 5}));
+    QCOMPARE(defaultSweepLambdas().size(), std::size_t(9));
+}
+
+void TestCore::lambdaListErrors() {
+    QCOMPARE(errorOf([] { parseLambdaList("0,abc"); }),
+             QStringLiteral("--lambdas: 'abc' is not a valid number"));
+    QCOMPARE(errorOf([] { parseLambdaList("0:1:0"); }),
+             QStringLiteral("--lambdas: step must be > 0 in START:STOP:STEP"));
+    QCOMPARE(errorOf([] { parseLambdaList("1:0:0.1"); }),
+             QStringLiteral("--lambdas: STOP must not be less than START in START:STOP:STEP"));
+    QCOMPARE(errorOf([] { parseLambdaList("0:1"); }),
+             QStringLiteral("--lambdas: expected a comma-separated list or START:STOP:STEP"));
+    QCOMPARE(errorOf([] { parseLambdaList("0:1:1e-9"); }),
+             QStringLiteral("--lambdas: more than 100000 values"));
+    QCOMPARE(errorOf([] { parseSeedList("-1"); }),
+             QStringLiteral("--seeds: '-1' is not a valid whole number"));
+    QCOMPARE(errorOf([] { parseLambdaList("inf"); }),
+             QStringLiteral("--lambdas: 'inf' is not finite"));
+}
+
+void TestCore::sweepAggregatesSeeds() {
+    SweepConfig config;
+    config.spec = smallSpec();
+    config.lambdas = {0, 0.5, 1};
+    config.seeds = {4, 5, 6};
+    auto backend = makeCpuBackend();
+    const auto rows = runSweep(config, *backend);
+    QCOMPARE(int(rows.size()), 3);
+    for (std::size_t l = 0; l < 3; ++l) {
+        std::vector<double> reductions, kls;
+        for (std::uint64_t seed : config.seeds) {
+            WorkloadSpec spec = config.spec;
+            spec.seed = seed;
+            const auto expected = reference::evaluate(Workload::generate(spec),
+                                                      defaultSaliency(spec.keys, seed),
+                                                      config.lambdas[l], 1e-9);
+            reductions.push_back(expected.reductionPct);
+            kls.push_back(expected.kl);
+        }
+        const double mean = (reductions[0] + reductions[1] + reductions[2]) / 3;
+        double variance = 0;
+        for (double r : reductions)
+            variance += (r - mean) * (r - mean) / 2; // sample variance, n - 1
+        QCOMPARE(rows[l].lambda, config.lambdas[l]);
+        if (l > 0) {
+            COMPARE_RELATIVE(rows[l].reductionMean, mean, 1e-7);
+            COMPARE_RELATIVE(rows[l].reductionStd, std::sqrt(variance), 1e-5);
+            COMPARE_RELATIVE(rows[l].klMean, (kls[0] + kls[1] + kls[2]) / 3, 1e-7);
+        }
+    }
+    // A fixed saliency and a fixed workload leave no spread over seeds.
+    const Workload fixed = Workload::generate(smallSpec());
+    config.workload = &fixed;
+    config.saliencyRaw = randomSaliencyRaw(96, 0);
+    for (const SweepRow& row : runSweep(config, *backend))
+        QCOMPARE(row.klStd, 0.0);
+}
+
+void TestCore::badFilesAreRejectedWithTheirMessage() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    auto path = [&](const char* name) { return dir.filePath(name).toStdString(); };
+    auto write = [&](const char* name, std::vector<std::size_t> shape, std::vector<float> data) {
+        writeNpy(path(name), shape, data);
+        return path(name);
+    };
+    const auto fiveD = write("5d.npy", {1, 1, 1, 2, 2}, std::vector<float>(4, 0.f));
+    QCOMPARE(errorOf([&] { Workload::loadLogits(fiveD); }),
+             QString::fromStdString(fiveD + ": shape (1, 1, 1, 2, 2) does not fit: expected "
+                                            "[Q,K], [H,Q,K] or [1,H,Q,K]"));
+    const auto notBatch = write("2batch.npy", {2, 1, 2, 2}, std::vector<float>(8, 0.f));
+    QVERIFY(errorOf([&] { Workload::loadLogits(notBatch); }).contains("does not fit"));
+    const auto withNan = write("nan.npy", {2, 3}, {0, 0, 0, 0, NAN, 0});
+    QCOMPARE(errorOf([&] { Workload::loadLogits(withNan); }),
+             QString::fromStdString(withNan + ": contains NaN or Inf at (0, 1, 1)"));
+    const auto withInf = write("inf.npy", {2, 3}, {0, 0, INFINITY, 0, 0, 0});
+    QCOMPARE(errorOf([&] { Workload::loadAttention(withInf); }),
+             QString::fromStdString(withInf + ": contains NaN or Inf at (0, 0, 2)"));
+    const auto badSum = write("sum.npy", {2, 2}, {0.5f, 0.5f, 0.5f, 0.6f});
+    QCOMPARE(errorOf([&] { Workload::loadAttention(badSum); }),
+             QString::fromStdString(badSum + ": row (0, 1) sums to 1.1, expected 1 within 1e-3"));
+    const auto negative = write("neg.npy", {1, 2}, {1.5f, -0.5f});
+    QCOMPARE(errorOf([&] { Workload::loadAttention(negative); }),
+             QString::fromStdString(negative + ": negative probability at (0, 0, 1)"));
+    const auto shortSaliency = write("sal.npy", {3}, {1, 2, 3});
+    QCOMPARE(errorOf([&] { loadSaliencyNpy(shortSaliency, 4); }),
+             QString::fromStdString(shortSaliency + ": saliency length is 3, expected 4 (keys)"));
+    const auto matrixSaliency = write("sal2.npy", {2, 2}, {1, 2, 3, 4});
+    QCOMPARE(errorOf([&] { loadSaliencyNpy(matrixSaliency, 4); }),
+             QString::fromStdString(matrixSaliency +
+                                    ": saliency must have shape [K], found 2 dimensions"));
+    const auto nanSaliency = write("sal3.npy", {2}, {1, NAN});
+    QCOMPARE(errorOf([&] { loadSaliencyNpy(nanSaliency, 2); }),
+             QString::fromStdString(nanSaliency + ": contains NaN or Inf at index 1"));
+    // Good files of every accepted shape load with the right dimensions.
+    const auto batch = write("ok4.npy", {1, 2, 3, 4}, std::vector<float>(24, 0.25f));
+    const Workload loaded = Workload::loadAttention(batch);
+    QCOMPARE(loaded.heads(), 2);
+    QCOMPARE(loaded.queries(), 3);
+    QCOMPARE(loaded.keys(), 4);
+    const auto logits = write("ok2.npy", {3, 4}, std::vector<float>(12, 1.0f));
+    const Workload flat = Workload::loadLogits(logits);
+    QCOMPARE(flat.heads(), 1);
+    SteeringParams params;
+    params.eps = 0;
+    COMPARE_RELATIVE(
+        makeCpuBackend()->evaluate(flat, std::vector<double>(4, 0.5), params).total.entropyOriginal,
+        std::log(4.0), 1e-15);
+}
+
+void TestCore::badParametersAreRejected() {
+    const Workload workload = Workload::generate(smallSpec());
+    auto backend = makeCpuBackend();
+    SteeringParams params;
+    params.steeredHeads = {0, 3};
+    QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(96, 0), params); }),
+             QStringLiteral("--steer-heads: head 3 is out of range 0..2"));
+    QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(95, 0), SteeringParams{}); }),
+             QStringLiteral("saliency: length is 95, expected 96 (keys)"));
+    params = {};
+    params.eps = -1;
+    QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(96, 0), params); }),
+             QStringLiteral("--eps: must be a finite number >= 0"));
+    WorkloadSpec spec;
+    spec.heads = 0;
+    QCOMPARE(errorOf([&] { Workload::generate(spec); }),
+             QStringLiteral("workload: heads, queries and keys must be at least 1"));
+}
+
+void TestCore::cancellationStopsEvaluation() {
+    const Workload workload = Workload::generate(smallSpec());
+    std::atomic<bool> cancel{true};
+    RunControl control;
+    control.cancel = &cancel;
+    QVERIFY_THROWS_EXCEPTION(Cancelled, makeCpuBackend()->evaluate(
+                                            workload, defaultSaliency(96, 0), SteeringParams{}, control));
+    cancel = false;
+    double lastProgress = 0;
+    control.onProgress = [&](double fraction) { lastProgress = fraction; };
+    makeCpuBackend(1)->evaluate(workload, defaultSaliency(96, 0), SteeringParams{}, control);
+    QCOMPARE(lastProgress, 1.0);
+}
+
+QTEST_GUILESS_MAIN(TestCore)
+#include "tst_core.moc"
