@@ -19,8 +19,7 @@ struct Result {
 /// Rows of HEADS (all heads when empty) with A' = softmax(log(A + eps) + lambda s); heads not in
 /// STEERED keep A' = A but still count in the means.
 Result evaluate(const attnsteer::Workload& workload, std::span<const double> saliency,
-                double lambda, double eps, const std::vector<int>& steered = {},
-                int onlyHead = -1);
+                double lambda, double eps, const std::vector<int>& steered = {}, int onlyHead = -1);
 
 /// A' of one row.
 std::vector<double> steeredRow(std::span<const double> attention, std::span<const double> saliency,

@@ -60,8 +60,8 @@ Workload causalAttention(int heads, int size, std::uint64_t seed) {
             for (int k = 0; k <= q; ++k)
                 values[(std::size_t(h) * size + q) * size + k] = float(row[k] / sum);
         }
-    return Workload::fromValues(heads, size, size, std::move(values),
-                                WorkloadSource::FileAttention, "causal");
+    return Workload::fromValues(heads, size, size, std::move(values), WorkloadSource::FileAttention,
+                                "causal");
 }
 
 QString errorOf(const std::function<void()>& action) {
@@ -164,12 +164,12 @@ void TestCore::uniformAttentionMatchesClosedForm() {
     WorkloadSpec spec = smallSpec(3);
     spec.logitStd = 0;
     const Workload workload = Workload::generate(spec);
-    const auto s = normalizeSaliency(randomSaliencyRaw(spec.keys, 3), Normalization(normalization))
-                       .values;
+    const auto s =
+        normalizeSaliency(randomSaliencyRaw(spec.keys, 3), Normalization(normalization)).values;
     long double sumW = 0, sumWs = 0, sumS = 0;
     for (double sk : s)
-        sumW += std::exp((long double)lambda * sk), sumWs += sk * std::exp((long double)lambda * sk),
-            sumS += sk;
+        sumW += std::exp((long double)lambda * sk),
+            sumWs += sk * std::exp((long double)lambda * sk), sumS += sk;
     const double keys = spec.keys;
     const double expectedKl = double(std::log(sumW / keys) - lambda * sumS / keys);
     const double expectedSteered = double(std::log(sumW) - lambda * sumWs / sumW);
@@ -185,8 +185,8 @@ void TestCore::uniformAttentionMatchesClosedForm() {
     COMPARE_RELATIVE(m.total.entropySteered, expectedSteered, 1e-8);
     const long double logKeys = std::log((long double)keys);
     const long double steeredExact = std::log(sumW) - lambda * sumWs / sumW;
-    COMPARE_RELATIVE(m.total.entropyReductionPct,
-                     double((logKeys - steeredExact) / logKeys * 100), 1e-7);
+    COMPARE_RELATIVE(m.total.entropyReductionPct, double((logKeys - steeredExact) / logKeys * 100),
+                     1e-7);
     // Small lambda: KL ~ lambda^2 Var(s) / 2.
     if (lambda <= 0.01) {
         const double mean = sumS / keys;
@@ -329,8 +329,7 @@ void TestCore::largeLambdaStaysFinite() {
     const int argmax = int(std::max_element(s.begin(), s.end()) - s.begin());
     // Masked rows whose keys all lie far below max s: S1 underflows without the row's own shift.
     for (const Workload& workload : {Workload::generate(smallSpec(6)), causalAttention(2, 40, 9)}) {
-        const auto saliency =
-            workload.keys() == 40 ? s : defaultSaliency(workload.keys(), 6);
+        const auto saliency = workload.keys() == 40 ? s : defaultSaliency(workload.keys(), 6);
         for (double eps : {0.0, 1e-9}) {
             SteeringParams params;
             params.lambda = 1000;
@@ -454,9 +453,9 @@ void TestCore::sweepAggregatesSeeds() {
         for (std::uint64_t seed : config.seeds) {
             WorkloadSpec spec = config.spec;
             spec.seed = seed;
-            const auto expected = reference::evaluate(Workload::generate(spec),
-                                                      defaultSaliency(spec.keys, seed),
-                                                      config.lambdas[l], 1e-9);
+            const auto expected =
+                reference::evaluate(Workload::generate(spec), defaultSaliency(spec.keys, seed),
+                                    config.lambdas[l], 1e-9);
             reductions.push_back(expected.reductionPct);
             kls.push_back(expected.kl);
         }
@@ -538,8 +537,9 @@ void TestCore::badParametersAreRejected() {
     params.steeredHeads = {0, 3};
     QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(96, 0), params); }),
              QStringLiteral("--steer-heads: head 3 is out of range 0..2"));
-    QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(95, 0), SteeringParams{}); }),
-             QStringLiteral("saliency: length is 95, expected 96 (keys)"));
+    QCOMPARE(
+        errorOf([&] { backend->evaluate(workload, defaultSaliency(95, 0), SteeringParams{}); }),
+        QStringLiteral("saliency: length is 95, expected 96 (keys)"));
     params = {};
     params.eps = -1;
     QCOMPARE(errorOf([&] { backend->evaluate(workload, defaultSaliency(96, 0), params); }),
@@ -555,8 +555,8 @@ void TestCore::cancellationStopsEvaluation() {
     std::atomic<bool> cancel{true};
     RunControl control;
     control.cancel = &cancel;
-    QVERIFY_THROWS_EXCEPTION(Cancelled, makeCpuBackend()->evaluate(
-                                            workload, defaultSaliency(96, 0), SteeringParams{}, control));
+    QVERIFY_THROWS_EXCEPTION(Cancelled, makeCpuBackend()->evaluate(workload, defaultSaliency(96, 0),
+                                                                   SteeringParams{}, control));
     cancel = false;
     double lastProgress = 0;
     control.onProgress = [&](double fraction) { lastProgress = fraction; };

@@ -2,8 +2,8 @@
 //
 // Per row, with E = A + eps, x = log E, s~ = s - max s and w_k = exp(lambda s~_k) <= 1:
 //   A'_k      = E_k w_k / S1,                       S1 = sum_k E_k w_k
-//   H(A')     = log S1 - (S2 + lambda S3) / S1,     S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
-//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,     S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k
+//   s~_k KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
 // (the shift by max s cancels in A' and keeps w from overflowing at large lambda). So a row needs
 // only three dot products per lambda, and a block of rows times the K x L matrix of w for L
 // lambdas is one small matrix product. Everything is accumulated in double, so the entropy
@@ -36,44 +36,74 @@ constexpr int kBlockRows = 32; // rows per matrix product: 2 x 32 x K doubles st
 
 /// e^x with e^-inf = 0. Eigen 3.4's vectorized exp clamps its argument at -709.78, so it returns
 /// 5.6e-309 instead of 0 for masked (-inf) logits; below -708 the true value is under 3.3e-308
-/// and 0 is what every sum here needs.
+/// and 0 is what every sum here needs. (A select() around exp() would not vectorize: Eigen then
+/// calls the scalar std::exp, three times slower; hence the fix-up only where needed.)
 template <typename Derived> Eigen::ArrayXd safeExp(const Eigen::ArrayBase<Derived>& x) {
-    return (x < -708.0).select(0.0, x.exp());
+    Eigen::ArrayXd result = x.exp();
+    if (x.minCoeff() < -708.0)
+        for (Eigen::Index k = 0; k < result.size(); ++k)
+            if (x[k] < -708.0)
+                result[k] = 0;
+    return result;
 }
 
 /// The lambda-free per-row quantities and the rows of E and E x for the products.
 struct RowPreparation {
-    double entropy = 0;       ///< H(A) = -sum A log A
-    double sumAx = 0;         ///< sum A x
-    double sumAShifted = 0;   ///< sum A s~
-    double sumA = 0;          ///< sum A (1 up to rounding for softmax rows)
+    double entropy = 0;     ///< H(A) = -sum A log A
+    double sumAx = 0;       ///< sum A x
+    double sumAShifted = 0; ///< sum A s~
+    double sumA = 0;        ///< sum A (1 up to rounding for softmax rows)
 };
 
-/// Fills A (as E = A + eps) and E x for one row; returns the lambda-free sums.
+/// log(A + eps) from log A without a logarithm per element where eps / A < 1e-4:
+/// log(A + eps) = log A + log1p(y), y = eps / A, and log1p(y) = y - y^2/2 + y^3/3 - ... is exact in
+/// double there to y^4/4 < 2.5e-17. The few other elements (A tiny or 0) take the logarithm.
+void logOfShifted(const Eigen::ArrayXd& a, const Eigen::ArrayXd& logA, double eps,
+                  Eigen::ArrayXd& x) {
+    if (eps == 0) {
+        x = logA;
+        return;
+    }
+    constexpr double kSeriesLimit = 1e-4;
+    const Eigen::ArrayXd y = eps / a; // +inf where A = 0
+    x = logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0)));
+    if (y.maxCoeff() >= kSeriesLimit) // maxCoeff vectorizes, any() of a comparison does not
+        for (Eigen::Index k = 0; k < a.size(); ++k)
+            if (y[k] >= kSeriesLimit)
+                x[k] = std::log(a[k] + eps);
+}
+
+/// Fills A, log A, E = A + eps and E x for one row; returns the lambda-free sums. X is scratch.
 RowPreparation prepareRow(const Workload& workload, int head, int query, double eps,
                           const Eigen::ArrayXd& shiftedSaliency, Eigen::Ref<Eigen::ArrayXd> a,
-                          Eigen::Ref<Eigen::ArrayXd> logA, double* eRow, double* exRow) {
+                          Eigen::Ref<Eigen::ArrayXd> logA, double* eRow, double* exRow,
+                          Eigen::ArrayXd& x) {
     const auto values = workload.row(head, query);
     const Eigen::Index keys = Eigen::Index(values.size());
-    const Eigen::ArrayXd raw =
-        Eigen::Map<const Eigen::ArrayXf>(values.data(), keys).cast<double>();
+    const Eigen::Map<const Eigen::ArrayXf> raw(values.data(), keys);
     if (workload.holdsLogits()) {
-        const double maxLogit = raw.maxCoeff();
-        a = safeExp(raw - maxLogit);
+        logA = raw.cast<double>() - double(raw.maxCoeff());
+        a = safeExp(logA);
         const double sum = a.sum();
-        a /= sum;
-        logA = (raw - maxLogit) - std::log(sum);
+        a *= 1.0 / sum;
+        logA -= std::log(sum);
     } else {
-        a = raw;
-        logA = raw.log(); // -inf at exact zeros, handled by the selects below
+        a = raw.cast<double>();
+        logA = a.log(); // -inf at exact zeros, handled by the selects below
     }
+    logOfShifted(a, logA, eps, x);
     Eigen::Map<Eigen::ArrayXd> e(eRow, keys), ex(exRow, keys);
     e = a + eps;
-    const Eigen::ArrayXd x = eps == 0 ? Eigen::ArrayXd(logA) : Eigen::ArrayXd(e.log());
-    ex = (e > 0).select(e * x, 0.0);
     RowPreparation prep;
-    prep.entropy = -(a > 0).select(a * logA, 0.0).sum();
-    prep.sumAx = (a > 0).select(a * x, 0.0).sum();
+    if (a.minCoeff() > 0) { // every softmax row: no 0 log 0 terms, and the vectorized path
+        ex = e * x;
+        prep.entropy = -(a * logA).sum();
+        prep.sumAx = (a * x).sum();
+    } else {
+        ex = (e > 0).select(e * x, 0.0);
+        prep.entropy = -(a > 0).select(a * logA, 0.0).sum();
+        prep.sumAx = (a > 0).select(a * x, 0.0).sum();
+    }
     prep.sumAShifted = (a * shiftedSaliency).sum();
     prep.sumA = a.sum();
     return prep;
@@ -139,8 +169,7 @@ void checkInputs(const Workload& workload, std::span<const double> saliency,
 std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
                                           std::span<const double> saliency,
                                           std::span<const double> lambdas,
-                                          const SteeringParams& params,
-                                          const RunControl& control) {
+                                          const SteeringParams& params, const RunControl& control) {
     const auto started = std::chrono::steady_clock::now();
     checkInputs(workload, saliency, params);
     for (double lambda : lambdas)
@@ -171,6 +200,7 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
         RowMatrix e(kBlockRows, keys), ex(kBlockRows, keys);
         Eigen::ArrayXXd a(keys, kBlockRows), logA(keys, kBlockRows);
         RowPreparation prep[kBlockRows];
+        Eigen::ArrayXd logScratch(keys);
 #pragma omp for schedule(dynamic, 4)
         for (std::int64_t block = 0; block < std::int64_t(blocks); ++block) {
             if (control.cancel && control.cancel->load(std::memory_order_relaxed))
@@ -181,7 +211,7 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
                 const std::size_t row = first + i;
                 prep[i] = prepareRow(workload, int(row / workload.queries()),
                                      int(row % workload.queries()), params.eps, shifted, a.col(i),
-                                     logA.col(i), e.row(i).data(), ex.row(i).data());
+                                     logA.col(i), e.row(i).data(), ex.row(i).data(), logScratch);
                 entropyOriginal[row] = prep[i].entropy;
             }
             const auto eTop = e.topRows(count);
@@ -207,8 +237,8 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
                     }
                     const double logSum1 = std::log(sum1);
                     hSteered = logSum1 - (s2(i, l) + lambda * s3(i, l)) / sum1;
-                    divergence = -prep[i].entropy - prep[i].sumAx -
-                                 lambda * prep[i].sumAShifted + prep[i].sumA * logSum1;
+                    divergence = -prep[i].entropy - prep[i].sumAx - lambda * prep[i].sumAShifted +
+                                 prep[i].sumA * logSum1;
                 }
             }
             const std::size_t done = blocksDone.fetch_add(1) + 1;
@@ -276,8 +306,8 @@ TokenRow CpuBackend::row(const Workload& workload, std::span<const double> salie
     const Eigen::Map<const Eigen::ArrayXd> a(result.original.data(), workload.keys());
     const Eigen::Map<const Eigen::ArrayXd> s(saliency.data(), workload.keys());
     const Eigen::ArrayXd e = a + params.eps;
-    const Eigen::ArrayXd logits = (e > 0).select(e.log() + params.lambda * s,
-                                                 -std::numeric_limits<double>::infinity());
+    const Eigen::ArrayXd logits =
+        (e > 0).select(e.log() + params.lambda * s, -std::numeric_limits<double>::infinity());
     const Eigen::ArrayXd weights = safeExp(logits - logits.maxCoeff());
     result.steered.resize(result.original.size());
     Eigen::Map<Eigen::ArrayXd>(result.steered.data(), workload.keys()) = weights / weights.sum();
