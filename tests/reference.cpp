@@ -21,7 +21,7 @@ std::vector<Real> softmax(const std::vector<Real>& logits) {
 }
 
 std::vector<Real> attentionOf(const attnsteer::Workload& workload, int head, int query) {
-    const auto values = workload.row(head, query);
+    const auto values = workload.rowValues(head, query);
     std::vector<Real> row(values.begin(), values.end());
     return workload.holdsLogits() ? softmax(row) : row;
 }

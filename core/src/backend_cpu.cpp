@@ -6,8 +6,18 @@
 //   s~_k KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
 // (the shift by max s cancels in A' and keeps w from overflowing at large lambda). So a row needs
 // only three dot products per lambda, and a block of rows times the K x L matrix of w for L
-// lambdas is one small matrix product. Everything is accumulated in double, so the entropy
-// reduction, a difference of two nearly equal entropies, keeps its digits.
+// lambdas is one small matrix product (the exact pass). Everything is accumulated in double, so
+// the entropy reduction, a difference of two nearly equal entropies, keeps its digits.
+//
+// Moments. s~ lies in [u0, 0], u0 = min s~. On t = (u - c) / h in [-1, 1] (c = u0/2, h = -u0/2)
+// the functions f(u) = e^{lambda u} and g(u) = u e^{lambda u} have Chebyshev series whose
+// coefficients fall like I_j(lambda h) ~ (lambda h / 2)^j / j!, so for moderate lambda h a
+// degree-D interpolant f ~ sum_j c_j T_j(t) is exact to double precision. Then
+//   S1 = sum_j c_j M_j,  S2 = sum_j c_j N_j,  S3 = sum_j g_j M_j,  M_j = sum_k E_k T_j(t_k),
+//   N_j = sum_k E_k x_k T_j(t_k),
+// and the lambda-free moments M, N (rows x D) are computed once per workload, saliency and eps by
+// one pass over the rows. A lambda then costs O(rows x D) instead of O(rows x K). Lambdas whose
+// series does not converge to double precision within D terms take the exact pass.
 #include "attnsteer/backend.h"
 
 #include "attnsteer/errors.h"
@@ -18,6 +28,8 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <mutex>
+#include <numbers>
 #include <omp.h>
 
 namespace attnsteer {
@@ -32,7 +44,7 @@ Metrics Backend::evaluate(const Workload& workload, std::span<const double> sali
 namespace {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-constexpr int kBlockRows = 32; // rows per matrix product: 2 x 32 x K doubles stay in L2
+constexpr int kChebyshevDegree = 48; // coefficients; enough for lambda (max s - min s) up to ~30
 
 /// e^x with e^-inf = 0. Eigen 3.4's vectorized exp clamps its argument at -709.78, so it returns
 /// 5.6e-309 instead of 0 for masked (-inf) logits; below -708 the true value is under 3.3e-308
@@ -47,8 +59,8 @@ template <typename Derived> Eigen::ArrayXd safeExp(const Eigen::ArrayBase<Derive
     return result;
 }
 
-/// The lambda-free per-row quantities and the rows of E and E x for the products.
-struct RowPreparation {
+/// The lambda-free sums of one row.
+struct RowSums {
     double entropy = 0;     ///< H(A) = -sum A log A
     double sumAx = 0;       ///< sum A x
     double sumAShifted = 0; ///< sum A s~
@@ -73,15 +85,26 @@ void logOfShifted(const Eigen::ArrayXd& a, const Eigen::ArrayXd& logA, double ep
                 x[k] = std::log(a[k] + eps);
 }
 
-/// Fills A, log A, E = A + eps and E x for one row; returns the lambda-free sums. X is scratch.
-RowPreparation prepareRow(const Workload& workload, int head, int query, double eps,
-                          const Eigen::ArrayXd& shiftedSaliency, Eigen::Ref<Eigen::ArrayXd> a,
-                          Eigen::Ref<Eigen::ArrayXd> logA, double* eRow, double* exRow,
-                          Eigen::ArrayXd& x) {
-    const auto values = workload.row(head, query);
-    const Eigen::Index keys = Eigen::Index(values.size());
-    const Eigen::Map<const Eigen::ArrayXf> raw(values.data(), keys);
-    if (workload.holdsLogits()) {
+/// Buffers of one thread for a block of rows.
+struct BlockBuffers {
+    std::vector<float> raw;  ///< the rows as stored or generated
+    RowMatrix e, ex;         ///< E and E x, a row per attention row
+    Eigen::ArrayXXd a, logA; ///< A and log A, a column per attention row
+    std::vector<RowSums> sums;
+    Eigen::ArrayXd x;
+    BlockBuffers(int rows, Eigen::Index keys)
+        : raw(std::size_t(rows * keys)), e(rows, keys), ex(rows, keys), a(keys, rows),
+          logA(keys, rows), sums(std::size_t(rows)), x(keys) {}
+};
+
+/// Fills A, log A, E and E x of row I of the block from its stored values; returns its sums.
+RowSums prepareRow(const float* values, bool holdsLogits, double eps,
+                   const Eigen::ArrayXd& shiftedSaliency, BlockBuffers& buffers, int i) {
+    const Eigen::Index keys = shiftedSaliency.size();
+    const Eigen::Map<const Eigen::ArrayXf> raw(values, keys);
+    auto a = buffers.a.col(i);
+    auto logA = buffers.logA.col(i);
+    if (holdsLogits) {
         logA = raw.cast<double>() - double(raw.maxCoeff());
         a = safeExp(logA);
         const double sum = a.sum();
@@ -91,22 +114,56 @@ RowPreparation prepareRow(const Workload& workload, int head, int query, double 
         a = raw.cast<double>();
         logA = a.log(); // -inf at exact zeros, handled by the selects below
     }
+    Eigen::ArrayXd& x = buffers.x;
     logOfShifted(a, logA, eps, x);
-    Eigen::Map<Eigen::ArrayXd> e(eRow, keys), ex(exRow, keys);
+    auto e = buffers.e.row(i).array().transpose();
+    auto ex = buffers.ex.row(i).array().transpose();
     e = a + eps;
-    RowPreparation prep;
+    RowSums sums;
     if (a.minCoeff() > 0) { // every softmax row: no 0 log 0 terms, and the vectorized path
         ex = e * x;
-        prep.entropy = -(a * logA).sum();
-        prep.sumAx = (a * x).sum();
+        sums.entropy = -(a * logA).sum();
+        sums.sumAx = (a * x).sum();
     } else {
         ex = (e > 0).select(e * x, 0.0);
-        prep.entropy = -(a > 0).select(a * logA, 0.0).sum();
-        prep.sumAx = (a > 0).select(a * x, 0.0).sum();
+        sums.entropy = -(a > 0).select(a * logA, 0.0).sum();
+        sums.sumAx = (a > 0).select(a * x, 0.0).sum();
     }
-    prep.sumAShifted = (a * shiftedSaliency).sum();
-    prep.sumA = a.sum();
-    return prep;
+    sums.sumAShifted = (a * shiftedSaliency).sum();
+    sums.sumA = a.sum();
+    return sums;
+}
+
+/// One pass over all rows in blocks: each block's rows are fetched (or generated), prepared, and
+/// handed to CONSUME(first row, row count, buffers), concurrently for different blocks.
+template <typename Consume>
+void forEachRowBlock(const Workload& workload, double eps, const Eigen::ArrayXd& shifted,
+                     int threads, int blockRows, const RunControl& control, Consume&& consume) {
+    const std::size_t rows = workload.rowCount();
+    const std::size_t blocks = (rows + blockRows - 1) / blockRows;
+    const std::size_t keys = std::size_t(workload.keys());
+    std::atomic<std::size_t> blocksDone{0};
+#pragma omp parallel num_threads(threads)
+    {
+        BlockBuffers buffers(blockRows, Eigen::Index(keys));
+#pragma omp for schedule(dynamic, 4)
+        for (std::int64_t block = 0; block < std::int64_t(blocks); ++block) {
+            if (control.cancel && control.cancel->load(std::memory_order_relaxed))
+                continue;
+            const std::size_t first = std::size_t(block) * blockRows;
+            const int count = int(std::min<std::size_t>(blockRows, rows - first));
+            workload.fillRows(first, std::size_t(count), buffers.raw.data());
+            for (int i = 0; i < count; ++i)
+                buffers.sums[i] = prepareRow(buffers.raw.data() + i * keys, workload.holdsLogits(),
+                                             eps, shifted, buffers, i);
+            consume(first, count, buffers);
+            const std::size_t done = blocksDone.fetch_add(1) + 1;
+            if (control.onProgress && omp_get_thread_num() == 0)
+                control.onProgress(double(done) / double(blocks));
+        }
+    }
+    if (control.cancel && control.cancel->load())
+        throw Cancelled();
 }
 
 /// H(A') and KL(A||A') of one row and lambda straight from A, with the shift of the exponent by
@@ -126,9 +183,83 @@ void steerRowDirect(const Eigen::ArrayXd& a, const Eigen::ArrayXd& logA, double 
     kl = (a > 0).select(a * (logA - logSteered), 0.0).sum();
 }
 
+/// H(A') and KL from the three sums; false where S1 underflowed and the row needs steerRowDirect.
+bool steerFromSums(const RowSums& sums, double lambda, double s1, double s2, double s3,
+                   double& entropy, double& kl) {
+    if (!(s1 > 1e-280) || !std::isfinite(s1))
+        return false;
+    const double logS1 = std::log(s1);
+    entropy = logS1 - (s2 + lambda * s3) / s1;
+    kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
+    return true;
+}
+
+/// The interval [u0, 0] of the shifted saliency as t = (u - center) / halfWidth in [-1, 1].
+struct ChebyshevRange {
+    double center = 0, halfWidth = 0;
+
+    explicit ChebyshevRange(double lowest) : center(lowest / 2), halfWidth(-lowest / 2) {}
+
+    /// T_j(t_k), K x D.
+    Eigen::MatrixXd basis(const Eigen::ArrayXd& shifted) const {
+        const Eigen::Index keys = shifted.size();
+        Eigen::MatrixXd values(keys, kChebyshevDegree);
+        for (Eigen::Index k = 0; k < keys; ++k) {
+            const double t =
+                halfWidth > 0 ? std::clamp((shifted[k] - center) / halfWidth, -1.0, 1.0) : 0.0;
+            values(k, 0) = 1;
+            values(k, 1) = t;
+            for (int j = 2; j < kChebyshevDegree; ++j)
+                values(k, j) = 2 * t * values(k, j - 1) - values(k, j - 2);
+        }
+        return values;
+    }
+
+    /// Coefficients of f = e^{lambda u} and g = u e^{lambda u} by interpolation at the D
+    /// Chebyshev nodes, and how many of them matter; 0 when the last coefficients (which bound the
+    /// truncation error, the series falling faster than geometrically) exceed 1e-14 of the smallest
+    /// weight e^{lambda u0}: then S1 of a row whose mass sits where w is smallest would lose more
+    /// than 1e-14. (Rounding in the interpolation leaves about 1e-17 in every coefficient.)
+    int coefficients(double lambda, Eigen::VectorXd& f, Eigen::VectorXd& g) const {
+        constexpr int n = kChebyshevDegree;
+        f.setZero(n), g.setZero(n);
+        for (int node = 0; node < n; ++node) {
+            const double theta = std::numbers::pi * (node + 0.5) / n;
+            const double u = center + halfWidth * std::cos(theta);
+            const double fu = std::exp(lambda * u), gu = u * fu;
+            for (int j = 0; j < n; ++j) {
+                const double weight = std::cos(j * theta) * (j == 0 ? 1.0 : 2.0) / n;
+                f[j] += fu * weight, g[j] += gu * weight;
+            }
+        }
+        const double smallestWeight = std::exp(lambda * (center - halfWidth));
+        const double tail =
+            std::abs(f[n - 1]) + std::abs(f[n - 2]) + std::abs(g[n - 1]) + std::abs(g[n - 2]);
+        if (!(tail <= 1e-14 * smallestWeight))
+            return 0;
+        // Terms below the rounding noise of the interpolation add nothing: leave them out, so a
+        // small lambda reads only the first few columns of the moments.
+        int used = n;
+        while (used > 2 && std::abs(f[used - 1]) + std::abs(g[used - 1]) <= 1e-17 * smallestWeight)
+            --used;
+        return used;
+    }
+};
+
+/// The lambda-free moments of one workload, saliency and eps.
+struct Moments {
+    std::uint64_t workloadId = 0;
+    double eps = 0;
+    std::vector<double> saliency;
+    Eigen::MatrixXd m, n; ///< rows x D
+    std::vector<RowSums> sums;
+};
+
 class CpuBackend final : public Backend {
   public:
-    explicit CpuBackend(int threads) : threads_(threads > 0 ? threads : omp_get_max_threads()) {}
+    explicit CpuBackend(const CpuBackendOptions& options)
+        : threads_(options.threads > 0 ? options.threads : omp_get_max_threads()),
+          blockRows_(std::max(1, options.blockRows)), useMoments_(options.useMoments) {}
     std::string name() const override { return "cpu"; }
 
     std::vector<Metrics> evaluate(const Workload& workload, std::span<const double> saliency,
@@ -138,7 +269,25 @@ class CpuBackend final : public Backend {
                  const SteeringParams& params, int head, int query) override;
 
   private:
+    /// Per-row results: H(A) per row; H(A') and KL per row and lambda (row-major, L per row).
+    struct RowResults {
+        std::vector<double> entropyOriginal, entropySteered, kl;
+        std::size_t lambdaCount = 0;
+    };
+    std::shared_ptr<const Moments> moments(const Workload& workload,
+                                           std::span<const double> saliency,
+                                           const Eigen::ArrayXd& shifted, double eps,
+                                           const RunControl& control);
+    void exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
+                   const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
+                   const std::vector<std::size_t>& columns, const std::vector<char>& steered,
+                   double eps, const RunControl& control, RowResults& results);
+
     int threads_;
+    int blockRows_;
+    bool useMoments_;
+    std::mutex cacheMutex_;
+    std::shared_ptr<const Moments> cache_;
 };
 
 std::vector<char> steeredMask(const Workload& workload, const SteeringParams& params) {
@@ -166,6 +315,79 @@ void checkInputs(const Workload& workload, std::span<const double> saliency,
             throw InputError("saliency", "contains NaN or Inf");
 }
 
+std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
+                                                   std::span<const double> saliency,
+                                                   const Eigen::ArrayXd& shifted, double eps,
+                                                   const RunControl& control) {
+    {
+        std::lock_guard lock(cacheMutex_);
+        if (cache_ && cache_->workloadId == workload.id() && cache_->eps == eps &&
+            std::equal(saliency.begin(), saliency.end(), cache_->saliency.begin(),
+                       cache_->saliency.end()))
+            return cache_;
+    }
+    auto fresh = std::make_shared<Moments>();
+    fresh->workloadId = workload.id();
+    fresh->eps = eps;
+    fresh->saliency.assign(saliency.begin(), saliency.end());
+    const std::size_t rows = workload.rowCount();
+    fresh->m.resize(Eigen::Index(rows), kChebyshevDegree);
+    fresh->n.resize(Eigen::Index(rows), kChebyshevDegree);
+    fresh->sums.resize(rows);
+    const Eigen::MatrixXd basis = ChebyshevRange(shifted.minCoeff()).basis(shifted);
+    forEachRowBlock(workload, eps, shifted, threads_, blockRows_, control,
+                    [&](std::size_t first, int count, BlockBuffers& buffers) {
+                        fresh->m.middleRows(Eigen::Index(first), count).noalias() =
+                            buffers.e.topRows(count) * basis;
+                        fresh->n.middleRows(Eigen::Index(first), count).noalias() =
+                            buffers.ex.topRows(count) * basis;
+                        std::copy_n(buffers.sums.begin(), count, fresh->sums.begin() + first);
+                    });
+    std::lock_guard lock(cacheMutex_);
+    cache_ = fresh;
+    return fresh;
+}
+
+void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
+                           const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
+                           const std::vector<std::size_t>& columns,
+                           const std::vector<char>& steered, double eps, const RunControl& control,
+                           RowResults& results) {
+    const Eigen::Index keys = shifted.size();
+    const Eigen::Index count = Eigen::Index(columns.size());
+    Eigen::MatrixXd weights(keys, count), weightsTimesShifted(keys, count);
+    for (Eigen::Index c = 0; c < count; ++c) {
+        weights.col(c) = safeExp(lambdas[columns[std::size_t(c)]] * shifted).matrix();
+        weightsTimesShifted.col(c) = (weights.col(c).array() * shifted).matrix();
+    }
+    const std::size_t lambdaCount = results.lambdaCount;
+    const std::size_t queries = std::size_t(workload.queries());
+    forEachRowBlock(workload, eps, shifted, threads_, blockRows_, control,
+                    [&](std::size_t first, int rowCount, BlockBuffers& buffers) {
+                        const auto e = buffers.e.topRows(rowCount);
+                        const Eigen::MatrixXd s1 = e * weights;
+                        const Eigen::MatrixXd s2 = buffers.ex.topRows(rowCount) * weights;
+                        const Eigen::MatrixXd s3 = e * weightsTimesShifted;
+                        for (int i = 0; i < rowCount; ++i) {
+                            const std::size_t row = first + i;
+                            const RowSums& sums = buffers.sums[i];
+                            results.entropyOriginal[row] = sums.entropy;
+                            for (Eigen::Index c = 0; c < count; ++c) {
+                                const std::size_t l = columns[std::size_t(c)];
+                                double& entropy = results.entropySteered[row * lambdaCount + l];
+                                double& kl = results.kl[row * lambdaCount + l];
+                                if (!steered[row / queries]) {
+                                    entropy = sums.entropy, kl = 0;
+                                } else if (!steerFromSums(sums, lambdas[l], s1(i, c), s2(i, c),
+                                                          s3(i, c), entropy, kl)) {
+                                    steerRowDirect(buffers.a.col(i), buffers.logA.col(i), eps,
+                                                   saliency, lambdas[l], entropy, kl);
+                                }
+                            }
+                        }
+                    });
+}
+
 std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
                                           std::span<const double> saliency,
                                           std::span<const double> lambdas,
@@ -178,83 +400,88 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     const std::vector<char> steered = steeredMask(workload, params);
 
     const Eigen::Index keys = workload.keys();
-    const Eigen::Index lambdaCount = Eigen::Index(lambdas.size());
     const Eigen::Map<const Eigen::ArrayXd> s(saliency.data(), keys);
+    const Eigen::ArrayXd saliencyArray = s;
     const Eigen::ArrayXd shifted = s - s.maxCoeff();
-    Eigen::MatrixXd weights(keys, lambdaCount), weightsTimesShifted(keys, lambdaCount);
-    for (Eigen::Index l = 0; l < lambdaCount; ++l) {
-        weights.col(l) = safeExp(lambdas[std::size_t(l)] * shifted).matrix();
-        weightsTimesShifted.col(l) = (weights.col(l).array() * shifted).matrix();
+    const std::size_t rows = workload.rowCount(), lambdaCount = lambdas.size();
+    const std::size_t queries = std::size_t(workload.queries());
+    // Kept per thread across calls: fresh multi-megabyte vectors would be page-faulted in anew on
+    // every lambda, which costs more than the lambda itself.
+    // (A plain reference, so that the OpenMP threads below share this thread's instance.)
+    static thread_local RowResults scratch;
+    RowResults& results = scratch;
+    results.lambdaCount = lambdaCount;
+    results.entropyOriginal.resize(rows);
+    results.entropySteered.resize(rows * lambdaCount);
+    results.kl.resize(rows * lambdaCount);
+
+    // Split the lambdas: those whose Chebyshev series converges use the moments.
+    std::vector<std::size_t> viaMoments, viaExactPass;
+    Eigen::MatrixXd fCoefficients(kChebyshevDegree, 0), gCoefficients(kChebyshevDegree, 0);
+    int usedTerms = 0;
+    if (useMoments_ && rows > 0) {
+        const ChebyshevRange range(shifted.minCoeff());
+        std::vector<Eigen::VectorXd> fs, gs;
+        for (std::size_t l = 0; l < lambdaCount; ++l) {
+            Eigen::VectorXd f, g;
+            if (const int used = range.coefficients(lambdas[l], f, g)) {
+                usedTerms = std::max(usedTerms, used);
+                viaMoments.push_back(l);
+                fs.push_back(f), gs.push_back(g);
+            } else {
+                viaExactPass.push_back(l);
+            }
+        }
+        fCoefficients.resize(kChebyshevDegree, Eigen::Index(viaMoments.size()));
+        gCoefficients.resize(kChebyshevDegree, Eigen::Index(viaMoments.size()));
+        for (std::size_t c = 0; c < viaMoments.size(); ++c)
+            fCoefficients.col(Eigen::Index(c)) = fs[c], gCoefficients.col(Eigen::Index(c)) = gs[c];
+    } else {
+        for (std::size_t l = 0; l < lambdaCount; ++l)
+            viaExactPass.push_back(l);
     }
 
-    const std::size_t rows = workload.rowCount();
-    const std::size_t blocks = (rows + kBlockRows - 1) / kBlockRows;
-    // Per-row results, reduced afterwards in row order: the sums do not depend on the threads.
-    std::vector<double> entropyOriginal(rows);
-    std::vector<double> entropySteered(rows * lambdas.size()), kl(rows * lambdas.size());
-    std::atomic<std::size_t> blocksDone{0};
-    bool cancelled = false;
-
-#pragma omp parallel num_threads(threads_)
-    {
-        RowMatrix e(kBlockRows, keys), ex(kBlockRows, keys);
-        Eigen::ArrayXXd a(keys, kBlockRows), logA(keys, kBlockRows);
-        RowPreparation prep[kBlockRows];
-        Eigen::ArrayXd logScratch(keys);
-#pragma omp for schedule(dynamic, 4)
-        for (std::int64_t block = 0; block < std::int64_t(blocks); ++block) {
-            if (control.cancel && control.cancel->load(std::memory_order_relaxed))
-                continue;
-            const std::size_t first = std::size_t(block) * kBlockRows;
-            const int count = int(std::min<std::size_t>(kBlockRows, rows - first));
-            for (int i = 0; i < count; ++i) {
-                const std::size_t row = first + i;
-                prep[i] = prepareRow(workload, int(row / workload.queries()),
-                                     int(row % workload.queries()), params.eps, shifted, a.col(i),
-                                     logA.col(i), e.row(i).data(), ex.row(i).data(), logScratch);
-                entropyOriginal[row] = prep[i].entropy;
-            }
-            const auto eTop = e.topRows(count);
-            const Eigen::MatrixXd s1 = eTop * weights;
-            const Eigen::MatrixXd s2 = ex.topRows(count) * weights;
-            const Eigen::MatrixXd s3 = eTop * weightsTimesShifted;
-            for (int i = 0; i < count; ++i) {
-                const std::size_t row = first + i;
-                const bool rowSteered = steered[row / workload.queries()];
-                for (Eigen::Index l = 0; l < lambdaCount; ++l) {
-                    const double lambda = lambdas[std::size_t(l)];
-                    double& hSteered = entropySteered[row * lambdas.size() + l];
-                    double& divergence = kl[row * lambdas.size() + l];
-                    if (!rowSteered) {
-                        hSteered = prep[i].entropy, divergence = 0;
-                        continue;
-                    }
-                    const double sum1 = s1(i, l);
-                    if (!(sum1 > 1e-280)) {
-                        steerRowDirect(a.col(i), logA.col(i), params.eps, s, lambda, hSteered,
-                                       divergence);
-                        continue;
-                    }
-                    const double logSum1 = std::log(sum1);
-                    hSteered = logSum1 - (s2(i, l) + lambda * s3(i, l)) / sum1;
-                    divergence = -prep[i].entropy - prep[i].sumAx - lambda * prep[i].sumAShifted +
-                                 prep[i].sumA * logSum1;
+    if (!viaMoments.empty()) {
+        const auto held = moments(workload, saliency, shifted, params.eps, control);
+        const Moments& cached = *held;
+        const auto f = fCoefficients.topRows(usedTerms), g = gCoefficients.topRows(usedTerms);
+        constexpr std::int64_t kChunk = 512;
+        const std::int64_t chunks = (std::int64_t(rows) + kChunk - 1) / kChunk;
+        bool underflow = false;
+#pragma omp parallel for num_threads(threads_) schedule(static) reduction(|| : underflow)
+        for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+            const Eigen::Index first = chunk * kChunk;
+            const Eigen::Index count = std::min<Eigen::Index>(kChunk, Eigen::Index(rows) - first);
+            const auto m = cached.m.block(first, 0, count, usedTerms);
+            const Eigen::MatrixXd s1 = m * f, s3 = m * g;
+            const Eigen::MatrixXd s2 = cached.n.block(first, 0, count, usedTerms) * f;
+            for (Eigen::Index i = 0; i < count; ++i) {
+                const std::size_t row = std::size_t(first + i);
+                const RowSums& sums = cached.sums[row];
+                results.entropyOriginal[row] = sums.entropy;
+                for (std::size_t c = 0; c < viaMoments.size(); ++c) {
+                    const std::size_t l = viaMoments[c];
+                    double& entropy = results.entropySteered[row * lambdaCount + l];
+                    double& kl = results.kl[row * lambdaCount + l];
+                    const auto col = Eigen::Index(c);
+                    if (!steered[row / queries])
+                        entropy = sums.entropy, kl = 0;
+                    else if (!steerFromSums(sums, lambdas[l], s1(i, col), s2(i, col), s3(i, col),
+                                            entropy, kl))
+                        underflow = true;
                 }
             }
-            const std::size_t done = blocksDone.fetch_add(1) + 1;
-            if (control.onProgress && omp_get_thread_num() == 0)
-                control.onProgress(double(done) / double(blocks));
         }
+        if (underflow) // cannot happen within the series' range; stay exact regardless
+            viaExactPass.insert(viaExactPass.end(), viaMoments.begin(), viaMoments.end());
     }
-    if (control.cancel && control.cancel->load())
-        cancelled = true;
-    if (cancelled)
-        throw Cancelled();
+    if (!viaExactPass.empty())
+        exactPass(workload, saliencyArray, shifted, lambdas, viaExactPass, steered, params.eps,
+                  control, results);
 
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
-    const std::size_t queries = std::size_t(workload.queries());
     auto summarize = [](double hOriginal, double hSteered, double divergence, double rowCount) {
         MetricSummary summary;
         summary.entropyOriginal = hOriginal / rowCount;
@@ -263,27 +490,27 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
         summary.kl = divergence / rowCount;
         return summary;
     };
-    std::vector<Metrics> results(lambdas.size());
-    for (std::size_t l = 0; l < lambdas.size(); ++l) {
-        Metrics& metrics = results[l];
-        metrics.lambda = lambdas[l];
-        metrics.backend = name();
-        metrics.elapsedMs = elapsedMs;
+    std::vector<Metrics> metrics(lambdaCount);
+    for (std::size_t l = 0; l < lambdaCount; ++l) {
+        Metrics& m = metrics[l];
+        m.lambda = lambdas[l];
+        m.backend = name();
+        m.elapsedMs = elapsedMs;
         double totalOriginal = 0, totalSteered = 0, totalKl = 0;
         for (int head = 0; head < workload.heads(); ++head) {
             double hOriginal = 0, hSteered = 0, divergence = 0;
             for (std::size_t q = 0; q < queries; ++q) {
                 const std::size_t row = head * queries + q;
-                hOriginal += entropyOriginal[row];
-                hSteered += entropySteered[row * lambdas.size() + l];
-                divergence += kl[row * lambdas.size() + l];
+                hOriginal += results.entropyOriginal[row];
+                hSteered += results.entropySteered[row * lambdaCount + l];
+                divergence += results.kl[row * lambdaCount + l];
             }
-            metrics.heads.push_back(summarize(hOriginal, hSteered, divergence, double(queries)));
+            m.heads.push_back(summarize(hOriginal, hSteered, divergence, double(queries)));
             totalOriginal += hOriginal, totalSteered += hSteered, totalKl += divergence;
         }
-        metrics.total = summarize(totalOriginal, totalSteered, totalKl, double(rows));
+        m.total = summarize(totalOriginal, totalSteered, totalKl, double(rows));
     }
-    return results;
+    return metrics;
 }
 
 TokenRow CpuBackend::row(const Workload& workload, std::span<const double> saliency,
@@ -317,7 +544,13 @@ TokenRow CpuBackend::row(const Workload& workload, std::span<const double> salie
 } // namespace
 
 std::unique_ptr<Backend> makeCpuBackend(int threads) {
-    return std::make_unique<CpuBackend>(threads);
+    CpuBackendOptions options;
+    options.threads = threads;
+    return makeCpuBackend(options);
+}
+
+std::unique_ptr<Backend> makeCpuBackend(const CpuBackendOptions& options) {
+    return std::make_unique<CpuBackend>(options);
 }
 
 } // namespace attnsteer

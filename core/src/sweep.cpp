@@ -34,9 +34,9 @@ template <typename Number> Number parseNumber(std::string_view text, std::string
     Number value{};
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (text.empty() || error != std::errc() || end != text.data() + text.size())
-        throw InputError(std::string(option), "'" + std::string(text) + "' is not a valid " +
-                                                  (std::is_integral_v<Number> ? "whole number"
-                                                                              : "number"));
+        throw InputError(std::string(option),
+                         "'" + std::string(text) + "' is not a valid " +
+                             (std::is_integral_v<Number> ? "whole number" : "number"));
     if constexpr (std::is_floating_point_v<Number>)
         if (!std::isfinite(value))
             throw InputError(std::string(option), "'" + std::string(text) + "' is not finite");
@@ -118,9 +118,8 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         if (!config.workload)
             generated = Workload::generate(spec);
         const Workload& workload = config.workload ? *config.workload : generated;
-        const std::vector<double> raw = config.saliencyRaw
-                                            ? *config.saliencyRaw
-                                            : randomSaliencyRaw(workload.keys(), seed);
+        const std::vector<double> raw =
+            config.saliencyRaw ? *config.saliencyRaw : randomSaliencyRaw(workload.keys(), seed);
         const NormalizedSaliency saliency = normalizeSaliency(raw, config.normalization);
         RunControl seedControl{nullptr, control.cancel};
         if (control.onProgress)

@@ -5,10 +5,10 @@
 #include "attnsteer/random.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <limits>
-#include <omp.h>
 
 namespace attnsteer {
 namespace {
@@ -45,39 +45,33 @@ Workload loadFile(const std::string& path, WorkloadSource source) {
     if (heads * queries > std::size_t(std::numeric_limits<int>::max()) ||
         keys > std::size_t(std::numeric_limits<int>::max()))
         throw InputError(path, "shape " + shapeText(shape) + " is too large");
-    return Workload::fromValues(int(heads), int(queries), int(keys), std::move(array.data),
-                                source, path);
+    return Workload::fromValues(int(heads), int(queries), int(keys), std::move(array.data), source,
+                                path);
+}
+
+std::uint64_t nextWorkloadId() {
+    static std::atomic<std::uint64_t> counter{0};
+    return ++counter;
 }
 
 } // namespace
 
-Workload Workload::generate(const WorkloadSpec& spec, int threads) {
+Workload Workload::generate(const WorkloadSpec& spec) {
+    constexpr long long kIntMax = std::numeric_limits<int>::max();
     if (spec.heads < 1 || spec.queries < 1 || spec.keys < 1)
         throw InputError("workload", "heads, queries and keys must be at least 1");
+    if ((long long)spec.heads * spec.queries > kIntMax)
+        throw InputError("workload", "heads x queries must be below 2^31");
     if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
         throw InputError("--logit-std", "must be a finite number >= 0");
-    const std::size_t rows = std::size_t(spec.heads) * spec.queries;
-    const std::size_t keys = std::size_t(spec.keys);
     Workload workload;
     workload.heads_ = spec.heads;
     workload.queries_ = spec.queries;
     workload.keys_ = spec.keys;
     workload.source_ = WorkloadSource::RandomLogits;
+    workload.spec_ = spec;
+    workload.id_ = nextWorkloadId();
     workload.label_ = "random, seed " + std::to_string(spec.seed);
-    workload.values_.resize(rows * keys);
-    float* out = workload.values_.data();
-    const int threadCount = threads > 0 ? threads : omp_get_max_threads();
-#pragma omp parallel num_threads(threadCount)
-    {
-        std::vector<double> normals(keys);
-#pragma omp for schedule(static)
-        for (std::int64_t row = 0; row < std::int64_t(rows); ++row) {
-            philoxNormals(spec.seed, RandomStream::Logits, std::uint64_t(row) * keys, keys,
-                          normals.data());
-            for (std::size_t k = 0; k < keys; ++k)
-                out[row * keys + k] = float(spec.logitStd * normals[k]);
-        }
-    }
     return workload;
 }
 
@@ -130,16 +124,33 @@ Workload Workload::fromValues(int heads, int queries, int keys, std::vector<floa
     workload.source_ = source;
     workload.label_ = std::move(label);
     workload.values_ = std::move(values);
+    workload.spec_ = WorkloadSpec{heads, queries, keys, 0.0, 0};
+    workload.id_ = nextWorkloadId();
     return workload;
 }
 
-std::span<const float> Workload::row(int head, int query) const {
-    const std::size_t offset = (std::size_t(head) * queries_ + query) * keys_;
-    return {values_.data() + offset, std::size_t(keys_)};
+void Workload::fillRows(std::size_t firstRow, std::size_t count, float* out) const {
+    const std::size_t keys = std::size_t(keys_);
+    if (!isGenerated()) {
+        std::copy_n(values_.data() + firstRow * keys, count * keys, out);
+        return;
+    }
+    thread_local std::vector<double> normals;
+    normals.resize(count * keys);
+    philoxNormals(spec_.seed, RandomStream::Logits, std::uint64_t(firstRow) * keys, count * keys,
+                  normals.data());
+    for (std::size_t i = 0; i < count * keys; ++i)
+        out[i] = float(spec_.logitStd * normals[i]);
+}
+
+std::vector<float> Workload::rowValues(int head, int query) const {
+    std::vector<float> values(static_cast<std::size_t>(keys_));
+    fillRows(std::size_t(head) * queries_ + query, 1, values.data());
+    return values;
 }
 
 void Workload::attentionRow(int head, int query, std::span<double> out) const {
-    const auto values = row(head, query);
+    const auto values = rowValues(head, query);
     if (!holdsLogits()) {
         std::copy(values.begin(), values.end(), out.begin());
         return;

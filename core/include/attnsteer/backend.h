@@ -16,9 +16,9 @@ namespace attnsteer {
 
 /// How the saliency s is applied:  A' = softmax(log(A + eps) + lambda * s), per row.
 struct SteeringParams {
-    double lambda = 0.25;           ///< strength of the bias
-    double eps = 1e-9;              ///< added to A before the log; 0 allowed (log 0 = -inf)
-    std::vector<int> steeredHeads;  ///< heads that get the bias; empty means all heads
+    double lambda = 0.25;          ///< strength of the bias
+    double eps = 1e-9;             ///< added to A before the log; 0 allowed (log 0 = -inf)
+    std::vector<int> steeredHeads; ///< heads that get the bias; empty means all heads
 };
 
 /// Progress and cancellation of long work. Both are optional.
@@ -56,8 +56,16 @@ class Backend {
                          const SteeringParams& params, int head, int query) = 0;
 };
 
-/// The CPU backend: Eigen, OpenMP over blocks of rows. THREADS = 0 uses OpenMP's default.
-/// Results do not depend on the thread count.
+struct CpuBackendOptions {
+    int threads = 0;        ///< OpenMP threads; 0 = OpenMP's default (all cores)
+    int blockRows = 32;     ///< rows per block of the passes over the rows
+    bool useMoments = true; ///< Chebyshev moments where exact to double precision (see .cpp)
+};
+
+/// The CPU backend: Eigen, OpenMP over blocks of rows. Results do not depend on the thread count.
+/// It keeps the lambda-free moments of the last workload, saliency and eps, so that moving lambda
+/// costs O(rows x degree), not O(rows x keys).
 std::unique_ptr<Backend> makeCpuBackend(int threads = 0);
+std::unique_ptr<Backend> makeCpuBackend(const CpuBackendOptions& options);
 
 } // namespace attnsteer

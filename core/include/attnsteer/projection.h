@@ -8,11 +8,11 @@
 namespace attnsteer {
 
 struct ProjectionOptions {
-    int patchFactor = 28;          ///< patch size x spatial merge (14 x 2 for Qwen2-VL; 32 for patch 16)
+    int patchFactor = 28; ///< patch size x spatial merge (14 x 2 for Qwen2-VL; 32 for patch 16)
     std::int64_t minPixels = 4 * 28 * 28; ///< smallest resized area
-    std::int64_t maxPixels = 0;    ///< largest resized area; 0 = keys * patchFactor^2
-    int visionOffset = 0;          ///< first key index of the vision tokens
-    double textSaliency = 0;       ///< raw saliency of the key tokens that are not vision tokens
+    std::int64_t maxPixels = 0;           ///< largest resized area; 0 = keys * patchFactor^2
+    int visionOffset = 0;                 ///< first key index of the vision tokens
+    double textSaliency = 0; ///< raw saliency of the key tokens that are not vision tokens
 };
 
 struct ResizedSize {
@@ -28,9 +28,9 @@ ResizedSize smartResize(int height, int width, int factor, std::int64_t minPixel
 
 /// A saliency map (row-major HEIGHT x WIDTH, values 0..1) projected onto the vision-token grid.
 struct SaliencyProjection {
-    int gridHeight = 0, gridWidth = 0;     ///< tokens per column and per row
+    int gridHeight = 0, gridWidth = 0; ///< tokens per column and per row
     int resizedHeight = 0, resizedWidth = 0;
-    std::vector<double> tokens;            ///< raster order, mean of the map over each token's box
+    std::vector<double> tokens; ///< raster order, mean of the map over each token's box
     int tokenCount() const { return gridHeight * gridWidth; }
 };
 

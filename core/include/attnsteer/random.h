@@ -14,10 +14,11 @@ enum class RandomStream : std::uint32_t {
 
 /// The standard normal value number INDEX of STREAM under SEED.
 ///
-/// Philox4x32-10 (Random123) with key = (seed low, seed high) and counter = (index/4 low,
-/// index/4 high, stream, 0) gives four 32-bit words u0..u3; with v_i = (u_i + 1/2) 2^-32 in (0,1)
-/// Box-Muller gives n0 = r cos(2 pi v1), n1 = r sin(2 pi v1) with r = sqrt(-2 ln v0), and n2, n3
-/// from v2, v3 likewise. Element index % 4 picks n0..n3. Computed in double.
+/// Philox4x32-10 (Random123's philox4x32) with key = (seed low, seed high) and counter =
+/// (index/4 low, index/4 high, stream, 0) gives four 32-bit words u0..u3; with
+/// v_i = (u_i + 1/2) 2^-32 in (0,1), Box-Muller gives n0 = r cos(2 pi v1), n1 = r sin(2 pi v1)
+/// with r = sqrt(-2 ln v0), and n2, n3 from v2, v3 likewise. Element index % 4 picks n0..n3.
+/// Computed in double with the portable kernels of philox_normal.h, so the GPU gets the same bits.
 double philoxNormal(std::uint64_t seed, RandomStream stream, std::uint64_t index);
 
 /// Fills OUT[0..count) with philoxNormal(seed, stream, first + i), four per Philox call.

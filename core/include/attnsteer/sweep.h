@@ -20,7 +20,8 @@ std::vector<double> defaultSweepLambdas();
 /// a step <= 0, STOP < START or more than 100000 values.
 std::vector<double> parseLambdaList(std::string_view text, std::string_view option = "--lambdas");
 /// Parses "0,1,2" or "START:STOP" (both ends included) into seeds.
-std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view option = "--seeds");
+std::vector<std::uint64_t> parseSeedList(std::string_view text,
+                                         std::string_view option = "--seeds");
 
 struct SweepRow {
     double lambda = 0;
@@ -37,7 +38,7 @@ struct SweepConfig {
     const Workload* workload = nullptr;             ///< fixed rows (loaded from a file), or null
     std::optional<std::vector<double>> saliencyRaw; ///< fixed raw saliency, or random per seed
     Normalization normalization = Normalization::Max;
-    SteeringParams params;                          ///< lambda ignored: LAMBDAS below
+    SteeringParams params; ///< lambda ignored: LAMBDAS below
     std::vector<double> lambdas = defaultSweepLambdas();
     std::vector<std::uint64_t> seeds = {0, 1, 2};
 };

@@ -1,0 +1,55 @@
+#include "attnsteer/straightforward.h"
+
+#include <Eigen/Dense>
+
+#include <vector>
+
+namespace attnsteer {
+
+template <typename Scalar>
+MetricSummary evaluateStraightforward(const Workload& workload, std::span<const double> saliency,
+                                      const SteeringParams& params) {
+    using Tensor = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic>; // K x rows, a row a column
+    const Eigen::Index keys = workload.keys(), rows = Eigen::Index(workload.rowCount());
+    std::vector<float> values(std::size_t(rows * keys));
+    workload.fillRows(0, std::size_t(rows), values.data());
+    Tensor a = Eigen::Map<const Eigen::ArrayXXf>(values.data(), keys, rows).cast<Scalar>();
+    if (workload.holdsLogits()) {
+        a = (a.rowwise() - a.colwise().maxCoeff()).exp();
+        a = a.rowwise() / a.colwise().sum();
+    }
+    std::vector<char> steered(std::size_t(workload.heads()), params.steeredHeads.empty());
+    for (int head : params.steeredHeads)
+        steered[std::size_t(head)] = 1;
+    const Eigen::Array<Scalar, Eigen::Dynamic, 1> bias =
+        (Scalar(params.lambda) * Eigen::Map<const Eigen::ArrayXd>(saliency.data(), keys))
+            .template cast<Scalar>();
+    Tensor logits = (a + Scalar(params.eps)).log();
+    for (Eigen::Index row = 0; row < rows; ++row)
+        if (steered[std::size_t(row / workload.queries())])
+            logits.col(row) += bias;
+    Tensor steeredA = (logits.rowwise() - logits.colwise().maxCoeff()).exp();
+    steeredA = steeredA.rowwise() / steeredA.colwise().sum();
+    for (Eigen::Index row = 0; row < rows; ++row)
+        if (!steered[std::size_t(row / workload.queries())])
+            steeredA.col(row) = a.col(row);
+    const Tensor logA = a.log(), logSteered = steeredA.log();
+    const Scalar zero(0);
+    const double entropyA = -double((a > zero).select(a * logA, zero).sum());
+    const double entropySteered =
+        -double((steeredA > zero).select(steeredA * logSteered, zero).sum());
+    const double kl = double((a > zero).select(a * (logA - logSteered), zero).sum());
+    MetricSummary summary;
+    summary.entropyOriginal = entropyA / double(rows);
+    summary.entropySteered = entropySteered / double(rows);
+    summary.entropyReductionPct = (entropyA - entropySteered) / entropyA * 100.0;
+    summary.kl = kl / double(rows);
+    return summary;
+}
+
+template MetricSummary evaluateStraightforward<float>(const Workload&, std::span<const double>,
+                                                      const SteeringParams&);
+template MetricSummary evaluateStraightforward<double>(const Workload&, std::span<const double>,
+                                                       const SteeringParams&);
+
+} // namespace attnsteer
