@@ -1,0 +1,327 @@
+#include "options.h"
+
+#include "option_values.h"
+
+#include "attnsteer/errors.h"
+
+#include <QCommandLineOption>
+#include <QCommandLineParser>
+#include <QCoreApplication>
+
+#include <cstdio>
+#include <limits>
+
+namespace attnsteer::cli {
+namespace {
+
+/// The commands an option belongs to, as bits.
+enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4 };
+
+constexpr int kIntMax = std::numeric_limits<int>::max();
+
+struct OptionSpec {
+    const char* name;
+    const char* valueName; ///< nullptr for a flag
+    const char* description;
+    unsigned commands;
+};
+
+// Defaults are stated in the descriptions and not given to QCommandLineParser, so that isSet()
+// tells what the user typed.
+const OptionSpec kOptions[] = {
+    // The workload.
+    {"heads", "H", "Attention heads (default 32).", kMetrics | kSweep},
+    {"queries", "Q", "Query tokens per head (default 1024).", kMetrics | kSweep},
+    {"keys", "K", "Key tokens (default 1024).", kMetrics | kSweep | kProject},
+    {"logit-std", "SIGMA", "Standard deviation of the random logits (default 0.1).",
+     kMetrics | kSweep},
+    {"seed", "N", "Seed of the random logits and saliency (default 0).", kMetrics},
+    {"logits", "FILE", "Logits .npy of shape [Q,K], [H,Q,K] or [1,H,Q,K] instead of random ones.",
+     kMetrics | kSweep | kProject},
+    {"attention", "FILE", "Attention probabilities .npy (same shapes) instead of random logits.",
+     kMetrics | kSweep | kProject},
+    // The saliency.
+    {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.",
+     kMetrics | kSweep},
+    {"saliency-image", "FILE",
+     "Saliency map image (PNG, JPEG, TIFF...; luminance 0..1), projected onto the vision tokens.",
+     kMetrics | kSweep | kProject},
+    {"normalize", "MODE", "Saliency normalization: max, minmax, zscore or none (default max).",
+     kMetrics | kSweep | kProject},
+    {"vision-offset", "N", "Key index of the first vision token (default 0).", kMetrics | kSweep},
+    {"patch-factor", "F", "Patch size x spatial merge, pixels per token side (default 28).",
+     kMetrics | kSweep | kProject},
+    {"min-pixels", "P", "Smallest resized image area (default 3136).",
+     kMetrics | kSweep | kProject},
+    {"max-pixels", "P", "Largest resized image area (default keys x patch-factor^2).",
+     kMetrics | kSweep | kProject},
+    {"text-saliency", "V", "Raw saliency of the keys that are not vision tokens (default 0).",
+     kMetrics | kSweep},
+    // Steering.
+    {"lambda", "L", "Steering strength (default 0.25).", kMetrics},
+    {"eps", "E", "Added to the attention before the log (default 1e-9).", kMetrics | kSweep},
+    {"steer-heads", "LIST", "Heads to steer: \"0,3,5\" or \"FIRST:LAST\" (default all).",
+     kMetrics | kSweep},
+    // The sweep.
+    {"lambdas", "LIST", "Lambdas: \"0,0.1,0.5\" or START:STOP:STEP (default the write-up's grid).",
+     kSweep},
+    {"seeds", "LIST", "Seeds: \"0,1,2\" or FIRST:LAST (default 0,1,2).", kSweep},
+    {"csv", "FILE", "Also write the rows to FILE as CSV, full precision.", kSweep},
+    {"force", nullptr, "Overwrite an existing --csv file.", kSweep},
+    // Output and resources.
+    {"json", nullptr, "Print one JSON object instead of text.", kMetrics | kSweep | kProject},
+    {"per-head", nullptr, "Also print a table per head.", kMetrics},
+    {"threads", "N", "CPU threads (default 0 = all cores).", kMetrics | kSweep},
+};
+
+struct CommandSpec {
+    Command command;
+    const char* name;
+    unsigned bit;
+    const char* summary;
+};
+
+const CommandSpec kCommands[] = {
+    {Command::Metrics, "metrics", kMetrics, "entropy and KL of steering one workload"},
+    {Command::Sweep, "sweep", kSweep, "the metrics over a lambda grid and several seeds"},
+    {Command::Project, "project", kProject,
+     "the vision-token saliency that a saliency image projects to"},
+    {Command::Plot, "plot", 0, "plots as image files (not available in this build)"},
+};
+
+const char* const kExpectedCommands = "expected metrics, sweep, project or plot";
+
+const CommandSpec* findCommand(const QString& name) {
+    for (const CommandSpec& spec : kCommands)
+        if (name == QLatin1String(spec.name))
+            return &spec;
+    return nullptr;
+}
+
+/// A parser that knows the options of the commands in MASK.
+void configure(QCommandLineParser& parser, unsigned mask) {
+    parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
+    parser.addHelpOption();
+    parser.addVersionOption();
+    for (const OptionSpec& spec : kOptions) {
+        if (!(spec.commands & mask))
+            continue;
+        QCommandLineOption option(QString::fromLatin1(spec.name),
+                                  QString::fromUtf8(spec.description));
+        if (spec.valueName)
+            option.setValueName(QString::fromLatin1(spec.valueName));
+        parser.addOption(option);
+    }
+}
+
+/// Qt starts the usage line with the program's path as typed; show its name.
+QString withProgramName(QString help) {
+    const QString usage = QStringLiteral("Usage: ");
+    if (help.startsWith(usage)) {
+        const qsizetype end = help.indexOf(QStringLiteral(" [options]"));
+        if (end > 0)
+            help.replace(usage.size(), end - usage.size(), QStringLiteral("attnsteer-cli"));
+    }
+    return help;
+}
+
+QString generalHelp() {
+    QCommandLineParser parser;
+    QString description = QStringLiteral("Cross-modal attention steering lab on the command "
+                                         "line.\n\nCommands:\n");
+    for (const CommandSpec& spec : kCommands)
+        description += QStringLiteral("  %1  %2\n")
+                           .arg(QString::fromLatin1(spec.name), -8)
+                           .arg(QString::fromLatin1(spec.summary));
+    description += QStringLiteral("\nRun 'attnsteer-cli COMMAND --help' for the options of one "
+                                  "command. Errors exit with code 2.");
+    parser.setApplicationDescription(description);
+    configure(parser, kMetrics | kSweep | kProject);
+    parser.addPositionalArgument(QStringLiteral("command"),
+                                 QStringLiteral("metrics, sweep, project or plot."));
+    return withProgramName(parser.helpText());
+}
+
+QString commandHelp(const CommandSpec& command) {
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("attnsteer-cli %1: %2.")
+                                         .arg(QString::fromLatin1(command.name))
+                                         .arg(QString::fromLatin1(command.summary)));
+    configure(parser, command.bit);
+    parser.addPositionalArgument(QString::fromLatin1(command.name), QString(),
+                                 QString::fromLatin1(command.name));
+    return withProgramName(parser.helpText());
+}
+
+void print(FILE* stream, const QString& text) {
+    const QByteArray bytes = text.toUtf8();
+    std::fwrite(bytes.constData(), 1, std::size_t(bytes.size()), stream);
+}
+
+/// Qt's "Unknown option 'x'." in the form of our other messages: "unknown option 'x'".
+std::string plainMessage(QString text) {
+    if (text.endsWith(QLatin1Char('.')))
+        text.chop(1);
+    if (!text.isEmpty())
+        text[0] = text[0].toLower();
+    return text.toStdString();
+}
+
+/// Reads the option values of PARSER into OPTIONS.
+class ValueReader {
+  public:
+    explicit ValueReader(const QCommandLineParser& parser) : parser_(parser) {}
+
+    bool isSet(const char* name) const { return parser_.isSet(QString::fromLatin1(name)); }
+    std::string text(const char* name) const {
+        return parser_.value(QString::fromLatin1(name)).toStdString();
+    }
+    static std::string option(const char* name) { return std::string("--") + name; }
+
+    template <typename T>
+    void wholeNumber(const char* name, T& target, std::int64_t min,
+                     std::int64_t max = kIntMax) const {
+        if (isSet(name))
+            target = T(parseWholeNumber(text(name), option(name), min, max));
+    }
+    void realNumber(const char* name, double& target,
+                    double min = -std::numeric_limits<double>::infinity()) const {
+        if (isSet(name))
+            target = parseRealNumber(text(name), option(name), min);
+    }
+    void path(const char* name, std::string& target) const {
+        if (!isSet(name))
+            return;
+        target = text(name);
+        if (target.empty())
+            throw InputError(option(name), "needs a file name");
+    }
+
+  private:
+    const QCommandLineParser& parser_;
+};
+
+void readOptions(const ValueReader& in, CliOptions& out) {
+    Scenario& scenario = out.scenario;
+    WorkloadSpec& spec = scenario.spec;
+    in.path("logits", scenario.logitsPath);
+    in.path("attention", scenario.attentionPath);
+    in.path("saliency", scenario.saliencyPath);
+    in.path("saliency-image", scenario.saliencyImagePath);
+    checkScenario(scenario);
+
+    in.wholeNumber("heads", spec.heads, 1);
+    in.wholeNumber("queries", spec.queries, 1);
+    in.wholeNumber("keys", spec.keys, 1);
+    in.realNumber("logit-std", spec.logitStd, 0.0);
+    if (in.isSet("seed"))
+        spec.seed = parseUnsigned(in.text("seed"), "--seed");
+    if (scenario.hasWorkloadFile()) {
+        const std::string& file =
+            scenario.logitsPath.empty() ? scenario.attentionPath : scenario.logitsPath;
+        for (const char* name : {"heads", "queries", "keys", "logit-std"})
+            if (in.isSet(name))
+                out.warnings.push_back(ValueReader::option(name) +
+                                       ": ignored; the workload comes from " + file);
+    }
+
+    if (in.isSet("normalize")) {
+        const std::string mode = in.text("normalize");
+        const auto normalization = parseNormalization(mode);
+        if (!normalization)
+            throw InputError("--normalize",
+                             "'" + mode + "' is not one of max, minmax, zscore, none");
+        scenario.normalization = *normalization;
+    }
+
+    ProjectionOptions& projection = scenario.projection;
+    in.wholeNumber("vision-offset", projection.visionOffset, 0);
+    in.wholeNumber("patch-factor", projection.patchFactor, 1);
+    in.wholeNumber("min-pixels", projection.minPixels, 0, std::numeric_limits<std::int64_t>::max());
+    in.wholeNumber("max-pixels", projection.maxPixels, 1, std::numeric_limits<std::int64_t>::max());
+    in.realNumber("text-saliency", projection.textSaliency);
+
+    SteeringParams& params = scenario.params;
+    in.realNumber("lambda", params.lambda);
+    in.realNumber("eps", params.eps, 0.0);
+    if (in.isSet("steer-heads"))
+        params.steeredHeads = parseHeadList(in.text("steer-heads"), "--steer-heads");
+
+    if (in.isSet("lambdas"))
+        out.lambdas = parseLambdaList(in.text("lambdas"), "--lambdas");
+    if (in.isSet("seeds"))
+        out.seeds = parseSeedList(in.text("seeds"), "--seeds");
+    if (in.isSet("csv")) {
+        std::string csv;
+        in.path("csv", csv);
+        out.csvPath = QString::fromStdString(csv);
+    }
+    out.force = in.isSet("force");
+    if (out.force && out.csvPath.isEmpty())
+        out.warnings.push_back("--force: ignored without --csv");
+
+    out.json = in.isSet("json");
+    out.perHead = in.isSet("per-head");
+    in.wholeNumber("threads", scenario.threads, 0);
+}
+
+} // namespace
+
+QString commandName(Command command) {
+    for (const CommandSpec& spec : kCommands)
+        if (spec.command == command)
+            return QString::fromLatin1(spec.name);
+    return {};
+}
+
+ParseOutcome parseCommandLine(const QStringList& arguments) {
+    // The plot command's options are not known yet; say that it is missing, not that they are.
+    if (arguments.size() > 1 && arguments[1] == QLatin1String("plot"))
+        throw InputError("plot", "not available in this build");
+
+    QCommandLineParser parser;
+    configure(parser, kMetrics | kSweep | kProject);
+    if (!parser.parse(arguments))
+        throw InputError(plainMessage(parser.errorText()));
+
+    if (parser.isSet(QStringLiteral("version"))) {
+        print(stdout, QCoreApplication::applicationName() + QLatin1Char(' ') +
+                          QCoreApplication::applicationVersion() + QLatin1Char('\n'));
+        return {std::nullopt, 0};
+    }
+    const QStringList positional = parser.positionalArguments();
+    const CommandSpec* command = nullptr;
+    if (!positional.isEmpty()) {
+        command = findCommand(positional.first());
+        if (!command)
+            throw InputError("unknown command '" + positional.first().toStdString() + "' (" +
+                             kExpectedCommands + ")");
+    }
+    if (parser.isSet(QStringLiteral("help"))) {
+        print(stdout, command && command->bit ? commandHelp(*command) : generalHelp());
+        return {std::nullopt, 0};
+    }
+    if (!command) {
+        print(stderr, generalHelp());
+        print(stderr, QStringLiteral("attnsteer-cli: error: no command given (%1)\n")
+                          .arg(QLatin1String(kExpectedCommands)));
+        return {std::nullopt, 2};
+    }
+    if (command->command == Command::Plot)
+        throw InputError("plot", "not available in this build");
+    if (positional.size() > 1)
+        throw InputError("unexpected argument '" + positional[1].toStdString() + "'");
+    for (const OptionSpec& spec : kOptions)
+        if (!(spec.commands & command->bit) && parser.isSet(QString::fromLatin1(spec.name)))
+            throw InputError(std::string("--") + spec.name,
+                             std::string("not used by the ") + command->name + " command");
+
+    CliOptions options;
+    options.command = command->command;
+    readOptions(ValueReader(parser), options);
+    if (options.command == Command::Project && options.scenario.saliencyImagePath.empty())
+        throw InputError("project", "needs --saliency-image FILE");
+    return {std::move(options), 0};
+}
+
+} // namespace attnsteer::cli

@@ -1,0 +1,29 @@
+#pragma once
+// Option values from text, with the one-line errors the command line prints and the GUI shows.
+// Every error is an InputError "OPTION: problem", e.g. "--heads: 'abc' is not a valid whole
+// number" or "--heads: must be at least 1". Parsing ignores the locale.
+
+#include <cstdint>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+namespace attnsteer {
+
+/// A whole number in [MIN, MAX]: decimal digits with an optional sign, nothing else.
+std::int64_t parseWholeNumber(std::string_view text, std::string_view option,
+                              std::int64_t min = std::numeric_limits<std::int64_t>::min(),
+                              std::int64_t max = std::numeric_limits<std::int64_t>::max());
+
+/// A non-negative whole number up to 2^64 - 1 (seeds).
+std::uint64_t parseUnsigned(std::string_view text, std::string_view option);
+
+/// A finite decimal number (123, 0.25, 1e-9) that is at least MIN.
+double parseRealNumber(std::string_view text, std::string_view option,
+                       double min = -std::numeric_limits<double>::infinity());
+
+/// Head indices: "0,3,5" or "FIRST:LAST" with both ends included ("0:7" is eight heads).
+/// Whether they exist is checked later, against the workload.
+std::vector<int> parseHeadList(std::string_view text, std::string_view option = "--steer-heads");
+
+} // namespace attnsteer

@@ -1,0 +1,131 @@
+#include "scenario.h"
+
+#include "saliency_image.h"
+
+#include "attnsteer/errors.h"
+
+#include <QString>
+
+namespace attnsteer {
+
+void checkScenario(const Scenario& scenario) {
+    if (!scenario.logitsPath.empty() && !scenario.attentionPath.empty())
+        throw InputError("--logits", "cannot be combined with --attention");
+    if (!scenario.saliencyPath.empty() && !scenario.saliencyImagePath.empty())
+        throw InputError("--saliency", "cannot be combined with --saliency-image");
+}
+
+Workload loadWorkload(const Scenario& scenario) {
+    if (!scenario.logitsPath.empty())
+        return Workload::loadLogits(scenario.logitsPath);
+    if (!scenario.attentionPath.empty())
+        return Workload::loadAttention(scenario.attentionPath);
+    return Workload::generate(scenario.spec);
+}
+
+ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOptions& options,
+                                   int keys) {
+    const SaliencyMap map = loadSaliencyImage(QString::fromStdString(path));
+    ImageSaliency result;
+    result.imageWidth = map.width;
+    result.imageHeight = map.height;
+    try {
+        result.projection = projectSaliencyMap(map.values, map.height, map.width, options, keys);
+    } catch (const InputError& error) {
+        // The projection names the "image"; the user knows it by its file name.
+        const std::string what = error.what();
+        const std::string prefix = "image: ";
+        if (what.rfind(prefix, 0) == 0)
+            throw InputError(path, what.substr(prefix.size()));
+        throw;
+    }
+    return result;
+}
+
+std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys) {
+    if (!scenario.saliencyPath.empty()) {
+        RawSaliency raw;
+        raw.values = loadSaliencyNpy(scenario.saliencyPath, keys);
+        raw.label = scenario.saliencyPath;
+        return raw;
+    }
+    if (!scenario.saliencyImagePath.empty()) {
+        ImageSaliency image =
+            projectSaliencyImage(scenario.saliencyImagePath, scenario.projection, keys);
+        RawSaliency raw;
+        raw.values = placeOnKeySequence(image.projection, keys, scenario.projection);
+        raw.projection = std::move(image.projection);
+        raw.label = scenario.saliencyImagePath;
+        return raw;
+    }
+    return std::nullopt;
+}
+
+RawSaliency loadRawSaliency(const Scenario& scenario, int keys) {
+    if (auto fixed = loadFixedSaliency(scenario, keys))
+        return std::move(*fixed);
+    RawSaliency raw;
+    raw.values = randomSaliencyRaw(keys, scenario.spec.seed);
+    raw.label = "random, seed " + std::to_string(scenario.spec.seed);
+    return raw;
+}
+
+NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mode) {
+    NormalizedSaliency normalized = normalizeSaliency(raw.values, mode);
+    if (!normalized.warning.empty())
+        normalized.warning = raw.label + ": " + normalized.warning;
+    return normalized;
+}
+
+PreparedScenario prepareScenario(const Scenario& scenario) {
+    checkScenario(scenario);
+    PreparedScenario prepared;
+    prepared.workload = loadWorkload(scenario);
+    prepared.raw = loadRawSaliency(scenario, prepared.workload.keys());
+    prepared.saliency = normalizeRawSaliency(prepared.raw, scenario.normalization);
+    return prepared;
+}
+
+SweepConfig PreparedSweep::config() const {
+    SweepConfig config = baseConfig;
+    config.workload = workload ? &*workload : nullptr;
+    return config;
+}
+
+PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas,
+                           std::vector<std::uint64_t> seeds) {
+    checkScenario(scenario);
+    PreparedSweep prepared;
+    if (scenario.hasWorkloadFile())
+        prepared.workload = loadWorkload(scenario);
+    else if (scenario.spec.heads < 1 || scenario.spec.queries < 1 || scenario.spec.keys < 1)
+        throw InputError("workload", "heads, queries and keys must be at least 1");
+    const int keys = prepared.workload ? prepared.workload->keys() : scenario.spec.keys;
+    prepared.saliency = loadFixedSaliency(scenario, keys);
+    if (prepared.saliency)
+        prepared.warning = normalizeRawSaliency(*prepared.saliency, scenario.normalization).warning;
+
+    SweepConfig& config = prepared.baseConfig;
+    config.spec = scenario.spec;
+    if (prepared.saliency)
+        config.saliencyRaw = prepared.saliency->values;
+    config.normalization = scenario.normalization;
+    config.params = scenario.params;
+    config.lambdas = std::move(lambdas);
+    config.seeds = std::move(seeds);
+    return prepared;
+}
+
+std::string workloadSourceName(WorkloadSource source) {
+    switch (source) {
+    case WorkloadSource::RandomLogits:
+        return "random logits";
+    case WorkloadSource::FileLogits:
+        return "logits file";
+    case WorkloadSource::FileAttention:
+        return "attention file";
+    }
+    return "unknown";
+}
+
+} // namespace attnsteer

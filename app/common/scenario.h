@@ -1,0 +1,97 @@
+#pragma once
+// A Scenario is everything the user chose (sizes, files, normalization, steering); this turns it
+// into the workload and the saliency that the core evaluates. The command line and the window
+// build the same Scenario from their options and controls.
+
+#include "attnsteer/backend.h"
+#include "attnsteer/projection.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/sweep.h"
+#include "attnsteer/workload.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace attnsteer {
+
+struct Scenario {
+    WorkloadSpec spec;             ///< the random workload; with a file only spec.seed is used
+                                   ///< (for the random saliency)
+    std::string logitsPath;        ///< [Q,K], [H,Q,K] or [1,H,Q,K] logits .npy; or empty
+    std::string attentionPath;     ///< the same shapes as probabilities; or empty
+    std::string saliencyPath;      ///< [K] raw saliency .npy; or empty
+    std::string saliencyImagePath; ///< a saliency map image, projected onto the vision tokens
+    Normalization normalization = Normalization::Max; ///< applied to the raw per-key saliency
+    ProjectionOptions projection; ///< how a saliency image becomes per-key saliency
+    SteeringParams params;        ///< lambda, eps, steered heads
+    int threads = 0;              ///< CPU threads of the backend; 0 = all cores
+
+    bool hasWorkloadFile() const { return !logitsPath.empty() || !attentionPath.empty(); }
+    bool hasFixedSaliency() const { return !saliencyPath.empty() || !saliencyImagePath.empty(); }
+};
+
+/// Throws InputError for options that exclude each other: --logits with --attention,
+/// --saliency with --saliency-image.
+void checkScenario(const Scenario& scenario);
+
+/// The rows: loaded from the logits or attention file, or generated from SCENARIO.spec.
+Workload loadWorkload(const Scenario& scenario);
+
+/// A saliency image projected onto the vision-token grid.
+struct ImageSaliency {
+    int imageWidth = 0, imageHeight = 0;
+    SaliencyProjection projection;
+};
+
+/// Reads the image PATH (see loadSaliencyImage) and projects it with OPTIONS; KEYS gives the
+/// default --max-pixels (keys x factor^2).
+ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOptions& options,
+                                   int keys);
+
+/// The per-key saliency before normalization.
+struct RawSaliency {
+    std::vector<double> values;                   ///< one per key token
+    std::optional<SaliencyProjection> projection; ///< set when it came from an image
+    std::string label;                            ///< the file, or "random, seed N"
+};
+
+/// The saliency from SCENARIO's .npy or image for KEYS keys, or nullopt when it is random.
+std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys);
+
+/// The fixed saliency, or the random one of SCENARIO.spec.seed.
+RawSaliency loadRawSaliency(const Scenario& scenario, int keys);
+
+/// The normalized saliency; a warning (constant input) is prefixed with where it came from.
+NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mode);
+
+/// What one evaluation needs.
+struct PreparedScenario {
+    Workload workload;
+    RawSaliency raw;
+    NormalizedSaliency saliency; ///< values (K) and a warning that is empty unless it is constant
+};
+
+/// Checks SCENARIO, then loads or generates its workload and saliency.
+PreparedScenario prepareScenario(const Scenario& scenario);
+
+/// A sweep's fixed inputs: what does not change with the seed is loaded once.
+struct PreparedSweep {
+    std::optional<Workload> workload;    ///< the file workload; random ones are made per seed
+    std::optional<RawSaliency> saliency; ///< the fixed saliency; random ones are made per seed
+    std::string warning;                 ///< from normalizing a fixed saliency, or empty
+    SweepConfig baseConfig;              ///< everything but the workload pointer
+
+    /// The configuration for runSweep; it points into this object, which must outlive it.
+    SweepConfig config() const;
+};
+
+/// Checks SCENARIO and loads the sweep's fixed inputs; LAMBDAS and SEEDS define the grid.
+PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas,
+                           std::vector<std::uint64_t> seeds);
+
+/// The user's words for a workload source: "random logits", "logits file", "attention file".
+std::string workloadSourceName(WorkloadSource source);
+
+} // namespace attnsteer

@@ -1,0 +1,697 @@
+// The command line end to end: runs the built attnsteer-cli with QProcess on small workloads and
+// compares what it prints with what the core computes in this process. Input files (.npy, PNG)
+// are written byte by byte into a temporary folder, so the suite needs neither NumPy nor QtGui.
+
+#include "attnsteer/backend.h"
+#include "attnsteer/projection.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/sweep.h"
+#include "attnsteer/workload.h"
+
+#include <QByteArray>
+#include <QDir>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QRegularExpression>
+#include <QSet>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <vector>
+
+using namespace attnsteer;
+
+namespace {
+
+struct CliRun {
+    int exitCode = -1;
+    QByteArray out;
+    QByteArray err;
+};
+
+CliRun runCli(const QStringList& arguments) {
+    QProcess process;
+    process.setProgram(QStringLiteral(ATTNSTEER_CLI_PATH));
+    process.setArguments(arguments);
+    process.start();
+    CliRun run;
+    if (!process.waitForStarted(30000)) {
+        run.err = "could not start " ATTNSTEER_CLI_PATH;
+        return run;
+    }
+    process.closeWriteChannel();
+    if (!process.waitForFinished(120000)) {
+        process.kill();
+        process.waitForFinished();
+        run.err = "timed out";
+        return run;
+    }
+    run.exitCode = process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -2;
+    run.out = process.readAllStandardOutput();
+    run.err = process.readAllStandardError();
+    return run;
+}
+
+/// |a - b| <= 1e-12 * max(1, |b|)-style comparison; relative where the values are not tiny.
+bool close(double actual, double expected, double relative = 1e-12) {
+    if (actual == expected)
+        return true;
+    return std::abs(actual - expected) <= relative * std::max(std::abs(expected), 1e-300);
+}
+
+#define COMPARE_CLOSE(actual, expected)                                                            \
+    do {                                                                                           \
+        const double a_ = (actual), e_ = (expected);                                               \
+        if (!close(a_, e_))                                                                        \
+            QFAIL(qPrintable(QStringLiteral("%1 = %2, expected %3")                                \
+                                 .arg(QStringLiteral(#actual))                                     \
+                                 .arg(a_, 0, 'g', 17)                                              \
+                                 .arg(e_, 0, 'g', 17)));                                           \
+    } while (false)
+
+// ---- .npy files ---------------------------------------------------------------------------------
+
+/// A version 1.0 .npy file: magic, version, header length, the dict padded with spaces and ended by
+/// '\n' so that the data starts at a multiple of 128 bytes, then little-endian data.
+QByteArray npyBytes(const QByteArray& descr, const std::vector<std::size_t>& shape,
+                    const QByteArray& data) {
+    QByteArray shapeText = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        shapeText += (i ? ", " : "") + QByteArray::number(qulonglong(shape[i]));
+    shapeText += shape.size() == 1 ? ",)" : ")";
+    const QByteArray dict =
+        "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shapeText + ", }";
+    const int preamble = 10;
+    const int total = (preamble + int(dict.size()) + 1 + 127) / 128 * 128;
+    const int headerSize = total - preamble;
+    QByteArray out("\x93NUMPY\x01\x00", 8);
+    out += char(headerSize & 0xff);
+    out += char(headerSize >> 8);
+    out += dict;
+    out += QByteArray(headerSize - int(dict.size()) - 1, ' ');
+    out += '\n';
+    return out + data;
+}
+
+QByteArray floatBytes(const std::vector<float>& values) {
+    // x86 and ARM Linux are little-endian, as .npy's '<f4' is.
+    return QByteArray(reinterpret_cast<const char*>(values.data()),
+                      qsizetype(values.size() * sizeof(float)));
+}
+
+void writeFile(const QString& path, const QByteArray& bytes) {
+    QFile file(path);
+    QVERIFY2(file.open(QIODevice::WriteOnly | QIODevice::Truncate), qPrintable(path));
+    QCOMPARE(file.write(bytes), bytes.size());
+}
+
+// ---- PNG files ----------------------------------------------------------------------------------
+
+quint32 crc32(const QByteArray& bytes) {
+    static const std::vector<quint32> table = [] {
+        std::vector<quint32> t(256);
+        for (quint32 n = 0; n < 256; ++n) {
+            quint32 c = n;
+            for (int k = 0; k < 8; ++k)
+                c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            t[n] = c;
+        }
+        return t;
+    }();
+    quint32 c = 0xffffffffu;
+    for (char byte : bytes)
+        c = table[(c ^ quint8(byte)) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+void appendBigEndian(QByteArray& out, quint32 value) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+        out += char((value >> shift) & 0xff);
+}
+
+QByteArray pngChunk(const QByteArray& type, const QByteArray& data) {
+    QByteArray out;
+    appendBigEndian(out, quint32(data.size()));
+    out += type + data;
+    appendBigEndian(out, crc32(type + data));
+    return out;
+}
+
+/// A zlib stream of stored (uncompressed) deflate blocks.
+QByteArray zlibStored(const QByteArray& data) {
+    QByteArray out("\x78\x01", 2);
+    qsizetype offset = 0;
+    do {
+        const qsizetype length = std::min<qsizetype>(65535, data.size() - offset);
+        const bool final = offset + length == data.size();
+        out += char(final ? 1 : 0);
+        out += char(length & 0xff);
+        out += char(length >> 8);
+        out += char(~length & 0xff);
+        out += char((~length >> 8) & 0xff);
+        out += data.mid(offset, length);
+        offset += length;
+    } while (offset < data.size());
+    quint32 a = 1, b = 0;
+    for (char byte : data) {
+        a = (a + quint8(byte)) % 65521;
+        b = (b + a) % 65521;
+    }
+    appendBigEndian(out, (b << 16) | a);
+    return out;
+}
+
+/// A greyscale PNG of BITS (8 or 16) bits per pixel with PIXEL(x, y) as the grey value.
+QByteArray grayPng(int width, int height, int bits, const std::function<int(int, int)>& pixel) {
+    QByteArray header;
+    appendBigEndian(header, quint32(width));
+    appendBigEndian(header, quint32(height));
+    header += char(bits);
+    header += QByteArray(4, '\0'); // colour type 0 (grey), compression, filter, no interlace
+    QByteArray raw;
+    for (int y = 0; y < height; ++y) {
+        raw += '\0'; // filter: none
+        for (int x = 0; x < width; ++x) {
+            const int value = pixel(x, y);
+            if (bits == 16)
+                raw += char((value >> 8) & 0xff);
+            raw += char(value & 0xff);
+        }
+    }
+    return QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", header) +
+           pngChunk("IDAT", zlibStored(raw)) + pngChunk("IEND", {});
+}
+
+// ---- the core, in process -----------------------------------------------------------------------
+
+WorkloadSpec smallSpec(std::uint64_t seed = 0) {
+    WorkloadSpec spec;
+    spec.heads = 2;
+    spec.queries = 16;
+    spec.keys = 64;
+    spec.seed = seed;
+    return spec;
+}
+
+const QStringList kSmall = {QStringLiteral("--heads"),   QStringLiteral("2"),
+                            QStringLiteral("--queries"), QStringLiteral("16"),
+                            QStringLiteral("--keys"),    QStringLiteral("64")};
+
+QJsonObject parseObject(const QByteArray& text) {
+    QJsonParseError error{};
+    const QJsonDocument document = QJsonDocument::fromJson(text, &error);
+    if (error.error != QJsonParseError::NoError || !document.isObject())
+        return {};
+    return document.object();
+}
+
+const QSet<QString> kSummaryKeys = {QStringLiteral("entropy_original"),
+                                    QStringLiteral("entropy_steered"),
+                                    QStringLiteral("entropy_reduction_pct"), QStringLiteral("kl")};
+
+QSet<QString> keySet(const QJsonObject& object) {
+    const QStringList keys = object.keys();
+    return QSet<QString>(keys.begin(), keys.end());
+}
+
+/// The four numbers of EXPECTED in OBJECT; with EXACT_KEYS, nothing else is there.
+void compareSummary(const QJsonObject& object, const MetricSummary& expected,
+                    bool exactKeys = true) {
+    if (exactKeys)
+        QCOMPARE(keySet(object), kSummaryKeys);
+    COMPARE_CLOSE(object.value("entropy_original").toDouble(), expected.entropyOriginal);
+    COMPARE_CLOSE(object.value("entropy_steered").toDouble(), expected.entropySteered);
+    COMPARE_CLOSE(object.value("entropy_reduction_pct").toDouble(), expected.entropyReductionPct);
+    COMPARE_CLOSE(object.value("kl").toDouble(), expected.kl);
+}
+
+} // namespace
+
+class TestCli : public QObject {
+    Q_OBJECT
+
+  private:
+    QTemporaryDir dir_;
+    QString path(const QString& name) const { return dir_.filePath(name); }
+
+  private slots:
+    void initTestCase();
+
+    void metricsJsonMatchesCore_data();
+    void metricsJsonMatchesCore();
+    void metricsWithSaliencyImageMatchesCore();
+    void metricsText();
+    void zeroLogitsGiveLogK();
+    void constantSaliencyWarns();
+
+    void sweepJsonMatchesCore();
+    void sweepLambdaRange();
+    void sweepTable();
+    void sweepCsv();
+
+    void projectJson();
+    void projectKeepsSixteenBits();
+
+    void badInput_data();
+    void badInput();
+    void missingCommandPrintsHelp();
+    void help();
+    void commandHelp();
+    void version();
+};
+
+void TestCli::initTestCase() {
+    QVERIFY(dir_.isValid());
+    // 56 x 56: left half black, right half white.
+    writeFile(path("half.png"), grayPng(56, 56, 8, [](int x, int) { return x < 28 ? 0 : 255; }));
+    // Only the header of a 20000 x 6000 PNG: the size check must come before any decoding.
+    QByteArray hugeHeader;
+    appendBigEndian(hugeHeader, 20000);
+    appendBigEndian(hugeHeader, 6000);
+    hugeHeader += QByteArray("\x08\0\0\0\0", 5);
+    writeFile(path("huge.png"), QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", hugeHeader) +
+                                    pngChunk("IDAT", zlibStored("\0")) + pngChunk("IEND", {}));
+    writeFile(path("empty.png"), {});
+    writeFile(path("text.npy"), "this is not a numpy file\n");
+    writeFile(path("text.png"), "this is not an image either\n");
+    writeFile(path("short_saliency.npy"),
+              npyBytes("<f4", {10}, floatBytes(std::vector<float>(10, 0.5f))));
+    writeFile(path("zero_saliency.npy"),
+              npyBytes("<f4", {64}, floatBytes(std::vector<float>(64, 0.0f))));
+    writeFile(
+        path("bad_attention.npy"),
+        npyBytes("<f4", {2, 4}, floatBytes({0.25f, 0.25f, 0.25f, 0.25f, 0.5f, 0.5f, 0.5f, 0.0f})));
+    writeFile(path("nan_logits.npy"),
+              npyBytes("<f4", {2, 3},
+                       floatBytes({0, 1, 2, 3, std::numeric_limits<float>::quiet_NaN(), 5})));
+    writeFile(path("zero_logits.npy"),
+              npyBytes("<f4", {8, 100}, floatBytes(std::vector<float>(800, 0.0f))));
+}
+
+void TestCli::metricsJsonMatchesCore_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<std::uint64_t>("seed");
+    QTest::addColumn<QString>("normalization");
+    QTest::addColumn<double>("lambda");
+    QTest::addColumn<double>("eps");
+    QTest::addColumn<std::vector<int>>("steeredHeads");
+
+    QTest::newRow("defaults") << QStringList{} << std::uint64_t(0) << "max" << 0.25 << 1e-9
+                              << std::vector<int>{};
+    QTest::newRow("seed, lambda, one thread")
+        << QStringList{"--seed", "7", "--lambda", "1", "--threads", "1"} << std::uint64_t(7)
+        << "max" << 1.0 << 1e-9 << std::vector<int>{};
+    QTest::newRow("zscore, eps 0, head 1")
+        << QStringList{"--normalize", "zscore", "--eps", "0", "--steer-heads", "1"}
+        << std::uint64_t(0) << "zscore" << 0.25 << 0.0 << std::vector<int>{1};
+    QTest::newRow("minmax, heads 0:1, lambda 3")
+        << QStringList{"--normalize", "minmax", "--steer-heads", "0:1", "--lambda", "3"}
+        << std::uint64_t(0) << "minmax" << 3.0 << 1e-9 << std::vector<int>{0, 1};
+}
+
+void TestCli::metricsJsonMatchesCore() {
+    QFETCH(QStringList, arguments);
+    QFETCH(std::uint64_t, seed);
+    QFETCH(QString, normalization);
+    QFETCH(double, lambda);
+    QFETCH(double, eps);
+    QFETCH(std::vector<int>, steeredHeads);
+
+    const CliRun run = runCli(QStringList{"metrics", "--json"} + kSmall + arguments);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    QVERIFY2(!object.isEmpty(), run.out.constData());
+    const QSet<QString> required = {
+        "entropy_original", "entropy_steered", "entropy_reduction_pct", "kl", "heads",
+        "backend",          "elapsed_ms"};
+    QCOMPARE(keySet(object), required);
+
+    const Workload workload = Workload::generate(smallSpec(seed));
+    const auto mode = parseNormalization(normalization.toStdString());
+    QVERIFY(mode);
+    const NormalizedSaliency saliency = normalizeSaliency(randomSaliencyRaw(64, seed), *mode);
+    SteeringParams params;
+    params.lambda = lambda;
+    params.eps = eps;
+    params.steeredHeads = steeredHeads;
+    const Metrics expected = makeCpuBackend()->evaluate(workload, saliency.values, params);
+
+    compareSummary(object, expected.total, false);
+    const QJsonArray heads = object.value("heads").toArray();
+    QCOMPARE(heads.size(), 2);
+    for (int h = 0; h < 2; ++h)
+        compareSummary(heads[h].toObject(), expected.heads[std::size_t(h)]);
+    QCOMPARE(object.value("backend").toString(), QStringLiteral("cpu"));
+    QVERIFY(object.value("elapsed_ms").isDouble());
+    QVERIFY(object.value("elapsed_ms").toDouble() >= 0);
+}
+
+void TestCli::metricsWithSaliencyImageMatchesCore() {
+    const CliRun run =
+        runCli(QStringList{"metrics", "--json", "--saliency-image", path("half.png"),
+                           "--vision-offset", "10", "--text-saliency", "0.5", "--lambda", "2"} +
+               kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+
+    std::vector<float> map(56 * 56);
+    for (int y = 0; y < 56; ++y)
+        for (int x = 0; x < 56; ++x)
+            map[std::size_t(y * 56 + x)] = x < 28 ? 0.0f : 1.0f;
+    ProjectionOptions options;
+    options.visionOffset = 10;
+    options.textSaliency = 0.5;
+    const SaliencyProjection projection = projectSaliencyMap(map, 56, 56, options, 64);
+    const std::vector<double> raw = placeOnKeySequence(projection, 64, options);
+    const NormalizedSaliency saliency = normalizeSaliency(raw, Normalization::Max);
+    SteeringParams params;
+    params.lambda = 2;
+    const Metrics expected =
+        makeCpuBackend()->evaluate(Workload::generate(smallSpec()), saliency.values, params);
+    compareSummary(object, expected.total, false);
+}
+
+void TestCli::metricsText() {
+    const CliRun run = runCli(QStringList{"metrics", "--per-head"} + kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QString text = QString::fromUtf8(run.out);
+    QVERIFY2(text.contains(QRegularExpression("^workload +2 x 16 x 64 ",
+                                              QRegularExpression::MultilineOption)),
+             qPrintable(text));
+    for (const char* label : {"lambda", "eps", "entropy original", "entropy steered",
+                              "entropy reduction", "KL", "backend", "elapsed"})
+        QVERIFY2(text.contains(QRegularExpression(QStringLiteral("^%1 ").arg(label),
+                                                  QRegularExpression::MultilineOption)),
+                 label);
+    QVERIFY(text.contains(QRegularExpression("^ *head ", QRegularExpression::MultilineOption)));
+    QVERIFY(text.contains(QRegularExpression("^ +1 ", QRegularExpression::MultilineOption)));
+}
+
+void TestCli::zeroLogitsGiveLogK() {
+    // Uniform rows over K = 100 keys: H(A) = log K.
+    const QString file = path("zero_logits.npy");
+    const CliRun run = runCli({"metrics", "--json", "--logits", file, "--keys", "7"});
+    QCOMPARE(QString::fromUtf8(run.err),
+             "attnsteer-cli: warning: --keys: ignored; the workload comes from " + file + "\n");
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    QVERIFY(std::abs(object.value("entropy_original").toDouble() - std::log(100.0)) <= 1e-12);
+    QCOMPARE(object.value("heads").toArray().size(), 1);
+}
+
+void TestCli::constantSaliencyWarns() {
+    const QString file = path("zero_saliency.npy");
+    const CliRun run = runCli(QStringList{"metrics", "--json", "--saliency", file} + kSmall);
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: warning: %1: saliency is constant (max |x| = 0); "
+                            "using s = 0\n")
+                 .arg(file));
+    const QJsonObject object = parseObject(run.out);
+    QCOMPARE(object.value("kl").toDouble(), 0.0);
+}
+
+void TestCli::sweepJsonMatchesCore() {
+    const CliRun run =
+        runCli(QStringList{"sweep", "--json", "--lambdas", "0,0.25,1", "--seeds", "0:2"} + kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    QCOMPARE(keySet(object), QSet<QString>{"rows"});
+    const QJsonArray rows = object.value("rows").toArray();
+
+    SweepConfig config;
+    config.spec = smallSpec();
+    config.lambdas = {0, 0.25, 1};
+    config.seeds = {0, 1, 2};
+    const auto backend = makeCpuBackend();
+    const std::vector<SweepRow> expected = runSweep(config, *backend);
+    QCOMPARE(rows.size(), qsizetype(expected.size()));
+    const QSet<QString> rowKeys = {"lambda", "entropy_reduction_pct_mean",
+                                   "entropy_reduction_pct_std", "kl_mean", "kl_std"};
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const QJsonObject row = rows[qsizetype(i)].toObject();
+        QCOMPARE(keySet(row), rowKeys);
+        COMPARE_CLOSE(row.value("lambda").toDouble(), expected[i].lambda);
+        COMPARE_CLOSE(row.value("entropy_reduction_pct_mean").toDouble(),
+                      expected[i].reductionMean);
+        COMPARE_CLOSE(row.value("entropy_reduction_pct_std").toDouble(), expected[i].reductionStd);
+        COMPARE_CLOSE(row.value("kl_mean").toDouble(), expected[i].klMean);
+        COMPARE_CLOSE(row.value("kl_std").toDouble(), expected[i].klStd);
+    }
+}
+
+void TestCli::sweepLambdaRange() {
+    const CliRun run =
+        runCli(QStringList{"sweep", "--json", "--lambdas", "0:1:0.25", "--seeds", "0"} + kSmall);
+    QCOMPARE(run.exitCode, 0);
+    const QJsonArray rows = parseObject(run.out).value("rows").toArray();
+    QCOMPARE(rows.size(), 5);
+    for (int i = 0; i < 5; ++i)
+        QCOMPARE(rows[i].toObject().value("lambda").toDouble(), 0.25 * i);
+    // One seed: the spread is 0.
+    QCOMPARE(rows[4].toObject().value("kl_std").toDouble(), 0.0);
+}
+
+void TestCli::sweepTable() {
+    const CliRun run = runCli(QStringList{"sweep", "--seeds", "0,1"} + kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QStringList lines = QString::fromUtf8(run.out).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 1 + int(defaultSweepLambdas().size()));
+    QVERIFY(lines[0].startsWith("lambda"));
+    // "0.25  0.0364  0.0012  0.001570  0.000012": 2, 4, 4, 6 and 6 decimals.
+    const QRegularExpression row(
+        R"(^ *\d+\.\d{2} +-?\d+\.\d{4} +\d+\.\d{4} +-?\d+\.\d{6} +\d+\.\d{6}$)");
+    for (int i = 1; i < lines.size(); ++i)
+        QVERIFY2(row.match(lines[i]).hasMatch(), qPrintable(lines[i]));
+    QVERIFY(lines[5].trimmed().startsWith("0.25 "));
+}
+
+void TestCli::sweepCsv() {
+    const QString csv = path("sweep.csv");
+    QFile::remove(csv);
+    const QStringList arguments =
+        QStringList{"sweep", "--json", "--lambdas", "0,0.5", "--seeds", "1,2", "--csv", csv} +
+        kSmall;
+    CliRun run = runCli(arguments);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY(!QFile::exists(csv + ".tmp"));
+
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QByteArray written = file.readAll();
+    file.close();
+    const QList<QByteArray> lines = written.split('\n');
+    QCOMPARE(lines.size(), 4); // header, two rows, the empty piece after the last '\n'
+    QCOMPARE(
+        lines[0],
+        QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,kl_mean,kl_std"));
+    QCOMPARE(lines[3], QByteArray());
+    const QJsonArray rows = parseObject(run.out).value("rows").toArray();
+    const char* keys[] = {"lambda", "entropy_reduction_pct_mean", "entropy_reduction_pct_std",
+                          "kl_mean", "kl_std"};
+    for (int i = 0; i < 2; ++i) {
+        const QList<QByteArray> fields = lines[i + 1].split(',');
+        QCOMPARE(fields.size(), 5);
+        for (int c = 0; c < 5; ++c) {
+            bool ok = false;
+            const double value = fields[c].toDouble(&ok);
+            QVERIFY(ok);
+            // Full precision: the CSV and the JSON hold the same doubles.
+            QCOMPARE(value, rows[i].toObject().value(keys[c]).toDouble());
+        }
+    }
+
+    // A second run refuses to overwrite it and leaves it alone.
+    run = runCli(arguments);
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(
+        QString::fromUtf8(run.err),
+        QStringLiteral("attnsteer-cli: error: %1: exists; use --force to overwrite\n").arg(csv));
+    QCOMPARE(run.out, QByteArray());
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    QCOMPARE(file.readAll(), written);
+    file.close();
+
+    // --force overwrites it, here with other rows.
+    writeFile(csv, "old contents\n");
+    run = runCli(QStringList{"sweep", "--lambdas", "1", "--seeds", "0", "--csv", csv, "--force"} +
+                 kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QList<QByteArray> forced = file.readAll().split('\n');
+    QCOMPARE(forced.size(), 3);
+    QVERIFY(forced[1].startsWith("1,"));
+    QVERIFY(!QFile::exists(csv + ".tmp"));
+}
+
+void TestCli::projectJson() {
+    const CliRun run =
+        runCli({"project", "--json", "--normalize", "none", "--saliency-image", path("half.png")});
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    QCOMPARE(keySet(object),
+             (QSet<QString>{"grid_h", "grid_w", "tokens", "resized_h", "resized_w", "saliency"}));
+    QCOMPARE(object.value("grid_h").toInt(), 2);
+    QCOMPARE(object.value("grid_w").toInt(), 2);
+    QCOMPARE(object.value("tokens").toInt(), 4);
+    QCOMPARE(object.value("resized_h").toInt(), 56);
+    QCOMPARE(object.value("resized_w").toInt(), 56);
+    QCOMPARE(object.value("saliency").toArray(), (QJsonArray{0.0, 1.0, 0.0, 1.0}));
+
+    // Human output names the grid.
+    const CliRun text = runCli({"project", "--saliency-image", path("half.png")});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY2(text.out.contains("2 x 2 = 4 vision tokens"), text.out.constData());
+}
+
+void TestCli::projectKeepsSixteenBits() {
+    // Left half 0x8000, right half 0xffff: 16-bit values reach the tokens unrounded.
+    const QString file = path("gray16.png");
+    writeFile(file, grayPng(56, 56, 16, [](int x, int) { return x < 28 ? 0x8000 : 0xffff; }));
+    const CliRun run =
+        runCli({"project", "--json", "--normalize", "none", "--saliency-image", file});
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonArray saliency = parseObject(run.out).value("saliency").toArray();
+    QCOMPARE(saliency.size(), 4);
+    const double half = double(float(32768.0 / 65535.0)); // the map holds float32
+    COMPARE_CLOSE(saliency[0].toDouble(), half);
+    COMPARE_CLOSE(saliency[1].toDouble(), 1.0);
+}
+
+void TestCli::badInput_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<QString>("message"); ///< the whole line after "attnsteer-cli: error: "
+
+    QTest::newRow("unknown option")
+        << QStringList{"metrics", "--frobnicate"} << "unknown option 'frobnicate'";
+    QTest::newRow("bad number") << QStringList{"metrics", "--heads", "abc"}
+                                << "--heads: 'abc' is not a valid whole number";
+    QTest::newRow("heads 0") << QStringList{"metrics", "--heads", "0"}
+                             << "--heads: must be at least 1";
+    QTest::newRow("bad lambda") << QStringList{"metrics", "--lambda", "1x"}
+                                << "--lambda: '1x' is not a valid number";
+    QTest::newRow("missing value")
+        << QStringList{"metrics", "--keys"} << "missing value after '--keys'";
+    QTest::newRow("unknown command")
+        << QStringList{"foo"} << "unknown command 'foo' (expected metrics, sweep, project or plot)";
+    QTest::newRow("plot") << QStringList{"plot"} << "plot: not available in this build";
+    QTest::newRow("option of another command") << QStringList{"metrics", "--lambdas", "0,1"}
+                                               << "--lambdas: not used by the metrics command";
+    QTest::newRow("missing logits file")
+        << QStringList{"metrics", "--logits", path("missing.npy")}
+        << path("missing.npy") + ": cannot open file: No such file or directory";
+    QTest::newRow("warning, then an error: only the error")
+        << QStringList{"metrics", "--logits", path("missing.npy"), "--keys", "5"}
+        << path("missing.npy") + ": cannot open file: No such file or directory";
+    QTest::newRow("text file named .npy")
+        << QStringList{"metrics", "--logits", path("text.npy")}
+        << path("text.npy") + ": not a .npy file (missing NUMPY magic)";
+    QTest::newRow("saliency of the wrong length")
+        << QStringList{"metrics", "--saliency", path("short_saliency.npy")} + kSmall
+        << path("short_saliency.npy") + ": saliency length is 10, expected 64 (keys)";
+    QTest::newRow("attention rows not summing to 1")
+        << QStringList{"metrics", "--attention", path("bad_attention.npy")}
+        << path("bad_attention.npy") + ": row (0, 1) sums to 1.5, expected 1 within 1e-3";
+    QTest::newRow("NaN in logits") << QStringList{"metrics", "--logits", path("nan_logits.npy")}
+                                   << path("nan_logits.npy") + ": contains NaN or Inf at (0, 1, 1)";
+    QTest::newRow("undecodable png") << QStringList{"project", "--saliency-image", path("text.png")}
+                                     << path("text.png") + ": cannot decode image: *";
+    QTest::newRow("image over 100 megapixels")
+        << QStringList{"project", "--saliency-image", path("huge.png")}
+        << path("huge.png") +
+               ": image is 20000x6000 = 120.0 megapixels, more than the 100 megapixel limit";
+    QTest::newRow("empty image file")
+        << QStringList{"project", "--saliency-image", path("empty.png")}
+        << path("empty.png") + ": file is empty, expected an image";
+    QTest::newRow("missing image")
+        << QStringList{"project", "--saliency-image", path("missing.png")}
+        << path("missing.png") + ": cannot open file: No such file or directory";
+    QTest::newRow("steer heads out of range")
+        << QStringList{"metrics", "--steer-heads", "0:2"} + kSmall
+        << "--steer-heads: head 2 is out of range 0..1";
+    QTest::newRow("normalize bogus")
+        << QStringList{"metrics", "--normalize", "bogus"}
+        << "--normalize: 'bogus' is not one of max, minmax, zscore, none";
+    QTest::newRow("logits and attention")
+        << QStringList{"metrics", "--logits", "a.npy", "--attention", "b.npy"}
+        << "--logits: cannot be combined with --attention";
+    QTest::newRow("project without image")
+        << QStringList{"project"} << "project: needs --saliency-image FILE";
+    QTest::newRow("bad lambda range") << QStringList{"sweep", "--lambdas", "0:1:0"} + kSmall
+                                      << "--lambdas: step must be > 0 in START:STOP:STEP";
+    QTest::newRow("vision tokens do not fit")
+        << QStringList{"metrics", "--saliency-image", path("half.png"), "--vision-offset", "62"} +
+               kSmall
+        << "--vision-offset: the 2x2 = 4 vision tokens at offset 62 do not fit into 64 keys";
+}
+
+void TestCli::badInput() {
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, message);
+    const CliRun run = runCli(arguments);
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(run.out, QByteArray());
+    const QString err = QString::fromUtf8(run.err);
+    QVERIFY2(err.endsWith('\n') && err.count('\n') == 1, qPrintable(err));
+    const QString expected = "attnsteer-cli: error: " + message + "\n";
+    if (message.endsWith('*')) // the reason comes from Qt's image plugins
+        QVERIFY2(err.startsWith(expected.left(expected.size() - 2)) && err.size() > expected.size(),
+                 qPrintable(err));
+    else
+        QCOMPARE(err, expected);
+}
+
+void TestCli::missingCommandPrintsHelp() {
+    const CliRun run = runCli({});
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(run.out, QByteArray());
+    QVERIFY(run.err.startsWith("Usage: attnsteer-cli"));
+    QVERIFY(run.err.endsWith(
+        "attnsteer-cli: error: no command given (expected metrics, sweep, project or plot)\n"));
+}
+
+void TestCli::help() {
+    const CliRun run = runCli({"--help"});
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(run.err, QByteArray());
+    for (const char* command : {"metrics", "sweep", "project", "plot"})
+        QVERIFY2(run.out.contains(QByteArray("\n  ") + command + " "), command);
+    QVERIFY(run.out.contains("--saliency-image"));
+}
+
+void TestCli::commandHelp() {
+    const CliRun run = runCli({"sweep", "--help"});
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY(run.out.contains("--lambdas"));
+    QVERIFY(run.out.contains("--csv"));
+    QVERIFY(!run.out.contains("--per-head"));
+}
+
+void TestCli::version() {
+    const CliRun run = runCli({"--version"});
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY2(QRegularExpression(R"(^attnsteer-cli \d+\.\d+\.\d+\n$)")
+                 .match(QString::fromUtf8(run.out))
+                 .hasMatch(),
+             run.out.constData());
+}
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"
