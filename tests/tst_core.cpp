@@ -8,6 +8,7 @@
 #include "attnsteer/philox_normal.h"
 #include "attnsteer/random.h"
 #include "attnsteer/saliency.h"
+#include "attnsteer/straightforward.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
 
@@ -107,6 +108,9 @@ class TestCore : public QObject {
     void badFilesAreRejectedWithTheirMessage();
     void badParametersAreRejected();
     void cancellationStopsEvaluation();
+    void fastPathMatchesStraightforward_data();
+    void fastPathMatchesStraightforward();
+    void momentsAreReusedAndInvalidated();
 };
 
 void TestCore::philoxMatchesRandom123() {
@@ -604,6 +608,81 @@ void TestCore::cancellationStopsEvaluation() {
     control.onProgress = [&](double fraction) { lastProgress = fraction; };
     makeCpuBackend(1)->evaluate(workload, defaultSaliency(96, 0), SteeringParams{}, control);
     QCOMPARE(lastProgress, 1.0);
+}
+
+void TestCore::fastPathMatchesStraightforward_data() {
+    QTest::addColumn<QString>("input");
+    QTest::addColumn<int>("blockRows");
+    QTest::addColumn<int>("threads");
+    QTest::addColumn<bool>("moments");
+    for (const char* input : {"random", "loaded logits", "masked attention"})
+        for (int blockRows : {1, 7, 32, 100})
+            for (int threads : {1, 3})
+                for (bool moments : {true, false})
+                    QTest::addRow("%s block=%d threads=%d %s", input, blockRows, threads,
+                                  moments ? "moments" : "exact")
+                        << QString(input) << blockRows << threads << moments;
+}
+
+void TestCore::fastPathMatchesStraightforward() {
+    // The fast path (moments or the exact blocked pass) against the write-up's whole-tensor
+    // passes in double: 1e-6 relative on every metric, whatever the blocks and threads.
+    QFETCH(QString, input);
+    QFETCH(int, blockRows);
+    QFETCH(int, threads);
+    QFETCH(bool, moments);
+    WorkloadSpec spec = smallSpec(12);
+    spec.queries = 40;
+    Workload workload = Workload::generate(spec);
+    if (input == "loaded logits") {
+        std::vector<float> values(workload.rowCount() * std::size_t(spec.keys));
+        workload.fillRows(0, workload.rowCount(), values.data());
+        for (float& v : values)
+            v *= 20; // structured: peaked rows
+        workload = Workload::fromValues(spec.heads, spec.queries, spec.keys, std::move(values),
+                                        WorkloadSource::FileLogits, "logits");
+    } else if (input == "masked attention") {
+        workload = causalAttention(2, 96, 12);
+    }
+    const auto s = defaultSaliency(workload.keys(), 12);
+    CpuBackendOptions options;
+    options.blockRows = blockRows;
+    options.threads = threads;
+    options.useMoments = moments;
+    auto backend = makeCpuBackend(options);
+    const std::vector<double> lambdas = {0.01, 0.25, 1.0, 3.0};
+    for (double eps : {1e-9, 0.0}) {
+        SteeringParams params;
+        params.eps = eps;
+        params.steeredHeads = {0, 1};
+        const auto fast = backend->evaluate(workload, s, lambdas, params);
+        for (std::size_t l = 0; l < lambdas.size(); ++l) {
+            params.lambda = lambdas[l];
+            const MetricSummary plain = evaluateStraightforward<double>(workload, s, params);
+            COMPARE_RELATIVE(fast[l].total.entropyOriginal, plain.entropyOriginal, 1e-6);
+            COMPARE_RELATIVE(fast[l].total.entropySteered, plain.entropySteered, 1e-6);
+            COMPARE_RELATIVE(fast[l].total.entropyReductionPct, plain.entropyReductionPct, 1e-6);
+            COMPARE_RELATIVE(fast[l].total.kl, plain.kl, 1e-6);
+        }
+    }
+}
+
+void TestCore::momentsAreReusedAndInvalidated() {
+    // The cached moments must follow the workload, the saliency and eps.
+    auto backend = makeCpuBackend();
+    const Workload first = Workload::generate(smallSpec(1)),
+                   second = Workload::generate(smallSpec(2));
+    const auto s1 = defaultSaliency(96, 1), s2 = defaultSaliency(96, 2);
+    SteeringParams params;
+    params.lambda = 0.6;
+    for (const Workload* workload : {&first, &second, &first})
+        for (const auto* saliency : {&s1, &s2})
+            for (double eps : {1e-9, 1e-3}) {
+                params.eps = eps;
+                const auto got = backend->evaluate(*workload, *saliency, params);
+                const auto expected = reference::evaluate(*workload, *saliency, 0.6, eps);
+                COMPARE_RELATIVE(got.total.kl, expected.kl, 1e-9);
+            }
 }
 
 QTEST_GUILESS_MAIN(TestCore)
