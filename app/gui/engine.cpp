@@ -1,0 +1,435 @@
+#include "engine.h"
+
+#include "attnsteer/errors.h"
+
+#include <QElapsedTimer>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <span>
+
+namespace attnsteer {
+
+namespace {
+
+/// The matrix view holds at most this many cells (two copies, A and A'): 4 Mi cells = 32 MiB
+/// each. Larger heads show their first queries.
+constexpr std::size_t kMaxMatrixCells = std::size_t(1) << 22;
+
+bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
+    if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath)
+        return false;
+    if (a.hasWorkloadFile())
+        return true;
+    return a.spec.heads == b.spec.heads && a.spec.queries == b.spec.queries &&
+           a.spec.keys == b.spec.keys && a.spec.logitStd == b.spec.logitStd &&
+           a.spec.seed == b.spec.seed;
+}
+
+bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
+    return a.patchFactor == b.patchFactor && a.minPixels == b.minPixels &&
+           a.maxPixels == b.maxPixels && a.visionOffset == b.visionOffset &&
+           a.textSaliency == b.textSaliency;
+}
+
+/// Whether the data set (workload, saliency) of A and B differ.
+bool dataDiffers(const Scenario& a, const Scenario& b) {
+    return !sameWorkloadSource(a, b) || a.spec.seed != b.spec.seed ||
+           a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
+           a.normalization != b.normalization || !sameProjection(a.projection, b.projection);
+}
+
+double millisecondsSince(const QElapsedTimer& timer) {
+    return timer.nsecsElapsed() / 1e6;
+}
+
+} // namespace
+
+Engine::Engine(QObject* parent)
+    : QObject(parent), evaluationBackend_(makeCpuBackend()), rowBackend_(makeCpuBackend(1)),
+      sweepBackend_(makeCpuBackend()),
+      dataJob_(this, &pool_,
+               [this](JobOutcome<std::shared_ptr<const DataSet>>&& outcome) {
+                   updateBusy();
+                   if (outcome.cancelled)
+                       return;
+                   if (!outcome.error.isEmpty()) {
+                       dataSetFailed(outcome.error);
+                       return;
+                   }
+                   if (dataJob_.isRunning())
+                       return; // a newer scenario is on its way
+                   dataSet_ = std::move(*outcome.value);
+                   const Workload& workload = *dataSet_->workload;
+                   head_ = std::clamp(head_, 0, workload.heads() - 1);
+                   query_ = std::clamp(query_, 0, workload.queries() - 1);
+                   emit workloadReady();
+                   requestEvaluation(true);
+                   requestSweep();
+               }),
+      rowsJob_(this, &pool_,
+               [this](JobOutcome<RowsResult>&& outcome) {
+                   updateBusy();
+                   if (outcome.cancelled)
+                       return;
+                   if (!outcome.error.isEmpty()) {
+                       emit failed(outcome.error);
+                       return;
+                   }
+                   RowsResult& result = *outcome.value;
+                   if (!dataSet_ || result.epoch != dataSet_->epoch)
+                       return; // computed on an outdated workload or saliency
+                   const EvaluationRequest& request = result.request;
+                   matrixKey_ = {result.epoch, request.head, request.params.lambda,
+                                 request.params.eps, request.params.steeredHeads};
+                   matrixSteered_ = result.matrixSteered;
+                   headMatrix_ = result.headMatrix;
+                   lastRows_ = result;
+                   emit rowsFinished(*lastRows_);
+               }),
+      evaluationJob_(
+          this, &pool_,
+          [this](JobOutcome<EvaluationResult>&& outcome) {
+              updateBusy();
+              if (outcome.cancelled)
+                  return;
+              if (!outcome.error.isEmpty()) {
+                  emit failed(outcome.error);
+                  return;
+              }
+              if (!dataSet_ || outcome.value->epoch != dataSet_->epoch)
+                  return;
+              lastEvaluation_ = std::move(*outcome.value);
+              emit evaluationFinished(*lastEvaluation_);
+          },
+          [this](double fraction) { emit progressChanged(tr("evaluating"), fraction); }),
+      sweepJob_(
+          this, &pool_,
+          [this](JobOutcome<SweepOutcome>&& outcome) {
+              updateBusy();
+              if (outcome.cancelled)
+                  return;
+              if (!outcome.error.isEmpty()) {
+                  emit failed(outcome.error);
+                  return;
+              }
+              if (!dataSet_ || outcome.value->epoch != dataSet_->epoch || sweepJob_.isRunning())
+                  return;
+              lastSweep_ = std::move(*outcome.value);
+              emit sweepFinished(*lastSweep_);
+          },
+          [this](double fraction) { emit progressChanged(tr("sweep"), fraction); }) {
+    qRegisterMetaType<RowsResult>();
+    qRegisterMetaType<EvaluationResult>();
+    qRegisterMetaType<SweepOutcome>();
+    // Every pipeline runs at most one job at a time: four threads, so none waits for another.
+    pool_.setMaxThreadCount(4);
+}
+
+Engine::~Engine() {
+    dataJob_.cancel();
+    rowsJob_.cancel();
+    evaluationJob_.cancel();
+    sweepJob_.cancel();
+    pool_.waitForDone();
+}
+
+void Engine::setScenario(const Scenario& scenario) {
+    const bool dataChanged = dataDiffers(scenario_, scenario);
+    const bool paramsChanged = scenario_.params.eps != scenario.params.eps ||
+                               scenario_.params.steeredHeads != scenario.params.steeredHeads;
+    const bool lambdaChanged = scenario_.params.lambda != scenario.params.lambda;
+    scenario_ = scenario;
+    if (!started_)
+        return;
+    if (dataChanged) {
+        requestDataSet();
+        return;
+    }
+    if (paramsChanged || lambdaChanged)
+        requestEvaluation(false);
+    if (paramsChanged)
+        requestSweep();
+}
+
+void Engine::setView(int head, int query) {
+    if (head == head_ && query == query_)
+        return;
+    head_ = std::max(head, 0), query_ = std::max(query, 0);
+    if (dataSet_) {
+        head_ = std::min(head_, dataSet_->workload->heads() - 1);
+        query_ = std::min(query_, dataSet_->workload->queries() - 1);
+    }
+    if (started_)
+        requestRows();
+}
+
+void Engine::setSweepGrid(double lambdaMax, int points, int seeds) {
+    lambdaMax = std::max(lambdaMax, 1e-9);
+    points = std::max(points, 2), seeds = std::max(seeds, 1);
+    if (lambdaMax == sweepLambdaMax_ && points == sweepPoints_ && seeds == sweepSeeds_)
+        return;
+    sweepLambdaMax_ = lambdaMax, sweepPoints_ = points, sweepSeeds_ = seeds;
+    if (started_)
+        requestSweep();
+}
+
+std::vector<double> Engine::sweepLambdas() const {
+    std::vector<double> lambdas(static_cast<std::size_t>(sweepPoints_));
+    for (int i = 0; i < sweepPoints_; ++i)
+        lambdas[std::size_t(i)] = sweepLambdaMax_ * i / (sweepPoints_ - 1);
+    return lambdas;
+}
+
+void Engine::start() {
+    const bool first = !started_;
+    started_ = true;
+    if (!first) {
+        // F5: from scratch, files re-read.
+        dataSet_.reset();
+        lastEvaluation_.reset(), lastRows_.reset(), lastSweep_.reset();
+        matrixKey_ = {};
+        matrixSteered_.reset();
+        headMatrix_.reset();
+    }
+    requestDataSet();
+}
+
+void Engine::cancel() {
+    dataJob_.cancel();
+    rowsJob_.cancel();
+    evaluationJob_.cancel();
+    sweepJob_.cancel();
+}
+
+bool Engine::isBusy() const {
+    return dataJob_.isRunning() || rowsJob_.isRunning() || evaluationJob_.isRunning() ||
+           sweepJob_.isRunning();
+}
+
+void Engine::updateBusy() {
+    const bool busy = isBusy();
+    if (busy != busy_) {
+        busy_ = busy;
+        emit busyChanged(busy);
+    }
+}
+
+EvaluationRequest Engine::currentRequest() const {
+    EvaluationRequest request;
+    request.params = scenario_.params;
+    request.head = head_;
+    request.query = query_;
+    return request;
+}
+
+void Engine::requestDataSet() {
+    const Scenario scenario = scenario_;
+    const std::shared_ptr<const DataSet> previous = dataSet_;
+    const std::uint64_t epoch = nextEpoch_++;
+    emit workloadStarted();
+    dataJob_.request([scenario, previous, epoch](const JobControl&) {
+        QElapsedTimer timer;
+        timer.start();
+        checkScenario(scenario);
+        auto data = std::make_shared<DataSet>();
+        if (previous && sameWorkloadSource(previous->scenario, scenario))
+            data->workload = previous->workload;
+        else
+            data->workload = std::make_shared<const Workload>(loadWorkload(scenario));
+        data->raw = loadRawSaliency(scenario, data->workload->keys());
+        data->saliency = normalizeRawSaliency(data->raw, scenario.normalization);
+        data->scenario = scenario;
+        data->epoch = epoch;
+        data->elapsedMs = millisecondsSince(timer);
+        return std::shared_ptr<const DataSet>(std::move(data));
+    });
+    updateBusy();
+}
+
+void Engine::dataSetFailed(const QString& message) {
+    // Back to the files of the data set on screen (or to random ones when there is none), so
+    // that the next change does not trip over the same file again.
+    const bool hadFiles = scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency();
+    const Scenario good = dataSet_ ? dataSet_->scenario : Scenario{};
+    scenario_.logitsPath = good.logitsPath;
+    scenario_.attentionPath = good.attentionPath;
+    scenario_.saliencyPath = good.saliencyPath;
+    scenario_.saliencyImagePath = good.saliencyImagePath;
+    emit failed(message);
+    if (!dataSet_ && hadFiles && !dataJob_.isRunning())
+        requestDataSet();
+}
+
+void Engine::requestEvaluation(bool dataChanged) {
+    const std::shared_ptr<const DataSet> data = dataSet_;
+    if (!data)
+        return;
+    const EvaluationRequest request = currentRequest();
+    const std::shared_ptr<Backend> backend = evaluationBackend_;
+    // A new data set makes the running evaluation useless; a new lambda does not: its moments
+    // are what the next one reuses.
+    evaluationJob_.request(
+        [data, request, backend](const JobControl& control) {
+            RunControl run;
+            run.cancel = control.cancel.get();
+            run.onProgress = control.progress;
+            EvaluationResult result;
+            result.epoch = data->epoch;
+            result.request = request;
+            result.metrics =
+                backend->evaluate(*data->workload, data->saliency.values, request.params, run);
+            return result;
+        },
+        dataChanged);
+    requestRows();
+    updateBusy();
+}
+
+void Engine::requestRows() {
+    const std::shared_ptr<const DataSet> data = dataSet_;
+    if (!data)
+        return;
+    const EvaluationRequest request = currentRequest();
+    const MatrixKey key{data->epoch, request.head, request.params.lambda, request.params.eps,
+                        request.params.steeredHeads};
+    const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
+    const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
+                                headMatrix_->head == request.head &&
+                                headMatrix_->eps == request.params.eps
+                            ? headMatrix_
+                            : nullptr;
+    const std::shared_ptr<Backend> backend = rowBackend_;
+    rowsJob_.request([data, request, backend, steered, cached](const JobControl& control) {
+        QElapsedTimer timer;
+        timer.start();
+        const Workload& workload = *data->workload;
+        const std::vector<double>& s = data->saliency.values;
+        const SteeringParams& params = request.params;
+        RowsResult result;
+        result.epoch = data->epoch;
+        result.request = request;
+        // The row of the per-token view comes from the backend itself: what it shows is exactly
+        // what the core computes.
+        result.row = backend->row(workload, s, params, request.head, request.query);
+        result.headMatrix = cached ? cached : headMatrixOf(*data, request, *control.cancel);
+        const HeadMatrix& head = *result.headMatrix;
+        result.queries = head.queries, result.keys = head.keys;
+        result.matrixOriginal = head.original;
+        const bool headSteered = params.steeredHeads.empty() ||
+                                 std::find(params.steeredHeads.begin(), params.steeredHeads.end(),
+                                           request.head) != params.steeredHeads.end();
+        if (steered)
+            result.matrixSteered = steered;
+        else if (!headSteered)
+            result.matrixSteered = head.original;
+        else
+            result.matrixSteered = steeredMatrix(head, s, params.lambda, *control.cancel);
+        result.elapsedMs = millisecondsSince(timer);
+        return result;
+    });
+    updateBusy();
+}
+
+std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
+                                                       const EvaluationRequest& request,
+                                                       const std::atomic<bool>& cancel) {
+    const Workload& workload = *data.workload;
+    const int keys = workload.keys();
+    const int queries = int(std::min<std::size_t>(
+        std::size_t(workload.queries()), std::max<std::size_t>(1, kMaxMatrixCells / keys)));
+    auto matrix = std::make_shared<HeadMatrix>();
+    matrix->epoch = data.epoch;
+    matrix->head = request.head;
+    matrix->eps = request.params.eps;
+    matrix->queries = queries, matrix->keys = keys;
+    auto original = std::make_shared<std::vector<double>>(std::size_t(queries) * keys);
+    for (int q = 0; q < queries; ++q) {
+        if (q % 64 == 0 && cancel.load())
+            throw Cancelled();
+        workload.attentionRow(
+            request.head, q,
+            std::span<double>(original->data() + std::size_t(q) * keys, std::size_t(keys)));
+    }
+    matrix->logShifted.resize(original->size());
+    const double eps = request.params.eps;
+    for (std::size_t i = 0; i < original->size(); ++i) {
+        const double e = (*original)[i] + eps;
+        matrix->logShifted[i] = e > 0 ? std::log(e) : -std::numeric_limits<double>::infinity();
+    }
+    matrix->original = std::move(original);
+    return matrix;
+}
+
+std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatrix& head,
+                                                                 const std::vector<double>& s,
+                                                                 double lambda,
+                                                                 const std::atomic<bool>& cancel) {
+    // A'_k = exp(z_k - max z) / sum, z_k = log(A_k + eps) + lambda s_k: the backend's row().
+    const std::size_t keys = std::size_t(head.keys);
+    auto steered = std::make_shared<std::vector<double>>(head.logShifted.size());
+    std::vector<double> z(keys);
+    for (int q = 0; q < head.queries; ++q) {
+        if (q % 64 == 0 && cancel.load())
+            throw Cancelled();
+        const double* logE = head.logShifted.data() + std::size_t(q) * keys;
+        double top = -std::numeric_limits<double>::infinity();
+        for (std::size_t k = 0; k < keys; ++k) {
+            z[k] = logE[k] + lambda * s[k];
+            top = std::max(top, z[k]);
+        }
+        double* out = steered->data() + std::size_t(q) * keys;
+        double sum = 0;
+        for (std::size_t k = 0; k < keys; ++k)
+            sum += out[k] = std::exp(z[k] - top);
+        const double scale = 1 / sum;
+        for (std::size_t k = 0; k < keys; ++k)
+            out[k] *= scale;
+    }
+    return steered;
+}
+
+void Engine::requestSweep() {
+    const std::shared_ptr<const DataSet> data = dataSet_;
+    if (!data)
+        return;
+    SweepConfig config;
+    config.spec = data->scenario.spec;
+    if (data->scenario.hasFixedSaliency())
+        config.saliencyRaw = data->raw.values;
+    config.normalization = data->scenario.normalization;
+    config.params = scenario_.params;
+    config.lambdas = sweepLambdas();
+    config.seeds.clear();
+    for (int i = 0; i < sweepSeeds_; ++i)
+        config.seeds.push_back(data->scenario.spec.seed + std::uint64_t(i));
+    // A file workload is the same for every seed: only a random saliency varies then, and with a
+    // fixed saliency too there is nothing to vary.
+    if (data->scenario.hasWorkloadFile() && data->scenario.hasFixedSaliency())
+        config.seeds.resize(1);
+    const std::shared_ptr<Backend> backend = sweepBackend_;
+    emit sweepStarted();
+    sweepJob_.request(
+        [data, config, backend](const JobControl& control) mutable {
+            QElapsedTimer timer;
+            timer.start();
+            if (data->scenario.hasWorkloadFile())
+                config.workload = data->workload.get(); // DATA keeps it alive
+            RunControl run;
+            run.cancel = control.cancel.get();
+            run.onProgress = control.progress;
+            SweepOutcome outcome;
+            outcome.epoch = data->epoch;
+            outcome.rows = runSweep(config, *backend, run);
+            outcome.seeds = config.seeds;
+            outcome.params = config.params;
+            outcome.elapsedMs = millisecondsSince(timer);
+            return outcome;
+        },
+        true);
+    updateBusy();
+}
+
+} // namespace attnsteer

@@ -1,0 +1,191 @@
+#pragma once
+// The window's engine: turns the user's Scenario into a workload and saliency, evaluates lambda,
+// sweeps the tradeoff curve, all off the GUI thread (QtConcurrent on its own pool, one thread per
+// pipeline). Four pipelines: the data set (workload + saliency), the rows (per-token row and the
+// matrix of one head), the evaluation (metrics over all rows, with progress and cancel through
+// RunControl) and the sweep. In each the latest request wins: a request that comes while a job
+// runs is remembered (only the newest) and started when the job finishes. Results computed on an
+// outdated data set are dropped; a finished rows or evaluation job whose lambda has already been
+// superseded in the same data set is still shown (it is a correct picture of a lambda the user
+// passed through, which keeps a dragged slider live), and the newest follows.
+
+#include "latest_job.h"
+#include "scenario.h"
+
+#include "attnsteer/backend.h"
+#include "attnsteer/metrics.h"
+#include "attnsteer/sweep.h"
+
+#include <QObject>
+#include <QString>
+#include <QThreadPool>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace attnsteer {
+
+/// The workload and saliency that every evaluation uses; shared read-only with the jobs.
+struct DataSet {
+    std::shared_ptr<const Workload> workload;
+    RawSaliency raw;             ///< per-key saliency before normalization (+ image projection)
+    NormalizedSaliency saliency; ///< s, K values, and a warning for a constant input
+    Scenario scenario;           ///< what it was made from
+    std::uint64_t epoch = 0;     ///< grows with every new data set
+    double elapsedMs = 0;        ///< time to load or generate it
+};
+
+/// What a lambda evaluation is about: the steering and the row and head shown.
+struct EvaluationRequest {
+    SteeringParams params;
+    int head = 0;  ///< head of the per-token row and of the matrix
+    int query = 0; ///< query of the per-token row
+};
+
+/// A of one head and log(A + eps): what the matrix of A' needs besides lambda and s, kept while
+/// lambda moves (Q x K values each, row-major).
+struct HeadMatrix {
+    std::uint64_t epoch = 0;
+    int head = -1;
+    double eps = 0;
+    int queries = 0, keys = 0;
+    std::shared_ptr<const std::vector<double>> original; ///< A
+    std::vector<double> logShifted;                      ///< log(A + eps), -inf where A + eps = 0
+};
+
+/// The per-token row and the matrix of one head for a request.
+struct RowsResult {
+    std::uint64_t epoch = 0;
+    EvaluationRequest request;
+    TokenRow row; ///< A and A' of (head, query)
+    int queries = 0, keys = 0;
+    std::shared_ptr<const std::vector<double>> matrixOriginal; ///< A of head, queries x keys
+    std::shared_ptr<const std::vector<double>> matrixSteered;  ///< A' of head, queries x keys
+    std::shared_ptr<const HeadMatrix> headMatrix;              ///< kept by the engine for reuse
+    double elapsedMs = 0;
+};
+
+/// The metrics of a request over all rows.
+struct EvaluationResult {
+    std::uint64_t epoch = 0;
+    EvaluationRequest request;
+    Metrics metrics;
+};
+
+/// The tradeoff curve over the lambda grid and seeds.
+struct SweepOutcome {
+    std::uint64_t epoch = 0;
+    std::vector<SweepRow> rows;
+    std::vector<std::uint64_t> seeds;
+    SteeringParams params;
+    double elapsedMs = 0;
+};
+
+class Engine : public QObject {
+    Q_OBJECT
+  public:
+    explicit Engine(QObject* parent = nullptr);
+    ~Engine() override;
+
+    /// The scenario to show. Whatever it changes is recomputed: the workload and saliency when
+    /// sizes, seed, sigma, files or normalization change (then the evaluation and the sweep), the
+    /// evaluation and the sweep when eps or the steered heads change, only the evaluation when
+    /// only lambda changes. Nothing runs until start() was called once.
+    void setScenario(const Scenario& scenario);
+    const Scenario& scenario() const { return scenario_; }
+    /// The head and query of the per-token row and the matrix.
+    void setView(int head, int query);
+    int head() const { return head_; }
+    int query() const { return query_; }
+    /// The sweep's lambda grid (POINTS values from 0 to LAMBDA_MAX) and seed count (seeds
+    /// scenario.spec.seed, +1, ...). Recomputes the sweep when they change.
+    void setSweepGrid(double lambdaMax, int points, int seeds);
+    double sweepLambdaMax() const { return sweepLambdaMax_; }
+    int sweepPoints() const { return sweepPoints_; }
+    int sweepSeeds() const { return sweepSeeds_; }
+
+    /// Starts working (the first call), or recomputes everything from scratch (F5).
+    void start();
+    /// Stops what runs: the data set, evaluation and sweep jobs (results are dropped).
+    void cancel();
+    bool isBusy() const;
+
+    std::shared_ptr<const DataSet> dataSet() const { return dataSet_; }
+    const EvaluationResult* lastEvaluation() const {
+        return lastEvaluation_ ? &*lastEvaluation_ : nullptr;
+    }
+    const RowsResult* lastRows() const { return lastRows_ ? &*lastRows_ : nullptr; }
+    const SweepOutcome* lastSweep() const { return lastSweep_ ? &*lastSweep_ : nullptr; }
+    /// The lambda grid of the sweep.
+    std::vector<double> sweepLambdas() const;
+
+  signals:
+    void workloadStarted();
+    /// A new data set (workload + saliency) is in place.
+    void workloadReady();
+    void rowsFinished(const attnsteer::RowsResult& result);
+    void evaluationFinished(const attnsteer::EvaluationResult& result);
+    void sweepStarted();
+    void sweepFinished(const attnsteer::SweepOutcome& result);
+    /// A job failed with this one-line error (InputError::what()). When the data set failed, the
+    /// scenario's files are back to those of the data set shown.
+    void failed(const QString& message);
+    /// TASK ("evaluating", "sweep") is FRACTION (0..1) done.
+    void progressChanged(const QString& task, double fraction);
+    /// Some job started or all jobs finished.
+    void busyChanged(bool busy);
+
+  private:
+    void requestDataSet();
+    void dataSetFailed(const QString& message);
+    void requestEvaluation(bool dataChanged);
+    void requestRows();
+    void requestSweep();
+    void updateBusy();
+    static std::shared_ptr<const HeadMatrix> headMatrixOf(const DataSet& data,
+                                                          const EvaluationRequest& request,
+                                                          const std::atomic<bool>& cancel);
+    static std::shared_ptr<const std::vector<double>>
+    steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
+                  const std::atomic<bool>& cancel);
+    EvaluationRequest currentRequest() const;
+
+    Scenario scenario_;
+    int head_ = 0, query_ = 0;
+    double sweepLambdaMax_ = 1.0;
+    int sweepPoints_ = 21, sweepSeeds_ = 3;
+    bool started_ = false;
+    bool busy_ = false;
+    std::uint64_t nextEpoch_ = 1;
+    std::shared_ptr<const DataSet> dataSet_;
+    std::optional<EvaluationResult> lastEvaluation_;
+    std::optional<RowsResult> lastRows_;
+    std::optional<SweepOutcome> lastSweep_;
+    /// What the last matrix of A' was computed for, so that a query change reuses it.
+    struct MatrixKey {
+        std::uint64_t epoch = 0;
+        int head = -1;
+        double lambda = 0, eps = 0;
+        std::vector<int> heads;
+        bool operator==(const MatrixKey&) const = default;
+    };
+    MatrixKey matrixKey_;
+    std::shared_ptr<const std::vector<double>> matrixSteered_;
+    std::shared_ptr<const HeadMatrix> headMatrix_;
+
+    QThreadPool pool_;
+    std::shared_ptr<Backend> evaluationBackend_; ///< keeps the moments of the last data set
+    std::shared_ptr<Backend> rowBackend_;
+    std::shared_ptr<Backend> sweepBackend_;
+    LatestJob<std::shared_ptr<const DataSet>> dataJob_;
+    LatestJob<RowsResult> rowsJob_;
+    LatestJob<EvaluationResult> evaluationJob_;
+    LatestJob<SweepOutcome> sweepJob_;
+};
+
+} // namespace attnsteer
+
+Q_DECLARE_METATYPE(attnsteer::RowsResult)
+Q_DECLARE_METATYPE(attnsteer::EvaluationResult)
+Q_DECLARE_METATYPE(attnsteer::SweepOutcome)

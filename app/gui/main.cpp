@@ -1,0 +1,113 @@
+// attnsteer: the desktop lab. Opens on the built-in random workload; files and sizes can be given
+// on the command line.
+#include "main_window.h"
+#include "option_values.h"
+
+#include "attnsteer/errors.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QSpinBox>
+
+#include <limits>
+
+#include <cstdio>
+
+int main(int argc, char* argv[]) {
+    QCoreApplication::setOrganizationName(QStringLiteral("AttnSteer"));
+    QCoreApplication::setApplicationName(QStringLiteral("AttnSteer"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(ATTNSTEER_VERSION));
+    QApplication app(argc, argv);
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "Cross-modal attention steering lab: A' = softmax(log(A + eps) + lambda*s)"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption image(
+        QStringLiteral("image"),
+        QStringLiteral("Saliency image to project onto the vision tokens."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption logits(
+        QStringLiteral("logits"),
+        QStringLiteral("Logits .npy of shape [Q,K], [H,Q,K] or [1,H,Q,K]."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption attention(
+        QStringLiteral("attention"),
+        QStringLiteral("Attention probabilities .npy (rows sum to 1), same shapes."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption saliency(QStringLiteral("saliency"),
+                                      QStringLiteral("Raw per-key saliency .npy of shape [K]."),
+                                      QStringLiteral("FILE"));
+    const QCommandLineOption heads(QStringLiteral("heads"),
+                                   QStringLiteral("Heads of the random workload (default 32)."),
+                                   QStringLiteral("N"));
+    const QCommandLineOption queries(
+        QStringLiteral("queries"), QStringLiteral("Queries of the random workload (default 1024)."),
+        QStringLiteral("N"));
+    const QCommandLineOption keys(QStringLiteral("keys"),
+                                  QStringLiteral("Keys of the random workload (default 1024)."),
+                                  QStringLiteral("N"));
+    const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed (default 0)."),
+                                  QStringLiteral("N"));
+    const QCommandLineOption lambda(QStringLiteral("lambda"),
+                                    QStringLiteral("Steering strength (default 0.25)."),
+                                    QStringLiteral("X"));
+    const QCommandLineOption organization(
+        QStringLiteral("settings-organization"),
+        QStringLiteral("Keep settings under this organization name instead of AttnSteer "
+                       "(a throwaway scope for screenshots and tests)."),
+        QStringLiteral("NAME"));
+    parser.addOptions(
+        {image, logits, attention, saliency, heads, queries, keys, seed, lambda, organization});
+    parser.process(app);
+    if (!parser.positionalArguments().isEmpty()) {
+        std::fprintf(stderr, "attnsteer: unexpected argument '%s' (see --help)\n",
+                     qPrintable(parser.positionalArguments().first()));
+        return 2;
+    }
+    if (parser.isSet(organization))
+        QCoreApplication::setOrganizationName(parser.value(organization));
+
+    int sizes[3] = {-1, -1, -1};
+    int seedValue = -1;
+    double lambdaValue = -1;
+    try {
+        const QCommandLineOption* sizeOptions[3] = {&heads, &queries, &keys};
+        for (int i = 0; i < 3; ++i)
+            if (parser.isSet(*sizeOptions[i]))
+                sizes[i] = int(attnsteer::parseWholeNumber(
+                    parser.value(*sizeOptions[i]).toStdString(),
+                    ("--" + sizeOptions[i]->names().first()).toStdString(), 1, 1 << 20));
+        if (parser.isSet(seed))
+            seedValue = int(attnsteer::parseWholeNumber(parser.value(seed).toStdString(), "--seed",
+                                                        0, std::numeric_limits<int>::max()));
+        if (parser.isSet(lambda))
+            lambdaValue =
+                attnsteer::parseRealNumber(parser.value(lambda).toStdString(), "--lambda", 0);
+    } catch (const attnsteer::InputError& error) {
+        std::fprintf(stderr, "attnsteer: %s\n", error.what());
+        return 2;
+    }
+
+    attnsteer::MainWindow window;
+    const auto& c = window.controls();
+    if (sizes[0] > 0 || sizes[1] > 0 || sizes[2] > 0)
+        window.setWorkloadSize(sizes[0] > 0 ? sizes[0] : c.heads->value(),
+                               sizes[1] > 0 ? sizes[1] : c.queries->value(),
+                               sizes[2] > 0 ? sizes[2] : c.keys->value());
+    if (seedValue >= 0)
+        window.setSeed(seedValue);
+    if (lambdaValue >= 0)
+        window.setLambda(lambdaValue);
+    if (parser.isSet(logits))
+        window.openNpy(parser.value(logits), attnsteer::MainWindow::NpyKind::Logits);
+    if (parser.isSet(attention))
+        window.openNpy(parser.value(attention), attnsteer::MainWindow::NpyKind::Attention);
+    if (parser.isSet(saliency))
+        window.openNpy(parser.value(saliency), attnsteer::MainWindow::NpyKind::Saliency);
+    if (parser.isSet(image))
+        window.loadSaliencyImage(parser.value(image));
+    window.show();
+    return app.exec();
+}

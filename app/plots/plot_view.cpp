@@ -1,0 +1,173 @@
+#include "plot_view.h"
+
+#include <qcustomplot.h>
+
+#include <QDir>
+#include <QFileInfo>
+#include <QMenu>
+#include <QTemporaryFile>
+#include <QVBoxLayout>
+
+#include <filesystem>
+#include <system_error>
+
+namespace attnsteer {
+
+PlotView::PlotView(QWidget* parent) : QWidget(parent), plot_(new QCustomPlot(this)) {
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(plot_);
+    plot_->setMouseTracking(true);
+    plot_->setMinimumSize(240, 180);
+    plot_->setAntialiasedElements(QCP::aeAll);
+    plot_->setNotAntialiasedElements(QCP::aeNone);
+    plot_->setNoAntialiasingOnDrag(true);
+
+    plot_->plotLayout()->insertRow(0);
+    QFont titleFont = labelFont();
+    titleFont.setBold(true);
+    title_ = new QCPTextElement(plot_, QString(), titleFont);
+    title_->setMargins(QMargins(6, 4, 6, 0));
+    plot_->plotLayout()->addElement(0, 0, title_);
+    plot_->plotLayout()->setRowSpacing(0);
+
+    plot_->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(plot_, &QWidget::customContextMenuRequested, this, [this](const QPoint& pos) {
+        QMenu menu(this);
+        menu.addAction(tr("Export view as PNG/PDF..."), this, &PlotView::exportRequested);
+        menu.addAction(tr("Reset zoom"), this, [this] {
+            resetView();
+            plot_->replot();
+        });
+        menu.exec(plot_->mapToGlobal(pos));
+    });
+    connect(plot_, &QCustomPlot::mouseDoubleClick, this, [this](QMouseEvent*) {
+        resetView();
+        plot_->replot();
+    });
+    plot_->installEventFilter(this);
+}
+
+PlotView::~PlotView() = default;
+
+bool PlotView::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == plot_ && event->type() == QEvent::Resize) {
+        // QCustomPlot's own resizeEvent follows and replots; fit the ranges to the new size first.
+        const QSize size = static_cast<QResizeEvent*>(event)->size();
+        plot_->setViewport(QRect(QPoint(0, 0), size));
+        fitToSize(size);
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+void PlotView::fitToSize(QSize) {}
+
+void PlotView::scheduleReplot() {
+    plot_->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void PlotView::replotNow() {
+    plot_->replot();
+}
+
+void PlotView::setTitle(const QString& title) {
+    title_->setText(title);
+}
+
+QFont PlotView::tickFont() {
+    QFont font;
+    font.setPointSizeF(9);
+    return font;
+}
+
+QFont PlotView::labelFont() {
+    QFont font;
+    font.setPointSizeF(10);
+    return font;
+}
+
+void PlotView::styleAxis(QCPAxis* axis, const QString& label) {
+    axis->setLabel(label);
+    axis->setLabelFont(labelFont());
+    axis->setTickLabelFont(tickFont());
+    axis->setLabelPadding(4);
+    axis->grid()->setPen(QPen(QColor(0, 0, 0, 28), 1, Qt::SolidLine));
+    axis->grid()->setZeroLinePen(Qt::NoPen);
+}
+
+void PlotView::prepareForPicture(QSize size) {
+    plot_->setViewport(QRect(QPoint(0, 0), size));
+    fitToSize(size);
+    plot_->replot(QCustomPlot::rpImmediateRefresh);
+}
+
+void PlotView::restoreAfterPicture() {
+    plot_->setViewport(plot_->rect());
+    fitToSize(plot_->size());
+    plot_->replot(QCustomPlot::rpQueuedRefresh);
+}
+
+bool PlotView::writeAtomically(const QString& path, bool overwrite, QString* error,
+                               const std::function<bool(const QString&)>& write) {
+    auto fail = [&](const QString& problem) {
+        if (error)
+            *error = QDir::toNativeSeparators(path) + QStringLiteral(": ") + problem;
+        return false;
+    };
+    const QFileInfo info(path);
+    if (path.isEmpty())
+        return fail(tr("no file name given"));
+    if (info.isDir())
+        return fail(tr("is a folder"));
+    if (info.exists() && !overwrite)
+        return fail(tr("exists and was not overwritten"));
+    const QDir dir = info.absoluteDir();
+    if (!dir.exists())
+        return fail(tr("folder %1 does not exist").arg(QDir::toNativeSeparators(dir.path())));
+    QTemporaryFile temporary(dir.filePath(QStringLiteral(".%1.XXXXXX").arg(info.fileName())));
+    if (!temporary.open())
+        return fail(tr("cannot write in %1: %2")
+                        .arg(QDir::toNativeSeparators(dir.path()), temporary.errorString()));
+    temporary.close(); // the name stays reserved; removed again unless renamed below
+    temporary.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner |
+                             QFileDevice::ReadGroup | QFileDevice::ReadOther);
+    if (!write(temporary.fileName()))
+        return fail(tr("cannot draw or write the picture"));
+    std::error_code code;
+    std::filesystem::rename(temporary.fileName().toStdString(), path.toStdString(), code);
+    if (code)
+        return fail(QString::fromStdString(code.message()));
+    temporary.setAutoRemove(false);
+    return true;
+}
+
+bool PlotView::savePng(const QString& path, int width, int height, double scale, bool overwrite,
+                       QString* error) {
+    if (width <= 0 || height <= 0)
+        width = plot_->width(), height = plot_->height();
+    if (!(scale > 0) || width * scale > 20000 || height * scale > 20000) {
+        if (error)
+            *error = QDir::toNativeSeparators(path) + tr(": size must be 1 to 20000 pixels");
+        return false;
+    }
+    return writeAtomically(path, overwrite, error, [&](const QString& temporary) {
+        prepareForPicture(QSize(width, height));
+        const bool ok = plot_->savePng(temporary, width, height, scale);
+        restoreAfterPicture();
+        return ok;
+    });
+}
+
+bool PlotView::savePdf(const QString& path, int width, int height, bool overwrite, QString* error) {
+    if (width <= 0 || height <= 0)
+        width = plot_->width(), height = plot_->height();
+    return writeAtomically(path, overwrite, error, [&](const QString& temporary) {
+        prepareForPicture(QSize(width, height));
+        const bool ok = plot_->savePdf(temporary, width, height, QCP::epNoCosmetic,
+                                       QStringLiteral("AttnSteer"), title_->text());
+        restoreAfterPicture();
+        return ok;
+    });
+}
+
+} // namespace attnsteer

@@ -1,0 +1,297 @@
+#include "saliency_grid_plot.h"
+
+#include <qcustomplot.h>
+
+#include <QToolTip>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attnsteer {
+
+namespace {
+
+/// Light to dark green: the saliency colour of every view.
+QCPColorGradient saliencyGradient() {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    gradient.setColorStopAt(0.0, QColor(0xf4, 0xfb, 0xf2));
+    gradient.setColorStopAt(0.45, QColor(0x7c, 0xc8, 0x8a));
+    gradient.setColorStopAt(0.75, plotcolors::saliency());
+    gradient.setColorStopAt(1.0, QColor(0x0b, 0x4a, 0x1f));
+    return gradient;
+}
+
+constexpr int kMinCellPixelsForLines = 5; ///< thinner cells get no grid lines
+
+/// Whole-number ticks on the grid only: the axes extend beyond it to keep the cells square, but
+/// rows and columns below 0 or past the end do not exist.
+class GridTicker : public QCPAxisTicker {
+  public:
+    void setLimit(int limit) { limit_ = limit; }
+
+  protected:
+    double getTickStep(const QCPRange& range) override {
+        // 1, 2, 5, 10, 20, ...: whole rows and columns only.
+        const double step = QCPAxisTicker::getTickStep(range);
+        if (!(step > 1))
+            return 1;
+        const double magnitude = std::pow(10.0, std::floor(std::log10(step)));
+        const double mantissa = step / magnitude;
+        return (mantissa <= 1 ? 1 : mantissa <= 2 ? 2 : mantissa <= 5 ? 5 : 10) * magnitude;
+    }
+    QVector<double> createTickVector(double tickStep, const QCPRange& range) override {
+        QVector<double> ticks = QCPAxisTicker::createTickVector(tickStep, range);
+        ticks.erase(std::remove_if(ticks.begin(), ticks.end(),
+                                   [this](double tick) { return tick < 0 || tick > limit_; }),
+                    ticks.end());
+        return ticks;
+    }
+
+  private:
+    int limit_ = 0;
+};
+
+} // namespace
+
+SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
+    QCustomPlot* plot = customPlot();
+    styleAxis(plot->xAxis, tr("token column"));
+    styleAxis(plot->yAxis, tr("token row"));
+    plot->xAxis->grid()->setVisible(false);
+    plot->yAxis->grid()->setVisible(false);
+    plot->yAxis->setRangeReversed(true);               // row 0 at the top, like the image
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) { // ticks outside, off the picture
+        axis->setTickLength(0, 4);
+        axis->setSubTickLength(0, 2);
+    }
+    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
+        QSharedPointer<GridTicker> ticker(new GridTicker);
+        ticker->setTickCount(6);
+        axis->setTicker(ticker);
+    }
+
+    map_ = new QCPColorMap(plot->xAxis, plot->yAxis);
+    map_->setInterpolate(false);
+    map_->setTightBoundary(false);
+    scale_ = new QCPColorScale(plot);
+    plot->plotLayout()->addElement(1, 1, scale_);
+    scale_->setType(QCPAxis::atRight);
+    scale_->setBarWidth(12);
+    styleAxis(scale_->axis(), tr("saliency s"));
+    map_->setColorScale(scale_);
+    map_->setGradient(saliencyGradient());
+    auto* group = new QCPMarginGroup(plot);
+    plot->axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+    scale_->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+
+    pixmap_ = new QCPItemPixmap(plot);
+    pixmap_->setLayer(QStringLiteral("background"));
+    pixmap_->setScaled(true, Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
+    pixmap_->topLeft->setCoords(0, 0);
+    pixmap_->bottomRight->setCoords(1, 1);
+    pixmap_->setVisible(false);
+
+    frame_ = new QCPItemRect(plot);
+    frame_->setPen(QPen(plotcolors::marker(), 2.5));
+    frame_->setBrush(Qt::NoBrush);
+    frame_->setLayer(QStringLiteral("overlay"));
+    frame_->setVisible(false);
+
+    connect(plot, &QCustomPlot::mouseMove, this, &SaliencyGridPlot::onMouseMove);
+    rebuild();
+}
+
+void SaliencyGridPlot::setData(const PlotData& data) {
+    image_ = data.image;
+    opacity_ = std::clamp(data.overlayOpacity, 0.0, 1.0);
+    highlighted_ = data.highlightedToken;
+    setSaliency(data.saliency, data.gridHeight, data.gridWidth, data.gridOffset);
+}
+
+void SaliencyGridPlot::setSaliency(std::vector<double> saliency, int gridHeight, int gridWidth,
+                                   int offset) {
+    saliency_ = std::move(saliency);
+    if (gridHeight <= 0 || gridWidth <= 0) {
+        const QSize shape = gridShapeFor(int(saliency_.size()));
+        gridHeight = shape.height(), gridWidth = shape.width(), offset = 0;
+    }
+    gridHeight_ = gridHeight, gridWidth_ = gridWidth, offset_ = std::max(offset, 0);
+    rebuild();
+}
+
+void SaliencyGridPlot::setImage(const QImage& image) {
+    image_ = image;
+    rebuild();
+}
+
+void SaliencyGridPlot::setOverlayOpacity(double opacity) {
+    opacity_ = std::clamp(opacity, 0.0, 1.0);
+    updateOverlay();
+    scheduleReplot();
+}
+
+void SaliencyGridPlot::rebuild() {
+    QCustomPlot* plot = customPlot();
+    const int gh = gridHeight_, gw = gridWidth_;
+    static_cast<GridTicker*>(plot->xAxis->ticker().data())->setLimit(gw);
+    static_cast<GridTicker*>(plot->yAxis->ticker().data())->setLimit(gh);
+    map_->data()->clear();
+    map_->data()->setSize(std::max(gw, 1), std::max(gh, 1));
+    map_->data()->setRange(QCPRange(0.5, std::max(gw, 1) - 0.5),
+                           QCPRange(0.5, std::max(gh, 1) - 0.5));
+    double low = std::numeric_limits<double>::infinity(), high = -low;
+    for (int r = 0; r < gh; ++r)
+        for (int c = 0; c < gw; ++c) {
+            const std::size_t key = std::size_t(offset_) + std::size_t(r) * gw + c;
+            const double value =
+                key < saliency_.size() ? saliency_[key] : std::numeric_limits<double>::quiet_NaN();
+            map_->data()->setCell(c, r, value);
+            if (std::isfinite(value))
+                low = std::min(low, value), high = std::max(high, value);
+        }
+    if (!(high >= low))
+        low = 0, high = 1;
+    if (high == low)
+        high = low + 1e-12;
+    map_->setDataRange(QCPRange(low, high));
+    map_->setVisible(gh > 0 && gw > 0 && !saliency_.empty());
+
+    pixmap_->setVisible(!image_.isNull() && gh > 0);
+    if (!image_.isNull()) {
+        pixmap_->setPixmap(QPixmap::fromImage(image_));
+        pixmap_->bottomRight->setCoords(gw, gh);
+    }
+
+    for (QCPItemLine* line : lines_)
+        plot->removeItem(line);
+    lines_.clear();
+    if (gh > 0 && gw > 0 && gh + gw <= 600) {
+        const QPen pen(image_.isNull() ? QColor(255, 255, 255, 140) : QColor(255, 255, 255, 170),
+                       image_.isNull() ? 0.8 : 1.0);
+        auto addLine = [&](double x1, double y1, double x2, double y2) {
+            auto* line = new QCPItemLine(plot);
+            line->start->setCoords(x1, y1);
+            line->end->setCoords(x2, y2);
+            line->setPen(pen);
+            lines_.push_back(line);
+        };
+        for (int c = 0; c <= gw; ++c)
+            addLine(c, 0, c, gh);
+        for (int r = 0; r <= gh; ++r)
+            addLine(0, r, gw, r);
+    }
+    highlightToken(highlighted_); // drops the mark when the token left the grid
+    updateOverlay();
+    resetView();
+    scheduleReplot();
+}
+
+void SaliencyGridPlot::updateOverlay() {
+    // With an image the overlay is a heat map whose opacity grows with s: low-saliency tokens
+    // let the image through, salient ones are tinted green. Without an image it is opaque.
+    const int gh = gridHeight_, gw = gridWidth_;
+    const QCPRange range = map_->dataRange();
+    for (int r = 0; r < gh; ++r)
+        for (int c = 0; c < gw; ++c) {
+            int alpha = 255;
+            if (!image_.isNull()) {
+                const double value = map_->data()->cell(c, r);
+                const double t = std::isfinite(value) && range.size() > 0
+                                     ? std::clamp((value - range.lower) / range.size(), 0.0, 1.0)
+                                     : 0.0;
+                alpha = int(std::lround(255.0 * opacity_ * (0.15 + 0.85 * t)));
+            }
+            map_->data()->setAlpha(c, r, static_cast<unsigned char>(alpha));
+        }
+    setTitle(image_.isNull() ? tr("Saliency per token (%1 × %2 grid)").arg(gh).arg(gw)
+                             : tr("Saliency image (%1 × %2 tokens)").arg(gh).arg(gw));
+}
+
+void SaliencyGridPlot::resetView() {
+    fitToSize(customPlot()->size());
+}
+
+void SaliencyGridPlot::fitToSize(QSize size) {
+    // Square tokens that fill the axis rect: lay out once at SIZE to learn the axis rect, then
+    // pick ranges with the same scale on both axes, centred on the grid.
+    QCustomPlot* plot = customPlot();
+    const int gh = std::max(gridHeight_, 1), gw = std::max(gridWidth_, 1);
+    plot->xAxis->setRange(0, gw);
+    plot->yAxis->setRange(0, gh);
+    plot->setViewport(QRect(QPoint(0, 0), size));
+    plot->plotLayout()->update(QCPLayoutElement::upPreparation);
+    plot->plotLayout()->update(QCPLayoutElement::upMargins);
+    plot->plotLayout()->update(QCPLayoutElement::upLayout);
+    const QRect rect = plot->axisRect()->rect();
+    if (rect.width() < 2 || rect.height() < 2)
+        return;
+    const double cell = std::min(rect.width() / double(gw), rect.height() / double(gh));
+    const double halfWidth = rect.width() / cell / 2, halfHeight = rect.height() / cell / 2;
+    plot->xAxis->setRange(gw / 2.0 - halfWidth, gw / 2.0 + halfWidth);
+    plot->yAxis->setRange(gh / 2.0 - halfHeight, gh / 2.0 + halfHeight);
+    const bool lines = cell >= kMinCellPixelsForLines;
+    for (QCPItemLine* line : lines_)
+        line->setVisible(lines);
+}
+
+int SaliencyGridPlot::tokenAt(QPoint pixel) const {
+    const QCustomPlot* plot = customPlot();
+    if (gridHeight_ <= 0 || gridWidth_ <= 0 || !plot->axisRect()->rect().contains(pixel))
+        return -1;
+    const double x = plot->xAxis->pixelToCoord(pixel.x());
+    const double y = plot->yAxis->pixelToCoord(pixel.y());
+    if (!(x >= 0 && x < gridWidth_ && y >= 0 && y < gridHeight_))
+        return -1;
+    const int column = std::min(int(x), gridWidth_ - 1), row = std::min(int(y), gridHeight_ - 1);
+    const int token = offset_ + row * gridWidth_ + column;
+    return token < int(saliency_.size()) ? token : -1;
+}
+
+QPoint SaliencyGridPlot::tokenCenter(int token) const {
+    const int index = token - offset_;
+    if (token < 0 || index < 0 || index >= gridHeight_ * gridWidth_)
+        return {-1, -1};
+    const int row = index / gridWidth_, column = index % gridWidth_;
+    const QCustomPlot* plot = customPlot();
+    return QPoint(int(std::lround(plot->xAxis->coordToPixel(column + 0.5))),
+                  int(std::lround(plot->yAxis->coordToPixel(row + 0.5))));
+}
+
+void SaliencyGridPlot::highlightToken(int token) {
+    const int index = token - offset_;
+    const bool onGrid = token >= 0 && index >= 0 && index < gridHeight_ * gridWidth_;
+    highlighted_ = onGrid ? token : -1;
+    frame_->setVisible(onGrid);
+    if (onGrid) {
+        const int row = index / gridWidth_, column = index % gridWidth_;
+        frame_->topLeft->setCoords(column, row);
+        frame_->bottomRight->setCoords(column + 1, row + 1);
+    }
+    scheduleReplot();
+}
+
+void SaliencyGridPlot::onMouseMove(QMouseEvent* event) {
+    const QPoint pixel = event->position().toPoint();
+    const int token = tokenAt(pixel);
+    if (token >= 0) {
+        const int index = token - offset_;
+        QToolTip::showText(event->globalPosition().toPoint(),
+                           tr("token %1 (row %2, column %3): s=%4")
+                               .arg(token)
+                               .arg(index / gridWidth_)
+                               .arg(index % gridWidth_)
+                               .arg(saliency_[std::size_t(token)], 0, 'g', 6),
+                           customPlot());
+    } else {
+        QToolTip::hideText();
+    }
+    if (token != hovered_) {
+        hovered_ = token;
+        highlightToken(token);
+        emit tokenHovered(token);
+    }
+}
+
+} // namespace attnsteer

@@ -1,0 +1,200 @@
+#include "tradeoff_plot.h"
+
+#include <qcustomplot.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attnsteer {
+
+namespace {
+constexpr int kCurveGraph = 0;
+constexpr int kMaxLabels = 6; ///< lambda labels on the curve, so that they stay readable
+} // namespace
+
+TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
+    QCustomPlot* plot = customPlot();
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    styleAxis(plot->xAxis, tr("KL(A‖A′) [nats]"));
+    styleAxis(plot->yAxis, tr("entropy reduction [%]"));
+    plot->xAxis->setNumberFormat(QStringLiteral("gb"));
+    plot->yAxis->setNumberFormat(QStringLiteral("gb"));
+
+    QCPGraph* curve = plot->addGraph();
+    curve->setName(tr("mean over seeds"));
+    curve->setPen(QPen(plotcolors::steered(), 1.8));
+    curve->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssCircle, plotcolors::steered(), Qt::white, 6));
+
+    const QPen barPen(plotcolors::steered().darker(130), 1.0);
+    auto* yBars = yBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
+    yBars->setName(tr("± sd over seeds"));
+    yBars->setErrorType(QCPErrorBars::etValueError);
+    yBars->setDataPlottable(curve);
+    yBars->setPen(barPen);
+    yBars->setWhiskerWidth(6);
+    auto* xBars = xBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
+    xBars->setErrorType(QCPErrorBars::etKeyError);
+    xBars->setDataPlottable(curve);
+    xBars->setPen(barPen);
+    xBars->setWhiskerWidth(6);
+    xBars->removeFromLegend();
+
+    plot->legend->setVisible(true);
+    plot->legend->setFont(tickFont());
+    plot->legend->setBrush(QColor(255, 255, 255, 220));
+    plot->legend->setBorderPen(QPen(QColor(0, 0, 0, 60)));
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+
+    marker_ = new QCPItemTracer(plot);
+    marker_->setStyle(QCPItemTracer::tsCircle);
+    marker_->setSize(13);
+    marker_->setPen(QPen(plotcolors::marker(), 2));
+    marker_->setBrush(QColor(255, 255, 255, 120));
+    marker_->position->setType(QCPItemPosition::ptPlotCoords);
+    marker_->setLayer(QStringLiteral("overlay"));
+    // The marker's numbers sit in the lower right corner, below the rising curve.
+    markerLabel_ = new QCPItemText(plot);
+    markerLabel_->position->setType(QCPItemPosition::ptAxisRectRatio);
+    markerLabel_->position->setCoords(0.98, 0.97);
+    markerLabel_->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
+    markerLabel_->setTextAlignment(Qt::AlignLeft);
+    QFont bold = tickFont();
+    bold.setBold(true);
+    markerLabel_->setFont(bold);
+    markerLabel_->setColor(plotcolors::marker());
+    markerLabel_->setBrush(QColor(255, 255, 255, 210));
+    markerLabel_->setPadding(QMargins(3, 1, 3, 1));
+    markerLabel_->setLayer(QStringLiteral("overlay"));
+    setSweep({}, 1);
+}
+
+void TradeoffPlot::setData(const PlotData& data) {
+    lambda_ = data.lambda;
+    setSweep(data.sweep, data.sweepSeeds);
+}
+
+void TradeoffPlot::setSweep(std::vector<SweepRow> rows, int seeds) {
+    QCustomPlot* plot = customPlot();
+    rows_ = std::move(rows);
+    seeds_ = std::max(seeds, 1);
+    QVector<double> keys, values, keyErrors, valueErrors;
+    for (const SweepRow& row : rows_) {
+        keys << row.klMean;
+        values << row.reductionMean;
+        keyErrors << row.klStd;
+        valueErrors << row.reductionStd;
+    }
+    plot->graph(kCurveGraph)->setData(keys, values, true);
+    yBars_->setData(valueErrors);
+    xBars_->setData(keyErrors);
+    yBars_->setVisible(seeds_ > 1);
+    xBars_->setVisible(seeds_ > 1);
+    if (rows_.empty())
+        setTitle(tr("Tradeoff over λ (no sweep yet)"));
+    else
+        setTitle(seeds_ > 1 ? tr("Tradeoff over λ = %1 … %2, mean ± sd over %3 seeds")
+                                  .arg(rows_.front().lambda)
+                                  .arg(rows_.back().lambda)
+                                  .arg(seeds_)
+                            : tr("Tradeoff over λ = %1 … %2, one seed")
+                                  .arg(rows_.front().lambda)
+                                  .arg(rows_.back().lambda));
+    rebuildLabels();
+    resetView();
+    updateMarker();
+    scheduleReplot();
+}
+
+void TradeoffPlot::rebuildLabels() {
+    QCustomPlot* plot = customPlot();
+    for (QCPItemText* label : labels_)
+        plot->removeItem(label);
+    labels_.clear();
+    if (rows_.empty())
+        return;
+    // Every STEP-th grid point gets a label (0, 0.2, 0.4, ... for 21 points over 0..1), the last
+    // one too unless it sits too close to the previous label.
+    const std::size_t last = rows_.size() - 1;
+    const std::size_t step = std::max<std::size_t>(1, (last + kMaxLabels - 2) / (kMaxLabels - 1));
+    for (std::size_t i = 0; i <= last; ++i) {
+        const bool onStep = i % step == 0;
+        const bool lastFarEnough = i == last && i % step > step / 2;
+        if (!onStep && !lastFarEnough)
+            continue;
+        auto* label = new QCPItemText(plot);
+        label->position->setCoords(rows_[i].klMean, rows_[i].reductionMean);
+        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop); // below the rising curve
+        label->setPadding(QMargins(8, 3, 0, 0));
+        label->setFont(tickFont());
+        label->setColor(QColor(70, 70, 70));
+        label->setText(QStringLiteral("λ=%1").arg(rows_[i].lambda, 0, 'g', 3));
+        labels_.push_back(label);
+    }
+}
+
+QPointF TradeoffPlot::interpolate(const std::vector<SweepRow>& rows, double lambda) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    if (rows.empty() || !std::isfinite(lambda))
+        return {nan, nan};
+    if (lambda <= rows.front().lambda)
+        return {rows.front().klMean, rows.front().reductionMean};
+    if (lambda >= rows.back().lambda)
+        return {rows.back().klMean, rows.back().reductionMean};
+    const auto upper =
+        std::lower_bound(rows.begin(), rows.end(), lambda,
+                         [](const SweepRow& row, double l) { return row.lambda < l; });
+    const auto lower = upper - 1;
+    const double span = upper->lambda - lower->lambda;
+    const double t = span > 0 ? (lambda - lower->lambda) / span : 0.0;
+    return {lower->klMean + t * (upper->klMean - lower->klMean),
+            lower->reductionMean + t * (upper->reductionMean - lower->reductionMean)};
+}
+
+void TradeoffPlot::setLambda(double lambda) {
+    lambda_ = lambda;
+    updateMarker();
+    scheduleReplot();
+}
+
+QPointF TradeoffPlot::markerPosition() const {
+    return marker_->position->coords();
+}
+
+void TradeoffPlot::updateMarker() {
+    const QPointF point = interpolate(rows_, lambda_);
+    const bool visible = std::isfinite(point.x());
+    marker_->setVisible(visible);
+    markerLabel_->setVisible(visible);
+    if (!visible)
+        return;
+    marker_->position->setCoords(point);
+    markerLabel_->setText(tr("○ λ = %1\nKL = %2 nats\nreduction = %3 %")
+                              .arg(lambda_, 0, 'f', 3)
+                              .arg(point.x(), 0, 'g', 3)
+                              .arg(point.y(), 0, 'g', 3));
+}
+
+void TradeoffPlot::resetView() {
+    QCustomPlot* plot = customPlot();
+    if (rows_.empty()) {
+        plot->xAxis->setRange(0, 1);
+        plot->yAxis->setRange(0, 1);
+        return;
+    }
+    double xMin = 0, xMax = 0, yMin = 0, yMax = 0;
+    for (const SweepRow& row : rows_) {
+        xMin = std::min(xMin, row.klMean - row.klStd);
+        xMax = std::max(xMax, row.klMean + row.klStd);
+        yMin = std::min(yMin, row.reductionMean - row.reductionStd);
+        yMax = std::max(yMax, row.reductionMean + row.reductionStd);
+    }
+    const double xSpan = xMax > xMin ? xMax - xMin : 1e-6;
+    const double ySpan = yMax > yMin ? yMax - yMin : 1e-6;
+    // Room on the right for the lambda labels.
+    plot->xAxis->setRange(xMin - 0.04 * xSpan, xMax + 0.16 * xSpan);
+    plot->yAxis->setRange(yMin - 0.08 * ySpan, yMax + 0.06 * ySpan);
+}
+
+} // namespace attnsteer

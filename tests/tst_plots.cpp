@@ -1,0 +1,410 @@
+// The plot views and the headless export (app/plots), offscreen.
+#include "export_plots.h"
+#include "matrix_plot.h"
+#include "per_token_plot.h"
+#include "plot_data.h"
+#include "saliency_grid_plot.h"
+#include "tradeoff_plot.h"
+
+#include "attnsteer/backend.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/sweep.h"
+#include "attnsteer/workload.h"
+
+#include <qcustomplot.h>
+
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QImage>
+#include <QSet>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+
+using namespace attnsteer;
+
+namespace {
+
+constexpr int kHeads = 2, kQueries = 12, kKeys = 64;
+
+/// A small but real PlotData: core's workload, saliency, rows, sweep and matrix.
+PlotData makeData(double lambda = 0.8) {
+    WorkloadSpec spec;
+    spec.heads = kHeads, spec.queries = kQueries, spec.keys = kKeys, spec.logitStd = 0.5;
+    const Workload workload = Workload::generate(spec);
+    const auto saliency =
+        normalizeSaliency(randomSaliencyRaw(kKeys, spec.seed), Normalization::Max).values;
+    auto backend = makeCpuBackend(1);
+    SteeringParams params;
+    params.lambda = lambda;
+    PlotData data;
+    data.head = 1, data.query = 3, data.lambda = lambda;
+    const TokenRow row = backend->row(workload, saliency, params, data.head, data.query);
+    data.attention = row.original;
+    data.steered = row.steered;
+    data.saliency = saliency;
+    data.saliencyLabel = QStringLiteral("random, seed 0");
+
+    SweepConfig config;
+    config.spec = spec;
+    config.lambdas = parseLambdaList("0:2:0.25");
+    config.seeds = {0, 1, 2};
+    data.sweep = runSweep(config, *backend);
+    data.sweepSeeds = 3;
+
+    data.matrixQueries = kQueries, data.matrixKeys = kKeys;
+    for (int q = 0; q < kQueries; ++q) {
+        const TokenRow r = backend->row(workload, saliency, params, data.head, q);
+        data.matrix.insert(data.matrix.end(), r.steered.begin(), r.steered.end());
+    }
+    return data;
+}
+
+int distinctColours(const QImage& image) {
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); y += 2)
+        for (int x = 0; x < image.width(); x += 2)
+            colours.insert(image.pixel(x, y));
+    return int(colours.size());
+}
+
+QByteArray contents(const QString& path) {
+    QFile file(path);
+    return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+}
+
+} // namespace
+
+class TestPlots : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void gridShape_data();
+    void gridShape();
+    void caption();
+    void exportAllWritesFourPicturesOfTheRequestedSize();
+    void exportAllRefusesToOverwriteUnlessAllowed();
+    void exportAllReportsBadPlaces();
+    void exportAllOfEmptyData();
+    void perTokenGraphsHoldTheData();
+    void perTokenSortedBySaliency();
+    void perTokenHighlightAndTooltip();
+    void tradeoffMarkerInterpolates();
+    void saliencyGridHoverEmitsToken();
+    void saliencyGridWithImage();
+    void matrixClickPicksQuery();
+    void viewSavePngAndPdf();
+};
+
+void TestPlots::gridShape_data() {
+    QTest::addColumn<int>("keys");
+    QTest::addColumn<int>("height");
+    QTest::addColumn<int>("width");
+    QTest::newRow("1024") << 1024 << 32 << 32;
+    QTest::newRow("64") << 64 << 8 << 8;
+    QTest::newRow("12") << 12 << 3 << 4;
+    QTest::newRow("prime 7") << 7 << 1 << 7;
+    QTest::newRow("1000") << 1000 << 25 << 40;
+    QTest::newRow("1") << 1 << 1 << 1;
+    QTest::newRow("0") << 0 << 0 << 0;
+}
+
+void TestPlots::gridShape() {
+    QFETCH(int, keys);
+    QFETCH(int, height);
+    QFETCH(int, width);
+    const QSize shape = gridShapeFor(keys);
+    QCOMPARE(shape.height(), height);
+    QCOMPARE(shape.width(), width);
+}
+
+void TestPlots::caption() {
+    PlotData data;
+    data.saliency.assign(1024, 0.5);
+    data.saliencyLabel = QStringLiteral("random, seed 0");
+    QCOMPARE(gridCaption(data),
+             QStringLiteral("grid 32 x 32 = 1024 tokens (saliency: random, seed 0)"));
+    data.image = QImage(10, 10, QImage::Format_RGB32);
+    data.gridHeight = 20, data.gridWidth = 30, data.resizedHeight = 560, data.resizedWidth = 840;
+    QCOMPARE(gridCaption(data), QStringLiteral("grid 20 x 30 = 600 tokens, resized 560 x 840"));
+}
+
+void TestPlots::exportAllWritesFourPicturesOfTheRequestedSize() {
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const PlotData data = makeData();
+    const ExportResult result = exportAllPlots(data, dir.path(), QSize(900, 600), false);
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(result.files.size(), 4);
+    for (const QString& name : exportAllPlotsFileNames()) {
+        const QString path = QDir(dir.path()).filePath(name);
+        QVERIFY2(result.files.contains(path), qPrintable(path));
+        QImage image;
+        QVERIFY2(image.load(path, "PNG"), qPrintable(path));
+        QCOMPARE(image.size(), QSize(900, 600));
+        QVERIFY2(distinctColours(image) > 20, qPrintable(name));
+    }
+    // Nothing else is left behind: no temporary files.
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 4);
+}
+
+void TestPlots::exportAllRefusesToOverwriteUnlessAllowed() {
+    QTemporaryDir dir;
+    const PlotData data = makeData();
+    QVERIFY(exportAllPlots(data, dir.path(), QSize(400, 300), false).ok);
+    const QString matrixPath = QDir(dir.path()).filePath("matrix.png");
+    const QString tradeoffPath = QDir(dir.path()).filePath("tradeoff.png");
+    QFile::remove(tradeoffPath); // one missing, others present: still refused as a whole
+    const QByteArray before = contents(matrixPath);
+
+    const ExportResult refused = exportAllPlots(data, dir.path(), QSize(500, 350), false);
+    QVERIFY(!refused.ok);
+    QVERIFY2(refused.error.contains("per_token.png") && refused.error.contains("exists"),
+             qPrintable(refused.error));
+    QVERIFY(refused.files.isEmpty());
+    QCOMPARE(contents(matrixPath), before);
+    QVERIFY(!QFileInfo::exists(tradeoffPath));
+
+    const ExportResult allowed = exportAllPlots(data, dir.path(), QSize(500, 350), true);
+    QVERIFY2(allowed.ok, qPrintable(allowed.error));
+    QCOMPARE(QImage(matrixPath).size(), QSize(500, 350));
+    QCOMPARE(QImage(tradeoffPath).size(), QSize(500, 350));
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 4);
+}
+
+void TestPlots::exportAllReportsBadPlaces() {
+    QTemporaryDir dir;
+    const PlotData data = makeData();
+    const QString missing = QDir(dir.path()).filePath("missing");
+    ExportResult result = exportAllPlots(data, missing, QSize(400, 300));
+    QVERIFY(!result.ok);
+    QVERIFY2(result.error.startsWith(missing) && result.error.contains("does not exist"),
+             qPrintable(result.error));
+    QVERIFY(!QFileInfo::exists(missing));
+
+    // A file where the folder should be.
+    const QString file = QDir(dir.path()).filePath("file.txt");
+    QFile(file).open(QIODevice::WriteOnly);
+    result = exportAllPlots(data, file, QSize(400, 300));
+    QVERIFY(!result.ok);
+
+    // A place nobody may write to, not even root.
+    result = exportAllPlots(data, QStringLiteral("/proc/self"), QSize(400, 300));
+    QVERIFY(!result.ok);
+    QVERIFY2(result.error.contains("cannot write"), qPrintable(result.error));
+
+    result = exportAllPlots(data, dir.path(), QSize(0, 300));
+    QVERIFY(!result.ok);
+    QVERIFY2(result.error.contains("size"), qPrintable(result.error));
+}
+
+void TestPlots::exportAllOfEmptyData() {
+    QTemporaryDir dir;
+    const ExportResult result = exportAllPlots(PlotData{}, dir.path(), QSize(320, 240));
+    QVERIFY2(result.ok, qPrintable(result.error));
+    for (const QString& path : result.files)
+        QCOMPARE(QImage(path).size(), QSize(320, 240));
+}
+
+void TestPlots::perTokenGraphsHoldTheData() {
+    const PlotData data = makeData();
+    PerTokenPlot view;
+    view.setData(data);
+    QCustomPlot* plot = view.customPlot();
+    QCOMPARE(plot->graphCount(), 3);
+    const std::vector<double>* expected[] = {&data.attention, &data.steered, &data.saliency};
+    const int graphs[] = {PerTokenPlot::AttentionGraph, PerTokenPlot::SteeredGraph,
+                          PerTokenPlot::SaliencyGraph};
+    for (int g = 0; g < 3; ++g) {
+        const auto points = plot->graph(graphs[g])->data();
+        QCOMPARE(points->size(), kKeys);
+        for (int k = 0; k < kKeys; ++k) {
+            QCOMPARE(points->at(k)->key, double(k));
+            QCOMPARE(points->at(k)->value, (*expected[g])[std::size_t(k)]);
+        }
+    }
+    QCOMPARE(plot->graph(PerTokenPlot::SaliencyGraph)->valueAxis(), plot->yAxis2);
+    QVERIFY(plot->yAxis2->visible());
+    QCOMPARE(plot->xAxis->label(), QStringLiteral("key token"));
+    QCOMPARE(plot->yAxis->label(), QStringLiteral("attention probability"));
+    QCOMPARE(plot->yAxis2->label(), QStringLiteral("saliency s"));
+    QVERIFY(plot->interactions().testFlag(QCP::iRangeDrag));
+    QVERIFY(plot->interactions().testFlag(QCP::iRangeZoom));
+    QVERIFY(plot->legend->visible());
+}
+
+void TestPlots::perTokenSortedBySaliency() {
+    const PlotData data = makeData();
+    PerTokenPlot view;
+    view.setData(data);
+    view.setSortBySaliency(true);
+    const auto saliency = view.customPlot()->graph(PerTokenPlot::SaliencyGraph)->data();
+    for (int x = 1; x < kKeys; ++x)
+        QVERIFY(saliency->at(x - 1)->value >= saliency->at(x)->value);
+    // Every token keeps its own values at its rank.
+    const auto steered = view.customPlot()->graph(PerTokenPlot::SteeredGraph)->data();
+    for (int k = 0; k < kKeys; ++k) {
+        const double x = view.tokenX(k);
+        QCOMPARE(view.tokenAtX(x), k);
+        QCOMPARE(steered->at(int(x))->value, data.steered[std::size_t(k)]);
+    }
+    QCOMPARE(view.tokenAtX(0), int(std::max_element(data.saliency.begin(), data.saliency.end()) -
+                                   data.saliency.begin()));
+}
+
+void TestPlots::perTokenHighlightAndTooltip() {
+    const PlotData data = makeData();
+    PerTokenPlot view;
+    view.setData(data);
+    view.highlightToken(5);
+    QCOMPARE(view.highlightedToken(), 5);
+    view.highlightToken(kKeys + 3);
+    QCOMPARE(view.highlightedToken(), -1);
+    const QString text = view.tokenText(7);
+    QVERIFY2(text.startsWith("token 7: A=") && text.contains(", A′=") && text.contains(", s="),
+             qPrintable(text));
+    QVERIFY(view.tokenText(-1).isEmpty());
+
+    view.resize(700, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy hovered(&view, &PerTokenPlot::tokenHovered);
+    QCustomPlot* plot = view.customPlot();
+    const int y = int(plot->axisRect()->center().y());
+    QTest::mouseMove(plot, QPoint(int(plot->xAxis->coordToPixel(20)), y));
+    QTRY_VERIFY(!hovered.isEmpty());
+    QCOMPARE(hovered.last().at(0).toInt(), 20);
+}
+
+void TestPlots::tradeoffMarkerInterpolates() {
+    const PlotData data = makeData();
+    TradeoffPlot view;
+    view.setData(data);
+    QCustomPlot* plot = view.customPlot();
+    QCOMPARE(plot->graph(0)->data()->size(), int(data.sweep.size()));
+    QCOMPARE(plot->xAxis->label(), QStringLiteral("KL(A‖A′) [nats]"));
+    QCOMPARE(plot->yAxis->label(), QStringLiteral("entropy reduction [%]"));
+    // Error bars are there for the seed spread.
+    int errorBars = 0;
+    for (int i = 0; i < plot->plottableCount(); ++i)
+        errorBars += qobject_cast<QCPErrorBars*>(plot->plottable(i)) != nullptr;
+    QCOMPARE(errorBars, 2);
+
+    // Half way between the grid points 0.25 and 0.5.
+    view.setLambda(0.375);
+    const SweepRow& a = data.sweep[1];
+    const SweepRow& b = data.sweep[2];
+    QCOMPARE(a.lambda, 0.25);
+    QCOMPARE(b.lambda, 0.5);
+    const QPointF marker = view.markerPosition();
+    QVERIFY(std::abs(marker.x() - (a.klMean + b.klMean) / 2) < 1e-15);
+    QVERIFY(std::abs(marker.y() - (a.reductionMean + b.reductionMean) / 2) < 1e-12);
+    // On a grid point exactly, clamped at the ends.
+    view.setLambda(0.5);
+    QCOMPARE(view.markerPosition(), QPointF(b.klMean, b.reductionMean));
+    view.setLambda(99);
+    QCOMPARE(view.markerPosition(),
+             QPointF(data.sweep.back().klMean, data.sweep.back().reductionMean));
+    QVERIFY(std::isnan(TradeoffPlot::interpolate({}, 0.3).x()));
+}
+
+void TestPlots::saliencyGridHoverEmitsToken() {
+    const PlotData data = makeData();
+    SaliencyGridPlot view;
+    view.setData(data);
+    QCOMPARE(view.gridHeight(), 8);
+    QCOMPARE(view.gridWidth(), 8);
+    view.resize(500, 420);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy hovered(&view, &SaliencyGridPlot::tokenHovered);
+    for (int token : {0, 9, 27, 63}) {
+        const QPoint centre = view.tokenCenter(token);
+        QCOMPARE(view.tokenAt(centre), token);
+        QTest::mouseMove(view.customPlot(), centre);
+        QTRY_VERIFY(!hovered.isEmpty() && hovered.last().at(0).toInt() == token);
+        QCOMPARE(view.highlightedToken(), token);
+    }
+    // Square cells: the same pixel pitch on both axes.
+    const QPoint a = view.tokenCenter(0), right = view.tokenCenter(1), below = view.tokenCenter(8);
+    QVERIFY(std::abs((right.x() - a.x()) - (below.y() - a.y())) <= 1);
+    QVERIFY(below.y() > a.y()); // row 0 at the top
+}
+
+void TestPlots::saliencyGridWithImage() {
+    PlotData data = makeData();
+    data.image = QImage(80, 40, QImage::Format_RGB32);
+    data.image.fill(Qt::gray);
+    data.gridHeight = 4, data.gridWidth = 8, data.gridOffset = 10;
+    data.resizedHeight = 112, data.resizedWidth = 224;
+    SaliencyGridPlot view;
+    view.setData(data);
+    QVERIFY(view.hasImage());
+    QCOMPARE(view.gridOffset(), 10);
+    view.resize(600, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QCOMPARE(view.tokenCenter(9), QPoint(-1, -1));
+    QCOMPARE(view.tokenAt(view.tokenCenter(10)), 10);
+    QCOMPARE(view.tokenAt(view.tokenCenter(41)), 41);
+    view.setOverlayOpacity(0.2);
+    QCOMPARE(view.overlayOpacity(), 0.2);
+    QTemporaryDir dir;
+    QVERIFY(view.savePng(dir.filePath("grid.png"), 300, 200));
+    QImage image(dir.filePath("grid.png"));
+    QCOMPARE(image.size(), QSize(300, 200));
+    QVERIFY(distinctColours(image) > 10);
+}
+
+void TestPlots::matrixClickPicksQuery() {
+    const PlotData data = makeData();
+    MatrixPlot view;
+    view.setData(data);
+    QCOMPARE(view.queries(), kQueries);
+    QCOMPARE(view.keys(), kKeys);
+    QCOMPARE(view.value(2, 5), data.matrix[2 * kKeys + 5]);
+    view.resize(600, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy picked(&view, &MatrixPlot::queryPicked);
+    QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, view.cellCenter(7, 20));
+    QCOMPARE(picked.size(), 1);
+    QCOMPARE(picked.at(0).at(0).toInt(), 7);
+    QCOMPARE(view.currentQuery(), 7);
+    // A click outside the matrix picks nothing.
+    QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, QPoint(2, 2));
+    QCOMPARE(picked.size(), 1);
+
+    // The difference view is symmetric around zero.
+    std::vector<double> difference(data.matrix.size(), 0.0);
+    difference[3] = 2e-4, difference[4] = -1e-4;
+    view.setMatrix(difference, kQueries, kKeys, true, 1, 0.8);
+    QVERIFY(view.isDifference());
+}
+
+void TestPlots::viewSavePngAndPdf() {
+    const PlotData data = makeData();
+    TradeoffPlot view;
+    view.setData(data);
+    QTemporaryDir dir;
+    const QString png = dir.filePath("t.png"), pdf = dir.filePath("t.pdf");
+    QString error;
+    QVERIFY2(view.savePng(png, 640, 480, 2.0, false, &error), qPrintable(error));
+    QCOMPARE(QImage(png).size(), QSize(1280, 960));
+    QVERIFY(!view.savePng(png, 640, 480, 1.0, false, &error));
+    QVERIFY2(error.contains("exists"), qPrintable(error));
+    QCOMPARE(QImage(png).size(), QSize(1280, 960));
+    QVERIFY2(view.savePdf(pdf, 640, 480, false, &error), qPrintable(error));
+    QVERIFY(contents(pdf).startsWith("%PDF"));
+    QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 2);
+}
+
+QTEST_MAIN(TestPlots)
+#include "tst_plots.moc"
