@@ -1,0 +1,551 @@
+// The CUDA backend: device probe, resident workload, kernel launches, metrics on the host.
+//
+// evaluate() puts the workload's values on the device once per Workload::id() and keeps them there
+// while lambda moves: a random workload is generated there (generate.cu), a file is uploaded. The
+// per-row results stay on the device; per-head sums come back (H x L doubles), and the totals are
+// formed on the host in head order as the CPU backend forms them.
+#include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
+
+#include "generate.h"
+#include "kernels.cuh"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <dlfcn.h>
+#include <mutex>
+#include <stdexcept>
+
+namespace attnsteer::gpu {
+namespace {
+
+namespace k = kernels;
+
+[[noreturn]] void fail(cudaError_t error, const char* what) {
+    throw std::runtime_error(std::string("cuda: ") + what + ": " + cudaGetErrorString(error));
+}
+
+void check(cudaError_t error, const char* what) {
+    if (error != cudaSuccess)
+        fail(error, what);
+}
+
+/// Launches KERNEL and reports a launch error (a bad configuration, no kernel image) at once.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, const char* name,
+            Args... args) {
+    kernel<<<grid, block, 0, stream>>>(args...);
+    check(cudaGetLastError(), name);
+}
+
+std::string mib(std::size_t bytes) {
+    return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
+
+struct Probe {
+    bool available = false;
+    std::string reason; ///< why not available
+    std::string name;
+    std::uint64_t memory = 0;
+    int multiprocessors = 0;
+};
+
+bool driverLibraryPresent() {
+    void* handle = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!handle)
+        return false;
+    dlclose(handle);
+    return true;
+}
+
+Probe probeDevice() {
+    Probe probe;
+    int count = 0;
+    const cudaError_t error = cudaGetDeviceCount(&count);
+    if (error != cudaSuccess) {
+        cudaGetLastError();
+        probe.reason = error == cudaErrorInsufficientDriver && !driverLibraryPresent()
+                           ? "NVIDIA driver not found (libcuda.so.1)"
+                           : std::string(cudaGetErrorString(error));
+        return probe;
+    }
+    if (count < 1) {
+        probe.reason = "no CUDA-capable device is detected";
+        return probe;
+    }
+    cudaDeviceProp properties{};
+    if (const cudaError_t e = cudaGetDeviceProperties(&properties, 0); e != cudaSuccess) {
+        cudaGetLastError();
+        probe.reason = std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(e);
+        return probe;
+    }
+    probe.name = properties.name;
+    probe.memory = properties.totalGlobalMem;
+    probe.multiprocessors = properties.multiProcessorCount;
+    // The build carries sm_80 and sm_90 code and compute_90 PTX: older devices cannot run it.
+    cudaFuncAttributes attributes{};
+    if (const cudaError_t e = cudaFuncGetAttributes(&attributes, k::headSumKernel);
+        e != cudaSuccess) {
+        cudaGetLastError();
+        probe.reason = probe.name + " (compute capability " + std::to_string(properties.major) +
+                       "." + std::to_string(properties.minor) +
+                       ") cannot run this build's kernels (sm_80, sm_90): " + cudaGetErrorString(e);
+        return probe;
+    }
+    probe.available = true;
+    return probe;
+}
+
+const Probe& probe() {
+    static const Probe result = probeDevice();
+    return result;
+}
+
+/// Device memory that grows on demand and is kept between calls.
+template <typename T> class DeviceBuffer {
+  public:
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() { release(); }
+
+    T* data() const { return data_; }
+
+    /// At least COUNT elements; throws the out-of-memory InputError naming WHAT.
+    T* reserve(std::size_t count, const char* what) {
+        if (count <= capacity_)
+            return data_;
+        release();
+        const std::size_t bytes = count * sizeof(T);
+        void* pointer = nullptr;
+        const cudaError_t error = cudaMalloc(&pointer, bytes);
+        if (error == cudaErrorMemoryAllocation) {
+            cudaGetLastError();
+            std::size_t free = 0, total = 0;
+            cudaMemGetInfo(&free, &total);
+            throw InputError("--backend", "cuda: out of device memory (" + std::string(what) +
+                                              " needs " + mib(bytes) + ", " + mib(free) +
+                                              " free of " + mib(total) + ")");
+        }
+        check(error, "cudaMalloc");
+        data_ = static_cast<T*>(pointer);
+        capacity_ = count;
+        return data_;
+    }
+
+    void release() {
+        if (data_)
+            cudaFree(data_);
+        data_ = nullptr;
+        capacity_ = 0;
+    }
+
+  private:
+    T* data_ = nullptr;
+    std::size_t capacity_ = 0;
+};
+
+/// Which workload the resident values are (ids are unique; the rest is belt and braces).
+struct ResidentKey {
+    std::uint64_t id = 0;
+    int heads = 0, queries = 0, keys = 0;
+    WorkloadSource source = WorkloadSource::RandomLogits;
+    bool operator==(const ResidentKey&) const = default;
+};
+
+/// The checks and messages of the CPU backend; returns the per-head steered flags.
+std::vector<unsigned char> checkInputs(int heads, int keys, std::span<const double> saliency,
+                                       std::span<const double> lambdas,
+                                       const SteeringParams& params) {
+    if (saliency.size() != std::size_t(keys))
+        throw InputError("saliency", "length is " + std::to_string(saliency.size()) +
+                                         ", expected " + std::to_string(keys) + " (keys)");
+    if (!(params.eps >= 0) || !std::isfinite(params.eps))
+        throw InputError("--eps", "must be a finite number >= 0");
+    for (double s : saliency)
+        if (!std::isfinite(s))
+            throw InputError("saliency", "contains NaN or Inf");
+    for (double lambda : lambdas)
+        if (!std::isfinite(lambda))
+            throw InputError("--lambda", "must be a finite number");
+    std::vector<unsigned char> steered(std::size_t(heads), params.steeredHeads.empty() ? 1 : 0);
+    for (int head : params.steeredHeads) {
+        if (head < 0 || head >= heads)
+            throw InputError("--steer-heads", "head " + std::to_string(head) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(heads - 1));
+        steered[std::size_t(head)] = 1;
+    }
+    return steered;
+}
+
+using RowKernel = void (*)(k::Rows, k::Chunk);
+
+template <int kLambdas> RowKernel rowKernelWith(int perThread) {
+    switch (perThread) {
+    case k::kPerThreadShort:
+        return k::rowKernel<kLambdas, k::kPerThreadShort>;
+    case k::kPerThreadLong:
+        return k::rowKernel<kLambdas, k::kPerThreadLong>;
+    default:
+        return k::rowKernel<kLambdas, 0>;
+    }
+}
+
+/// rowKernel for LAMBDAS slots (0, 1, 2, 4 or 8) and PER_THREAD cached values.
+RowKernel rowKernelFor(int lambdas, int perThread) {
+    switch (lambdas) {
+    case 0:
+        return rowKernelWith<0>(perThread);
+    case 1:
+        return rowKernelWith<1>(perThread);
+    case 2:
+        return rowKernelWith<2>(perThread);
+    case 4:
+        return rowKernelWith<4>(perThread);
+    default:
+        return rowKernelWith<8>(perThread);
+    }
+}
+
+int lambdaSlots(std::size_t lambdas) {
+    if (lambdas > std::size_t(k::kMaxRowLambdas))
+        return k::kTileLambdas;
+    return int(std::bit_ceil(lambdas));
+}
+
+} // namespace
+
+bool isAvailable() {
+    return probe().available;
+}
+std::string unavailableReason() {
+    return probe().available ? std::string() : probe().reason;
+}
+std::string deviceName() {
+    return probe().available ? probe().name : probe().reason;
+}
+std::uint64_t deviceMemoryBytes() {
+    return probe().available ? probe().memory : 0;
+}
+
+std::unique_ptr<Backend> makeCudaBackend() {
+    return std::make_unique<CudaBackend>();
+}
+
+struct CudaBackend::Impl {
+    std::mutex mutex;
+    cudaStream_t stream = nullptr;
+    cudaEvent_t started = nullptr, finished = nullptr;
+    int fallbackBlocks = 1;
+    double lastMs = 0;
+    std::uint64_t lastBytes = 0;
+    std::unique_ptr<Backend> cpu = makeCpuBackend(1); // row(): one row of K values
+
+    DeviceBuffer<float> values;
+    ResidentKey resident; // id 0: VALUES holds no workload
+    DeviceBuffer<k::RowStats> stats;
+    DeviceBuffer<double> entropyOriginal, entropySteered, kl, weights, weightsShifted, shifted,
+        saliency, lambdas, headOriginal, headSteered, headKl;
+    DeviceBuffer<unsigned char> steered;
+    DeviceBuffer<unsigned long long> fallback;
+    DeviceBuffer<int> fallbackCount;
+
+    /// Shape of the values on the device.
+    struct Shape {
+        int heads, queries, keys;
+        bool logits;
+    };
+
+    void makeResident(const Workload& workload);
+    void generate(const WorkloadSpec& spec);
+    std::vector<Metrics> run(const Shape& shape, std::span<const double> saliency,
+                             std::span<const double> lambdas, const SteeringParams& params,
+                             const std::vector<unsigned char>& steeredHeads,
+                             const RunControl& control,
+                             std::chrono::steady_clock::time_point wallStart);
+};
+
+CudaBackend::CudaBackend() {
+    if (!isAvailable())
+        throw InputError("--backend", "cuda: " + unavailableReason());
+    impl_ = std::make_unique<Impl>();
+    check(cudaSetDevice(0), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    check(cudaEventCreate(&impl_->started), "cudaEventCreate");
+    check(cudaEventCreate(&impl_->finished), "cudaEventCreate");
+    impl_->fallbackBlocks = std::max(1, 2 * probe().multiprocessors);
+}
+
+CudaBackend::~CudaBackend() {
+    if (!impl_)
+        return;
+    cudaSetDevice(0);
+    if (impl_->stream)
+        cudaStreamSynchronize(impl_->stream);
+    if (impl_->started)
+        cudaEventDestroy(impl_->started);
+    if (impl_->finished)
+        cudaEventDestroy(impl_->finished);
+    if (impl_->stream)
+        cudaStreamDestroy(impl_->stream);
+}
+
+void CudaBackend::Impl::makeResident(const Workload& workload) {
+    const ResidentKey key{workload.id(), workload.heads(), workload.queries(), workload.keys(),
+                          workload.source()};
+    if (key == resident)
+        return;
+    if (workload.isGenerated()) {
+        generate(workload.spec());
+    } else {
+        resident = {};
+        const std::size_t rows = workload.rowCount(), keys = std::size_t(workload.keys());
+        float* device = values.reserve(rows * keys, "the workload");
+        // Through a host buffer of at most 64 MiB (the workload hands out copies of its rows).
+        const std::size_t rowsPerCopy = std::max<std::size_t>(1, (std::size_t(16) << 20) / keys);
+        std::vector<float> staging(std::min(rows, rowsPerCopy) * keys);
+        for (std::size_t first = 0; first < rows; first += rowsPerCopy) {
+            const std::size_t count = std::min(rowsPerCopy, rows - first);
+            workload.fillRows(first, count, staging.data());
+            // From pageable memory: returns once STAGING has been copied out, so it can be reused.
+            check(cudaMemcpyAsync(device + first * keys, staging.data(),
+                                  count * keys * sizeof(float), cudaMemcpyHostToDevice, stream),
+                  "upload of the workload");
+        }
+    }
+    resident = key;
+}
+
+void CudaBackend::Impl::generate(const WorkloadSpec& spec) {
+    const unsigned long long count =
+        (unsigned long long)spec.heads * spec.queries * (unsigned long long)spec.keys;
+    resident = {};
+    values.reserve(count, "the workload");
+    launchGenerateLogits(spec.seed, spec.logitStd, count, values.data(), stream);
+}
+
+std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const double> saliencyIn,
+                                            std::span<const double> lambdaList,
+                                            const SteeringParams& params,
+                                            const std::vector<unsigned char>& steeredHeads,
+                                            const RunControl& control,
+                                            std::chrono::steady_clock::time_point wallStart) {
+    const std::size_t rows = std::size_t(shape.heads) * shape.queries;
+    const std::size_t keys = std::size_t(shape.keys);
+    const std::size_t lambdaCount = lambdaList.size();
+    const std::size_t heads = std::size_t(shape.heads);
+    const int ld = lambdaSlots(lambdaCount);
+    const bool tiled = lambdaCount > std::size_t(k::kMaxRowLambdas);
+
+    // s~ = s - max s on the host, as the CPU computes it.
+    const double saliencyMax = *std::max_element(saliencyIn.begin(), saliencyIn.end());
+    std::vector<double> shiftedHost(keys);
+    for (std::size_t i = 0; i < keys; ++i)
+        shiftedHost[i] = saliencyIn[i] - saliencyMax;
+
+    stats.reserve(rows, "row statistics");
+    entropyOriginal.reserve(rows, "per-row entropies");
+    entropySteered.reserve(rows * ld, "per-row entropies");
+    kl.reserve(rows * ld, "per-row divergences");
+    fallback.reserve(rows * ld, "the fallback list");
+    fallbackCount.reserve(1, "the fallback list");
+    weights.reserve(keys * ld, "the weight table");
+    weightsShifted.reserve(keys * ld, "the weight table");
+    shifted.reserve(keys, "the saliency");
+    saliency.reserve(keys, "the saliency");
+    lambdas.reserve(lambdaCount, "the lambdas");
+    steered.reserve(heads, "the steered heads");
+    headOriginal.reserve(heads, "per-head sums");
+    headSteered.reserve(heads * lambdaCount, "per-head sums");
+    headKl.reserve(heads * lambdaCount, "per-head sums");
+
+    check(cudaMemcpyAsync(shifted.data(), shiftedHost.data(), keys * sizeof(double),
+                          cudaMemcpyHostToDevice, stream),
+          "upload of the saliency");
+    check(cudaMemcpyAsync(saliency.data(), saliencyIn.data(), keys * sizeof(double),
+                          cudaMemcpyHostToDevice, stream),
+          "upload of the saliency");
+    check(cudaMemcpyAsync(lambdas.data(), lambdaList.data(), lambdaCount * sizeof(double),
+                          cudaMemcpyHostToDevice, stream),
+          "upload of the lambdas");
+    check(
+        cudaMemcpyAsync(steered.data(), steeredHeads.data(), heads, cudaMemcpyHostToDevice, stream),
+        "upload of the steered heads");
+
+    const k::Rows rowArgs{values.data(),  (long long)rows, shape.queries,         shape.keys,
+                          shape.logits,   params.eps,      shifted.data(),        saliency.data(),
+                          steered.data(), stats.data(),    entropyOriginal.data()};
+    auto chunkAt = [&](std::size_t first) {
+        return k::Chunk{lambdas.data() + first,
+                        int(std::min<std::size_t>(std::size_t(ld), lambdaCount - first)),
+                        ld,
+                        weights.data(),
+                        weightsShifted.data(),
+                        entropySteered.data(),
+                        kl.data(),
+                        fallback.data(),
+                        fallbackCount.data()};
+    };
+    const unsigned tileBlocks = unsigned((rows + k::kTileRows - 1) / k::kTileRows);
+    const unsigned weightBlocks = unsigned(
+        std::min<std::size_t>((keys * ld + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
+
+    const int perThread = k::perThreadFor(shape.keys);
+    if (tiled) // the row statistics first; tileKernel reads them
+        launch(rowKernelFor(0, perThread), unsigned(rows), k::kBlockThreads, stream, "rowKernel",
+               rowArgs, chunkAt(0));
+    const std::size_t chunks = tiled ? (lambdaCount + ld - 1) / ld : 1;
+    for (std::size_t c = 0; c < chunks; ++c) {
+        const k::Chunk chunk = chunkAt(c * ld);
+        launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel",
+               shifted.data(), shape.keys, chunk, weights.data(), weightsShifted.data());
+        check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
+        if (tiled) {
+            launch(k::tileKernel, tileBlocks, k::kBlockThreads, stream, "tileKernel", rowArgs,
+                   chunk);
+        } else {
+            launch(rowKernelFor(ld, perThread), unsigned(rows), k::kBlockThreads, stream,
+                   "rowKernel", rowArgs, chunk);
+        }
+        launch(k::fallbackKernel, unsigned(fallbackBlocks), k::kBlockThreads, stream,
+               "fallbackKernel", rowArgs, chunk);
+        const dim3 headGrid(unsigned(heads), unsigned(chunk.count));
+        launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
+               static_cast<const double*>(entropySteered.data()), ld, shape.queries,
+               headSteered.data(), int(lambdaCount), int(c * ld));
+        launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
+               static_cast<const double*>(kl.data()), ld, shape.queries, headKl.data(),
+               int(lambdaCount), int(c * ld));
+        if (control.cancel || control.onProgress) {
+            check(cudaStreamSynchronize(stream), "evaluation");
+            if (control.cancel && control.cancel->load())
+                throw Cancelled();
+            if (control.onProgress)
+                control.onProgress(double(c + 1) / double(chunks));
+        }
+    }
+    launch(k::headSumKernel, dim3(unsigned(heads), 1), k::kBlockThreads, stream, "headSumKernel",
+           static_cast<const double*>(entropyOriginal.data()), 1, shape.queries,
+           headOriginal.data(), 1, 0);
+
+    std::vector<double> hOriginal(heads), hSteered(heads * lambdaCount),
+        divergence(heads * lambdaCount);
+    check(cudaMemcpyAsync(hOriginal.data(), headOriginal.data(), heads * sizeof(double),
+                          cudaMemcpyDeviceToHost, stream),
+          "download of the results");
+    check(cudaMemcpyAsync(hSteered.data(), headSteered.data(), hSteered.size() * sizeof(double),
+                          cudaMemcpyDeviceToHost, stream),
+          "download of the results");
+    check(cudaMemcpyAsync(divergence.data(), headKl.data(), divergence.size() * sizeof(double),
+                          cudaMemcpyDeviceToHost, stream),
+          "download of the results");
+    check(cudaEventRecord(finished, stream), "cudaEventRecord");
+    check(cudaStreamSynchronize(stream), "evaluation");
+    float deviceMs = 0;
+    check(cudaEventElapsedTime(&deviceMs, started, finished), "cudaEventElapsedTime");
+    lastMs = deviceMs;
+    lastBytes = rows * keys * sizeof(float);
+
+    const double elapsedMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
+            .count();
+    auto summarize = [](double original, double steered, double divergence, double rowCount) {
+        MetricSummary summary;
+        summary.entropyOriginal = original / rowCount;
+        summary.entropySteered = steered / rowCount;
+        summary.entropyReductionPct = (original - steered) / original * 100.0;
+        summary.kl = divergence / rowCount;
+        return summary;
+    };
+    std::vector<Metrics> results(lambdaCount);
+    for (std::size_t l = 0; l < lambdaCount; ++l) {
+        Metrics& metrics = results[l];
+        metrics.lambda = lambdaList[l];
+        metrics.backend = "cuda";
+        metrics.elapsedMs = elapsedMs;
+        double totalOriginal = 0, totalSteered = 0, totalKl = 0;
+        for (std::size_t head = 0; head < heads; ++head) {
+            const double original = hOriginal[head];
+            const double steeredSum = hSteered[head * lambdaCount + l];
+            const double klSum = divergence[head * lambdaCount + l];
+            metrics.heads.push_back(summarize(original, steeredSum, klSum, double(shape.queries)));
+            totalOriginal += original, totalSteered += steeredSum, totalKl += klSum;
+        }
+        metrics.total = summarize(totalOriginal, totalSteered, totalKl, double(rows));
+    }
+    return results;
+}
+
+std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
+                                           std::span<const double> saliency,
+                                           std::span<const double> lambdas,
+                                           const SteeringParams& params,
+                                           const RunControl& control) {
+    const auto wallStart = std::chrono::steady_clock::now();
+    const auto steered = checkInputs(workload.heads(), workload.keys(), saliency, lambdas, params);
+    if (control.cancel && control.cancel->load())
+        throw Cancelled();
+    if (lambdas.empty())
+        return {};
+    std::lock_guard lock(impl_->mutex);
+    check(cudaSetDevice(0), "cudaSetDevice");
+    check(cudaEventRecord(impl_->started, impl_->stream), "cudaEventRecord");
+    impl_->makeResident(workload);
+    return impl_->run(
+        {workload.heads(), workload.queries(), workload.keys(), workload.holdsLogits()}, saliency,
+        lambdas, params, steered, control, wallStart);
+}
+
+std::vector<float> CudaBackend::generateLogits(const WorkloadSpec& spec) {
+    Workload::generate(spec); // its checks and messages; it generates nothing
+    std::lock_guard lock(impl_->mutex);
+    check(cudaSetDevice(0), "cudaSetDevice");
+    impl_->generate(spec);
+    std::vector<float> out(std::size_t(spec.heads) * spec.queries * std::size_t(spec.keys));
+    check(cudaMemcpyAsync(out.data(), impl_->values.data(), out.size() * sizeof(float),
+                          cudaMemcpyDeviceToHost, impl_->stream),
+          "download of the logits");
+    check(cudaStreamSynchronize(impl_->stream), "generation");
+    return out;
+}
+
+TokenRow CudaBackend::row(const Workload& workload, std::span<const double> saliency,
+                          const SteeringParams& params, int head, int query) {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->cpu->row(workload, saliency, params, head, query);
+}
+
+double CudaBackend::lastDeviceMs() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->lastMs;
+}
+
+std::uint64_t CudaBackend::lastValueBytes() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->lastBytes;
+}
+
+void CudaBackend::releaseDeviceMemory() {
+    std::lock_guard lock(impl_->mutex);
+    check(cudaSetDevice(0), "cudaSetDevice");
+    check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize");
+    Impl& d = *impl_;
+    d.resident = {};
+    d.values.release();
+    d.stats.release();
+    for (auto* buffer :
+         {&d.entropyOriginal, &d.entropySteered, &d.kl, &d.weights, &d.weightsShifted, &d.shifted,
+          &d.saliency, &d.lambdas, &d.headOriginal, &d.headSteered, &d.headKl})
+        buffer->release();
+    d.steered.release();
+    d.fallback.release();
+    d.fallbackCount.release();
+}
+
+} // namespace attnsteer::gpu

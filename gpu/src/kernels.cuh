@@ -1,0 +1,480 @@
+#pragma once
+// Device code of the CUDA backend; included by cuda_backend.cu only.
+//
+// Per row, with E = A + eps, x = log E, s~ = s - max s and w = exp(lambda s~) <= 1 (the algebra of
+// core/src/backend_cpu.cpp):
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,  S1 = sum E w, S2 = sum E x w, S3 = sum E w s~
+//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+// Every per-row sum is accumulated in double. Reductions use fixed trees (butterfly shuffles, then
+// the warps' partial sums in warp order), so results do not vary from run to run.
+//
+// Kernels, in launch order:
+//   weightsKernel    w[k][l] and w[k][l] s~_k for one chunk of lambdas (K x ld, row-independent)
+//   rowKernel<L, P>  one block per row, its values in registers (P per thread): softmax shift,
+//                    lambda-free sums and, for L > 0, S1..S3 of up to L lambdas in the same pass
+//                    (few lambdas: memory-bound, one read of the row from device memory)
+//   tileKernel       many lambdas: a block computes S1..S3 for 32 rows x 64 lambdas as a small
+//                    matrix product over K, with E, E x and w staged in shared memory
+//   fallbackKernel   the (row, lambda) pairs whose S1 underflowed: H(A') and KL straight from A
+//   with
+//                    the row's own shift (lambda in the hundreds, saliency maximum masked out)
+//   headSumKernel    per-head sums of the per-row results
+// (The random workload's generator is in generate.cu.)
+
+#include <cstdint>
+#include <math.h>
+
+namespace attnsteer::gpu::kernels {
+
+constexpr int kWarpSize = 32;
+constexpr int kBlockThreads = 256;
+constexpr int kWarpsPerBlock = kBlockThreads / kWarpSize;
+constexpr unsigned kFullMask = 0xffffffffu;
+/// S1 at or below this takes the direct per-row computation, as on the CPU.
+constexpr double kUnderflow = 1e-280;
+/// rowKernel handles up to this many lambdas in its single pass.
+constexpr int kMaxRowLambdas = 8;
+/// tileKernel: rows x lambdas per block, keys per shared-memory stage.
+constexpr int kTileRows = 32;
+constexpr int kTileLambdas = 64;
+constexpr int kTileKeys = 16;
+constexpr int kRowsPerThread = kTileRows / kWarpsPerBlock;  // 4
+constexpr int kLambdasPerThread = kTileLambdas / kWarpSize; // 2
+
+/// The lambda-free quantities of one row.
+struct RowStats {
+    double maxLogit;    ///< m = max_k Z_k (logits rows; 0 for attention rows)
+    double logSum;      ///< log sum_k exp(Z_k - m)
+    double invSum;      ///< 1 / sum_k exp(Z_k - m)
+    double entropy;     ///< H(A) = -sum_{A>0} A log A
+    double sumAx;       ///< sum_{A>0} A x
+    double sumAShifted; ///< sum A s~
+    double sumA;        ///< sum A
+};
+
+/// The rows every steering kernel reads, and where the lambda-free results go.
+struct Rows {
+    const float* values; ///< H*Q*K logits or probabilities
+    long long count;     ///< H*Q
+    int queries;
+    int keys;
+    bool logits; ///< values are logits (A = softmax) rather than probabilities
+    double eps;
+    const double* shifted;        ///< s~ = s - max s, K values
+    const double* saliency;       ///< s, K values
+    const unsigned char* steered; ///< per head: 1 when the bias applies
+    RowStats* stats;              ///< per row
+    double* entropyOriginal;      ///< per row: H(A)
+};
+
+/// One chunk of lambdas and where its per-row results go.
+struct Chunk {
+    const double* lambdas; ///< COUNT values
+    int count;
+    int ld;                       ///< lambda slots per key in the tables, per row in the results
+    const double* weights;        ///< w[k * ld + l] = exp(lambda_l s~_k), 0 for l >= COUNT
+    const double* weightsShifted; ///< w[k * ld + l] s~_k
+    double* entropySteered;       ///< H(A') at [row * ld + l]
+    double* kl;                   ///< KL(A||A') at [row * ld + l]
+    unsigned long long* fallback; ///< slots row * ld + l whose S1 underflowed
+    int* fallbackCount;
+};
+
+template <typename T> __device__ __forceinline__ T warpSum(T value) {
+    // Butterfly: lanes i and i^offset add the same two numbers, so every lane ends with the same
+    // bits.
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+        value += __shfl_xor_sync(kFullMask, value, offset);
+    return value;
+}
+
+__device__ __forceinline__ float larger(float a, float b) {
+    return fmaxf(a, b);
+}
+__device__ __forceinline__ double larger(double a, double b) {
+    return fmax(a, b);
+}
+
+template <typename T> __device__ __forceinline__ T warpMax(T value) {
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+        value = larger(value, __shfl_xor_sync(kFullMask, value, offset));
+    return value;
+}
+
+/// The sum over the block of VALUE (every thread must call it); SCRATCH holds kWarpsPerBlock.
+__device__ __forceinline__ double blockSum(double value, double* scratch) {
+    value = warpSum(value);
+    if (threadIdx.x % kWarpSize == 0)
+        scratch[threadIdx.x / kWarpSize] = value;
+    __syncthreads();
+    double total = 0;
+    for (int warp = 0; warp < kWarpsPerBlock; ++warp)
+        total += scratch[warp];
+    __syncthreads();
+    return total;
+}
+
+__device__ __forceinline__ double blockMax(double value, double* scratch) {
+    value = warpMax(value);
+    if (threadIdx.x % kWarpSize == 0)
+        scratch[threadIdx.x / kWarpSize] = value;
+    __syncthreads();
+    double peak = scratch[0];
+    for (int warp = 1; warp < kWarpsPerBlock; ++warp)
+        peak = fmax(peak, scratch[warp]);
+    __syncthreads();
+    return peak;
+}
+
+/// A_k and log A_k of one stored value.
+struct Attention {
+    double a;
+    double logA; ///< -inf where A = 0
+};
+
+__device__ __forceinline__ Attention attentionOf(float value, bool logits, double maxLogit,
+                                                 double logSum, double invSum) {
+    if (logits) {
+        const double shifted = double(value) - maxLogit;
+        return {exp(shifted) * invSum, shifted - logSum};
+    }
+    return {double(value), log(double(value))};
+}
+
+/// What one element contributes: A, log A, x = log(A + eps), E = A + eps and E x (0 where E = 0).
+struct Element {
+    Attention at;
+    double x;
+    double e;
+    double ex;
+};
+
+__device__ __forceinline__ Element prepareElement(float value, bool logits, double maxLogit,
+                                                  double logSum, double invSum, double eps) {
+    Element el;
+    el.at = attentionOf(value, logits, maxLogit, logSum, invSum);
+    if (eps == 0) {
+        el.x = el.at.logA;
+    } else {
+        // log(A + eps) = log A + log1p(y), y = eps / A: the series is exact in double to
+        // y^4/4 < 2.5e-17 for y < 1e-4 and saves a logarithm per element.
+        const double y = eps / el.at.a; // +inf where A = 0
+        el.x = y < 1e-4 ? el.at.logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0))) : log(el.at.a + eps);
+    }
+    el.e = el.at.a + eps;
+    el.ex = el.e > 0 ? el.e * el.x : 0.0;
+    return el;
+}
+
+/// H(A') and KL of row ROW, lambda slot L of CHUNK, from its three sums.
+__device__ __forceinline__ void finishRow(const Rows& rows, const Chunk& chunk, long long row,
+                                          int l, const RowStats& stats, double s1, double s2,
+                                          double s3) {
+    const unsigned long long slot = (unsigned long long)row * chunk.ld + l;
+    if (!rows.steered[row / rows.queries]) {
+        chunk.entropySteered[slot] = stats.entropy;
+        chunk.kl[slot] = 0;
+        return;
+    }
+    if (!(s1 > kUnderflow)) { // fallbackKernel fills these
+        chunk.fallback[atomicAdd(chunk.fallbackCount, 1)] = slot;
+        chunk.entropySteered[slot] = NAN;
+        chunk.kl[slot] = NAN;
+        return;
+    }
+    const double lambda = chunk.lambdas[l];
+    const double logS1 = log(s1);
+    chunk.entropySteered[slot] = logS1 - (s2 + lambda * s3) / s1;
+    chunk.kl[slot] = -stats.entropy - stats.sumAx - lambda * stats.sumAShifted + stats.sumA * logS1;
+}
+
+__global__ void weightsKernel(const double* shifted, int keys, Chunk chunk, double* weights,
+                              double* weightsShifted) {
+    const long long total = (long long)keys * chunk.ld;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < total;
+         i += (long long)gridDim.x * blockDim.x) {
+        const int k = int(i / chunk.ld), l = int(i % chunk.ld);
+        const double w = l < chunk.count ? exp(chunk.lambdas[l] * shifted[k]) : 0.0;
+        weights[i] = w;
+        weightsShifted[i] = w * shifted[k];
+    }
+}
+
+/// Values of a row that each thread keeps in registers: rows of up to kBlockThreads * PER_THREAD
+/// keys are read from memory once; longer rows (PER_THREAD = 0) are read once per pass.
+constexpr int kPerThreadShort = 4; // K <= 1024
+constexpr int kPerThreadLong = 16; // K <= 4096
+constexpr int perThreadFor(int keys) {
+    return keys <= kBlockThreads * kPerThreadShort  ? kPerThreadShort
+           : keys <= kBlockThreads * kPerThreadLong ? kPerThreadLong
+                                                    : 0;
+}
+
+/// One block per row. LAMBDAS = 0: the row's statistics only (tileKernel does the lambdas).
+/// Passes: the largest logit, the softmax sum, then every per-row sum at once; one batched block
+/// reduction at the end.
+template <int kLambdas, int kPerThread>
+__global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chunk) {
+    constexpr int kSums = 4 + 3 * kLambdas; // H(A), sum A x, sum A s~, sum A, then S1, S2, S3
+    __shared__ double scratch[kWarpsPerBlock];
+    __shared__ double partial[kWarpsPerBlock][kSums];
+    __shared__ double total[kSums];
+    const long long row = blockIdx.x;
+    const int keys = rows.keys;
+    const float* values = rows.values + row * keys;
+
+    float cache[kPerThread > 0 ? kPerThread : 1];
+    if constexpr (kPerThread > 0) {
+#pragma unroll
+        for (int j = 0; j < kPerThread; ++j) {
+            const int k = threadIdx.x + j * kBlockThreads;
+            cache[j] = k < keys ? values[k] : 0.0f;
+        }
+    }
+    // F(value, k) for this thread's keys.
+    auto forEachKey = [&](auto&& f) {
+        if constexpr (kPerThread > 0) {
+#pragma unroll
+            for (int j = 0; j < kPerThread; ++j) {
+                const int k = threadIdx.x + j * kBlockThreads;
+                if (k < keys)
+                    f(cache[j], k);
+            }
+        } else {
+            for (int k = threadIdx.x; k < keys; k += kBlockThreads)
+                f(values[k], k);
+        }
+    };
+
+    double maxLogit = 0, logSum = 0, invSum = 1;
+    if (rows.logits) {
+        float peak = -INFINITY;
+        forEachKey([&](float value, int) { peak = fmaxf(peak, value); });
+        maxLogit = blockMax(double(peak), scratch);
+        double sum = 0;
+        forEachKey([&](float value, int) { sum += exp(double(value) - maxLogit); });
+        sum = blockSum(sum, scratch);
+        logSum = log(sum);
+        invSum = 1.0 / sum;
+    }
+
+    double sums[kSums] = {};
+    forEachKey([&](float value, int k) {
+        const Element el = prepareElement(value, rows.logits, maxLogit, logSum, invSum, rows.eps);
+        if (el.at.a > 0) {
+            sums[0] -= el.at.a * el.at.logA;
+            sums[1] += el.at.a * el.x;
+        }
+        sums[2] += el.at.a * rows.shifted[k];
+        sums[3] += el.at.a;
+#pragma unroll
+        for (int l = 0; l < kLambdas; ++l) {
+            if (l < chunk.count) {
+                const double w = chunk.weights[(long long)k * kLambdas + l];
+                const double ws = chunk.weightsShifted[(long long)k * kLambdas + l];
+                sums[4 + l] += el.e * w;
+                sums[4 + kLambdas + l] += el.ex * w;
+                sums[4 + 2 * kLambdas + l] += el.e * ws;
+            }
+        }
+    });
+    const int lane = threadIdx.x % kWarpSize, warp = threadIdx.x / kWarpSize;
+#pragma unroll
+    for (int i = 0; i < kSums; ++i) {
+        const double warpTotal = warpSum(sums[i]);
+        if (lane == 0)
+            partial[warp][i] = warpTotal;
+    }
+    __syncthreads();
+    if (threadIdx.x < kSums) {
+        double sum = 0;
+        for (int w = 0; w < kWarpsPerBlock; ++w)
+            sum += partial[w][threadIdx.x];
+        total[threadIdx.x] = sum;
+    }
+    __syncthreads();
+
+    const RowStats stats{maxLogit, logSum, invSum, total[0], total[1], total[2], total[3]};
+    if (threadIdx.x == 0) {
+        rows.stats[row] = stats;
+        rows.entropyOriginal[row] = stats.entropy;
+    }
+    const int l = threadIdx.x;
+    if (l < kLambdas && l < chunk.count)
+        finishRow(rows, chunk, row, l, stats, total[4 + l], total[4 + kLambdas + l],
+                  total[4 + 2 * kLambdas + l]);
+}
+
+/// 32 rows x 64 lambdas per block (after rowKernel<0, P> has written the row statistics). Thread
+/// (tx = lane, ty = warp) owns rows ty + 8i (i < 4) and lambdas tx + 32j (j < 2): a warp reads one
+/// E value per row by broadcast and 32 consecutive w values per lambda, free of bank conflicts.
+__global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk chunk) {
+    __shared__ double eTile[kTileRows][kTileKeys];
+    __shared__ double exTile[kTileRows][kTileKeys];
+    __shared__ double wTile[kTileKeys][kTileLambdas];
+    __shared__ double wsTile[kTileKeys][kTileLambdas];
+    __shared__ double tileShift[kTileRows][3]; // maxLogit, logSum, invSum
+
+    const int tx = threadIdx.x % kWarpSize, ty = threadIdx.x / kWarpSize;
+    const long long firstRow = (long long)blockIdx.x * kTileRows;
+    const int keys = rows.keys;
+
+    bool anySteered = false;
+    for (int r = 0; r < kTileRows; ++r) {
+        const long long row = firstRow + r;
+        anySteered |= row < rows.count && rows.steered[row / rows.queries];
+    }
+    if (!anySteered) { // the same for every thread: the whole block leaves
+        for (int i = 0; i < kRowsPerThread; ++i) {
+            const long long row = firstRow + ty + kWarpsPerBlock * i;
+            for (int j = 0; j < kLambdasPerThread; ++j) {
+                const int l = tx + kWarpSize * j;
+                if (row < rows.count && l < chunk.count)
+                    finishRow(rows, chunk, row, l, rows.stats[row], 0, 0, 0);
+            }
+        }
+        return;
+    }
+
+    if (threadIdx.x < kTileRows) {
+        const long long row = firstRow + threadIdx.x;
+        const RowStats stats = row < rows.count ? rows.stats[row] : RowStats{0, 0, 1, 0, 0, 0, 0};
+        tileShift[threadIdx.x][0] = stats.maxLogit;
+        tileShift[threadIdx.x][1] = stats.logSum;
+        tileShift[threadIdx.x][2] = stats.invSum;
+    }
+    __syncthreads();
+
+    double s1[kRowsPerThread][kLambdasPerThread] = {};
+    double s2[kRowsPerThread][kLambdasPerThread] = {};
+    double s3[kRowsPerThread][kLambdasPerThread] = {};
+    for (int firstKey = 0; firstKey < keys; firstKey += kTileKeys) {
+        for (int i = threadIdx.x; i < kTileRows * kTileKeys; i += kBlockThreads) {
+            const int r = i / kTileKeys, kk = i % kTileKeys;
+            const long long row = firstRow + r;
+            const int k = firstKey + kk;
+            double e = 0, ex = 0;
+            if (row < rows.count && k < keys) {
+                const Element el =
+                    prepareElement(rows.values[row * keys + k], rows.logits, tileShift[r][0],
+                                   tileShift[r][1], tileShift[r][2], rows.eps);
+                e = el.e;
+                ex = el.ex;
+            }
+            eTile[r][kk] = e;
+            exTile[r][kk] = ex;
+        }
+        for (int i = threadIdx.x; i < kTileKeys * kTileLambdas; i += kBlockThreads) {
+            const int kk = i / kTileLambdas, l = i % kTileLambdas;
+            const int k = firstKey + kk;
+            const bool inside = k < keys;
+            wTile[kk][l] = inside ? chunk.weights[(long long)k * kTileLambdas + l] : 0.0;
+            wsTile[kk][l] = inside ? chunk.weightsShifted[(long long)k * kTileLambdas + l] : 0.0;
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int kk = 0; kk < kTileKeys; ++kk) {
+            double e[kRowsPerThread], ex[kRowsPerThread], w[kLambdasPerThread],
+                ws[kLambdasPerThread];
+#pragma unroll
+            for (int i = 0; i < kRowsPerThread; ++i) {
+                e[i] = eTile[ty + kWarpsPerBlock * i][kk];
+                ex[i] = exTile[ty + kWarpsPerBlock * i][kk];
+            }
+#pragma unroll
+            for (int j = 0; j < kLambdasPerThread; ++j) {
+                w[j] = wTile[kk][tx + kWarpSize * j];
+                ws[j] = wsTile[kk][tx + kWarpSize * j];
+            }
+#pragma unroll
+            for (int i = 0; i < kRowsPerThread; ++i)
+#pragma unroll
+                for (int j = 0; j < kLambdasPerThread; ++j) {
+                    s1[i][j] += e[i] * w[j];
+                    s2[i][j] += ex[i] * w[j];
+                    s3[i][j] += e[i] * ws[j];
+                }
+        }
+        __syncthreads();
+    }
+
+#pragma unroll
+    for (int i = 0; i < kRowsPerThread; ++i) {
+        const long long row = firstRow + ty + kWarpsPerBlock * i;
+        if (row >= rows.count)
+            continue;
+        const RowStats stats = rows.stats[row];
+#pragma unroll
+        for (int j = 0; j < kLambdasPerThread; ++j) {
+            const int l = tx + kWarpSize * j;
+            if (l < chunk.count)
+                finishRow(rows, chunk, row, l, stats, s1[i][j], s2[i][j], s3[i][j]);
+        }
+    }
+}
+
+/// log(A + eps) + lambda s_k, -inf where A + eps = 0.
+__device__ __forceinline__ double steeredLogit(const Attention& at, double eps, double lambda,
+                                               double saliency) {
+    const double e = at.a + eps;
+    return e > 0 ? log(e) + lambda * saliency : -INFINITY;
+}
+
+/// One block per (row, lambda) slot of the fallback list (grid-stride over the list).
+__global__ void __launch_bounds__(kBlockThreads) fallbackKernel(Rows rows, Chunk chunk) {
+    __shared__ double scratch[kWarpsPerBlock];
+    const int count = *chunk.fallbackCount;
+    const int keys = rows.keys;
+    for (int item = blockIdx.x; item < count; item += gridDim.x) {
+        const unsigned long long slot = chunk.fallback[item];
+        const long long row = (long long)(slot / chunk.ld);
+        const double lambda = chunk.lambdas[slot % chunk.ld];
+        const RowStats stats = rows.stats[row];
+        const float* values = rows.values + row * keys;
+        auto attention = [&](int k) {
+            return attentionOf(values[k], rows.logits, stats.maxLogit, stats.logSum, stats.invSum);
+        };
+        double peak = -INFINITY;
+        for (int k = threadIdx.x; k < keys; k += kBlockThreads)
+            peak = fmax(peak, steeredLogit(attention(k), rows.eps, lambda, rows.saliency[k]));
+        peak = blockMax(peak, scratch);
+        double sum = 0;
+        for (int k = threadIdx.x; k < keys; k += kBlockThreads)
+            sum += exp(steeredLogit(attention(k), rows.eps, lambda, rows.saliency[k]) - peak);
+        sum = blockSum(sum, scratch);
+        const double logSum = log(sum) + peak;
+        double entropy = 0, kl = 0;
+        for (int k = threadIdx.x; k < keys; k += kBlockThreads) {
+            const Attention at = attention(k);
+            const double logit = steeredLogit(at, rows.eps, lambda, rows.saliency[k]);
+            const double steered = exp(logit - peak) / sum;
+            const double logSteered = logit - logSum;
+            if (steered > 0)
+                entropy -= steered * logSteered;
+            if (at.a > 0)
+                kl += at.a * (at.logA - logSteered);
+        }
+        entropy = blockSum(entropy, scratch);
+        kl = blockSum(kl, scratch);
+        if (threadIdx.x == 0) {
+            chunk.entropySteered[slot] = entropy;
+            chunk.kl[slot] = kl;
+        }
+    }
+}
+
+/// out[h * outLd + offset + l] = sum over the queries q of head h of perRow[(h Q + q) ld + l];
+/// grid (heads, lambdas).
+__global__ void __launch_bounds__(kBlockThreads)
+    headSumKernel(const double* perRow, int ld, int queries, double* out, int outLd, int offset) {
+    __shared__ double scratch[kWarpsPerBlock];
+    const int head = blockIdx.x, l = blockIdx.y;
+    double sum = 0;
+    for (int q = threadIdx.x; q < queries; q += kBlockThreads)
+        sum += perRow[((long long)head * queries + q) * ld + l];
+    sum = blockSum(sum, scratch);
+    if (threadIdx.x == 0)
+        out[(long long)head * outLd + offset + l] = sum;
+}
+
+} // namespace attnsteer::gpu::kernels

@@ -1,0 +1,127 @@
+// CUDA backend benchmarks at 32 x 1024 x 1024 (the write-up's size) and 32 x 4096 x 4096. Times are
+// device times from CUDA events around the backend's work (manual timing); "GB/s" is the bytes of
+// logits the kernels read (H*Q*K*4) over that time. Run by hand or by gpu/run-gpu-checks.sh, never
+// by CTest. Without a CUDA device it says so and exits 0.
+#include "attnsteer/backend.h"
+#include "attnsteer/gpu.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/workload.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <memory>
+
+using namespace attnsteer;
+
+namespace {
+
+/// The backend, or nullptr (and the benchmark marked skipped) without a device.
+gpu::CudaBackend* backendFor(benchmark::State& state) {
+    if (!gpu::isAvailable()) {
+        state.SkipWithError(("no CUDA device: " + gpu::unavailableReason()).c_str());
+        return nullptr;
+    }
+    static gpu::CudaBackend backend;
+    return &backend;
+}
+
+WorkloadSpec specOf(const benchmark::State& state) {
+    const int keys = int(state.range(0));
+    return WorkloadSpec{32, keys, keys, 0.1, 0};
+}
+
+std::vector<double> saliencyOf(int keys) {
+    return normalizeSaliency(randomSaliencyRaw(keys, 0), Normalization::Max).values;
+}
+
+std::vector<double> sweepLambdas() {
+    std::vector<double> lambdas(64);
+    for (std::size_t i = 0; i < lambdas.size(); ++i)
+        lambdas[i] = 0.05 * double(i);
+    return lambdas;
+}
+
+/// Device time per iteration, and bandwidth over all iterations.
+class DeviceTimer {
+  public:
+    void add(benchmark::State& state, const gpu::CudaBackend& backend) {
+        const double ms = backend.lastDeviceMs();
+        state.SetIterationTime(ms * 1e-3);
+        totalMs_ += ms;
+        bytes_ += double(backend.lastValueBytes());
+    }
+    void report(benchmark::State& state, std::size_t lambdas) const {
+        if (totalMs_ > 0)
+            state.counters["GB/s"] = bytes_ / (totalMs_ * 1e-3) / 1e9;
+        state.counters["lambdas"] = double(lambdas);
+    }
+
+  private:
+    double totalMs_ = 0, bytes_ = 0;
+};
+
+void runResident(benchmark::State& state, const std::vector<double>& lambdas) {
+    gpu::CudaBackend* backend = backendFor(state);
+    if (!backend)
+        return;
+    const WorkloadSpec spec = specOf(state);
+    const Workload workload = Workload::generate(spec);
+    const auto saliency = saliencyOf(spec.keys);
+    backend->evaluate(workload, saliency, lambdas, SteeringParams{}); // generated, now resident
+    DeviceTimer timer;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(backend->evaluate(workload, saliency, lambdas, SteeringParams{}));
+        timer.add(state, *backend);
+    }
+    timer.report(state, lambdas.size());
+}
+
+} // namespace
+
+/// One lambda, all metrics, the workload resident on the device.
+static void BM_CudaOneLambda(benchmark::State& state) {
+    runResident(state, {0.25});
+}
+BENCHMARK(BM_CudaOneLambda)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+/// 64 lambdas in one call (the tiled path), the workload resident.
+static void BM_CudaSweep64(benchmark::State& state) {
+    runResident(state, sweepLambdas());
+}
+BENCHMARK(BM_CudaSweep64)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+/// Cold start: every iteration a new random workload (a new id), generated on the device, then
+/// one lambda evaluated.
+static void BM_CudaColdStart(benchmark::State& state) {
+    gpu::CudaBackend* backend = backendFor(state);
+    if (!backend)
+        return;
+    const WorkloadSpec spec = specOf(state);
+    const auto saliency = saliencyOf(spec.keys);
+    SteeringParams params;
+    DeviceTimer timer;
+    for (auto _ : state) {
+        const Workload workload = Workload::generate(spec);
+        benchmark::DoNotOptimize(backend->evaluate(workload, saliency, params));
+        timer.add(state, *backend);
+    }
+    timer.report(state, 1);
+}
+BENCHMARK(BM_CudaColdStart)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    if (!gpu::isAvailable()) {
+        std::printf("bench_gpu: no CUDA device (%s); nothing to measure\n",
+                    gpu::unavailableReason().c_str());
+        return 0;
+    }
+    std::printf("bench_gpu: %s, %.1f GiB\n", gpu::deviceName().c_str(),
+                double(gpu::deviceMemoryBytes()) / double(1ull << 30));
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

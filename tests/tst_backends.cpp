@@ -1,0 +1,458 @@
+// Every backend against the long-double reference (tests/reference.h) and the CUDA backend against
+// the CPU backend, from one test body over a _data() table with a row per backend and input. The
+// CUDA rows skip ("no CUDA device: <reason>") where no device can be used, as do the GPU-only
+// tests; backend selection is tested both ways.
+#include "reference.h"
+
+#include "attnsteer/backend.h"
+#include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
+#include "attnsteer/random.h"
+#include "attnsteer/saliency.h"
+#include "attnsteer/workload.h"
+
+#include <QTest>
+
+#include <bit>
+#include <cmath>
+#include <functional>
+
+using namespace attnsteer;
+
+namespace {
+
+/// The tolerances, with why.
+/// - kRelative: the contract (1e-6 relative to float64). Both backends sum in double; they differ
+///   from each other and from the reference by the order of the sums, ~1e-13 relative.
+/// - Floors for values that are 0 up to rounding (lambda = 0 without eps, the entropy of a one-hot
+///   A' at lambda = 1000): KL and entropies are sums of terms of size ~log K = O(10) with double
+///   rounding, ~1e-14 nats absolute; the reduction is that over H(A) ~ 4, times 100.
+constexpr double kRelative = 1e-6;
+constexpr double kNatsFloor = 1e-12;
+constexpr double kPercentFloor = 1e-9;
+
+bool close(double actual, double expected, double relative, double floor) {
+    return std::abs(actual - expected) <= relative * std::abs(expected) + floor;
+}
+
+#define COMPARE_METRIC(actual, expected, floor, what)                                              \
+    QVERIFY2(close((actual), (expected), kRelative, (floor)),                                      \
+             qPrintable(QStringLiteral("%1: %2 = %3, expected %4")                                 \
+                            .arg(what)                                                             \
+                            .arg(#actual)                                                          \
+                            .arg((actual), 0, 'g', 17)                                             \
+                            .arg((expected), 0, 'g', 17)))
+
+QString errorOf(const std::function<void()>& action) {
+    try {
+        action();
+    } catch (const InputError& error) {
+        return QString::fromStdString(error.what());
+    }
+    return QStringLiteral("(no error)");
+}
+
+QString noDeviceMessage() {
+    return QStringLiteral("no CUDA device: ") + QString::fromStdString(gpu::unavailableReason());
+}
+
+std::unique_ptr<Backend> makeBackend(const QString& name) {
+    if (name == QLatin1String("cuda"))
+        return gpu::makeCudaBackend();
+    return makeCpuBackend();
+}
+
+std::vector<double> defaultSaliency(int keys, std::uint64_t seed) {
+    return normalizeSaliency(randomSaliencyRaw(keys, seed), Normalization::Max).values;
+}
+
+/// A causal-mask attention tensor [H,Q,K] with Q = K: row q attends to keys 0..q only, so every
+/// row but the last has exact zeros, and rows before the saliency maximum cannot see it.
+Workload causalAttention(int heads, int size, std::uint64_t seed) {
+    std::vector<float> values(std::size_t(heads) * size * size, 0.0f);
+    for (int h = 0; h < heads; ++h)
+        for (int q = 0; q < size; ++q) {
+            double sum = 0;
+            std::vector<double> row(std::size_t(q) + 1);
+            for (int k = 0; k <= q; ++k)
+                sum += row[k] = std::exp(
+                    0.5 * philoxNormal(seed, RandomStream::Logits, (h * size + q) * size + k));
+            for (int k = 0; k <= q; ++k)
+                values[(std::size_t(h) * size + q) * size + k] = float(row[k] / sum);
+        }
+    return Workload::fromValues(heads, size, size, std::move(values), WorkloadSource::FileAttention,
+                                "causal");
+}
+
+/// Logits held in memory as if read from a file (the CUDA backend uploads these rather than
+/// generating them on the device).
+Workload fileLogits(int heads, int queries, int keys, double sigma, std::uint64_t seed) {
+    std::vector<float> values(std::size_t(heads) * queries * keys);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = float(sigma * philoxNormal(seed, RandomStream::Logits, i));
+    return Workload::fromValues(heads, queries, keys, std::move(values), WorkloadSource::FileLogits,
+                                "logits in memory");
+}
+
+Workload randomWorkload(int heads, int queries, int keys, double sigma, std::uint64_t seed) {
+    return Workload::generate(WorkloadSpec{heads, queries, keys, sigma, seed});
+}
+
+struct Input {
+    const char* name;
+    std::function<Workload()> make;
+    std::uint64_t saliencySeed;
+    double eps;
+    std::vector<int> steered;
+};
+
+const std::vector<Input>& inputs() {
+    static const std::vector<Input> list = {
+        {"random 2x16x64", [] { return randomWorkload(2, 16, 64, 0.1, 1); }, 1, 1e-9, {}},
+        {"random 3x50x300", [] { return randomWorkload(3, 50, 300, 0.1, 2); }, 2, 1e-9, {}},
+        {"random 3x50x300 eps=0", [] { return randomWorkload(3, 50, 300, 0.1, 2); }, 2, 0.0, {}},
+        {"random 3x50x300 sigma=2 head 1 steered",
+         [] { return randomWorkload(3, 50, 300, 2.0, 3); },
+         3,
+         1e-9,
+         {1}},
+        {"file logits 2x24x97 sigma=1.5",
+         [] { return fileLogits(2, 24, 97, 1.5, 4); },
+         4,
+         1e-9,
+         {}},
+        // Longer rows: the CUDA backend keeps up to 4096 values of a row in registers and reads
+        // longer rows from memory once per pass.
+        {"random 1x6x3000", [] { return randomWorkload(1, 6, 3000, 0.1, 7); }, 7, 1e-9, {}},
+        {"random 2x3x5000 eps=0", [] { return randomWorkload(2, 3, 5000, 0.5, 8); }, 8, 0.0, {}},
+        {"causal attention 2x40 eps=0", [] { return causalAttention(2, 40, 9); }, 9, 0.0, {}},
+        {"causal attention 2x40 eps=1e-9", [] { return causalAttention(2, 40, 9); }, 9, 1e-9, {}},
+    };
+    return list;
+}
+
+/// The lambdas of the table: identity, small, the write-up's two, and one where S1 underflows for
+/// masked rows that cannot see the saliency maximum (the direct fallback).
+const std::vector<double> kLambdas = {0, 0.01, 0.25, 1, 1000};
+
+void addBackendRows(const char* test) {
+    QTest::addColumn<QString>("backend");
+    for (const char* backend : {"cpu", "cuda"})
+        QTest::addRow("%s %s", backend, test) << QString::fromLatin1(backend);
+}
+
+} // namespace
+
+class TestBackends : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void matchesReference_data();
+    void matchesReference();
+    void inputErrorsMatchCpu_data();
+    void inputErrorsMatchCpu();
+    void cancellation_data();
+    void cancellation();
+    void tokenRowMatchesCpu();
+    void residentWorkloadFollowsIdentity();
+    void outOfMemoryIsAnInputError();
+    void deviceLogitsMatchHost_data();
+    void deviceLogitsMatchHost();
+    void autoFallsBackWithoutDevice();
+    void cudaWithoutDeviceThrows();
+    void selectionWithDevice();
+    void backendChoiceParsing();
+};
+
+void TestBackends::matchesReference_data() {
+    QTest::addColumn<QString>("backend");
+    QTest::addColumn<int>("input");
+    for (const char* backend : {"cpu", "cuda"})
+        for (std::size_t i = 0; i < inputs().size(); ++i)
+            QTest::addRow("%s: %s", backend, inputs()[i].name)
+                << QString::fromLatin1(backend) << int(i);
+}
+
+void TestBackends::matchesReference() {
+    QFETCH(QString, backend);
+    QFETCH(int, input);
+    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    const Input& in = inputs()[std::size_t(input)];
+    const Workload workload = in.make();
+    const auto s = defaultSaliency(workload.keys(), in.saliencySeed);
+    SteeringParams params;
+    params.eps = in.eps;
+    params.steeredHeads = in.steered;
+
+    auto engine = makeBackend(backend);
+    const std::vector<Metrics> results = engine->evaluate(workload, s, kLambdas, params);
+    QCOMPARE(int(results.size()), int(kLambdas.size()));
+    const std::vector<Metrics> cpu =
+        backend == QLatin1String("cpu") ? results
+                                        : makeCpuBackend()->evaluate(workload, s, kLambdas, params);
+
+    for (std::size_t l = 0; l < kLambdas.size(); ++l) {
+        const Metrics& m = results[l];
+        QCOMPARE(m.lambda, kLambdas[l]);
+        QCOMPARE(QString::fromStdString(m.backend), backend);
+        QCOMPARE(int(m.heads.size()), workload.heads());
+        for (int head = -1; head < workload.heads(); ++head) {
+            const MetricSummary& got = head < 0 ? m.total : m.heads[std::size_t(head)];
+            const MetricSummary& onCpu = head < 0 ? cpu[l].total : cpu[l].heads[std::size_t(head)];
+            const QString what =
+                QStringLiteral("lambda %1, %2")
+                    .arg(kLambdas[l])
+                    .arg(head < 0 ? QStringLiteral("total") : QStringLiteral("head %1").arg(head));
+            QVERIFY2(std::isfinite(got.entropyOriginal) && std::isfinite(got.entropySteered) &&
+                         std::isfinite(got.entropyReductionPct) && std::isfinite(got.kl),
+                     qPrintable(what + QStringLiteral(": not finite")));
+            const auto expected =
+                reference::evaluate(workload, s, kLambdas[l], in.eps, in.steered, head);
+            COMPARE_METRIC(got.entropyOriginal, expected.entropyOriginal, kNatsFloor, what);
+            COMPARE_METRIC(got.entropySteered, expected.entropySteered, kNatsFloor, what);
+            COMPARE_METRIC(got.entropyReductionPct, expected.reductionPct, kPercentFloor, what);
+            COMPARE_METRIC(got.kl, expected.kl, kNatsFloor, what);
+            COMPARE_METRIC(got.entropyOriginal, onCpu.entropyOriginal, kNatsFloor, what);
+            COMPARE_METRIC(got.entropySteered, onCpu.entropySteered, kNatsFloor, what);
+            COMPARE_METRIC(got.entropyReductionPct, onCpu.entropyReductionPct, kPercentFloor, what);
+            COMPARE_METRIC(got.kl, onCpu.kl, kNatsFloor, what);
+        }
+    }
+
+    // More lambdas than one pass over a row takes (the CUDA backend's tiled path, in chunks of
+    // 64): the same numbers for the lambdas above, and the CPU's for the others.
+    std::vector<double> many = kLambdas;
+    for (int i = 1; i <= 65; ++i)
+        many.push_back(0.05 * i);
+    const auto sweep = engine->evaluate(workload, s, many, params);
+    const auto sweepOnCpu = makeCpuBackend()->evaluate(workload, s, many, params);
+    QCOMPARE(sweep.size(), many.size());
+    for (std::size_t l = 0; l < many.size(); ++l) {
+        const QString what = QStringLiteral("sweep, lambda %1").arg(many[l]);
+        QCOMPARE(sweep[l].lambda, many[l]);
+        const MetricSummary& got = sweep[l].total;
+        if (l < kLambdas.size()) {
+            const MetricSummary& single = results[l].total;
+            COMPARE_METRIC(got.entropySteered, single.entropySteered, kNatsFloor, what);
+            COMPARE_METRIC(got.entropyReductionPct, single.entropyReductionPct, kPercentFloor,
+                           what);
+            COMPARE_METRIC(got.kl, single.kl, kNatsFloor, what);
+        }
+        COMPARE_METRIC(got.entropySteered, sweepOnCpu[l].total.entropySteered, kNatsFloor, what);
+        COMPARE_METRIC(got.entropyReductionPct, sweepOnCpu[l].total.entropyReductionPct,
+                       kPercentFloor, what);
+        COMPARE_METRIC(got.kl, sweepOnCpu[l].total.kl, kNatsFloor, what);
+        for (int head = 0; head < workload.heads(); ++head)
+            COMPARE_METRIC(sweep[l].heads[std::size_t(head)].kl,
+                           sweepOnCpu[l].heads[std::size_t(head)].kl, kNatsFloor, what);
+    }
+}
+
+void TestBackends::inputErrorsMatchCpu_data() {
+    addBackendRows("errors");
+}
+
+void TestBackends::inputErrorsMatchCpu() {
+    QFETCH(QString, backend);
+    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    auto engine = makeBackend(backend);
+    const Workload workload = randomWorkload(3, 8, 96, 0.1, 0);
+    const auto s = defaultSaliency(96, 0);
+    SteeringParams params;
+    params.steeredHeads = {0, 3};
+    QCOMPARE(errorOf([&] { engine->evaluate(workload, s, params); }),
+             QStringLiteral("--steer-heads: head 3 is out of range 0..2"));
+    QCOMPARE(errorOf([&] { engine->evaluate(workload, defaultSaliency(95, 0), SteeringParams{}); }),
+             QStringLiteral("saliency: length is 95, expected 96 (keys)"));
+    params = {};
+    params.eps = -1;
+    QCOMPARE(errorOf([&] { engine->evaluate(workload, s, params); }),
+             QStringLiteral("--eps: must be a finite number >= 0"));
+    auto badSaliency = s;
+    badSaliency[5] = NAN;
+    QCOMPARE(errorOf([&] { engine->evaluate(workload, badSaliency, SteeringParams{}); }),
+             QStringLiteral("saliency: contains NaN or Inf"));
+    const std::vector<double> badLambda = {0.5, INFINITY};
+    QCOMPARE(errorOf([&] { engine->evaluate(workload, s, badLambda, SteeringParams{}); }),
+             QStringLiteral("--lambda: must be a finite number"));
+    QVERIFY(engine->evaluate(workload, s, std::vector<double>{}, SteeringParams{}).empty());
+}
+
+void TestBackends::cancellation_data() {
+    addBackendRows("cancel");
+}
+
+void TestBackends::cancellation() {
+    QFETCH(QString, backend);
+    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    // One CPU thread: the CPU backend reports progress from OpenMP thread 0 only, so with more
+    // threads its last report need not be 1.
+    auto engine = backend == QLatin1String("cuda") ? gpu::makeCudaBackend() : makeCpuBackend(1);
+    const Workload workload = randomWorkload(2, 40, 96, 0.1, 0);
+    const auto s = defaultSaliency(96, 0);
+    std::atomic<bool> cancel{true};
+    RunControl control;
+    control.cancel = &cancel;
+    QVERIFY_THROWS_EXCEPTION(Cancelled, engine->evaluate(workload, s, SteeringParams{}, control));
+    cancel = false;
+    double lastProgress = 0;
+    control.onProgress = [&](double fraction) { lastProgress = fraction; };
+    std::vector<double> lambdas(150);
+    for (std::size_t i = 0; i < lambdas.size(); ++i)
+        lambdas[i] = 0.01 * double(i);
+    engine->evaluate(workload, s, lambdas, SteeringParams{}, control);
+    QCOMPARE(lastProgress, 1.0);
+}
+
+void TestBackends::tokenRowMatchesCpu() {
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    const Workload workload = randomWorkload(3, 24, 96, 0.1, 3);
+    const auto s = defaultSaliency(96, 3);
+    SteeringParams params;
+    params.lambda = 0.9;
+    const TokenRow onCpu = makeCpuBackend()->row(workload, s, params, 2, 7);
+    const TokenRow onCuda = gpu::makeCudaBackend()->row(workload, s, params, 2, 7);
+    QCOMPARE(onCuda.original, onCpu.original);
+    QCOMPARE(onCuda.steered, onCpu.steered);
+}
+
+void TestBackends::residentWorkloadFollowsIdentity() {
+    // The CUDA backend keeps the values of the last workload on the device: a different workload
+    // of the same shape must replace them, and a copy (same id) must reuse them.
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    const Workload first = randomWorkload(2, 30, 128, 0.1, 5);
+    const Workload second = randomWorkload(2, 30, 128, 0.1, 6);
+    const Workload fromFile = fileLogits(2, 30, 128, 0.1, 5); // the values of FIRST, uploaded
+    const auto s = defaultSaliency(128, 5);
+    SteeringParams params;
+    params.lambda = 0.5;
+    gpu::CudaBackend cuda;
+    const double klFirst = cuda.evaluate(first, s, params).total.kl;
+    const double klSecond = cuda.evaluate(second, s, params).total.kl;
+    QVERIFY(klFirst != klSecond);
+    const Workload copy = first;
+    QCOMPARE(cuda.evaluate(copy, s, params).total.kl, klFirst);
+    QCOMPARE(cuda.evaluate(fromFile, s, params).total.kl, klFirst); // generated == uploaded
+    QCOMPARE(cuda.evaluate(second, s, params).total.kl, klSecond);
+    QCOMPARE(cuda.lastValueBytes(), std::uint64_t(2 * 30 * 128 * sizeof(float)));
+    QVERIFY(cuda.lastDeviceMs() > 0);
+    cuda.releaseDeviceMemory();
+    QCOMPARE(cuda.evaluate(first, s, params).total.kl, klFirst);
+}
+
+void TestBackends::outOfMemoryIsAnInputError() {
+    // A random workload of 2^42 values (16 TiB) exists only as its spec on the host; the device
+    // cannot hold it. Callers show the message or fall back to the CPU; the backend stays usable.
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    gpu::CudaBackend cuda;
+    const Workload huge = randomWorkload(1024, 65536, 65536, 0.1, 0);
+    const auto s = defaultSaliency(65536, 0);
+    const QString message = errorOf([&] { cuda.evaluate(huge, s, SteeringParams{}); });
+    QVERIFY2(message.startsWith(QStringLiteral(
+                 "--backend: cuda: out of device memory (the workload needs 16777216 MiB, ")),
+             qPrintable(message));
+    const Workload small = randomWorkload(2, 16, 64, 0.1, 1);
+    const auto smallSaliency = defaultSaliency(64, 1);
+    SteeringParams params;
+    COMPARE_METRIC(cuda.evaluate(small, smallSaliency, params).total.kl,
+                   makeCpuBackend()->evaluate(small, smallSaliency, params).total.kl, kNatsFloor,
+                   QStringLiteral("after the failure"));
+}
+
+void TestBackends::deviceLogitsMatchHost_data() {
+    QTest::addColumn<int>("heads");
+    QTest::addColumn<int>("queries");
+    QTest::addColumn<int>("keys");
+    QTest::addColumn<double>("sigma");
+    QTest::addColumn<quint64>("seed");
+    QTest::newRow("2x33x77 (rows straddle Philox blocks)") << 2 << 33 << 77 << 0.1 << quint64(0);
+    QTest::newRow("3x17x1001 sigma=2.5, seed above 2^32")
+        << 3 << 17 << 1001 << 2.5 << quint64(0x123456789ABCDEFull);
+    QTest::newRow("32x1024x1024 (the default workload)") << 32 << 1024 << 1024 << 0.1 << quint64(0);
+}
+
+void TestBackends::deviceLogitsMatchHost() {
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    QFETCH(int, heads);
+    QFETCH(int, queries);
+    QFETCH(int, keys);
+    QFETCH(double, sigma);
+    QFETCH(quint64, seed);
+    const WorkloadSpec spec{heads, queries, keys, sigma, seed};
+    const std::vector<float> device = gpu::CudaBackend().generateLogits(spec);
+    std::vector<float> host(device.size());
+    Workload::generate(spec).fillRows(0, std::size_t(heads) * queries, host.data());
+    std::size_t mismatches = 0, first = 0;
+    for (std::size_t i = 0; i < host.size(); ++i)
+        if (std::bit_cast<std::uint32_t>(device[i]) != std::bit_cast<std::uint32_t>(host[i]))
+            if (mismatches++ == 0)
+                first = i;
+    QVERIFY2(mismatches == 0,
+             qPrintable(QStringLiteral("%1 of %2 values differ; first at %3: device %4, host %5")
+                            .arg(mismatches)
+                            .arg(host.size())
+                            .arg(first)
+                            .arg(device[first], 0, 'g', 9)
+                            .arg(host[first], 0, 'g', 9)));
+}
+
+void TestBackends::autoFallsBackWithoutDevice() {
+    if (gpu::isAvailable())
+        QSKIP("a CUDA device is present: the fallback cannot be observed here");
+    const std::string reason = gpu::unavailableReason();
+    QVERIFY(!reason.empty());
+    const gpu::BackendSelection selection = gpu::selectBackend(gpu::BackendChoice::Auto, 1);
+    QVERIFY(selection.backend);
+    QCOMPARE(selection.backend->name(), std::string("cpu"));
+    QCOMPARE(selection.notice, "no CUDA device (" + reason + "); using the CPU backend");
+    QCOMPARE(QString::fromStdString(gpu::deviceName()), QString::fromStdString(reason));
+    QCOMPARE(gpu::deviceMemoryBytes(), std::uint64_t(0));
+}
+
+void TestBackends::cudaWithoutDeviceThrows() {
+    if (gpu::isAvailable())
+        QSKIP("a CUDA device is present");
+    const QString expected =
+        QStringLiteral("--backend: cuda: ") + QString::fromStdString(gpu::unavailableReason());
+    QCOMPARE(errorOf([] { gpu::selectBackend(gpu::BackendChoice::Cuda); }), expected);
+    QCOMPARE(errorOf([] { gpu::makeCudaBackend(); }), expected);
+    QCOMPARE(errorOf([] { gpu::CudaBackend cuda; }), expected);
+    // The CPU choice never touches CUDA.
+    const auto cpu = gpu::selectBackend(gpu::BackendChoice::Cpu, 2);
+    QCOMPARE(cpu.backend->name(), std::string("cpu"));
+    QVERIFY(cpu.notice.empty());
+}
+
+void TestBackends::selectionWithDevice() {
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    QVERIFY(gpu::unavailableReason().empty());
+    QVERIFY(gpu::deviceMemoryBytes() > 0);
+    QVERIFY(!gpu::deviceName().empty());
+    const auto automatic = gpu::selectBackend(gpu::BackendChoice::Auto);
+    QCOMPARE(automatic.backend->name(), std::string("cuda"));
+    QVERIFY(automatic.notice.empty());
+    QCOMPARE(gpu::selectBackend(gpu::BackendChoice::Cuda).backend->name(), std::string("cuda"));
+    QCOMPARE(gpu::selectBackend(gpu::BackendChoice::Cpu).backend->name(), std::string("cpu"));
+}
+
+void TestBackends::backendChoiceParsing() {
+    QCOMPARE(gpu::parseBackendChoice("cpu"), std::optional(gpu::BackendChoice::Cpu));
+    QCOMPARE(gpu::parseBackendChoice("cuda"), std::optional(gpu::BackendChoice::Cuda));
+    QCOMPARE(gpu::parseBackendChoice("auto"), std::optional(gpu::BackendChoice::Auto));
+    for (const char* bad : {"", "gpu", "CUDA", "cpu ", "automatic"})
+        QVERIFY2(!gpu::parseBackendChoice(bad), bad);
+    for (auto choice :
+         {gpu::BackendChoice::Cpu, gpu::BackendChoice::Cuda, gpu::BackendChoice::Auto})
+        QCOMPARE(gpu::parseBackendChoice(gpu::backendChoiceName(choice)), std::optional(choice));
+}
+
+QTEST_GUILESS_MAIN(TestBackends)
+#include "tst_backends.moc"
