@@ -36,9 +36,8 @@ if ! step configure 300 "$out/build.log" cmake -S . -B "$build" "${generator[@]}
     -DCMAKE_BUILD_TYPE=Release -DATTNSTEER_BUILD_APP=OFF -DATTNSTEER_WITH_CUDA=ON \
     -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"; then
     if grep -q "Qt6\|QCustomPlot" "$out/build.log"; then
-        note "configure failed: Qt6 development packages (qt6-base-dev; the top level also" \
-            "requires libqcustomplot-dev) are missing here; the tests are Qt Test suites and" \
-            "cannot be built without them"
+        note "configure failed: Qt6 development packages (qt6-base-dev: Qt Core and Qt Test)" \
+            "are missing here; the tests are Qt Test suites and cannot be built without them"
     fi
     grep -m3 "CMake Error\|Could not find" "$out/build.log" >>"$summary"
     exit 1

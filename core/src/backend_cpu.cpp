@@ -34,6 +34,34 @@
 
 namespace attnsteer {
 
+std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
+                                               std::span<const double> saliency,
+                                               std::span<const double> lambdas,
+                                               const SteeringParams& params) {
+    if (saliency.size() != std::size_t(workload.keys()))
+        throw InputError("saliency", "length is " + std::to_string(saliency.size()) +
+                                         ", expected " + std::to_string(workload.keys()) +
+                                         " (keys)");
+    if (!(params.eps >= 0) || !std::isfinite(params.eps))
+        throw InputError("--eps", "must be a finite number >= 0");
+    for (double s : saliency)
+        if (!std::isfinite(s))
+            throw InputError("saliency", "contains NaN or Inf");
+    for (double lambda : lambdas)
+        if (!std::isfinite(lambda))
+            throw InputError("--lambda", "must be a finite number");
+    std::vector<unsigned char> steered(std::size_t(workload.heads()),
+                                       params.steeredHeads.empty() ? 1 : 0);
+    for (int head : params.steeredHeads) {
+        if (head < 0 || head >= workload.heads())
+            throw InputError("--steer-heads", "head " + std::to_string(head) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(workload.heads() - 1));
+        steered[std::size_t(head)] = 1;
+    }
+    return steered;
+}
+
 Metrics Backend::evaluate(const Workload& workload, std::span<const double> saliency,
                           const SteeringParams& params, const RunControl& control) {
     const double lambda = params.lambda;
@@ -164,6 +192,8 @@ void forEachRowBlock(const Workload& workload, double eps, const Eigen::ArrayXd&
     }
     if (control.cancel && control.cancel->load())
         throw Cancelled();
+    if (control.onProgress) // thread 0 may not have finished the last block
+        control.onProgress(1.0);
 }
 
 /// H(A') and KL(A||A') of one row and lambda straight from A, with the shift of the exponent by
@@ -280,8 +310,9 @@ class CpuBackend final : public Backend {
                                            const RunControl& control);
     void exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
                    const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
-                   const std::vector<std::size_t>& columns, const std::vector<char>& steered,
-                   double eps, const RunControl& control, RowResults& results);
+                   const std::vector<std::size_t>& columns,
+                   const std::vector<unsigned char>& steered, double eps, const RunControl& control,
+                   RowResults& results);
 
     int threads_;
     int blockRows_;
@@ -289,31 +320,6 @@ class CpuBackend final : public Backend {
     std::mutex cacheMutex_;
     std::shared_ptr<const Moments> cache_;
 };
-
-std::vector<char> steeredMask(const Workload& workload, const SteeringParams& params) {
-    std::vector<char> steered(std::size_t(workload.heads()), params.steeredHeads.empty());
-    for (int head : params.steeredHeads) {
-        if (head < 0 || head >= workload.heads())
-            throw InputError("--steer-heads", "head " + std::to_string(head) +
-                                                  " is out of range 0.." +
-                                                  std::to_string(workload.heads() - 1));
-        steered[std::size_t(head)] = 1;
-    }
-    return steered;
-}
-
-void checkInputs(const Workload& workload, std::span<const double> saliency,
-                 const SteeringParams& params) {
-    if (saliency.size() != std::size_t(workload.keys()))
-        throw InputError("saliency", "length is " + std::to_string(saliency.size()) +
-                                         ", expected " + std::to_string(workload.keys()) +
-                                         " (keys)");
-    if (!(params.eps >= 0) || !std::isfinite(params.eps))
-        throw InputError("--eps", "must be a finite number >= 0");
-    for (double s : saliency)
-        if (!std::isfinite(s))
-            throw InputError("saliency", "contains NaN or Inf");
-}
 
 std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
                                                    std::span<const double> saliency,
@@ -351,8 +357,8 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
 void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
                            const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
                            const std::vector<std::size_t>& columns,
-                           const std::vector<char>& steered, double eps, const RunControl& control,
-                           RowResults& results) {
+                           const std::vector<unsigned char>& steered, double eps,
+                           const RunControl& control, RowResults& results) {
     const Eigen::Index keys = shifted.size();
     const Eigen::Index count = Eigen::Index(columns.size());
     Eigen::MatrixXd weights(keys, count), weightsTimesShifted(keys, count);
@@ -393,11 +399,7 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
                                           std::span<const double> lambdas,
                                           const SteeringParams& params, const RunControl& control) {
     const auto started = std::chrono::steady_clock::now();
-    checkInputs(workload, saliency, params);
-    for (double lambda : lambdas)
-        if (!std::isfinite(lambda))
-            throw InputError("--lambda", "must be a finite number");
-    const std::vector<char> steered = steeredMask(workload, params);
+    const auto steered = checkSteeringInputs(workload, saliency, lambdas, params);
 
     const Eigen::Index keys = workload.keys();
     const Eigen::Map<const Eigen::ArrayXd> s(saliency.data(), keys);
@@ -515,8 +517,8 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
 
 TokenRow CpuBackend::row(const Workload& workload, std::span<const double> saliency,
                          const SteeringParams& params, int head, int query) {
-    checkInputs(workload, saliency, params);
-    const std::vector<char> steered = steeredMask(workload, params);
+    const auto steered =
+        checkSteeringInputs(workload, saliency, std::span<const double>(&params.lambda, 1), params);
     if (head < 0 || head >= workload.heads())
         throw InputError("head", std::to_string(head) + " is out of range 0.." +
                                      std::to_string(workload.heads() - 1));

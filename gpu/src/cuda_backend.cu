@@ -158,32 +158,6 @@ struct ResidentKey {
     bool operator==(const ResidentKey&) const = default;
 };
 
-/// The checks and messages of the CPU backend; returns the per-head steered flags.
-std::vector<unsigned char> checkInputs(int heads, int keys, std::span<const double> saliency,
-                                       std::span<const double> lambdas,
-                                       const SteeringParams& params) {
-    if (saliency.size() != std::size_t(keys))
-        throw InputError("saliency", "length is " + std::to_string(saliency.size()) +
-                                         ", expected " + std::to_string(keys) + " (keys)");
-    if (!(params.eps >= 0) || !std::isfinite(params.eps))
-        throw InputError("--eps", "must be a finite number >= 0");
-    for (double s : saliency)
-        if (!std::isfinite(s))
-            throw InputError("saliency", "contains NaN or Inf");
-    for (double lambda : lambdas)
-        if (!std::isfinite(lambda))
-            throw InputError("--lambda", "must be a finite number");
-    std::vector<unsigned char> steered(std::size_t(heads), params.steeredHeads.empty() ? 1 : 0);
-    for (int head : params.steeredHeads) {
-        if (head < 0 || head >= heads)
-            throw InputError("--steer-heads", "head " + std::to_string(head) +
-                                                  " is out of range 0.." +
-                                                  std::to_string(heads - 1));
-        steered[std::size_t(head)] = 1;
-    }
-    return steered;
-}
-
 using RowKernel = void (*)(k::Rows, k::Chunk);
 
 template <int kLambdas> RowKernel rowKernelWith(int perThread) {
@@ -488,7 +462,7 @@ std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
                                            const SteeringParams& params,
                                            const RunControl& control) {
     const auto wallStart = std::chrono::steady_clock::now();
-    const auto steered = checkInputs(workload.heads(), workload.keys(), saliency, lambdas, params);
+    const auto steered = checkSteeringInputs(workload, saliency, lambdas, params);
     if (control.cancel && control.cancel->load())
         throw Cancelled();
     if (lambdas.empty())

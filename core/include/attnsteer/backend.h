@@ -56,6 +56,14 @@ class Backend {
                          const SteeringParams& params, int head, int query) = 0;
 };
 
+/// The checks every backend makes before steering, with the same one-line messages: SALIENCY has
+/// K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist. Returns a
+/// flag per head: 1 where the head is steered. Throws InputError.
+std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
+                                               std::span<const double> saliency,
+                                               std::span<const double> lambdas,
+                                               const SteeringParams& params);
+
 struct CpuBackendOptions {
     int threads = 0;        ///< OpenMP threads; 0 = OpenMP's default (all cores)
     int blockRows = 32;     ///< rows per block of the passes over the rows

@@ -2,7 +2,9 @@
 // Standard normal numbers from Philox4x32-10 words, written so that the CPU (vectorized by the
 // compiler) and the CUDA backend compute the same bits: every multiply-add is an explicit fma,
 // and log, sin and cos are the fdlibm kernels spelled out here rather than each platform's libm.
-// Included by core/src/random.cpp and by gpu/ device code; no CUDA types.
+// Included by core/src/random.cpp and by gpu/ device code; no CUDA types. Both sides must keep the
+// compiler from contracting multiply-adds on its own: core builds with -ffp-contract=off, device
+// code that includes this with nvcc -fmad=false.
 
 #include <cmath>
 #include <cstdint>
