@@ -3,6 +3,7 @@
 // CUDA rows skip ("no CUDA device: <reason>") where no device can be used, as do the GPU-only
 // tests; backend selection is tested both ways.
 #include "reference.h"
+#include "test_support.h"
 
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
@@ -18,6 +19,9 @@
 #include <functional>
 
 using namespace attnsteer;
+using testsupport::causalAttention;
+using testsupport::defaultSaliency;
+using testsupport::errorOf;
 
 namespace {
 
@@ -43,15 +47,6 @@ bool close(double actual, double expected, double relative, double floor) {
                             .arg((actual), 0, 'g', 17)                                             \
                             .arg((expected), 0, 'g', 17)))
 
-QString errorOf(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const InputError& error) {
-        return QString::fromStdString(error.what());
-    }
-    return QStringLiteral("(no error)");
-}
-
 QString noDeviceMessage() {
     return QStringLiteral("no CUDA device: ") + QString::fromStdString(gpu::unavailableReason());
 }
@@ -60,28 +55,6 @@ std::unique_ptr<Backend> makeBackend(const QString& name) {
     if (name == QLatin1String("cuda"))
         return gpu::makeCudaBackend();
     return makeCpuBackend();
-}
-
-std::vector<double> defaultSaliency(int keys, std::uint64_t seed) {
-    return normalizeSaliency(randomSaliencyRaw(keys, seed), Normalization::Max).values;
-}
-
-/// A causal-mask attention tensor [H,Q,K] with Q = K: row q attends to keys 0..q only, so every
-/// row but the last has exact zeros, and rows before the saliency maximum cannot see it.
-Workload causalAttention(int heads, int size, std::uint64_t seed) {
-    std::vector<float> values(std::size_t(heads) * size * size, 0.0f);
-    for (int h = 0; h < heads; ++h)
-        for (int q = 0; q < size; ++q) {
-            double sum = 0;
-            std::vector<double> row(std::size_t(q) + 1);
-            for (int k = 0; k <= q; ++k)
-                sum += row[k] = std::exp(
-                    0.5 * philoxNormal(seed, RandomStream::Logits, (h * size + q) * size + k));
-            for (int k = 0; k <= q; ++k)
-                values[(std::size_t(h) * size + q) * size + k] = float(row[k] / sum);
-        }
-    return Workload::fromValues(heads, size, size, std::move(values), WorkloadSource::FileAttention,
-                                "causal");
 }
 
 /// Logits held in memory as if read from a file (the CUDA backend uploads these rather than

@@ -1,6 +1,7 @@
 // The core engine against closed forms, an independent long-double reference and its own
 // invariants (determinism, per-head consistency, input validation).
 #include "reference.h"
+#include "test_support.h"
 
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
@@ -20,6 +21,9 @@
 #include <numeric>
 
 using namespace attnsteer;
+using testsupport::causalAttention;
+using testsupport::defaultSaliency;
+using testsupport::errorOf;
 
 namespace {
 
@@ -37,10 +41,6 @@ bool closeRelative(double actual, double expected, double tolerance) {
                             .arg((expected), 0, 'g', 17)                                           \
                             .arg((tolerance))))
 
-std::vector<double> defaultSaliency(int keys, std::uint64_t seed) {
-    return normalizeSaliency(randomSaliencyRaw(keys, seed), Normalization::Max).values;
-}
-
 WorkloadSpec smallSpec(std::uint64_t seed = 0) {
     WorkloadSpec spec;
     spec.heads = 3;
@@ -48,32 +48,6 @@ WorkloadSpec smallSpec(std::uint64_t seed = 0) {
     spec.keys = 96;
     spec.seed = seed;
     return spec;
-}
-
-/// A causal-mask attention tensor [H,Q,K] with Q = K: row q attends to keys 0..q only.
-Workload causalAttention(int heads, int size, std::uint64_t seed) {
-    std::vector<float> values(std::size_t(heads) * size * size, 0.0f);
-    for (int h = 0; h < heads; ++h)
-        for (int q = 0; q < size; ++q) {
-            double sum = 0;
-            std::vector<double> row(std::size_t(q) + 1);
-            for (int k = 0; k <= q; ++k)
-                sum += row[k] = std::exp(
-                    0.5 * philoxNormal(seed, RandomStream::Logits, (h * size + q) * size + k));
-            for (int k = 0; k <= q; ++k)
-                values[(std::size_t(h) * size + q) * size + k] = float(row[k] / sum);
-        }
-    return Workload::fromValues(heads, size, size, std::move(values), WorkloadSource::FileAttention,
-                                "causal");
-}
-
-QString errorOf(const std::function<void()>& action) {
-    try {
-        action();
-    } catch (const InputError& error) {
-        return QString::fromStdString(error.what());
-    }
-    return QStringLiteral("(no error)");
 }
 
 } // namespace

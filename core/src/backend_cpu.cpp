@@ -484,35 +484,20 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
-    auto summarize = [](double hOriginal, double hSteered, double divergence, double rowCount) {
-        MetricSummary summary;
-        summary.entropyOriginal = hOriginal / rowCount;
-        summary.entropySteered = hSteered / rowCount;
-        summary.entropyReductionPct = (hOriginal - hSteered) / hOriginal * 100.0;
-        summary.kl = divergence / rowCount;
-        return summary;
-    };
-    std::vector<Metrics> metrics(lambdaCount);
-    for (std::size_t l = 0; l < lambdaCount; ++l) {
-        Metrics& m = metrics[l];
-        m.lambda = lambdas[l];
-        m.backend = name();
-        m.elapsedMs = elapsedMs;
-        double totalOriginal = 0, totalSteered = 0, totalKl = 0;
-        for (int head = 0; head < workload.heads(); ++head) {
-            double hOriginal = 0, hSteered = 0, divergence = 0;
-            for (std::size_t q = 0; q < queries; ++q) {
-                const std::size_t row = head * queries + q;
-                hOriginal += results.entropyOriginal[row];
-                hSteered += results.entropySteered[row * lambdaCount + l];
-                divergence += results.kl[row * lambdaCount + l];
-            }
-            m.heads.push_back(summarize(hOriginal, hSteered, divergence, double(queries)));
-            totalOriginal += hOriginal, totalSteered += hSteered, totalKl += divergence;
+    // Per-head sums in row order, then the shared summary.
+    const std::size_t heads = std::size_t(workload.heads());
+    std::vector<double> headOriginal(heads, 0.0), headSteered(heads * lambdaCount, 0.0),
+        headKl(heads * lambdaCount, 0.0);
+    for (std::size_t row = 0; row < rows; ++row) {
+        const std::size_t head = row / queries;
+        headOriginal[head] += results.entropyOriginal[row];
+        for (std::size_t l = 0; l < lambdaCount; ++l) {
+            headSteered[head * lambdaCount + l] += results.entropySteered[row * lambdaCount + l];
+            headKl[head * lambdaCount + l] += results.kl[row * lambdaCount + l];
         }
-        m.total = summarize(totalOriginal, totalSteered, totalKl, double(rows));
     }
-    return metrics;
+    return metricsFromHeadSums(lambdas, headOriginal, headSteered, headKl, workload.queries(),
+                               name(), elapsedMs);
 }
 
 TokenRow CpuBackend::row(const Workload& workload, std::span<const double> saliency,

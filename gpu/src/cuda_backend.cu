@@ -429,31 +429,8 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
             .count();
-    auto summarize = [](double original, double steered, double divergence, double rowCount) {
-        MetricSummary summary;
-        summary.entropyOriginal = original / rowCount;
-        summary.entropySteered = steered / rowCount;
-        summary.entropyReductionPct = (original - steered) / original * 100.0;
-        summary.kl = divergence / rowCount;
-        return summary;
-    };
-    std::vector<Metrics> results(lambdaCount);
-    for (std::size_t l = 0; l < lambdaCount; ++l) {
-        Metrics& metrics = results[l];
-        metrics.lambda = lambdaList[l];
-        metrics.backend = "cuda";
-        metrics.elapsedMs = elapsedMs;
-        double totalOriginal = 0, totalSteered = 0, totalKl = 0;
-        for (std::size_t head = 0; head < heads; ++head) {
-            const double original = hOriginal[head];
-            const double steeredSum = hSteered[head * lambdaCount + l];
-            const double klSum = divergence[head * lambdaCount + l];
-            metrics.heads.push_back(summarize(original, steeredSum, klSum, double(shape.queries)));
-            totalOriginal += original, totalSteered += steeredSum, totalKl += klSum;
-        }
-        metrics.total = summarize(totalOriginal, totalSteered, totalKl, double(rows));
-    }
-    return results;
+    return metricsFromHeadSums(lambdaList, hOriginal, hSteered, divergence, shape.queries, "cuda",
+                               elapsedMs);
 }
 
 std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,

@@ -1,6 +1,7 @@
 #pragma once
 // What steering is measured by.
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,15 @@ struct Metrics {
     double elapsedMs = 0;             ///< wall time of the evaluation that produced it
     std::string backend;              ///< "cpu", "cuda"
 };
+
+/// Metrics of every lambda from per-head sums over rows, as the backends produce them:
+/// ENTROPY_ORIGINAL[h] = sum over the QUERIES rows of head h of H(A); ENTROPY_STEERED[h * L + l]
+/// and KL[h * L + l] likewise for lambda l. Means are sums / rows; the totals add the heads in
+/// order, so the result does not depend on how the rows were shared out.
+std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
+                                         std::span<const double> entropyOriginal,
+                                         std::span<const double> entropySteered,
+                                         std::span<const double> kl, int queries,
+                                         const std::string& backend, double elapsedMs);
 
 } // namespace attnsteer
