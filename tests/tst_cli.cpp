@@ -1,8 +1,10 @@
 // The command line end to end: runs the built attnsteer-cli with QProcess on small workloads and
 // compares what it prints with what the core computes in this process. Input files (.npy, PNG)
-// are written byte by byte into a temporary folder, so the suite needs neither NumPy nor QtGui.
+// are written byte by byte into a temporary folder, so the suite needs no NumPy; QImage reads back
+// the pictures of `plot`.
 
 #include "attnsteer/backend.h"
+#include "attnsteer/gpu.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/saliency.h"
 #include "attnsteer/sweep.h"
@@ -11,6 +13,8 @@
 #include <QByteArray>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
+#include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -201,9 +205,34 @@ WorkloadSpec smallSpec(std::uint64_t seed = 0) {
     return spec;
 }
 
+/// A small workload on the CPU backend: what the tests compare with is the CPU backend in this
+/// process (the default, auto, is tested on its own).
 const QStringList kSmall = {QStringLiteral("--heads"),   QStringLiteral("2"),
                             QStringLiteral("--queries"), QStringLiteral("16"),
-                            QStringLiteral("--keys"),    QStringLiteral("64")};
+                            QStringLiteral("--keys"),    QStringLiteral("64"),
+                            QStringLiteral("--backend"), QStringLiteral("cpu")};
+
+/// The notice of --backend auto without a usable device.
+QString autoFallbackNotice() {
+    return QStringLiteral("attnsteer-cli: notice: no CUDA device (%1); using the CPU backend\n")
+        .arg(QString::fromStdString(gpu::unavailableReason()));
+}
+
+QByteArray readAll(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    return file.readAll();
+}
+
+/// How many different colours IMAGE has.
+int distinctColours(const QImage& image) {
+    QSet<QRgb> colours;
+    for (int y = 0; y < image.height(); ++y)
+        for (int x = 0; x < image.width(); ++x)
+            colours.insert(image.pixel(x, y));
+    return int(colours.size());
+}
 
 QJsonObject parseObject(const QByteArray& text) {
     QJsonParseError error{};
@@ -256,6 +285,15 @@ class TestCli : public QObject {
     void sweepLambdaRange();
     void sweepTable();
     void sweepCsv();
+    void sweepCsvNeedsAFolder();
+
+    void plotWritesFourPictures();
+    void plotWithSaliencyImage();
+    void plotCreatesOneFolderLevel();
+
+    void backendCudaWithoutDevice_data();
+    void backendCudaWithoutDevice();
+    void backendAutoFallsBack();
 
     void projectJson();
     void projectKeepsSixteenBits();
@@ -280,6 +318,18 @@ void TestCli::initTestCase() {
     writeFile(path("huge.png"), QByteArray("\x89PNG\r\n\x1a\n", 8) + pngChunk("IHDR", hugeHeader) +
                                     pngChunk("IDAT", zlibStored("\0")) + pngChunk("IEND", {}));
     writeFile(path("empty.png"), {});
+    // A valid PNG cut in half: the header reads, the pixel data ends early.
+    const QByteArray valid =
+        grayPng(56, 56, 8, [](int x, int y) { return (x * 7 + y * 3) & 0xff; });
+    writeFile(path("truncated.png"), valid.left(valid.size() / 2));
+    // Only the header of a 50000 x 50000 PNG.
+    QByteArray giantHeader;
+    appendBigEndian(giantHeader, 50000);
+    appendBigEndian(giantHeader, 50000);
+    giantHeader += QByteArray("\x08\0\0\0\0", 5);
+    writeFile(path("giant.png"), QByteArray("\x89PNG\r\n\x1a\n", 8) +
+                                     pngChunk("IHDR", giantHeader) +
+                                     pngChunk("IDAT", zlibStored("\0")) + pngChunk("IEND", {}));
     writeFile(path("text.npy"), "this is not a numpy file\n");
     writeFile(path("text.png"), "this is not an image either\n");
     writeFile(path("short_saliency.npy"),
@@ -401,7 +451,8 @@ void TestCli::metricsText() {
 void TestCli::zeroLogitsGiveLogK() {
     // Uniform rows over K = 100 keys: H(A) = log K.
     const QString file = path("zero_logits.npy");
-    const CliRun run = runCli({"metrics", "--json", "--logits", file, "--keys", "7"});
+    const CliRun run =
+        runCli({"metrics", "--json", "--logits", file, "--keys", "7", "--backend", "cpu"});
     QCOMPARE(QString::fromUtf8(run.err),
              "attnsteer-cli: warning: --keys: ignored; the workload comes from " + file + "\n");
     QCOMPARE(run.exitCode, 0);
@@ -428,7 +479,8 @@ void TestCli::sweepJsonMatchesCore() {
     QCOMPARE(run.err, QByteArray());
     QCOMPARE(run.exitCode, 0);
     const QJsonObject object = parseObject(run.out);
-    QCOMPARE(keySet(object), QSet<QString>{"rows"});
+    QCOMPARE(keySet(object), (QSet<QString>{"rows", "backend"}));
+    QCOMPARE(object.value("backend").toString(), QStringLiteral("cpu"));
     const QJsonArray rows = object.value("rows").toArray();
 
     SweepConfig config;
@@ -489,6 +541,9 @@ void TestCli::sweepCsv() {
     QCOMPARE(run.err, QByteArray());
     QCOMPARE(run.exitCode, 0);
     QVERIFY(!QFile::exists(csv + ".tmp"));
+    // Nothing but the file itself is left in the folder (no temporary ".sweep.csv.XXXXXX").
+    QCOMPARE(QDir(dir_.path()).entryList({".sweep.csv*"}, QDir::Files | QDir::Hidden),
+             QStringList());
 
     QFile file(csv);
     QVERIFY(file.open(QIODevice::ReadOnly));
@@ -537,6 +592,178 @@ void TestCli::sweepCsv() {
     QCOMPARE(forced.size(), 3);
     QVERIFY(forced[1].startsWith("1,"));
     QVERIFY(!QFile::exists(csv + ".tmp"));
+    QCOMPARE(QDir(dir_.path()).entryList({".sweep.csv*"}, QDir::Files | QDir::Hidden),
+             QStringList());
+}
+
+void TestCli::sweepCsvNeedsAFolder() {
+    const QString csv = path("no-such-folder/sweep.csv");
+    const CliRun run =
+        runCli(QStringList{"sweep", "--lambdas", "1", "--seeds", "0", "--csv", csv} + kSmall);
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: error: %1: cannot write file: folder %2 does not "
+                            "exist\n")
+                 .arg(csv, path("no-such-folder")));
+    QCOMPARE(run.out, QByteArray());
+}
+
+void TestCli::plotWritesFourPictures() {
+    const QString out = path("plots");
+    const QStringList names = {"per_token.png", "tradeoff.png", "saliency.png", "matrix.png"};
+    QStringList expectedPaths;
+    for (const QString& name : names)
+        expectedPaths << QDir(out).filePath(name);
+    const QStringList arguments =
+        QStringList{"plot", "--out", out, "--width", "400", "--height", "300"} + kSmall;
+
+    CliRun run = runCli(arguments);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(run.out), expectedPaths.join('\n') + '\n');
+    std::vector<QByteArray> written;
+    for (const QString& file : expectedPaths) {
+        const QImage image(file);
+        QVERIFY2(!image.isNull(), qPrintable(file));
+        QCOMPARE(image.size(), QSize(400, 300));
+        const int colours = distinctColours(image);
+        QVERIFY2(colours > 50, qPrintable(QStringLiteral("%1: %2 colours").arg(file).arg(colours)));
+        written.push_back(readAll(file));
+    }
+    // Only the four files: no temporary ones left behind.
+    QCOMPARE(QDir(out).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot).size(), 4);
+
+    // A second run refuses before any work and leaves the files alone.
+    run = runCli(arguments);
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: error: %1: exists; use --force to overwrite\n")
+                 .arg(expectedPaths[0]));
+    QCOMPARE(run.out, QByteArray());
+    for (int i = 0; i < 4; ++i)
+        QCOMPARE(readAll(expectedPaths[i]), written[std::size_t(i)]);
+
+    // One existing file is enough to refuse.
+    QVERIFY(QFile::remove(expectedPaths[0]));
+    QVERIFY(QFile::remove(expectedPaths[1]));
+    run = runCli(arguments);
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: error: %1: exists; use --force to overwrite\n")
+                 .arg(expectedPaths[2]));
+    QVERIFY(!QFile::exists(expectedPaths[0]));
+
+    // --force overwrites, here with other pictures (A' - A, sorted, another row and size).
+    run = runCli(arguments + QStringList{"--force", "--difference", "--sort-by-saliency", "--head",
+                                         "1", "--query", "15", "--lambda", "3", "--width", "320",
+                                         "--height", "240"});
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(run.out), expectedPaths.join('\n') + '\n');
+    for (int i = 0; i < 4; ++i) {
+        const QImage image(expectedPaths[i]);
+        QCOMPARE(image.size(), QSize(320, 240));
+        QVERIFY(readAll(expectedPaths[i]) != written[std::size_t(i)]);
+    }
+    QCOMPARE(QDir(out).entryList(QDir::Files | QDir::Hidden | QDir::NoDotAndDotDot).size(), 4);
+}
+
+void TestCli::plotWithSaliencyImage() {
+    const QString out = path("image-plots");
+    const CliRun run =
+        runCli(QStringList{"plot", "--out", out, "--saliency-image", path("half.png"),
+                           "--vision-offset", "10", "--width", "400", "--height", "300", "--seeds",
+                           "0", "--lambdas", "0:2:0.5"} +
+               kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QStringList files = QString::fromUtf8(run.out).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(files.size(), 4);
+    for (const QString& file : files) {
+        const QImage image(file);
+        QCOMPARE(image.size(), QSize(400, 300));
+        QVERIFY2(distinctColours(image) > 50, qPrintable(file));
+    }
+    // The grid view shows the image: its black and white halves are there.
+    const QImage grid(QDir(out).filePath("saliency.png"));
+    bool black = false, white = false;
+    for (int y = 0; y < grid.height(); ++y)
+        for (int x = 0; x < grid.width(); ++x) {
+            const QRgb pixel = grid.pixel(x, y);
+            black = black || (qRed(pixel) < 40 && qGreen(pixel) < 40 && qBlue(pixel) < 40);
+            white = white || qGray(pixel) > 200;
+        }
+    QVERIFY(black);
+    QVERIFY(white);
+}
+
+void TestCli::plotCreatesOneFolderLevel() {
+    const QString out = path("new-folder");
+    QVERIFY(!QFileInfo::exists(out));
+    const CliRun run = runCli(QStringList{"plot", "--out", out, "--width", "200", "--height", "150",
+                                          "--lambdas", "0,1", "--seeds", "0"} +
+                              kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    QVERIFY(QFileInfo(out).isDir());
+    QCOMPARE(QDir(out).entryList(QDir::Files).size(), 4);
+}
+
+void TestCli::backendCudaWithoutDevice_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("metrics") << QStringList{"metrics", "--json"};
+    QTest::newRow("sweep") << QStringList{"sweep", "--json"};
+    QTest::newRow("plot") << QStringList{"plot", "--out", path("cuda-plots")};
+}
+
+void TestCli::backendCudaWithoutDevice() {
+    if (gpu::isAvailable())
+        QSKIP("a CUDA device is available");
+    QFETCH(QStringList, arguments);
+    const CliRun run = runCli(arguments + QStringList{"--heads", "2", "--queries", "16", "--keys",
+                                                      "64", "--backend", "cuda"});
+    QCOMPARE(run.exitCode, 2);
+    QCOMPARE(run.out, QByteArray());
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: error: --backend: cuda: %1\n")
+                 .arg(QString::fromStdString(gpu::unavailableReason())));
+    QVERIFY(!QFileInfo::exists(path("cuda-plots")));
+}
+
+void TestCli::backendAutoFallsBack() {
+    if (gpu::isAvailable())
+        QSKIP("a CUDA device is available: auto picks it");
+    const QStringList small = {"--heads", "2", "--queries", "16", "--keys", "64"};
+    // Auto is the default; both print one notice line on stderr and keep stdout clean JSON.
+    for (const QStringList& backend : {QStringList{}, QStringList{"--backend", "auto"}}) {
+        const CliRun run = runCli(QStringList{"metrics", "--json"} + small + backend);
+        QCOMPARE(run.exitCode, 0);
+        QCOMPARE(QString::fromUtf8(run.err), autoFallbackNotice());
+        const QJsonObject object = parseObject(run.out);
+        QVERIFY2(!object.isEmpty(), run.out.constData());
+        QCOMPARE(object.value("backend").toString(), QStringLiteral("cpu"));
+    }
+    const CliRun sweep = runCli(QStringList{"sweep", "--json", "--seeds", "0"} + small);
+    QCOMPARE(sweep.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(sweep.err), autoFallbackNotice());
+    QCOMPARE(parseObject(sweep.out).value("backend").toString(), QStringLiteral("cpu"));
+
+    // The notice comes before the warnings; an error stays the only line.
+    const CliRun warned =
+        runCli(QStringList{"metrics", "--json", "--saliency", path("zero_saliency.npy")} + small);
+    QCOMPARE(warned.exitCode, 0);
+    QVERIFY2(QString::fromUtf8(warned.err).startsWith(autoFallbackNotice()),
+             warned.err.constData());
+    QCOMPARE(QString::fromUtf8(warned.err).count('\n'), 2);
+    const CliRun failed = runCli(QStringList{"metrics", "--steer-heads", "5"} + small);
+    QCOMPARE(failed.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(failed.err),
+             QStringLiteral("attnsteer-cli: error: --steer-heads: head 5 is out of range 0..1\n"));
+
+    // --backend cpu: no notice.
+    const CliRun cpu = runCli(QStringList{"metrics", "--json", "--backend", "cpu"} + small);
+    QCOMPARE(cpu.err, QByteArray());
+    QCOMPARE(parseObject(cpu.out).value("backend").toString(), QStringLiteral("cpu"));
 }
 
 void TestCli::projectJson() {
@@ -591,7 +818,34 @@ void TestCli::badInput_data() {
         << QStringList{"metrics", "--keys"} << "missing value after '--keys'";
     QTest::newRow("unknown command")
         << QStringList{"foo"} << "unknown command 'foo' (expected metrics, sweep, project or plot)";
-    QTest::newRow("plot") << QStringList{"plot"} << "plot: not available in this build";
+    QTest::newRow("plot without --out") << QStringList{"plot"} << "plot: needs --out DIR";
+    QTest::newRow("plot option on metrics")
+        << QStringList{"metrics", "--width", "100"} << "--width: not used by the metrics command";
+    QTest::newRow("json on plot") << QStringList{"plot", "--out", path("x"), "--json"}
+                                  << "--json: not used by the plot command";
+    QTest::newRow("backend on project") << QStringList{"project", "--backend", "cpu"}
+                                        << "--backend: not used by the project command";
+    QTest::newRow("bad backend") << QStringList{"metrics", "--backend", "gpu"}
+                                 << "--backend: 'gpu' is not one of cpu, cuda, auto";
+    QTest::newRow("bad backend on plot") << QStringList{"plot", "--out", path("x"), "--backend", ""}
+                                         << "--backend: '' is not one of cpu, cuda, auto";
+    QTest::newRow("plot width too small") << QStringList{"plot", "--out", path("x"), "--width", "8"}
+                                          << "--width: must be at least 16";
+    QTest::newRow("plot height too large")
+        << QStringList{"plot", "--out", path("x"), "--height", "20001"}
+        << "--height: must be at most 20000";
+    QTest::newRow("plot head out of range")
+        << QStringList{"plot", "--out", path("x"), "--head", "2"} + kSmall
+        << "--head: 2 is out of range 0..1";
+    QTest::newRow("plot query out of range")
+        << QStringList{"plot", "--out", path("x"), "--query", "16"} + kSmall
+        << "--query: 16 is out of range 0..15";
+    QTest::newRow("plot into a missing parent")
+        << QStringList{"plot", "--out", path("missing/plots")} + kSmall
+        << path("missing/plots") + ": cannot create the folder: " + path("missing") +
+               " does not exist";
+    QTest::newRow("plot into a file") << QStringList{"plot", "--out", path("text.png")} + kSmall
+                                      << path("text.png") + ": exists and is not a folder";
     QTest::newRow("option of another command") << QStringList{"metrics", "--lambdas", "0,1"}
                                                << "--lambdas: not used by the metrics command";
     QTest::newRow("missing logits file")
@@ -620,6 +874,33 @@ void TestCli::badInput_data() {
     QTest::newRow("empty image file")
         << QStringList{"project", "--saliency-image", path("empty.png")}
         << path("empty.png") + ": file is empty, expected an image";
+    QTest::newRow("truncated png")
+        << QStringList{"metrics", "--saliency-image", path("truncated.png")} + kSmall
+        << path("truncated.png") + ": cannot decode image: *";
+    QTest::newRow("truncated png, plot")
+        << QStringList{"plot", "--out", path("x"), "--saliency-image", path("truncated.png")} +
+               kSmall
+        << path("truncated.png") + ": cannot decode image: *";
+    QTest::newRow("empty image file, metrics")
+        << QStringList{"metrics", "--saliency-image", path("empty.png")} + kSmall
+        << path("empty.png") + ": file is empty, expected an image";
+    QTest::newRow("empty image file, plot")
+        << QStringList{"plot", "--out", path("x"), "--saliency-image", path("empty.png")} + kSmall
+        << path("empty.png") + ": file is empty, expected an image";
+    QTest::newRow("text file named .png, metrics")
+        << QStringList{"metrics", "--saliency-image", path("text.png")} + kSmall
+        << path("text.png") + ": cannot decode image: *";
+    QTest::newRow("text file named .png, plot")
+        << QStringList{"plot", "--out", path("x"), "--saliency-image", path("text.png")} + kSmall
+        << path("text.png") + ": cannot decode image: *";
+    QTest::newRow("50000 x 50000 png header")
+        << QStringList{"metrics", "--saliency-image", path("giant.png")} + kSmall
+        << path("giant.png") +
+               ": image is 50000x50000 = 2500.0 megapixels, more than the 100 megapixel limit";
+    QTest::newRow("50000 x 50000 png header, plot")
+        << QStringList{"plot", "--out", path("x"), "--saliency-image", path("giant.png")} + kSmall
+        << path("giant.png") +
+               ": image is 50000x50000 = 2500.0 megapixels, more than the 100 megapixel limit";
     QTest::newRow("missing image")
         << QStringList{"project", "--saliency-image", path("missing.png")}
         << path("missing.png") + ": cannot open file: No such file or directory";
@@ -656,6 +937,8 @@ void TestCli::badInput() {
                  qPrintable(err));
     else
         QCOMPARE(err, expected);
+    // A plot that failed made no folder and wrote no picture.
+    QVERIFY(!QFileInfo::exists(path("x")));
 }
 
 void TestCli::missingCommandPrintsHelp() {
@@ -674,6 +957,8 @@ void TestCli::help() {
     for (const char* command : {"metrics", "sweep", "project", "plot"})
         QVERIFY2(run.out.contains(QByteArray("\n  ") + command + " "), command);
     QVERIFY(run.out.contains("--saliency-image"));
+    QVERIFY(run.out.contains("--backend"));
+    QVERIFY(run.out.contains("--out"));
 }
 
 void TestCli::commandHelp() {
@@ -682,6 +967,19 @@ void TestCli::commandHelp() {
     QVERIFY(run.out.contains("--lambdas"));
     QVERIFY(run.out.contains("--csv"));
     QVERIFY(!run.out.contains("--per-head"));
+    QVERIFY(run.out.contains("--backend"));
+    QVERIFY(run.out.contains("Overwrite an existing --csv file."));
+
+    const CliRun plot = runCli({"plot", "--help"});
+    QCOMPARE(plot.exitCode, 0);
+    for (const char* option :
+         {"--out", "--width", "--height", "--force", "--head", "--query", "--lambdas", "--seeds",
+          "--sort-by-saliency", "--difference", "--backend", "--saliency-image", "--lambda"})
+        QVERIFY2(plot.out.contains(option), option);
+    QVERIFY(plot.out.contains("default 64 evenly spaced"));
+    QVERIFY(plot.out.contains("Overwrite existing picture files."));
+    QVERIFY(!plot.out.contains("--json"));
+    QVERIFY(!plot.out.contains("--csv"));
 }
 
 void TestCli::version() {

@@ -2,10 +2,17 @@
 
 #include "output.h"
 
+#include "export_plots.h"
+#include "scenario_plot_data.h"
+#include "sweep_csv.h"
+
 #include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
 
 #include <QByteArray>
+#include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QString>
 #include <QtGlobal>
 
@@ -95,10 +102,47 @@ class QuietStderr {
     int saved_ = -1;
 };
 
-void addWarning(Warnings& warnings, const std::string& warning) {
+void addWarning(Messages& messages, const std::string& warning) {
     if (!warning.empty())
-        warnings.push_back(warning);
+        messages.warnings.push_back(warning);
 }
+
+/// The backend of --backend, and the CPU fallback of auto: when no device is there, and when the
+/// workload does not fit into the device's memory.
+class BackendUse {
+  public:
+    /// Throws InputError("--backend", "cuda: <reason>") for --backend cuda without a device.
+    BackendUse(const CliOptions& options, Messages& messages)
+        : choice_(options.backend), threads_(options.scenario.threads), messages_(messages) {
+        gpu::BackendSelection selection = gpu::selectBackend(choice_, threads_);
+        backend_ = std::move(selection.backend);
+        if (!selection.notice.empty())
+            messages_.notices.push_back(selection.notice);
+    }
+
+    /// WORK(backend); with auto, once more on the CPU when the CUDA backend ran out of memory.
+    template <typename Work> auto run(Work&& work) -> decltype(work(std::declval<Backend&>())) {
+        try {
+            return work(*backend_);
+        } catch (const InputError& error) {
+            static const std::string outOfMemory = "--backend: cuda: out of device memory";
+            const std::string what = error.what();
+            if (choice_ != gpu::BackendChoice::Auto || backend_->name() != "cuda" ||
+                what.rfind(outOfMemory, 0) != 0)
+                throw;
+            messages_.notices.push_back(what.substr(std::string("--backend: ").size()) +
+                                        "; using the CPU backend");
+            backend_ = makeCpuBackend(threads_);
+        }
+        return work(*backend_);
+    }
+
+  private:
+    gpu::BackendChoice choice_;
+    int threads_;
+    Messages& messages_;
+    std::unique_ptr<Backend> backend_;
+};
 
 QString headsText(const std::vector<int>& heads) {
     if (heads.empty())
@@ -161,26 +205,8 @@ bool pathExists(const std::string& path) {
     return std::filesystem::exists(std::filesystem::symlink_status(path, error));
 }
 
-/// Writes BYTES to PATH.tmp, then renames it to PATH.
-void writeFileAtomically(const QString& path, const QByteArray& bytes) {
-    const std::string target = path.toStdString();
-    const QString temporary = path + QStringLiteral(".tmp");
-    QFile file(temporary);
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate))
-        throw InputError(target, "cannot write file: " + file.errorString().toStdString());
-    const bool written = file.write(bytes) == bytes.size() && file.flush();
-    const QString why = file.errorString();
-    file.close();
-    if (!written || file.error() != QFileDevice::NoError) {
-        QFile::remove(temporary);
-        throw InputError(target, "cannot write file: " + why.toStdString());
-    }
-    std::error_code error;
-    std::filesystem::rename(temporary.toStdString(), target, error);
-    if (error) {
-        QFile::remove(temporary);
-        throw InputError(target, "cannot write file: " + error.message());
-    }
+QString shown(const QString& path) {
+    return QDir::toNativeSeparators(path);
 }
 
 } // namespace
@@ -193,18 +219,25 @@ void printWarning(const std::string& text) {
     std::fprintf(stderr, "attnsteer-cli: warning: %s\n", text.c_str());
 }
 
-void runMetrics(const CliOptions& options, Warnings& warnings) {
+void printNotice(const std::string& text) {
+    std::fprintf(stderr, "attnsteer-cli: notice: %s\n", text.c_str());
+}
+
+void runMetrics(const CliOptions& options, Messages& messages) {
+    setActivity("starting the backend");
+    BackendUse backend(options, messages);
     setActivity(workloadActivity(options.scenario));
     const PreparedScenario prepared = [&] {
         QuietStderr quiet;
         return prepareScenario(options.scenario);
     }();
-    addWarning(warnings, prepared.saliency.warning);
+    addWarning(messages, prepared.saliency.warning);
 
     setActivity("evaluating " + workloadActivity(options.scenario));
-    const auto backend = makeCpuBackend(options.scenario.threads);
-    const Metrics metrics =
-        backend->evaluate(prepared.workload, prepared.saliency.values, options.scenario.params);
+    const Metrics metrics = backend.run([&](Backend& chosen) {
+        return chosen.evaluate(prepared.workload, prepared.saliency.values,
+                               options.scenario.params);
+    });
 
     setActivity("the output");
     if (options.json)
@@ -213,32 +246,40 @@ void runMetrics(const CliOptions& options, Warnings& warnings) {
         writeOut(metricsText(options, prepared, metrics));
 }
 
-void runSweep(const CliOptions& options, Warnings& warnings) {
+void runSweep(const CliOptions& options, Messages& messages) {
     // Refuse before the work, not after it.
     if (!options.csvPath.isEmpty() && !options.force && pathExists(options.csvPath.toStdString()))
-        throw InputError(options.csvPath.toStdString(), "exists; use --force to overwrite");
+        throw InputError(shown(options.csvPath).toStdString(), "exists; use --force to overwrite");
 
+    setActivity("starting the backend");
+    BackendUse backend(options, messages);
     setActivity(workloadActivity(options.scenario));
     const PreparedSweep prepared = [&] {
         QuietStderr quiet;
         return prepareSweep(options.scenario, options.lambdas, options.seeds);
     }();
-    addWarning(warnings, prepared.warning);
+    addWarning(messages, prepared.warning);
 
     setActivity("sweeping " + workloadActivity(options.scenario));
-    const auto backend = makeCpuBackend(options.scenario.threads);
-    const std::vector<SweepRow> rows = attnsteer::runSweep(prepared.config(), *backend);
+    std::string backendName;
+    const std::vector<SweepRow> rows = backend.run([&](Backend& chosen) {
+        backendName = chosen.name();
+        return attnsteer::runSweep(prepared.config(), chosen);
+    });
 
     setActivity("the output");
-    if (!options.csvPath.isEmpty())
-        writeFileAtomically(options.csvPath, sweepCsv(rows));
+    if (!options.csvPath.isEmpty()) {
+        const QString error = writeFileAtomically(options.csvPath, sweepCsv(rows), options.force);
+        if (!error.isEmpty())
+            throw InputError(error.toStdString());
+    }
     if (options.json)
-        writeOut(sweepJson(rows));
+        writeOut(sweepJson(rows, backendName));
     else
         writeOut(sweepTable(rows));
 }
 
-void runProject(const CliOptions& options, Warnings& warnings) {
+void runProject(const CliOptions& options, Messages& messages) {
     const Scenario& scenario = options.scenario;
     int keys = scenario.spec.keys;
     if (scenario.hasWorkloadFile()) {
@@ -254,7 +295,7 @@ void runProject(const CliOptions& options, Warnings& warnings) {
     // Normalized over the vision tokens alone: the text tokens play no part here.
     const RawSaliency raw{projection.tokens, projection, scenario.saliencyImagePath};
     const NormalizedSaliency saliency = normalizeRawSaliency(raw, scenario.normalization);
-    addWarning(warnings, saliency.warning);
+    addWarning(messages, saliency.warning);
 
     setActivity("the output");
     if (options.json) {
@@ -287,6 +328,68 @@ void runProject(const CliOptions& options, Warnings& warnings) {
                          .rightJustified(7);
         text += QStringLiteral("  ") + cells.join(QLatin1Char(' ')) + QLatin1Char('\n');
     }
+    writeOut(text);
+}
+
+void runPlot(const CliOptions& options, Messages& messages) {
+    // Where the pictures go, checked before the work: an existing folder, or one that can be made
+    // in an existing parent; the files must not exist unless --force.
+    const QFileInfo outInfo(options.outDir);
+    const QString dir = outInfo.absoluteFilePath();
+    const std::string dirName = shown(options.outDir).toStdString();
+    if (outInfo.exists() && !outInfo.isDir())
+        throw InputError(dirName, "exists and is not a folder");
+    const bool create = !outInfo.exists();
+    if (create && !QFileInfo(outInfo.absolutePath()).isDir())
+        throw InputError(
+            dirName, "cannot create the folder: " + shown(outInfo.absolutePath()).toStdString() +
+                         " does not exist");
+    if (!options.force && !create)
+        for (const QString& name : exportAllPlotsFileNames()) {
+            const QString file = QDir(dir).filePath(name);
+            if (pathExists(file.toStdString()))
+                throw InputError(shown(file).toStdString(), "exists; use --force to overwrite");
+        }
+
+    setActivity("starting the backend");
+    BackendUse backend(options, messages);
+    setActivity(workloadActivity(options.scenario));
+    const PreparedScenario prepared = [&] {
+        QuietStderr quiet;
+        return prepareScenario(options.scenario);
+    }();
+    addWarning(messages, prepared.saliency.warning);
+
+    setActivity("the plots of " + workloadActivity(options.scenario));
+    PlotRequest request;
+    request.head = options.head;
+    request.query = options.query;
+    request.sweepLambdas = options.lambdas;
+    request.sweepSeeds = options.seeds;
+    request.sortBySaliency = options.sortBySaliency;
+    request.difference = options.difference;
+    std::vector<std::string> plotWarnings;
+    const PlotData data = backend.run([&](Backend& chosen) {
+        plotWarnings.clear();
+        return buildPlotData(options.scenario, prepared, chosen, options.scenario.params, request,
+                             &plotWarnings);
+    });
+    for (const std::string& warning : plotWarnings)
+        addWarning(messages, warning);
+
+    setActivity("drawing the plots");
+    if (create) {
+        std::error_code error;
+        std::filesystem::create_directory(QFile::encodeName(dir).toStdString(), error);
+        if (error)
+            throw InputError(dirName, "cannot create the folder: " + error.message());
+    }
+    const ExportResult result = exportAllPlots(data, dir, options.pixels, options.force);
+    if (!result.ok)
+        throw InputError(result.error.toStdString());
+    QString text;
+    for (const QString& file : result.files)
+        text += shown(file) + QLatin1Char('\n');
     writeOut(text);
 }
 

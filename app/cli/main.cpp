@@ -1,15 +1,18 @@
-// attnsteer-cli: steering metrics, lambda sweeps and saliency projection on the command line.
-// Every bad input ends in one line "attnsteer-cli: error: MESSAGE" on stderr and exit code 2.
+// attnsteer-cli: steering metrics, lambda sweeps, saliency projection and plots on the command
+// line. Every bad input ends in one line "attnsteer-cli: error: MESSAGE" on stderr and exit code 2.
 
 #include "commands.h"
 #include "options.h"
 
 #include "attnsteer/errors.h"
 
+#include <QApplication>
+#include <QByteArray>
 #include <QCoreApplication>
 
 #include <clocale>
 #include <cstdio>
+#include <memory>
 #include <new>
 #include <omp.h>
 #include <stdexcept>
@@ -30,30 +33,43 @@ void messageHandler(QtMsgType type, const QMessageLogContext&, const QString& me
         std::fprintf(stderr, "attnsteer-cli: qt: %s\n", message.toLocal8Bit().constData());
 }
 
-int run(const QStringList& arguments) {
+/// The application object: widgets (drawn offscreen) for plot, none for the other commands.
+/// ARGC must outlive it.
+std::unique_ptr<QCoreApplication> makeApplication(attnsteer::cli::Command command, int& argc,
+                                                  char** argv) {
+    if (command != attnsteer::cli::Command::Plot)
+        return std::make_unique<QCoreApplication>(argc, argv);
+    // The pictures do not depend on a display (its DPI, its fonts) and need none: the offscreen
+    // platform, unless the user named one.
+    if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
+        qputenv("QT_QPA_PLATFORM", QByteArrayLiteral("offscreen"));
+    return std::make_unique<QApplication>(argc, argv);
+}
+
+int run(const attnsteer::cli::CliOptions& options) {
     using namespace attnsteer::cli;
-    const attnsteer::cli::ParseOutcome parsed = parseCommandLine(arguments);
-    if (!parsed.options)
-        return parsed.exitCode;
-    const CliOptions& options = *parsed.options;
-    Warnings warnings = options.warnings;
+    Messages messages;
+    messages.warnings = options.warnings;
     // --threads also bounds any OpenMP work that the core starts with OpenMP's default count.
     if (options.scenario.threads > 0)
         omp_set_num_threads(options.scenario.threads);
     switch (options.command) {
     case Command::Metrics:
-        runMetrics(options, warnings);
+        runMetrics(options, messages);
         break;
     case Command::Sweep:
-        runSweep(options, warnings);
+        runSweep(options, messages);
         break;
     case Command::Project:
-        runProject(options, warnings);
+        runProject(options, messages);
         break;
     case Command::Plot:
-        throw attnsteer::InputError("plot", "not available in this build");
+        runPlot(options, messages);
+        break;
     }
-    for (const std::string& warning : warnings)
+    for (const std::string& notice : messages.notices)
+        printNotice(notice);
+    for (const std::string& warning : messages.warnings)
         printWarning(warning);
     if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
         printError("stdout: write failed");
@@ -69,12 +85,21 @@ int main(int argc, char** argv) {
     QCoreApplication::setApplicationName(QStringLiteral("attnsteer-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ATTNSTEER_VERSION));
     qInstallMessageHandler(messageHandler);
-    QCoreApplication app(argc, argv);
-    // QCoreApplication adopts the environment's locale; numbers are printed and read the C way.
-    std::setlocale(LC_NUMERIC, "C");
+    // The command decides which application object is made (plot needs QApplication), so the
+    // arguments are parsed first; Qt 6 reads them as UTF-8.
+    QStringList arguments;
+    for (int i = 0; i < argc; ++i)
+        arguments << QString::fromLocal8Bit(argv[i]);
 
     try {
-        return run(QCoreApplication::arguments());
+        const attnsteer::cli::ParseOutcome parsed = attnsteer::cli::parseCommandLine(arguments);
+        if (!parsed.options)
+            return parsed.exitCode;
+        const auto app = makeApplication(parsed.options->command, argc, argv);
+        // The application adopts the environment's locale; numbers are printed and read the C
+        // way.
+        std::setlocale(LC_NUMERIC, "C");
+        return run(*parsed.options);
     } catch (const attnsteer::InputError& error) {
         printError(error.what());
         return kUserError;

@@ -1,6 +1,7 @@
 #include "options.h"
 
 #include "option_values.h"
+#include "scenario_plot_data.h"
 
 #include "attnsteer/errors.h"
 
@@ -9,13 +10,15 @@
 #include <QCoreApplication>
 
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 namespace attnsteer::cli {
 namespace {
 
 /// The commands an option belongs to, as bits.
-enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4 };
+enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4, kPlot = 8 };
+constexpr unsigned kAllCommands = kMetrics | kSweep | kProject | kPlot;
 
 constexpr int kIntMax = std::numeric_limits<int>::max();
 
@@ -27,52 +30,84 @@ struct OptionSpec {
 };
 
 // Defaults are stated in the descriptions and not given to QCommandLineParser, so that isSet()
-// tells what the user typed.
+// tells what the user typed. An option may have several entries with different descriptions for
+// different commands; the first entry of a name that belongs to the command is shown.
 const OptionSpec kOptions[] = {
     // The workload.
-    {"heads", "H", "Attention heads (default 32).", kMetrics | kSweep},
-    {"queries", "Q", "Query tokens per head (default 1024).", kMetrics | kSweep},
-    {"keys", "K", "Key tokens (default 1024).", kMetrics | kSweep | kProject},
+    {"heads", "H", "Attention heads (default 32).", kMetrics | kSweep | kPlot},
+    {"queries", "Q", "Query tokens per head (default 1024).", kMetrics | kSweep | kPlot},
+    {"keys", "K", "Key tokens (default 1024).", kAllCommands},
     {"logit-std", "SIGMA", "Standard deviation of the random logits (default 0.1).",
-     kMetrics | kSweep},
-    {"seed", "N", "Seed of the random logits and saliency (default 0).", kMetrics},
+     kMetrics | kSweep | kPlot},
+    {"seed", "N", "Seed of the random logits and saliency (default 0).", kMetrics | kPlot},
     {"logits", "FILE", "Logits .npy of shape [Q,K], [H,Q,K] or [1,H,Q,K] instead of random ones.",
-     kMetrics | kSweep | kProject},
+     kAllCommands},
     {"attention", "FILE", "Attention probabilities .npy (same shapes) instead of random logits.",
-     kMetrics | kSweep | kProject},
+     kAllCommands},
     // The saliency.
     {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.",
-     kMetrics | kSweep},
+     kMetrics | kSweep | kPlot},
     {"saliency-image", "FILE",
      "Saliency map image (PNG, JPEG, TIFF...; luminance 0..1), projected onto the vision tokens.",
-     kMetrics | kSweep | kProject},
+     kAllCommands},
     {"normalize", "MODE", "Saliency normalization: max, minmax, zscore or none (default max).",
-     kMetrics | kSweep | kProject},
-    {"vision-offset", "N", "Key index of the first vision token (default 0).", kMetrics | kSweep},
+     kAllCommands},
+    {"vision-offset", "N", "Key index of the first vision token (default 0).",
+     kMetrics | kSweep | kPlot},
     {"patch-factor", "F", "Patch size x spatial merge, pixels per token side (default 28).",
-     kMetrics | kSweep | kProject},
-    {"min-pixels", "P", "Smallest resized image area (default 3136).",
-     kMetrics | kSweep | kProject},
+     kAllCommands},
+    {"min-pixels", "P", "Smallest resized image area (default 3136).", kAllCommands},
     {"max-pixels", "P", "Largest resized image area (default keys x patch-factor^2).",
-     kMetrics | kSweep | kProject},
+     kAllCommands},
     {"text-saliency", "V", "Raw saliency of the keys that are not vision tokens (default 0).",
-     kMetrics | kSweep},
+     kMetrics | kSweep | kPlot},
     // Steering.
-    {"lambda", "L", "Steering strength (default 0.25).", kMetrics},
-    {"eps", "E", "Added to the attention before the log (default 1e-9).", kMetrics | kSweep},
+    {"lambda", "L", "Steering strength (default 0.25).", kMetrics | kPlot},
+    {"eps", "E", "Added to the attention before the log (default 1e-9).",
+     kMetrics | kSweep | kPlot},
     {"steer-heads", "LIST", "Heads to steer: \"0,3,5\" or \"FIRST:LAST\" (default all).",
-     kMetrics | kSweep},
-    // The sweep.
+     kMetrics | kSweep | kPlot},
+    // The sweep (plot: the tradeoff curve).
     {"lambdas", "LIST", "Lambdas: \"0,0.1,0.5\" or START:STOP:STEP (default the write-up's grid).",
      kSweep},
+    {"lambdas", "LIST",
+     "Lambdas of the tradeoff curve: \"0,0.1,0.5\" or START:STOP:STEP (default 64 evenly spaced "
+     "from 0 to 1).",
+     kPlot},
     {"seeds", "LIST", "Seeds: \"0,1,2\" or FIRST:LAST (default 0,1,2).", kSweep},
+    {"seeds", "LIST",
+     "Seeds of the tradeoff curve: \"0,1,2\" or FIRST:LAST (default SEED, SEED+1, SEED+2).", kPlot},
     {"csv", "FILE", "Also write the rows to FILE as CSV, full precision.", kSweep},
     {"force", nullptr, "Overwrite an existing --csv file.", kSweep},
+    // The plots.
+    {"out", "DIR",
+     "Folder for per_token.png, tradeoff.png, saliency.png and matrix.png (created when its "
+     "parent exists).",
+     kPlot},
+    {"width", "W", "Picture width in pixels, 16..20000 (default 1200).", kPlot},
+    {"height", "H", "Picture height in pixels, 16..20000 (default 800).", kPlot},
+    {"force", nullptr, "Overwrite existing picture files.", kPlot},
+    {"head", "N", "Head of the per-token row and of the matrix (default 0).", kPlot},
+    {"query", "N", "Query of the per-token row (default 0).", kPlot},
+    {"sort-by-saliency", nullptr, "Per-token plot: order the tokens by saliency.", kPlot},
+    {"difference", nullptr, "Matrix: show A' - A instead of A'.", kPlot},
     // Output and resources.
     {"json", nullptr, "Print one JSON object instead of text.", kMetrics | kSweep | kProject},
     {"per-head", nullptr, "Also print a table per head.", kMetrics},
-    {"threads", "N", "CPU threads (default 0 = all cores).", kMetrics | kSweep},
+    {"backend", "NAME",
+     "cpu, cuda or auto (default auto: CUDA when a device is available, else the CPU).",
+     kMetrics | kSweep | kPlot},
+    {"threads", "N", "CPU threads (default 0 = all cores).", kMetrics | kSweep | kPlot},
 };
+
+/// The commands that an option NAME belongs to, over all its entries.
+unsigned commandsOf(const char* name) {
+    unsigned commands = 0;
+    for (const OptionSpec& spec : kOptions)
+        if (std::strcmp(spec.name, name) == 0)
+            commands |= spec.commands;
+    return commands;
+}
 
 struct CommandSpec {
     Command command;
@@ -86,7 +121,8 @@ const CommandSpec kCommands[] = {
     {Command::Sweep, "sweep", kSweep, "the metrics over a lambda grid and several seeds"},
     {Command::Project, "project", kProject,
      "the vision-token saliency that a saliency image projects to"},
-    {Command::Plot, "plot", 0, "plots as image files (not available in this build)"},
+    {Command::Plot, "plot", kPlot,
+     "the four views as PNG files: per-token row, tradeoff curve, saliency grid, matrix"},
 };
 
 const char* const kExpectedCommands = "expected metrics, sweep, project or plot";
@@ -103,11 +139,13 @@ void configure(QCommandLineParser& parser, unsigned mask) {
     parser.setSingleDashWordOptionMode(QCommandLineParser::ParseAsLongOptions);
     parser.addHelpOption();
     parser.addVersionOption();
+    QStringList added;
     for (const OptionSpec& spec : kOptions) {
-        if (!(spec.commands & mask))
+        const QString name = QString::fromLatin1(spec.name);
+        if (!(spec.commands & mask) || added.contains(name))
             continue;
-        QCommandLineOption option(QString::fromLatin1(spec.name),
-                                  QString::fromUtf8(spec.description));
+        added << name;
+        QCommandLineOption option(name, QString::fromUtf8(spec.description));
         if (spec.valueName)
             option.setValueName(QString::fromLatin1(spec.valueName));
         parser.addOption(option);
@@ -136,7 +174,7 @@ QString generalHelp() {
     description += QStringLiteral("\nRun 'attnsteer-cli COMMAND --help' for the options of one "
                                   "command. Errors exit with code 2.");
     parser.setApplicationDescription(description);
-    configure(parser, kMetrics | kSweep | kProject);
+    configure(parser, kAllCommands);
     parser.addPositionalArgument(QStringLiteral("command"),
                                  QStringLiteral("metrics, sweep, project or plot."));
     return withProgramName(parser.helpText());
@@ -247,6 +285,11 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     if (in.isSet("steer-heads"))
         params.steeredHeads = parseHeadList(in.text("steer-heads"), "--steer-heads");
 
+    if (out.command == Command::Plot) {
+        // The tradeoff curve: a fine grid, and the seeds from the workload's own on.
+        out.lambdas = evenLambdaGrid();
+        out.seeds = {spec.seed, spec.seed + 1, spec.seed + 2};
+    }
     if (in.isSet("lambdas"))
         out.lambdas = parseLambdaList(in.text("lambdas"), "--lambdas");
     if (in.isSet("seeds"))
@@ -257,9 +300,30 @@ void readOptions(const ValueReader& in, CliOptions& out) {
         out.csvPath = QString::fromStdString(csv);
     }
     out.force = in.isSet("force");
-    if (out.force && out.csvPath.isEmpty())
+    if (out.force && out.command == Command::Sweep && out.csvPath.isEmpty())
         out.warnings.push_back("--force: ignored without --csv");
 
+    if (in.isSet("out")) {
+        std::string dir;
+        in.path("out", dir);
+        out.outDir = QString::fromStdString(dir);
+    }
+    int width = out.pixels.width(), height = out.pixels.height();
+    in.wholeNumber("width", width, 16, 20000);
+    in.wholeNumber("height", height, 16, 20000);
+    out.pixels = QSize(width, height);
+    in.wholeNumber("head", out.head, 0);
+    in.wholeNumber("query", out.query, 0);
+    out.sortBySaliency = in.isSet("sort-by-saliency");
+    out.difference = in.isSet("difference");
+
+    if (in.isSet("backend")) {
+        const std::string name = in.text("backend");
+        const auto choice = gpu::parseBackendChoice(name);
+        if (!choice)
+            throw InputError("--backend", "'" + name + "' is not one of cpu, cuda, auto");
+        out.backend = *choice;
+    }
     out.json = in.isSet("json");
     out.perHead = in.isSet("per-head");
     in.wholeNumber("threads", scenario.threads, 0);
@@ -275,12 +339,8 @@ QString commandName(Command command) {
 }
 
 ParseOutcome parseCommandLine(const QStringList& arguments) {
-    // The plot command's options are not known yet; say that it is missing, not that they are.
-    if (arguments.size() > 1 && arguments[1] == QLatin1String("plot"))
-        throw InputError("plot", "not available in this build");
-
     QCommandLineParser parser;
-    configure(parser, kMetrics | kSweep | kProject);
+    configure(parser, kAllCommands);
     if (!parser.parse(arguments))
         throw InputError(plainMessage(parser.errorText()));
 
@@ -307,12 +367,10 @@ ParseOutcome parseCommandLine(const QStringList& arguments) {
                           .arg(QLatin1String(kExpectedCommands)));
         return {std::nullopt, 2};
     }
-    if (command->command == Command::Plot)
-        throw InputError("plot", "not available in this build");
     if (positional.size() > 1)
         throw InputError("unexpected argument '" + positional[1].toStdString() + "'");
     for (const OptionSpec& spec : kOptions)
-        if (!(spec.commands & command->bit) && parser.isSet(QString::fromLatin1(spec.name)))
+        if (!(commandsOf(spec.name) & command->bit) && parser.isSet(QString::fromLatin1(spec.name)))
             throw InputError(std::string("--") + spec.name,
                              std::string("not used by the ") + command->name + " command");
 
@@ -321,6 +379,8 @@ ParseOutcome parseCommandLine(const QStringList& arguments) {
     readOptions(ValueReader(parser), options);
     if (options.command == Command::Project && options.scenario.saliencyImagePath.empty())
         throw InputError("project", "needs --saliency-image FILE");
+    if (options.command == Command::Plot && options.outDir.isEmpty())
+        throw InputError("plot", "needs --out DIR");
     return {std::move(options), 0};
 }
 

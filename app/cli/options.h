@@ -3,6 +3,9 @@
 
 #include "scenario.h"
 
+#include "attnsteer/gpu.h"
+
+#include <QSize>
 #include <QString>
 #include <QStringList>
 
@@ -21,11 +24,19 @@ struct CliOptions {
     Scenario scenario;
     bool json = false;    ///< --json: one JSON object on stdout
     bool perHead = false; ///< --per-head: metrics adds a table per head
-    std::vector<double> lambdas = defaultSweepLambdas(); ///< sweep grid
-    std::vector<std::uint64_t> seeds = {0, 1, 2};        ///< sweep seeds
-    QString csvPath;                                     ///< sweep: also write this CSV file
-    bool force = false;                                  ///< overwrite an existing --csv file
-    std::vector<std::string> warnings;                   ///< options given but not used
+    std::vector<double> lambdas = defaultSweepLambdas(); ///< sweep grid (plot: 64 over 0..1)
+    std::vector<std::uint64_t> seeds = {0, 1, 2}; ///< sweep seeds (plot: SEED, SEED+1, SEED+2)
+    QString csvPath;                              ///< sweep: also write this CSV file
+    bool force = false; ///< overwrite an existing --csv file or plot files
+    gpu::BackendChoice backend = gpu::BackendChoice::Auto; ///< --backend
+    // plot
+    QString outDir;                    ///< --out: the folder of the four PNG files
+    QSize pixels{1200, 800};           ///< --width, --height
+    int head = 0;                      ///< --head: the per-token row and the matrix
+    int query = 0;                     ///< --query: the per-token row
+    bool sortBySaliency = false;       ///< --sort-by-saliency
+    bool difference = false;           ///< --difference: the matrix shows A' - A
+    std::vector<std::string> warnings; ///< options given but not used
 };
 
 /// Either options to run, or an exit code when parsing already did everything (help, version,

@@ -6,7 +6,6 @@
 #include <QJsonValue>
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 
 namespace attnsteer::cli {
@@ -36,14 +35,6 @@ QString fixed(double value, int decimals) {
 
 } // namespace
 
-QString exactNumber(double value) {
-    char text[64];
-    const auto [end, error] = std::to_chars(text, text + sizeof text, value);
-    if (error != std::errc())
-        return QString::number(value, 'g', 17);
-    return QString::fromLatin1(text, end - text);
-}
-
 QByteArray metricsJson(const Metrics& metrics) {
     QJsonObject object = summaryObject(metrics.total);
     QJsonArray heads;
@@ -55,7 +46,7 @@ QByteArray metricsJson(const Metrics& metrics) {
     return jsonText(object);
 }
 
-QByteArray sweepJson(std::span<const SweepRow> rows) {
+QByteArray sweepJson(std::span<const SweepRow> rows, const std::string& backend) {
     QJsonArray array;
     for (const SweepRow& row : rows) {
         QJsonObject object;
@@ -68,6 +59,7 @@ QByteArray sweepJson(std::span<const SweepRow> rows) {
     }
     QJsonObject object;
     object.insert(QStringLiteral("rows"), array);
+    object.insert(QStringLiteral("backend"), QString::fromStdString(backend));
     return jsonText(object);
 }
 
@@ -80,17 +72,6 @@ QString sweepTable(std::span<const SweepRow> rows) {
         cells.push_back({fixed(row.lambda, 2), fixed(row.reductionMean, 4),
                          fixed(row.reductionStd, 4), fixed(row.klMean, 6), fixed(row.klStd, 6)});
     return alignedTable(header, cells);
-}
-
-QByteArray sweepCsv(std::span<const SweepRow> rows) {
-    QByteArray csv = "lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,kl_mean,kl_std\n";
-    for (const SweepRow& row : rows) {
-        const QStringList fields = {exactNumber(row.lambda), exactNumber(row.reductionMean),
-                                    exactNumber(row.reductionStd), exactNumber(row.klMean),
-                                    exactNumber(row.klStd)};
-        csv += fields.join(QLatin1Char(',')).toLatin1() + '\n';
-    }
-    return csv;
 }
 
 QByteArray projectionJson(const SaliencyProjection& projection, std::span<const double> saliency) {

@@ -10,26 +10,21 @@
 #include <QStringList>
 
 #include <span>
+#include <string>
 #include <vector>
 
 namespace attnsteer::cli {
-
-/// The shortest text that reads back as the same double ("0.1", "1e-09", "inf", "nan").
-QString exactNumber(double value);
 
 /// {"entropy_original", "entropy_steered", "entropy_reduction_pct", "kl", "heads": [{the same
 /// four}...], "backend", "elapsed_ms"}. Doubles round-trip exactly; NaN and Inf become null.
 QByteArray metricsJson(const Metrics& metrics);
 
 /// {"rows": [{"lambda", "entropy_reduction_pct_mean", "entropy_reduction_pct_std", "kl_mean",
-/// "kl_std"}...]}.
-QByteArray sweepJson(std::span<const SweepRow> rows);
+/// "kl_std"}...], "backend": BACKEND}.
+QByteArray sweepJson(std::span<const SweepRow> rows, const std::string& backend);
 
 /// The sweep as an aligned table: lambda with 2 decimals, reductions with 4, KL with 6.
 QString sweepTable(std::span<const SweepRow> rows);
-
-/// The sweep as CSV with a header line, numbers at full precision.
-QByteArray sweepCsv(std::span<const SweepRow> rows);
 
 /// {"grid_h", "grid_w", "tokens", "resized_h", "resized_w", "saliency": [per vision token]}.
 QByteArray projectionJson(const SaliencyProjection& projection, std::span<const double> saliency);
