@@ -114,22 +114,32 @@ void TradeoffPlot::rebuildLabels() {
     labels_.clear();
     if (rows_.empty())
         return;
-    // Every STEP-th grid point gets a label (0, 0.2, 0.4, ... for 21 points over 0..1), the last
-    // one too unless it sits too close to the previous label.
-    const std::size_t last = rows_.size() - 1;
-    const std::size_t step = std::max<std::size_t>(1, (last + kMaxLabels - 2) / (kMaxLabels - 1));
-    for (std::size_t i = 0; i <= last; ++i) {
-        const bool onStep = i % step == 0;
-        const bool lastFarEnough = i == last && i % step > step / 2;
-        if (!onStep && !lastFarEnough)
+    // Labels at round lambdas (steps of 1, 2, 2.5 or 5 x 10^n, at most kMaxLabels of them), each
+    // on the grid point nearest to it: "λ=0.2" on a 21-point grid, "λ=0.21" on 64 points.
+    const double first = rows_.front().lambda, span = rows_.back().lambda - first;
+    double niceStep = span > 0 ? std::pow(10.0, std::floor(std::log10(span))) : 1.0;
+    for (double factor : {0.1, 0.2, 0.25, 0.5, 1.0})
+        if (span / (niceStep * factor) <= kMaxLabels - 1) {
+            niceStep *= factor;
+            break;
+        }
+    std::size_t previous = rows_.size();
+    for (double value = std::ceil(first / niceStep) * niceStep;
+         value <= rows_.back().lambda + 1e-9 * niceStep; value += niceStep) {
+        std::size_t nearest = 0;
+        for (std::size_t i = 1; i < rows_.size(); ++i)
+            if (std::abs(rows_[i].lambda - value) < std::abs(rows_[nearest].lambda - value))
+                nearest = i;
+        if (nearest == previous)
             continue;
+        previous = nearest;
         auto* label = new QCPItemText(plot);
-        label->position->setCoords(rows_[i].klMean, rows_[i].reductionMean);
+        label->position->setCoords(rows_[nearest].klMean, rows_[nearest].reductionMean);
         label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop); // below the rising curve
         label->setPadding(QMargins(8, 3, 0, 0));
         label->setFont(tickFont());
         label->setColor(QColor(70, 70, 70));
-        label->setText(QStringLiteral("λ=%1").arg(rows_[i].lambda, 0, 'g', 3));
+        label->setText(QStringLiteral("λ=%1").arg(rows_[nearest].lambda, 0, 'g', 2));
         labels_.push_back(label);
     }
 }
