@@ -3,16 +3,20 @@
 #include "engine.h"
 #include "main_window.h"
 #include "matrix_plot.h"
+#include "panels.h"
 #include "per_token_plot.h"
 #include "saliency_grid_plot.h"
 #include "sci_spin_box.h"
 #include "tradeoff_plot.h"
 
 #include "attnsteer/backend.h"
+#include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
 #include "attnsteer/projection.h"
 
 #include <qcustomplot.h>
 
+#include <QAction>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
@@ -22,6 +26,7 @@
 #include <QFile>
 #include <QImage>
 #include <QLineEdit>
+#include <QMenu>
 #include <QPainter>
 #include <QPlainTextEdit>
 #include <QRandomGenerator>
@@ -30,8 +35,11 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QStandardItemModel>
+#include <QStatusBar>
 #include <QTemporaryDir>
+#include <QToolButton>
 #include <QtTest>
 
 #include <cmath>
@@ -82,6 +90,24 @@ QImage samplePicture(int width, int height) {
     return image;
 }
 
+/// A "CUDA" backend that fails the way a device out of memory does (tests the CPU fallback).
+class FailingCudaBackend : public Backend {
+  public:
+    std::string name() const override { return "cuda"; }
+    using Backend::evaluate;
+    std::vector<Metrics> evaluate(const Workload&, std::span<const double>, std::span<const double>,
+                                  const SteeringParams&, const RunControl&) override {
+        throw InputError("--backend", "cuda: out of device memory (test)");
+    }
+    TokenRow row(const Workload& workload, std::span<const double> saliency,
+                 const SteeringParams& params, int head, int query) override {
+        return cpu_->row(workload, saliency, params, head, query);
+    }
+
+  private:
+    std::unique_ptr<Backend> cpu_ = makeCpuBackend(1);
+};
+
 } // namespace
 
 class TestGui : public QObject {
@@ -97,6 +123,10 @@ class TestGui : public QObject {
     void lambdaControlsStayInSync();
     void newSeedChangesWorkload();
     void loadingImageUpdatesPanel();
+    void projectionOptionsReprojectTheImage();
+    void badProjectionShowsErrorAndKeepsLastState();
+    void openSampleLoadsEmbeddedImages();
+    void saliencyPanelFitsTheGrid();
     void hoveringGridTokenHighlightsPerTokenPlot();
     void clickingMatrixRowPicksQuery();
     void differenceToggleShowsChange();
@@ -104,7 +134,9 @@ class TestGui : public QObject {
     void exportSweepCsv();
     void brokenImageShowsErrorAndWindowKeepsWorking();
     void badSteeredHeadsAreRefused();
-    void cudaEntryIsDisabled();
+    void backendBoxFollowsTheDevice();
+    void cudaFailureFallsBackToCpu();
+    void cancellingLongWorkloadKeepsWindowUsable();
     void settingsAreRestored();
     void copyPutsReadoutOnClipboard();
 
@@ -260,9 +292,13 @@ void TestGui::lambdaControlsStayInSync() {
     QCOMPARE(c.lambda->value(), 0.5);
     QCOMPARE(c.lambdaSlider->value(), 1000);
     QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
-    // The sweep follows the new maximum: 21 points over 0..0.5.
+    // The sweep follows the new maximum: 64 points over 0..0.5, evenly spaced.
     QTRY_COMPARE_WITH_TIMEOUT(window->tradeoffPlot()->sweep().back().lambda, 0.5, kTimeoutMs);
-    QCOMPARE(int(window->tradeoffPlot()->sweep().size()), 21);
+    const std::vector<SweepRow>& sweep = window->tradeoffPlot()->sweep();
+    QCOMPARE(int(sweep.size()), 64);
+    QCOMPARE(sweep.front().lambda, 0.0);
+    for (std::size_t i = 1; i < sweep.size(); ++i)
+        QVERIFY(std::abs(sweep[i].lambda - sweep[i - 1].lambda - 0.5 / 63) < 1e-12);
 }
 
 void TestGui::newSeedChangesWorkload() {
@@ -328,6 +364,196 @@ void TestGui::loadingImageUpdatesPanel() {
     QVERIFY(!grid->hasImage());
     QCOMPARE(window->imageCaption(),
              QStringLiteral("grid 16 x 16 = 256 tokens (saliency: random, seed 0)"));
+}
+
+void TestGui::projectionOptionsReprojectTheImage() {
+    auto window = smallWindow(2, 16, 256);
+    QVERIFY(window);
+    const auto& c = window->controls();
+    // Without an image the options wait for one: nothing is recomputed.
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+    c.patchFactor->setValue(32);
+    QVERIFY(!window->engine()->isBusy());
+    c.patchFactor->setValue(28);
+    QCOMPARE(window->engine()->dataSet()->epoch, epoch);
+
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("saliency.png"));
+    QVERIFY(samplePicture(300, 140).save(path));
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QVERIFY(window->loadSaliencyImage(path));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    // Defaults: Qwen2-VL's.
+    QCOMPARE(c.patchFactor->value(), 28);
+    QCOMPARE(c.minPixels->value(), 4 * 28 * 28);
+    QCOMPARE(c.maxPixels->value(), 0);
+    QCOMPARE(c.maxPixels->text(), QStringLiteral("auto"));
+    QCOMPARE(c.visionOffset->value(), 0);
+    QCOMPARE(c.textSaliency->value(), 0.0);
+
+    auto caption = [](const ResizedSize& resized, int factor) {
+        const int gh = resized.height / factor, gw = resized.width / factor;
+        return QStringLiteral("grid %1 x %2 = %3 tokens, resized %4 x %5")
+            .arg(gh)
+            .arg(gw)
+            .arg(gh * gw)
+            .arg(resized.height)
+            .arg(resized.width);
+    };
+    // A patch-14 factor: a finer grid, projected again at once.
+    c.patchFactor->setValue(14);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->scenario.projection.patchFactor == 14 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    const ResizedSize fine = smartResize(140, 300, 14, 4 * 28 * 28, 256 * 14 * 14);
+    QCOMPARE(window->imageCaption(), caption(fine, 14));
+    const int gh = fine.height / 14, gw = fine.width / 14;
+    QCOMPARE(window->saliencyGridPlot()->gridHeight(), gh);
+    QCOMPARE(window->saliencyGridPlot()->gridWidth(), gw);
+
+    // The vision tokens from key 20 on, 0.5 on the other keys (two changes, the latest wins).
+    c.visionOffset->setValue(20);
+    c.textSaliency->setValue(0.5);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->scenario.projection.textSaliency == 0.5 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(data->scenario.projection.visionOffset, 20);
+    const std::vector<double>& raw = data->raw.values;
+    QCOMPARE(int(raw.size()), 256);
+    for (int k = 0; k < 256; ++k)
+        if (k < 20 || k >= 20 + gh * gw)
+            QCOMPARE(raw[std::size_t(k)], 0.5);
+    QCOMPARE(raw[20], data->raw.projection->tokens[0]);
+    QCOMPARE(window->saliencyGridPlot()->gridOffset(), 20);
+
+    // At most 100 tokens' worth of pixels: a coarser picture.
+    c.maxPixels->setValue(100 * 14 * 14);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->scenario.projection.maxPixels ==
+                                     100 * 14 * 14 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    const ResizedSize coarse = smartResize(140, 300, 14, 4 * 28 * 28, 100 * 14 * 14);
+    QCOMPARE(window->imageCaption(), caption(coarse, 14));
+    QVERIFY(window->engine()->dataSet()->raw.projection->tokenCount() <= 100);
+    QCOMPARE(errors.size(), 0);
+    // The folded section's header sums the options up.
+    QVERIFY2(c.projectionSection->toggleButton()->text().contains(QStringLiteral("offset 20")),
+             qPrintable(c.projectionSection->toggleButton()->text()));
+}
+
+void TestGui::badProjectionShowsErrorAndKeepsLastState() {
+    auto window = smallWindow(2, 16, 256);
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("saliency.png"));
+    QVERIFY(samplePicture(300, 140).save(path));
+    QVERIFY(window->loadSaliencyImage(path));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    const int tokens = window->engine()->dataSet()->raw.projection->tokenCount(); // 5 x 11
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+    const QString captionBefore = window->imageCaption();
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+
+    // The vision tokens do not fit at this offset: an error, and everything stays as it was.
+    c.visionOffset->setValue(256 - tokens + 1);
+    QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 1, kTimeoutMs);
+    const QString message = errors.at(0).at(0).toString();
+    QVERIFY2(message.startsWith(QStringLiteral("--vision-offset: ")) && !message.contains('\n'),
+             qPrintable(message));
+    QTRY_VERIFY_WITH_TIMEOUT(!window->engine()->isBusy(), kTimeoutMs);
+    QCOMPARE(c.visionOffset->value(), 0); // the control is back at the valid value
+    QCOMPARE(window->engine()->scenario().projection.visionOffset, 0);
+    QCOMPARE(window->engine()->dataSet()->epoch, epoch);
+    QCOMPARE(window->imageCaption(), captionBefore);
+    QVERIFY(window->saliencyGridPlot()->hasImage());
+
+    // More tokens than keys (a smallest area of 300 tokens): also refused, also kept.
+    c.minPixels->setValue(300 * 28 * 28);
+    QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 2, kTimeoutMs);
+    QTRY_VERIFY_WITH_TIMEOUT(!window->engine()->isBusy(), kTimeoutMs);
+    QCOMPARE(c.minPixels->value(), 4 * 28 * 28);
+    QCOMPARE(window->engine()->dataSet()->epoch, epoch);
+
+    // The window keeps working, and the offset that fits is taken.
+    c.visionOffset->setValue(256 - tokens);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->epoch != epoch && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(window->saliencyGridPlot()->gridOffset(), 256 - tokens);
+    window->setLambda(0.7);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(errors.size(), 2);
+}
+
+void TestGui::openSampleLoadsEmbeddedImages() {
+    // Embedded in the program: found wherever it runs.
+    QCOMPARE(MainWindow::samplesFolder(), QStringLiteral(":/samples"));
+    QStringList names;
+    for (const QString& path : MainWindow::sampleImages())
+        names << QFileInfo(path).fileName();
+    QCOMPARE(names,
+             (QStringList{QStringLiteral("gaussian-blobs.png"), QStringLiteral("gradient.png"),
+                          QStringLiteral("object-mask.png")}));
+
+    auto window = smallWindow(2, 16, 256);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    auto* menu = window->findChild<QMenu*>(QStringLiteral("sampleMenu"));
+    QVERIFY(menu);
+    QAction* sample = nullptr;
+    for (QAction* action : menu->actions())
+        if (action->objectName() == QStringLiteral("sample:object-mask.png"))
+            sample = action;
+    QVERIFY(sample);
+    QCOMPARE(sample->text(), QStringLiteral("object-mask"));
+    sample->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(errors.size(), 0);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(QString::fromStdString(data->scenario.saliencyImagePath),
+             QStringLiteral(":/samples/object-mask.png"));
+    QVERIFY(window->saliencyGridPlot()->hasImage());
+    QVERIFY(window->controls().source->text().contains(QStringLiteral("object-mask.png")));
+    // The same projection as the file in the source tree gives through the command line's path.
+    const ImageSaliency expected = projectSaliencyImage(
+        ATTNSTEER_RESOURCES_DIR "/samples/object-mask.png", ProjectionOptions{}, 256);
+    QCOMPARE(data->raw.projection->tokens, expected.projection.tokens);
+    QCOMPARE(window->imageCaption(), QStringLiteral("grid %1 x %2 = %3 tokens, resized %4 x %5")
+                                         .arg(expected.projection.gridHeight)
+                                         .arg(expected.projection.gridWidth)
+                                         .arg(expected.projection.tokenCount())
+                                         .arg(expected.projection.resizedHeight)
+                                         .arg(expected.projection.resizedWidth));
+}
+
+void TestGui::saliencyPanelFitsTheGrid() {
+    auto window = smallWindow(); // 64 keys: an 8 x 8 grid
+    QVERIFY(window);
+    auto* bottom = window->findChild<QSplitter*>(QStringLiteral("bottomSplitter"));
+    QVERIFY(bottom);
+    bottom->setSizes({500, 300, 500}); // a tall, narrow panel
+    SaliencyGridPlot* grid = window->saliencyGridPlot();
+    QTRY_COMPARE(grid->parentWidget()->width(), bottom->sizes().at(1));
+    QCoreApplication::processEvents();
+    // The cells fill the plot area: square cells as wide as it is, and as high.
+    const QRect axis = grid->customPlot()->axisRect()->rect();
+    const double cellWidth = axis.width() / 8.0, cellHeight = axis.height() / 8.0;
+    QVERIFY2(std::abs(cellWidth - cellHeight) <= 2,
+             qPrintable(QStringLiteral("%1 x %2").arg(cellWidth).arg(cellHeight)));
+    // The caption follows the plot directly, and the group is centred in the panel.
+    const QWidget* panel = grid->parentWidget();
+    const QRect plot = grid->geometry(), caption = window->controls().imageCaption->geometry();
+    QVERIFY(caption.top() - plot.bottom() >= 0 && caption.top() - plot.bottom() <= 6);
+    QVERIFY(plot.height() < panel->height() - 60);
+    const int above = plot.top();
+    const int below =
+        panel->height() - window->controls().overlayOpacity->parentWidget()->geometry().bottom();
+    QVERIFY2(std::abs(above - below) <= 3,
+             qPrintable(QStringLiteral("%1 vs %2").arg(above).arg(below)));
 }
 
 void TestGui::hoveringGridTokenHighlightsPerTokenPlot() {
@@ -422,10 +648,11 @@ void TestGui::exportSweepCsv() {
     QFile file(path);
     QVERIFY(file.open(QIODevice::ReadOnly));
     const QList<QByteArray> lines = file.readAll().trimmed().split('\n');
-    QCOMPARE(lines.size(), 22);
+    QCOMPARE(lines.size(), 65); // the header and 64 lambdas
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
                                   "kl_mean,kl_std"));
-    QVERIFY(lines[21].startsWith("1,"));
+    QVERIFY(lines[1].startsWith("0,"));
+    QVERIFY(lines[64].startsWith("1,"));
     QVERIFY(!window->exportSweepCsv(path)); // exists
 }
 
@@ -499,24 +726,110 @@ void TestGui::badSteeredHeadsAreRefused() {
     QVERIFY(window->metricsText().contains(QStringLiteral("steered heads: 1")));
 }
 
-void TestGui::cudaEntryIsDisabled() {
+void TestGui::backendBoxFollowsTheDevice() {
     MainWindow window;
     QComboBox* backend = window.controls().backend;
     QCOMPARE(backend->count(), 2);
-    QCOMPARE(backend->currentIndex(), 0);
+    QCOMPARE(backend->itemText(0), QStringLiteral("CPU (Eigen, OpenMP)"));
+    QVERIFY(backend->itemText(1).startsWith(QStringLiteral("CUDA — ")));
     auto* model = qobject_cast<QStandardItemModel*>(backend->model());
     QVERIFY(model);
-    QVERIFY(!model->item(1)->isEnabled());
-    QVERIFY(!model->item(1)->toolTip().isEmpty());
+    // Default like --backend auto: CUDA when a device can be used, else the CPU, whose entry is
+    // then disabled and says why.
+    if (gpu::isAvailable()) {
+        QVERIFY(model->item(1)->isEnabled());
+        QCOMPARE(backend->currentIndex(), 1);
+        QCOMPARE(window.engine()->backend(), BackendKind::Cuda);
+        QVERIFY(backend->itemText(1).contains(QString::fromStdString(gpu::deviceName())));
+    } else {
+        QVERIFY(!model->item(1)->isEnabled());
+        QCOMPARE(model->item(1)->toolTip(), QString::fromStdString(gpu::unavailableReason()));
+        QCOMPARE(backend->currentIndex(), 0);
+        QCOMPARE(window.engine()->backend(), BackendKind::Cpu);
+    }
     // Every control explains itself.
-    for (QWidget* control : {static_cast<QWidget*>(window.controls().lambdaSlider),
-                             static_cast<QWidget*>(window.controls().lambda),
-                             static_cast<QWidget*>(window.controls().eps),
-                             static_cast<QWidget*>(window.controls().seed),
-                             static_cast<QWidget*>(window.controls().steeredHeads),
-                             static_cast<QWidget*>(window.controls().overlayOpacity),
-                             static_cast<QWidget*>(window.controls().sweepSeeds)})
+    const auto& c = window.controls();
+    for (QWidget* control :
+         {static_cast<QWidget*>(c.lambdaSlider), static_cast<QWidget*>(c.lambda),
+          static_cast<QWidget*>(c.eps), static_cast<QWidget*>(c.seed),
+          static_cast<QWidget*>(c.steeredHeads), static_cast<QWidget*>(c.overlayOpacity),
+          static_cast<QWidget*>(c.sweepSeeds), static_cast<QWidget*>(c.backend),
+          static_cast<QWidget*>(c.visionOffset), static_cast<QWidget*>(c.patchFactor),
+          static_cast<QWidget*>(c.minPixels), static_cast<QWidget*>(c.maxPixels),
+          static_cast<QWidget*>(c.textSaliency)})
         QVERIFY2(!control->toolTip().isEmpty(), qPrintable(control->objectName()));
+}
+
+void TestGui::cudaFailureFallsBackToCpu() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    // A CUDA backend that cannot be made: the CPU stays, the user is told why.
+    window->engine()->setCudaBackendFactory([]() -> std::unique_ptr<Backend> {
+        throw InputError("--backend", "cuda: no device (test)");
+    });
+    QCOMPARE(window->setBackend(BackendKind::Cuda), BackendKind::Cpu);
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("no device (test)")),
+             qPrintable(errors.at(0).at(0).toString()));
+    QCOMPARE(c.backend->currentIndex(), 0);
+
+    // One that fails while computing (out of device memory): the CPU computes the same numbers,
+    // the window goes back to the CPU and says so.
+    window->engine()->setCudaBackendFactory([] { return std::make_unique<FailingCudaBackend>(); });
+    QCOMPARE(window->setBackend(BackendKind::Cuda), BackendKind::Cuda);
+    QCOMPARE(c.backend->currentIndex(), 1);
+    QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 2, kTimeoutMs);
+    QVERIFY2(errors.at(1).at(0).toString().contains(QStringLiteral("out of device memory")),
+             qPrintable(errors.at(1).at(0).toString()));
+    QVERIFY2(window->statusBar()->currentMessage().contains(QStringLiteral("CPU")),
+             qPrintable(window->statusBar()->currentMessage()));
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(window->engine()->backend(), BackendKind::Cpu);
+    QCOMPARE(c.backend->currentIndex(), 0);
+    QCOMPARE(QString::fromStdString(window->engine()->lastEvaluation()->metrics.backend),
+             QStringLiteral("cpu"));
+    QVERIFY(window->metricsText().contains(QStringLiteral(" on cpu")));
+    QCOMPARE(errors.size(), 2); // the sweep's failure does not repeat the message
+    // And on it goes on the CPU.
+    window->setLambda(0.5);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(errors.size(), 2);
+}
+
+void TestGui::cancellingLongWorkloadKeepsWindowUsable() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    // Sizes up to 8192 x 8192 and 64 heads and more are offered.
+    QVERIFY(c.heads->maximum() >= 64);
+    QVERIFY(c.queries->maximum() >= 8192);
+    QVERIFY(c.keys->maximum() >= 8192);
+    window->setWorkloadSize(32, 4096, 4096);
+    QTRY_VERIFY_WITH_TIMEOUT(c.cancel->isVisible() && c.progress->isVisible(), 10000);
+    // Progress moves in the status bar.
+    QTRY_VERIFY_WITH_TIMEOUT(c.progress->maximum() == 100 && c.progress->value() > 0, kTimeoutMs);
+    QVERIFY(window->engine()->isBusy());
+    QElapsedTimer timer;
+    timer.start();
+    QTest::mouseClick(c.cancel, Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(!window->engine()->isBusy(), 10000);
+    qInfo("32 x 4096 x 4096: cancelled in %lld ms", timer.elapsed());
+    QVERIFY(!c.cancel->isVisible());
+    QVERIFY(!c.progress->isVisible());
+    QVERIFY2(window->metricsText().startsWith(QStringLiteral("Cancelled")),
+             qPrintable(window->metricsText()));
+    QCOMPARE(errors.size(), 0);
+
+    // A small size afterwards is computed as usual.
+    window->setWorkloadSize(2, 32, 64);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->dataSet()->workload->keys() == 64, kTimeoutMs);
+    QVERIFY2(window->metricsText().contains(QStringLiteral("2 × 32 × 64")),
+             qPrintable(window->metricsText()));
+    QCOMPARE(errors.size(), 0);
 }
 
 void TestGui::settingsAreRestored() {
@@ -526,6 +839,14 @@ void TestGui::settingsAreRestored() {
         window->setLambda(0.6);
         window->controls().seed->setValue(3);
         window->controls().sortBySaliency->setChecked(true);
+        ProjectionOptions projection;
+        projection.visionOffset = 5;
+        projection.patchFactor = 32;
+        projection.minPixels = 1024;
+        projection.maxPixels = 200000;
+        projection.textSaliency = 0.25;
+        window->setProjection(projection);
+        window->controls().projectionSection->setExpanded(true);
         window->close(); // saves
     }
     MainWindow window;
@@ -535,6 +856,14 @@ void TestGui::settingsAreRestored() {
     QCOMPARE(window.controls().keys->value(), 64);
     QVERIFY(window.controls().sortBySaliency->isChecked());
     QVERIFY(window.perTokenPlot()->sortBySaliency());
+    const ProjectionOptions projection = window.projection();
+    QCOMPARE(projection.visionOffset, 5);
+    QCOMPARE(projection.patchFactor, 32);
+    QCOMPARE(projection.minPixels, std::int64_t(1024));
+    QCOMPARE(projection.maxPixels, std::int64_t(200000));
+    QCOMPARE(projection.textSaliency, 0.25);
+    QCOMPARE(window.engine()->scenario().projection.patchFactor, 32);
+    QVERIFY(window.controls().projectionSection->isExpanded());
 }
 
 void TestGui::copyPutsReadoutOnClipboard() {

@@ -1,14 +1,17 @@
 #include "engine.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
 
 #include <QElapsedTimer>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <span>
+#include <stdexcept>
 
 namespace attnsteer {
 
@@ -34,11 +37,13 @@ bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
            a.textSaliency == b.textSaliency;
 }
 
-/// Whether the data set (workload, saliency) of A and B differ.
+/// Whether the data set (workload, saliency) of A and B differ. The projection options matter
+/// only to a saliency image.
 bool dataDiffers(const Scenario& a, const Scenario& b) {
     return !sameWorkloadSource(a, b) || a.spec.seed != b.spec.seed ||
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
-           a.normalization != b.normalization || !sameProjection(a.projection, b.projection);
+           a.normalization != b.normalization ||
+           (!b.saliencyImagePath.empty() && !sameProjection(a.projection, b.projection));
 }
 
 double millisecondsSince(const QElapsedTimer& timer) {
@@ -48,8 +53,10 @@ double millisecondsSince(const QElapsedTimer& timer) {
 } // namespace
 
 Engine::Engine(QObject* parent)
-    : QObject(parent), evaluationBackend_(makeCpuBackend()), rowBackend_(makeCpuBackend(1)),
-      sweepBackend_(makeCpuBackend()),
+    : QObject(parent), cudaFactory_([] { return gpu::makeCudaBackend(); }),
+      cpuEvaluationBackend_(makeCpuBackend()), cpuSweepBackend_(makeCpuBackend()),
+      evaluationBackend_(cpuEvaluationBackend_), sweepBackend_(cpuSweepBackend_),
+      rowBackend_(makeCpuBackend(1)),
       dataJob_(this, &pool_,
                [this](JobOutcome<std::shared_ptr<const DataSet>>&& outcome) {
                    updateBusy();
@@ -67,7 +74,7 @@ Engine::Engine(QObject* parent)
                    query_ = std::clamp(query_, 0, workload.queries() - 1);
                    emit workloadReady();
                    requestEvaluation(true);
-                   requestSweep();
+                   requestSweepAfterEvaluation();
                }),
       rowsJob_(this, &pool_,
                [this](JobOutcome<RowsResult>&& outcome) {
@@ -92,6 +99,11 @@ Engine::Engine(QObject* parent)
       evaluationJob_(
           this, &pool_,
           [this](JobOutcome<EvaluationResult>&& outcome) {
+              // The sweep waited for the evaluation (see requestSweepAfterEvaluation); it starts
+              // before busyChanged could report a pause.
+              if (sweepWanted_ && !outcome.cancelled && outcome.error.isEmpty() &&
+                  !evaluationJob_.isRunning())
+                  requestSweep();
               updateBusy();
               if (outcome.cancelled)
                   return;
@@ -99,6 +111,8 @@ Engine::Engine(QObject* parent)
                   emit failed(outcome.error);
                   return;
               }
+              if (!outcome.value->backendError.isEmpty())
+                  fallBackToCpu(outcome.value->backendError);
               if (!dataSet_ || outcome.value->epoch != dataSet_->epoch)
                   return;
               lastEvaluation_ = std::move(*outcome.value);
@@ -115,6 +129,8 @@ Engine::Engine(QObject* parent)
                   emit failed(outcome.error);
                   return;
               }
+              if (!outcome.value->backendError.isEmpty())
+                  fallBackToCpu(outcome.value->backendError);
               if (!dataSet_ || outcome.value->epoch != dataSet_->epoch || sweepJob_.isRunning())
                   return;
               lastSweep_ = std::move(*outcome.value);
@@ -151,7 +167,7 @@ void Engine::setScenario(const Scenario& scenario) {
     if (paramsChanged || lambdaChanged)
         requestEvaluation(false);
     if (paramsChanged)
-        requestSweep();
+        requestSweepAfterEvaluation();
 }
 
 void Engine::setView(int head, int query) {
@@ -181,6 +197,45 @@ std::vector<double> Engine::sweepLambdas() const {
     for (int i = 0; i < sweepPoints_; ++i)
         lambdas[std::size_t(i)] = sweepLambdaMax_ * i / (sweepPoints_ - 1);
     return lambdas;
+}
+
+bool Engine::setBackend(BackendKind kind) {
+    if (kind == backendKind_)
+        return true;
+    if (kind == BackendKind::Cpu) {
+        backendKind_ = BackendKind::Cpu;
+        evaluationBackend_ = cpuEvaluationBackend_;
+        sweepBackend_ = cpuSweepBackend_;
+    } else {
+        // Two CUDA backends, as on the CPU: the evaluation keeps the workload shown resident while
+        // the sweep goes through its seeds.
+        try {
+            std::shared_ptr<Backend> evaluation = cudaFactory_();
+            std::shared_ptr<Backend> sweep = cudaFactory_();
+            if (!evaluation || !sweep)
+                throw std::runtime_error("no CUDA backend");
+            evaluationBackend_ = std::move(evaluation);
+            sweepBackend_ = std::move(sweep);
+            backendKind_ = BackendKind::Cuda;
+        } catch (const std::exception& error) {
+            emit backendFellBack(QString::fromStdString(error.what()));
+            return false;
+        }
+    }
+    if (started_ && dataSet_) {
+        requestEvaluation(true);
+        requestSweepAfterEvaluation();
+    }
+    return true;
+}
+
+void Engine::fallBackToCpu(const QString& reason) {
+    if (backendKind_ != BackendKind::Cuda)
+        return; // already done by an earlier job
+    backendKind_ = BackendKind::Cpu;
+    evaluationBackend_ = cpuEvaluationBackend_; // the running CUDA jobs keep theirs alive
+    sweepBackend_ = cpuSweepBackend_;
+    emit backendFellBack(reason);
 }
 
 void Engine::start() {
@@ -250,14 +305,21 @@ void Engine::requestDataSet() {
 }
 
 void Engine::dataSetFailed(const QString& message) {
-    // Back to the files of the data set on screen (or to random ones when there is none), so
-    // that the next change does not trip over the same file again.
+    if (dataJob_.isRunning()) {
+        // A newer scenario is being prepared: it decides what stays.
+        emit failed(message);
+        return;
+    }
+    // Back to the files and projection of the data set on screen (or to random ones when there
+    // is none), so that the next change does not trip over the same problem again.
     const bool hadFiles = scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency();
     const Scenario good = dataSet_ ? dataSet_->scenario : Scenario{};
     scenario_.logitsPath = good.logitsPath;
     scenario_.attentionPath = good.attentionPath;
     scenario_.saliencyPath = good.saliencyPath;
     scenario_.saliencyImagePath = good.saliencyImagePath;
+    scenario_.projection = good.projection;
+    emit scenarioRestored();
     emit failed(message);
     if (!dataSet_ && hadFiles && !dataJob_.isRunning())
         requestDataSet();
@@ -269,18 +331,32 @@ void Engine::requestEvaluation(bool dataChanged) {
         return;
     const EvaluationRequest request = currentRequest();
     const std::shared_ptr<Backend> backend = evaluationBackend_;
+    const std::shared_ptr<Backend> fallback =
+        backend != cpuEvaluationBackend_ ? cpuEvaluationBackend_ : nullptr;
     // A new data set makes the running evaluation useless; a new lambda does not: its moments
     // are what the next one reuses.
     evaluationJob_.request(
-        [data, request, backend](const JobControl& control) {
+        [data, request, backend, fallback](const JobControl& control) {
             RunControl run;
             run.cancel = control.cancel.get();
             run.onProgress = control.progress;
             EvaluationResult result;
             result.epoch = data->epoch;
             result.request = request;
-            result.metrics =
-                backend->evaluate(*data->workload, data->saliency.values, request.params, run);
+            try {
+                result.metrics =
+                    backend->evaluate(*data->workload, data->saliency.values, request.params, run);
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const std::exception& error) {
+                if (!fallback)
+                    throw;
+                // The CUDA backend failed (out of device memory, a driver error): the CPU
+                // computes it; an input error is thrown again from there.
+                result.metrics =
+                    fallback->evaluate(*data->workload, data->saliency.values, request.params, run);
+                result.backendError = QString::fromStdString(error.what());
+            }
             return result;
         },
         dataChanged);
@@ -355,9 +431,12 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     }
     matrix->logShifted.resize(original->size());
     const double eps = request.params.eps;
-    for (std::size_t i = 0; i < original->size(); ++i) {
-        const double e = (*original)[i] + eps;
-        matrix->logShifted[i] = e > 0 ? std::log(e) : -std::numeric_limits<double>::infinity();
+    const std::int64_t cells = std::int64_t(original->size());
+#pragma omp parallel for schedule(static)
+    for (std::int64_t i = 0; i < cells; ++i) {
+        const double e = (*original)[std::size_t(i)] + eps;
+        matrix->logShifted[std::size_t(i)] =
+            e > 0 ? std::log(e) : -std::numeric_limits<double>::infinity();
     }
     matrix->original = std::move(original);
     return matrix;
@@ -368,33 +447,56 @@ std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatri
                                                                  double lambda,
                                                                  const std::atomic<bool>& cancel) {
     // A'_k = exp(z_k - max z) / sum, z_k = log(A_k + eps) + lambda s_k: the backend's row().
+    // The rows are independent: spread over the cores (a lambda change waits for this).
     const std::size_t keys = std::size_t(head.keys);
     auto steered = std::make_shared<std::vector<double>>(head.logShifted.size());
-    std::vector<double> z(keys);
-    for (int q = 0; q < head.queries; ++q) {
-        if (q % 64 == 0 && cancel.load())
-            throw Cancelled();
-        const double* logE = head.logShifted.data() + std::size_t(q) * keys;
-        double top = -std::numeric_limits<double>::infinity();
-        for (std::size_t k = 0; k < keys; ++k) {
-            z[k] = logE[k] + lambda * s[k];
-            top = std::max(top, z[k]);
+    std::atomic<bool> stopped{false};
+#pragma omp parallel
+    {
+        std::vector<double> z(keys);
+#pragma omp for schedule(static)
+        for (int q = 0; q < head.queries; ++q) {
+            if (stopped.load(std::memory_order_relaxed))
+                continue;
+            if (q % 64 == 0 && cancel.load()) {
+                stopped.store(true);
+                continue;
+            }
+            const double* logE = head.logShifted.data() + std::size_t(q) * keys;
+            double top = -std::numeric_limits<double>::infinity();
+            for (std::size_t k = 0; k < keys; ++k) {
+                z[k] = logE[k] + lambda * s[k];
+                top = std::max(top, z[k]);
+            }
+            double* out = steered->data() + std::size_t(q) * keys;
+            double sum = 0;
+            for (std::size_t k = 0; k < keys; ++k)
+                sum += out[k] = std::exp(z[k] - top);
+            const double scale = 1 / sum;
+            for (std::size_t k = 0; k < keys; ++k)
+                out[k] *= scale;
         }
-        double* out = steered->data() + std::size_t(q) * keys;
-        double sum = 0;
-        for (std::size_t k = 0; k < keys; ++k)
-            sum += out[k] = std::exp(z[k] - top);
-        const double scale = 1 / sum;
-        for (std::size_t k = 0; k < keys; ++k)
-            out[k] *= scale;
     }
+    if (stopped.load())
+        throw Cancelled();
     return steered;
+}
+
+void Engine::requestSweepAfterEvaluation() {
+    // The first evaluation of a data set (or eps) computes its moments, which takes as long as one
+    // seed of the sweep: the numbers the user waits for come first, the curve after them. Lambda
+    // changes in the meantime are cheap and go on during the sweep.
+    sweepJob_.cancel(); // what it computes is outdated
+    sweepWanted_ = true;
+    if (!evaluationJob_.isRunning())
+        requestSweep();
 }
 
 void Engine::requestSweep() {
     const std::shared_ptr<const DataSet> data = dataSet_;
     if (!data)
         return;
+    sweepWanted_ = false;
     SweepConfig config;
     config.spec = data->scenario.spec;
     if (data->scenario.hasFixedSaliency())
@@ -410,9 +512,11 @@ void Engine::requestSweep() {
     if (data->scenario.hasWorkloadFile() && data->scenario.hasFixedSaliency())
         config.seeds.resize(1);
     const std::shared_ptr<Backend> backend = sweepBackend_;
+    const std::shared_ptr<Backend> fallback =
+        backend != cpuSweepBackend_ ? cpuSweepBackend_ : nullptr;
     emit sweepStarted();
     sweepJob_.request(
-        [data, config, backend](const JobControl& control) mutable {
+        [data, config, backend, fallback](const JobControl& control) mutable {
             QElapsedTimer timer;
             timer.start();
             if (data->scenario.hasWorkloadFile())
@@ -422,7 +526,16 @@ void Engine::requestSweep() {
             run.onProgress = control.progress;
             SweepOutcome outcome;
             outcome.epoch = data->epoch;
-            outcome.rows = runSweep(config, *backend, run);
+            try {
+                outcome.rows = runSweep(config, *backend, run);
+            } catch (const Cancelled&) {
+                throw;
+            } catch (const std::exception& error) {
+                if (!fallback)
+                    throw;
+                outcome.rows = runSweep(config, *fallback, run);
+                outcome.backendError = QString::fromStdString(error.what());
+            }
             outcome.seeds = config.seeds;
             outcome.params = config.params;
             outcome.elapsedMs = millisecondsSince(timer);

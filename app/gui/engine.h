@@ -7,7 +7,10 @@
 // runs is remembered (only the newest) and started when the job finishes. Results computed on an
 // outdated data set are dropped; a finished rows or evaluation job whose lambda has already been
 // superseded in the same data set is still shown (it is a correct picture of a lambda the user
-// passed through, which keeps a dragged slider live), and the newest follows.
+// passed through, which keeps a dragged slider live), and the newest follows. A sweep that a new
+// data set (or eps, steered heads, backend) needs starts once the evaluation has finished: on big
+// workloads the first evaluation computes the moments that later lambdas reuse, and it should
+// not share the cores with three seeds of sweep.
 
 #include "latest_job.h"
 #include "scenario.h"
@@ -21,6 +24,7 @@
 #include <QThreadPool>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -70,7 +74,8 @@ struct RowsResult {
 struct EvaluationResult {
     std::uint64_t epoch = 0;
     EvaluationRequest request;
-    Metrics metrics;
+    Metrics metrics;      ///< metrics.backend: the backend that computed them
+    QString backendError; ///< the CUDA backend failed with this and the CPU computed it; or empty
 };
 
 /// The tradeoff curve over the lambda grid and seeds.
@@ -80,7 +85,12 @@ struct SweepOutcome {
     std::vector<std::uint64_t> seeds;
     SteeringParams params;
     double elapsedMs = 0;
+    QString backendError; ///< as in EvaluationResult
 };
+
+/// Where the evaluation and the sweep run. The per-token row and the matrix are always computed
+/// on the CPU (one row, one head: a kernel launch would cost more than the work).
+enum class BackendKind { Cpu, Cuda };
 
 class Engine : public QObject {
     Q_OBJECT
@@ -104,6 +114,17 @@ class Engine : public QObject {
     double sweepLambdaMax() const { return sweepLambdaMax_; }
     int sweepPoints() const { return sweepPoints_; }
     int sweepSeeds() const { return sweepSeeds_; }
+
+    /// The evaluation and the sweep run on KIND from now on (both are recomputed). CUDA when the
+    /// backend cannot be made (no device, no CUDA in this build, an error while starting): stays
+    /// on (or goes back to) the CPU, emits backendFellBack with the reason and returns false.
+    /// When the CUDA backend fails later (out of device memory for a bigger workload), the job is
+    /// computed again on the CPU, the engine stays on the CPU and backendFellBack is emitted.
+    bool setBackend(BackendKind kind);
+    BackendKind backend() const { return backendKind_; }
+    /// Makes the CUDA backends (gpu::makeCudaBackend unless replaced; tests inject failing ones).
+    using BackendFactory = std::function<std::unique_ptr<Backend>()>;
+    void setCudaBackendFactory(BackendFactory factory) { cudaFactory_ = std::move(factory); }
 
     /// Starts working (the first call), or recomputes everything from scratch (F5).
     void start();
@@ -129,8 +150,14 @@ class Engine : public QObject {
     void sweepStarted();
     void sweepFinished(const attnsteer::SweepOutcome& result);
     /// A job failed with this one-line error (InputError::what()). When the data set failed, the
-    /// scenario's files are back to those of the data set shown.
+    /// scenario's files and projection are back to those of the data set shown (scenarioRestored
+    /// comes first).
     void failed(const QString& message);
+    /// The scenario went back to the last valid one after a data set failed: controls that show
+    /// it (the projection options) should follow scenario().
+    void scenarioRestored();
+    /// The CUDA backend could not be used (REASON, one line); the engine runs on the CPU now.
+    void backendFellBack(const QString& reason);
     /// TASK ("evaluating", "sweep") is FRACTION (0..1) done.
     void progressChanged(const QString& task, double fraction);
     /// Some job started or all jobs finished.
@@ -142,7 +169,9 @@ class Engine : public QObject {
     void requestEvaluation(bool dataChanged);
     void requestRows();
     void requestSweep();
+    void requestSweepAfterEvaluation();
     void updateBusy();
+    void fallBackToCpu(const QString& reason);
     static std::shared_ptr<const HeadMatrix> headMatrixOf(const DataSet& data,
                                                           const EvaluationRequest& request,
                                                           const std::atomic<bool>& cancel);
@@ -154,9 +183,10 @@ class Engine : public QObject {
     Scenario scenario_;
     int head_ = 0, query_ = 0;
     double sweepLambdaMax_ = 1.0;
-    int sweepPoints_ = 21, sweepSeeds_ = 3;
+    int sweepPoints_ = 64, sweepSeeds_ = 3;
     bool started_ = false;
     bool busy_ = false;
+    bool sweepWanted_ = false; ///< a sweep waits for the running evaluation
     std::uint64_t nextEpoch_ = 1;
     std::shared_ptr<const DataSet> dataSet_;
     std::optional<EvaluationResult> lastEvaluation_;
@@ -175,9 +205,13 @@ class Engine : public QObject {
     std::shared_ptr<const HeadMatrix> headMatrix_;
 
     QThreadPool pool_;
-    std::shared_ptr<Backend> evaluationBackend_; ///< keeps the moments of the last data set
-    std::shared_ptr<Backend> rowBackend_;
+    BackendKind backendKind_ = BackendKind::Cpu;
+    BackendFactory cudaFactory_;
+    std::shared_ptr<Backend> cpuEvaluationBackend_; ///< keeps the moments of the last data set
+    std::shared_ptr<Backend> cpuSweepBackend_;
+    std::shared_ptr<Backend> evaluationBackend_; ///< the CPU one above, or a CUDA one
     std::shared_ptr<Backend> sweepBackend_;
+    std::shared_ptr<Backend> rowBackend_;
     LatestJob<std::shared_ptr<const DataSet>> dataJob_;
     LatestJob<RowsResult> rowsJob_;
     LatestJob<EvaluationResult> evaluationJob_;

@@ -3,6 +3,7 @@
 #include "export_dialog.h"
 #include "matrix_plot.h"
 #include "option_values.h"
+#include "panels.h"
 #include "per_token_plot.h"
 #include "saliency_grid_plot.h"
 #include "saliency_image.h"
@@ -12,11 +13,14 @@
 #include "attnsteer/errors.h"
 #include "attnsteer/gpu.h"
 
+#include <qcustomplot.h>
+
 #include <QAction>
 #include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QCloseEvent>
+#include <QCollator>
 #include <QComboBox>
 #include <QDir>
 #include <QDockWidget>
@@ -27,6 +31,7 @@
 #include <QFileInfo>
 #include <QFontDatabase>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QImageReader>
@@ -61,6 +66,7 @@ namespace {
 
 constexpr int kLambdaSteps = 1000; ///< positions of the lambda slider
 constexpr int kSeedSliderMax = 99; ///< the seed slider covers 0..99, the spin box more
+constexpr int kSweepPoints = 64;   ///< lambdas of the tradeoff curve, 0 .. lambda max
 
 const QStringList kImageSuffixes = {"png", "jpg", "jpeg", "bmp", "tif", "tiff"};
 
@@ -105,9 +111,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), engine_(new Engin
     connect(engine_, &Engine::evaluationFinished, this, &MainWindow::onEvaluationFinished);
     connect(engine_, &Engine::sweepFinished, this, &MainWindow::onSweepFinished);
     connect(engine_, &Engine::failed, this, &MainWindow::showError);
+    connect(engine_, &Engine::scenarioRestored, this,
+            [this] { syncProjectionControls(engine_->scenario().projection); });
+    connect(engine_, &Engine::backendFellBack, this, &MainWindow::showBackendFallback);
     connect(engine_, &Engine::progressChanged, this, &MainWindow::onProgress);
     connect(engine_, &Engine::busyChanged, this, &MainWindow::onBusyChanged);
 
+    applyBackendBox();
     engine_->setScenario(scenarioFromControls());
     applyView();
     applySweepGrid();
@@ -131,19 +141,27 @@ void MainWindow::buildViews() {
     matrix_ = new MatrixPlot;
     matrix_->setObjectName(QStringLiteral("matrixPlot"));
 
+    // Drawing cost at K = 1024 and more: the per-token view's jagged lines and the saliency's
+    // area fill dominate a lambda change on screen. Pens of width 1 take the raster engine's
+    // fast line path and an aliased fill is several times cheaper than an antialiased one; the
+    // picture is the same to the eye.
+    QCustomPlot* tokenPlot = perToken_->customPlot();
+    tokenPlot->setNotAntialiasedElements(QCP::aeFills);
+    for (int i = 0; i < tokenPlot->graphCount(); ++i) {
+        QPen pen = tokenPlot->graph(i)->pen();
+        pen.setWidthF(1.0);
+        tokenPlot->graph(i)->setPen(pen);
+    }
+
     // The image panel: the grid, its caption and the overlay opacity.
-    auto* imagePanel = new QWidget;
-    auto* imageLayout = new QVBoxLayout(imagePanel);
-    imageLayout->setContentsMargins(0, 0, 0, 0);
-    imageLayout->setSpacing(2);
-    imageLayout->addWidget(grid_, 1);
     controls_.imageCaption =
         named(new QLabel, "imageCaption", tr("The vision-token grid the saliency is shown on"));
     controls_.imageCaption->setTextInteractionFlags(Qt::TextSelectableByMouse);
     controls_.imageCaption->setWordWrap(true);
+    controls_.imageCaption->setAlignment(Qt::AlignHCenter | Qt::AlignTop);
     controls_.imageCaption->setContentsMargins(6, 0, 6, 0);
-    imageLayout->addWidget(controls_.imageCaption);
-    auto* opacityRow = new QHBoxLayout;
+    auto* opacityRowWidget = new QWidget;
+    auto* opacityRow = new QHBoxLayout(opacityRowWidget);
     opacityRow->setContentsMargins(6, 0, 6, 4);
     controls_.overlayOpacity =
         named(new QSlider(Qt::Horizontal), "overlayOpacity",
@@ -152,12 +170,13 @@ void MainWindow::buildViews() {
     controls_.overlayOpacity->setValue(55);
     opacityRow->addWidget(formLabel(tr("Overlay opacity"), controls_.overlayOpacity));
     opacityRow->addWidget(controls_.overlayOpacity, 1);
-    imageLayout->addLayout(opacityRow);
+    saliencyPanel_ = new SaliencyPanel(grid_, controls_.imageCaption, opacityRowWidget);
+    saliencyPanel_->setObjectName(QStringLiteral("saliencyPanel"));
 
     bottomSplitter_ = new QSplitter(Qt::Horizontal);
     bottomSplitter_->setObjectName(QStringLiteral("bottomSplitter"));
     bottomSplitter_->addWidget(tradeoff_);
-    bottomSplitter_->addWidget(imagePanel);
+    bottomSplitter_->addWidget(saliencyPanel_);
     bottomSplitter_->addWidget(matrix_);
     bottomSplitter_->setChildrenCollapsible(false);
     mainSplitter_ = new QSplitter(Qt::Vertical);
@@ -224,18 +243,23 @@ void MainWindow::buildControls() {
                            tr("Heads that get the bias: \"all\", a list \"0,3,5\" or a range "
                               "\"0:7\" (press Enter to apply)"));
     steeringForm->addRow(formLabel(tr("Steered heads"), c.steeredHeads), c.steeredHeads);
-    c.backend = named(new QComboBox, "backend", tr("Where the evaluation runs"));
-    c.backend->addItem(tr("CPU (Eigen, OpenMP)"));
-    c.backend->addItem(tr("CUDA"));
+    c.backend = named(new QComboBox, "backend",
+                      tr("Where the evaluation and the tradeoff sweep run (the per-token row and "
+                         "the matrix are always computed on the CPU)"));
+    c.backend->addItem(tr("CPU (Eigen, OpenMP)"), QStringLiteral("cpu"));
+    const bool cuda = gpu::isAvailable();
+    c.backend->addItem(cuda ? tr("CUDA — %1").arg(QString::fromStdString(gpu::deviceName()))
+                            : tr("CUDA — not available"),
+                       QStringLiteral("cuda"));
     if (auto* model = qobject_cast<QStandardItemModel*>(c.backend->model())) {
-        QStandardItem* cuda = model->item(1);
-        cuda->setEnabled(false);
-        cuda->setToolTip(gpu::isAvailable()
-                             ? tr("CUDA device %1 found, but the window has no CUDA backend yet")
-                                   .arg(QString::fromStdString(gpu::deviceName()))
-                             : tr("no CUDA backend in this build"));
-        cuda->setData(cuda->toolTip(), Qt::ToolTipRole);
+        QStandardItem* item = model->item(1);
+        item->setEnabled(cuda);
+        item->setToolTip(cuda ? tr("%1, %2 GiB of device memory")
+                                    .arg(QString::fromStdString(gpu::deviceName()))
+                                    .arg(double(gpu::deviceMemoryBytes()) / (1u << 30), 0, 'f', 0)
+                              : QString::fromStdString(gpu::unavailableReason()));
     }
+    c.backend->setCurrentIndex(cuda ? 1 : 0); // like --backend auto
     steeringForm->addRow(formLabel(tr("Backend"), c.backend), c.backend);
     layout->addWidget(steering);
 
@@ -286,6 +310,72 @@ void MainWindow::buildControls() {
     c.source->setTextInteractionFlags(Qt::TextSelectableByMouse);
     workloadForm->addRow(c.source);
     layout->addWidget(workload);
+
+    // --- how a saliency image becomes per-key saliency ---
+    auto* projectionBox = new QGroupBox(tr("Saliency image"));
+    projectionBox->setToolTip(tr("How a loaded saliency image becomes per-key saliency, the way "
+                                 "Qwen2-VL tokenizes an image"));
+    auto* projectionLayout = new QVBoxLayout(projectionBox);
+    projectionLayout->setContentsMargins(6, 2, 6, 4);
+    auto* projectionForm = new QWidget;
+    // Two fields a row: five rows would push the views out of the dock.
+    auto* projection = new QGridLayout(projectionForm);
+    projection->setContentsMargins(4, 0, 0, 0);
+    projection->setColumnStretch(1, 1);
+    projection->setColumnStretch(3, 1);
+    const ProjectionOptions defaults;
+    auto countBox = [](const char* name, const QString& tip, int min, int max, int value) {
+        auto* box = named(new QSpinBox, name, tip);
+        box->setRange(min, max);
+        box->setValue(value);
+        box->setKeyboardTracking(false);
+        box->setGroupSeparatorShown(true);
+        return box;
+    };
+    c.visionOffset =
+        countBox("visionOffset",
+                 tr("First key index of the vision tokens: the projected image tokens are placed "
+                    "at keys offset .. offset + tokens − 1 (they must fit into K)"),
+                 0, 1 << 20, defaults.visionOffset);
+    projection->addWidget(formLabel(tr("Offset"), c.visionOffset), 0, 0);
+    projection->addWidget(c.visionOffset, 0, 1);
+    c.patchFactor = countBox("patchFactor",
+                             tr("Pixels per vision token side: patch size × spatial merge (28 = "
+                                "14 × 2 for Qwen2-VL; 32 for patch-16 models)"),
+                             1, 1024, defaults.patchFactor);
+    projection->addWidget(formLabel(tr("Factor"), c.patchFactor), 0, 2);
+    projection->addWidget(c.patchFactor, 0, 3);
+    c.minPixels = countBox("minPixels",
+                           tr("Smallest area of the resized image in pixels (Qwen2-VL: 4 × 28 × "
+                              "28 = 3136)"),
+                           0, std::numeric_limits<int>::max(), int(defaults.minPixels));
+    c.minPixels->setSingleStep(defaults.patchFactor * defaults.patchFactor);
+    projection->addWidget(formLabel(tr("Min px"), c.minPixels), 1, 0);
+    projection->addWidget(c.minPixels, 1, 1);
+    c.maxPixels = countBox("maxPixels",
+                           tr("Largest area of the resized image in pixels; auto (0) = K × "
+                              "factor², as many tokens as there are keys"),
+                           0, std::numeric_limits<int>::max(), int(defaults.maxPixels));
+    c.maxPixels->setSpecialValueText(tr("auto"));
+    c.maxPixels->setSingleStep(defaults.patchFactor * defaults.patchFactor);
+    projection->addWidget(formLabel(tr("Max px"), c.maxPixels), 1, 2);
+    projection->addWidget(c.maxPixels, 1, 3);
+    c.textSaliency = named(new QDoubleSpinBox, "textSaliency",
+                           tr("Raw saliency of the key tokens that are not vision tokens (text "
+                              "tokens), before normalization"));
+    c.textSaliency->setDecimals(3);
+    c.textSaliency->setRange(-1000, 1000);
+    c.textSaliency->setSingleStep(0.05);
+    c.textSaliency->setValue(defaults.textSaliency);
+    c.textSaliency->setKeyboardTracking(false);
+    projection->addWidget(formLabel(tr("Text s"), c.textSaliency), 2, 0);
+    projection->addWidget(c.textSaliency, 2, 1);
+    c.projectionSection = new CollapsibleSection(tr("Projection"), projectionForm);
+    c.projectionSection->setObjectName(QStringLiteral("projectionSection"));
+    c.projectionSection->toggleButton()->setToolTip(
+        tr("Show or hide the projection options (applied live to a loaded image)"));
+    projectionLayout->addWidget(c.projectionSection);
+    layout->addWidget(projectionBox);
 
     // --- views ---
     auto* views = new QGroupBox(tr("Views"));
@@ -354,7 +444,7 @@ void MainWindow::buildControls() {
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     metricsDock->setWidget(readout);
     addDockWidget(Qt::LeftDockWidgetArea, metricsDock);
-    resizeDocks({controlDock, metricsDock}, {620, 300}, Qt::Vertical);
+    resizeDocks({controlDock, metricsDock}, {700, 220}, Qt::Vertical);
 
     // --- wiring ---
     connect(c.lambdaSlider, &QSlider::valueChanged, this, [this](int position) {
@@ -375,6 +465,20 @@ void MainWindow::buildControls() {
     for (QSpinBox* box : {c.heads, c.queries, c.keys})
         connect(box, &QSpinBox::valueChanged, this, &MainWindow::applyControls);
     connect(c.sigma, &QDoubleSpinBox::valueChanged, this, &MainWindow::applyControls);
+    for (QSpinBox* box : {c.visionOffset, c.patchFactor, c.minPixels, c.maxPixels})
+        connect(box, &QSpinBox::valueChanged, this, [this] {
+            updateProjectionSummary();
+            applyControls();
+        });
+    connect(c.patchFactor, &QSpinBox::valueChanged, this, [this](int factor) {
+        controls_.minPixels->setSingleStep(factor * factor);
+        controls_.maxPixels->setSingleStep(factor * factor);
+    });
+    connect(c.textSaliency, &QDoubleSpinBox::valueChanged, this, [this] {
+        updateProjectionSummary();
+        applyControls();
+    });
+    connect(c.backend, &QComboBox::currentIndexChanged, this, &MainWindow::applyBackendBox);
     connect(c.head, &QSpinBox::valueChanged, this, &MainWindow::applyView);
     connect(c.query, &QSpinBox::valueChanged, this, &MainWindow::applyView);
     connect(c.sweepSeeds, &QSpinBox::valueChanged, this, &MainWindow::applySweepGrid);
@@ -383,6 +487,7 @@ void MainWindow::buildControls() {
     connect(c.overlayOpacity, &QSlider::valueChanged, this,
             [this](int percent) { grid_->setOverlayOpacity(percent / 100.0); });
     syncLambdaSlider();
+    updateProjectionSummary();
 }
 
 void MainWindow::buildActions() {
@@ -399,6 +504,18 @@ void MainWindow::buildActions() {
                              "tokens, Qwen2-VL style (Ctrl+O, or drop a file on the window)"));
     loadImage->setObjectName(QStringLiteral("loadImageAction"));
     toolbar->addAction(loadImage);
+
+    QMenu* samples = file->addMenu(tr("Open &sample"));
+    samples->setObjectName(QStringLiteral("sampleMenu"));
+    samples->setToolTipsVisible(true);
+    buildSampleMenu(samples);
+    auto* samplesButton = new QToolButton(this);
+    samplesButton->setObjectName(QStringLiteral("sampleButton"));
+    samplesButton->setText(tr("Open sample"));
+    samplesButton->setMenu(samples);
+    samplesButton->setPopupMode(QToolButton::InstantPopup);
+    samplesButton->setToolTip(tr("Load one of the bundled saliency maps"));
+    toolbar->addWidget(samplesButton);
 
     QMenu* npy = file->addMenu(tr("Open .&npy"));
     npy->setToolTipsVisible(true);
@@ -476,10 +593,7 @@ void MainWindow::buildStatusBar() {
     c.cancel = named(new QToolButton, "cancel", tr("Stop the running computation"));
     c.cancel->setText(tr("Cancel"));
     c.cancel->hide();
-    connect(c.cancel, &QToolButton::clicked, this, [this] {
-        engine_->cancel();
-        statusBar()->showMessage(tr("Cancelled"), 5000);
-    });
+    connect(c.cancel, &QToolButton::clicked, this, &MainWindow::cancelComputation);
     c.computeTime = named(new QLabel, "computeTime", tr("Time of the last computations"));
     c.computeTime->setTextInteractionFlags(Qt::TextSelectableByMouse);
     statusBar()->addPermanentWidget(c.progress);
@@ -511,6 +625,17 @@ void MainWindow::restoreSettings() {
     restore(c.query, "query");
     restore(c.sweepSeeds, "sweepSeeds");
     restore(c.overlayOpacity, "overlayOpacity");
+    restore(c.visionOffset, "visionOffset");
+    restore(c.patchFactor, "patchFactor");
+    restore(c.minPixels, "minPixels");
+    restore(c.maxPixels, "maxPixels");
+    restore(c.textSaliency, "textSaliency");
+    c.projectionSection->setExpanded(
+        settings.value(QStringLiteral("projectionExpanded"), false).toBool());
+    // The backend: the one chosen last when it can be used, else CUDA when available (auto).
+    const QString backend = settings.value(QStringLiteral("backend")).toString();
+    if (backend == QStringLiteral("cpu"))
+        c.backend->setCurrentIndex(0);
     const int normalization = c.normalization->findText(
         settings.value(QStringLiteral("normalization"), QStringLiteral("max")).toString());
     c.normalization->setCurrentIndex(std::max(normalization, 0));
@@ -531,7 +656,7 @@ void MainWindow::restoreSettings() {
         mainSplitter_->setSizes({380, 470});
     if (!bottomSplitter_->restoreState(
             settings.value(QStringLiteral("bottomSplitter")).toByteArray()))
-        bottomSplitter_->setSizes({400, 400, 400});
+        bottomSplitter_->setSizes({400, 430, 380}); // the grid panel about square
     settings.endGroup();
 }
 
@@ -555,6 +680,13 @@ void MainWindow::saveSettings() const {
     settings.setValue(QStringLiteral("sortBySaliency"), c.sortBySaliency->isChecked());
     settings.setValue(QStringLiteral("showDifference"), c.showDifference->isChecked());
     settings.setValue(QStringLiteral("steeredHeads"), steeredHeadsText_);
+    settings.setValue(QStringLiteral("visionOffset"), c.visionOffset->value());
+    settings.setValue(QStringLiteral("patchFactor"), c.patchFactor->value());
+    settings.setValue(QStringLiteral("minPixels"), c.minPixels->value());
+    settings.setValue(QStringLiteral("maxPixels"), c.maxPixels->value());
+    settings.setValue(QStringLiteral("textSaliency"), c.textSaliency->value());
+    settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
+    settings.setValue(QStringLiteral("backend"), c.backend->currentData().toString());
     settings.endGroup();
     settings.beginGroup(QStringLiteral("window"));
     settings.setValue(QStringLiteral("geometry"), saveGeometry());
@@ -598,7 +730,84 @@ Scenario MainWindow::scenarioFromControls() const {
     scenario.params.lambda = c.lambda->value();
     scenario.params.eps = c.eps->value();
     scenario.params.steeredHeads = steeredHeads_;
+    scenario.projection = projection();
     return scenario;
+}
+
+ProjectionOptions MainWindow::projection() const {
+    const Controls& c = controls_;
+    ProjectionOptions options;
+    options.visionOffset = c.visionOffset->value();
+    options.patchFactor = c.patchFactor->value();
+    options.minPixels = c.minPixels->value();
+    options.maxPixels = c.maxPixels->value();
+    options.textSaliency = c.textSaliency->value();
+    return options;
+}
+
+void MainWindow::setProjection(const ProjectionOptions& options) {
+    syncProjectionControls(options);
+    applyControls();
+}
+
+void MainWindow::syncProjectionControls(const ProjectionOptions& options) {
+    const Controls& c = controls_;
+    {
+        const QSignalBlocker a(c.visionOffset), b(c.patchFactor), d(c.minPixels), e(c.maxPixels),
+            f(c.textSaliency);
+        c.visionOffset->setValue(options.visionOffset);
+        c.patchFactor->setValue(options.patchFactor);
+        c.minPixels->setValue(
+            int(std::min<std::int64_t>(options.minPixels, c.minPixels->maximum())));
+        c.maxPixels->setValue(
+            int(std::min<std::int64_t>(options.maxPixels, c.maxPixels->maximum())));
+        c.textSaliency->setValue(options.textSaliency);
+    }
+    c.minPixels->setSingleStep(options.patchFactor * options.patchFactor);
+    c.maxPixels->setSingleStep(options.patchFactor * options.patchFactor);
+    updateProjectionSummary();
+}
+
+void MainWindow::updateProjectionSummary() {
+    const Controls& c = controls_;
+    if (!c.projectionSection)
+        return;
+    c.projectionSection->setSummary(
+        tr("offset %1, factor %2, %3 – %4 px, text s %5")
+            .arg(c.visionOffset->value())
+            .arg(c.patchFactor->value())
+            .arg(c.minPixels->value())
+            .arg(c.maxPixels->value() == 0 ? tr("auto") : QString::number(c.maxPixels->value()))
+            .arg(number(c.textSaliency->value())));
+}
+
+void MainWindow::applyBackendBox() {
+    const BackendKind kind = controls_.backend->currentData().toString() == QStringLiteral("cuda")
+                                 ? BackendKind::Cuda
+                                 : BackendKind::Cpu;
+    if (engine_->setBackend(kind))
+        return;
+    // No CUDA backend: showBackendFallback has said why; the box follows the engine.
+    const QSignalBlocker blocker(controls_.backend);
+    controls_.backend->setCurrentIndex(0);
+}
+
+BackendKind MainWindow::setBackend(BackendKind kind) {
+    const int index = kind == BackendKind::Cuda ? 1 : 0;
+    if (controls_.backend->currentIndex() != index)
+        controls_.backend->setCurrentIndex(index); // applies itself
+    else
+        applyBackendBox();
+    return engine_->backend();
+}
+
+void MainWindow::showBackendFallback(const QString& reason) {
+    {
+        const QSignalBlocker blocker(controls_.backend);
+        controls_.backend->setCurrentIndex(0);
+    }
+    showError(tr("CUDA backend failed, using the CPU: %1").arg(reason));
+    statusBar()->showMessage(tr("CUDA failed (%1); computing on the CPU").arg(reason), 10000);
 }
 
 void MainWindow::applyControls() {
@@ -641,7 +850,8 @@ void MainWindow::applyView() {
 }
 
 void MainWindow::applySweepGrid() {
-    engine_->setSweepGrid(controls_.lambdaMax->value(), 21, controls_.sweepSeeds->value());
+    engine_->setSweepGrid(controls_.lambdaMax->value(), kSweepPoints,
+                          controls_.sweepSeeds->value());
 }
 
 void MainWindow::lambdaSpinChanged(double lambda) {
@@ -747,6 +957,7 @@ void MainWindow::onWorkloadReady() {
     grid_->setSaliency(data->saliency.values, gridHeight, gridWidth, offset);
     grid_->setOverlayOpacity(c.overlayOpacity->value() / 100.0);
     c.imageCaption->setText(gridCaption(plotData()));
+    saliencyPanel_->updateLayout(); // the grid's shape may have changed
     updateSourceLabel();
     if (!data->saliency.warning.empty())
         statusBar()->showMessage(QString::fromStdString(data->saliency.warning), 8000);
@@ -785,12 +996,17 @@ void MainWindow::updateMatrixView() {
 }
 
 void MainWindow::onEvaluationFinished(const EvaluationResult& result) {
+    std::erase_if(progress_,
+                  [](const auto& entry) { return entry.first == Engine::tr("evaluating"); });
+    updateProgressBar();
     evaluation_ = result;
     updateReadout();
     updateComputeTime();
 }
 
 void MainWindow::onSweepFinished(const SweepOutcome& result) {
+    std::erase_if(progress_, [](const auto& entry) { return entry.first == Engine::tr("sweep"); });
+    updateProgressBar();
     tradeoff_->setSweep(result.rows, int(result.seeds.size()));
     tradeoff_->setLambda(controls_.lambda->value());
     sweepMs_ = result.elapsedMs;
@@ -798,17 +1014,46 @@ void MainWindow::onSweepFinished(const SweepOutcome& result) {
 }
 
 void MainWindow::onProgress(const QString& task, double fraction) {
-    controls_.progress->setRange(0, 100);
-    controls_.progress->setValue(int(fraction * 100));
-    controls_.progress->setFormat(tr("%1 %p%").arg(task));
+    auto it = std::find_if(progress_.begin(), progress_.end(),
+                           [&](const auto& entry) { return entry.first == task; });
+    if (it == progress_.end()) {
+        // The evaluation first: its numbers are what the user waits for.
+        if (task == Engine::tr("evaluating"))
+            it = progress_.insert(progress_.begin(), {task, fraction});
+        else
+            it = progress_.insert(progress_.end(), {task, fraction});
+    }
+    it->second = fraction;
+    updateProgressBar();
+}
+
+void MainWindow::updateProgressBar() {
+    QProgressBar* bar = controls_.progress;
+    if (progress_.empty()) {
+        bar->setRange(0, 0); // busy until a job reports how far it is
+        bar->setFormat(tr("working..."));
+        bar->setToolTip(tr("Progress of the running computation"));
+        return;
+    }
+    const auto& [task, fraction] = progress_.front();
+    bar->setRange(0, 100);
+    bar->setValue(int(fraction * 100));
+    bar->setFormat(tr("%1 %p%").arg(task));
+    QStringList parts;
+    for (const auto& [name, done] : progress_)
+        parts << tr("%1 %2 %").arg(name).arg(int(done * 100));
+    bar->setToolTip(parts.join(QStringLiteral(", ")));
 }
 
 void MainWindow::onBusyChanged(bool busy) {
     controls_.progress->setVisible(busy);
     controls_.cancel->setVisible(busy);
-    if (busy) {
-        controls_.progress->setRange(0, 0); // busy until a job reports how far it is
-        controls_.progress->setFormat(tr("working..."));
+    if (!busy)
+        progress_.clear();
+    updateProgressBar();
+    if (busy && cancelled_) {
+        cancelled_ = false;
+        updateReadout();
     }
 }
 
@@ -833,7 +1078,10 @@ void MainWindow::updateSourceLabel() {
 void MainWindow::updateReadout() {
     const auto data = engine_->dataSet();
     if (!data || !evaluation_ || evaluation_->epoch != data->epoch) {
-        controls_.metrics->setPlainText(tr("Computing..."));
+        controls_.metrics->setPlainText(
+            cancelled_ ? tr("Cancelled.\nChange a setting or press F5 (View > Recompute) to "
+                            "compute again.")
+                       : tr("Computing..."));
         return;
     }
     const Metrics& m = evaluation_->metrics;
@@ -945,9 +1193,12 @@ bool MainWindow::loadSaliencyImage(const QString& path) {
         showError(QString::fromStdString(error.what()));
         return false;
     }
-    rememberFolder(QStringLiteral("image"), path);
+    const bool embedded = path.startsWith(QLatin1Char(':'));
+    if (!embedded) // the file dialog should not open inside the program's resources
+        rememberFolder(QStringLiteral("image"), path);
     Scenario scenario = scenarioFromControls();
-    scenario.saliencyImagePath = QFileInfo(path).absoluteFilePath().toStdString();
+    scenario.saliencyImagePath =
+        (embedded ? path : QFileInfo(path).absoluteFilePath()).toStdString();
     scenario.saliencyPath.clear();
     imagePath_.clear(); // read it again even when the name is the same
     engine_->setScenario(scenario);
@@ -983,6 +1234,52 @@ void MainWindow::useRandomSaliency() {
     Scenario scenario = scenarioFromControls();
     scenario.saliencyPath.clear(), scenario.saliencyImagePath.clear();
     engine_->setScenario(scenario);
+}
+
+QString MainWindow::samplesFolder() {
+    // Embedded (app/gui/CMakeLists.txt, qt_add_resources): works from anywhere.
+    const QString embedded = QStringLiteral(":/samples");
+    if (!QDir(embedded).entryList({QStringLiteral("*.png")}, QDir::Files).isEmpty())
+        return embedded;
+    // A build tree (build/app/gui/attnsteer -> resources/samples), then the source tree.
+    QStringList candidates = {QDir(QCoreApplication::applicationDirPath())
+                                  .filePath(QStringLiteral("../../../resources/samples"))};
+#ifdef ATTNSTEER_RESOURCES_DIR
+    candidates << QStringLiteral(ATTNSTEER_RESOURCES_DIR "/samples");
+#endif
+    for (const QString& folder : candidates)
+        if (!QDir(folder).entryList({QStringLiteral("*.png")}, QDir::Files).isEmpty())
+            return QDir(folder).canonicalPath();
+    return {};
+}
+
+QStringList MainWindow::sampleImages() {
+    const QString folder = samplesFolder();
+    if (folder.isEmpty())
+        return {};
+    QStringList names = QDir(folder).entryList({QStringLiteral("*.png")}, QDir::Files);
+    QCollator collator;
+    collator.setNumericMode(true);
+    std::sort(names.begin(), names.end(), collator);
+    QStringList paths;
+    for (const QString& name : names)
+        paths << QDir(folder).filePath(name);
+    return paths;
+}
+
+void MainWindow::buildSampleMenu(QMenu* menu) {
+    const QStringList paths = sampleImages();
+    if (paths.isEmpty()) {
+        menu->addAction(tr("(no samples found)"))->setEnabled(false);
+        return;
+    }
+    for (const QString& path : paths) {
+        const QString name = QFileInfo(path).fileName();
+        QAction* action = menu->addAction(QFileInfo(path).completeBaseName(), this,
+                                          [this, path] { loadSaliencyImage(path); });
+        action->setObjectName(QStringLiteral("sample:") + name);
+        action->setToolTip(tr("Load the sample saliency map %1").arg(name));
+    }
 }
 
 void MainWindow::loadImageInteractively() {
@@ -1142,7 +1439,22 @@ void MainWindow::copyMetrics() {
 
 void MainWindow::recompute() {
     imagePath_.clear();
+    cancelled_ = false;
     engine_->start();
+}
+
+void MainWindow::cancelComputation() {
+    const bool busy = engine_->isBusy();
+    engine_->cancel();
+    if (!busy)
+        return;
+    cancelled_ = true;
+    progress_.clear();
+    updateReadout();
+    statusBar()->showMessage(
+        tr("Cancelled: the views keep what they show; change a setting or press F5 to compute "
+           "again"),
+        10000);
 }
 
 void MainWindow::showError(const QString& message) {

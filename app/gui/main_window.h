@@ -17,6 +17,7 @@ class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
+class QMenu;
 class QMessageBox;
 class QPlainTextEdit;
 class QProgressBar;
@@ -27,10 +28,12 @@ class QToolButton;
 
 namespace attnsteer {
 
+class CollapsibleSection;
 class MatrixPlot;
 class PerTokenPlot;
 class PlotView;
 class SaliencyGridPlot;
+class SaliencyPanel;
 class SciSpinBox;
 class TradeoffPlot;
 
@@ -48,16 +51,23 @@ class MainWindow : public QMainWindow {
         SciSpinBox* eps = nullptr;
         QComboBox* normalization = nullptr; ///< max, minmax, zscore, none
         QLineEdit* steeredHeads = nullptr;  ///< "all" or "0,3,5" or "0:7"
-        QComboBox* backend = nullptr;       ///< CPU; CUDA disabled without a CUDA backend
+        QComboBox* backend = nullptr;       ///< CPU; CUDA (disabled without a usable CUDA device)
         QSlider* seedSlider = nullptr;
         QSpinBox* seed = nullptr;
         QSpinBox* heads = nullptr;
         QSpinBox* queries = nullptr;
         QSpinBox* keys = nullptr;
         QDoubleSpinBox* sigma = nullptr;
-        QLabel* source = nullptr;  ///< where the workload and the saliency come from
-        QSpinBox* head = nullptr;  ///< row of the per-token view, head of the matrix
-        QSpinBox* query = nullptr; ///< row of the per-token view
+        QLabel* source = nullptr; ///< where the workload and the saliency come from
+        // How a saliency image becomes per-key saliency (Scenario::projection).
+        CollapsibleSection* projectionSection = nullptr; ///< folds the five below away
+        QSpinBox* visionOffset = nullptr;                ///< first key index of the vision tokens
+        QSpinBox* patchFactor = nullptr;                 ///< 28 (patch 14 x merge 2); 32
+        QSpinBox* minPixels = nullptr;                   ///< smallest resized area
+        QSpinBox* maxPixels = nullptr;          ///< largest resized area; 0 = "auto" (K x factor²)
+        QDoubleSpinBox* textSaliency = nullptr; ///< raw saliency of the other key tokens
+        QSpinBox* head = nullptr;               ///< row of the per-token view, head of the matrix
+        QSpinBox* query = nullptr;              ///< row of the per-token view
         QSpinBox* sweepSeeds = nullptr;
         QCheckBox* sortBySaliency = nullptr;
         QSlider* overlayOpacity = nullptr; ///< 0..100 %
@@ -70,6 +80,12 @@ class MainWindow : public QMainWindow {
     };
 
     enum class NpyKind { Logits, Attention, Saliency };
+
+    /// Where File > Open sample finds the bundled saliency maps: the images embedded in the
+    /// program (":/samples"), else resources/samples next to the build or in the source tree.
+    static QString samplesFolder();
+    /// The sample images' paths, sorted by name.
+    static QStringList sampleImages();
 
     explicit MainWindow(QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -87,6 +103,11 @@ class MainWindow : public QMainWindow {
     void setLambda(double lambda);
     double lambda() const;
     void setSweepSeeds(int seeds);
+    void setProjection(const ProjectionOptions& options);
+    ProjectionOptions projection() const;
+    /// Selects KIND in the backend box and in the engine; CUDA that cannot be used falls back to
+    /// the CPU with an error shown. Returns the backend in use afterwards.
+    BackendKind setBackend(BackendKind kind);
 
     // --- what is shown ---
     QString metricsText() const;
@@ -112,6 +133,9 @@ class MainWindow : public QMainWindow {
     void copyMetrics();
     /// F5: everything again from scratch (files re-read).
     void recompute();
+    /// The Cancel button: stops what runs; the window keeps what it shows and the next change
+    /// (or F5) computes again.
+    void cancelComputation();
 
     bool suppressMessageBoxes() const { return suppressMessageBoxes_; }
     void setSuppressMessageBoxes(bool suppress) { suppressMessageBoxes_ = suppress; }
@@ -140,6 +164,10 @@ class MainWindow : public QMainWindow {
     void applySteeredHeads();
     void applyView();
     void applySweepGrid();
+    void applyBackendBox();
+    void showBackendFallback(const QString& reason);
+    void syncProjectionControls(const ProjectionOptions& options);
+    void updateProjectionSummary();
     void lambdaSpinChanged(double lambda);
     void lambdaMaxChanged(double maximum);
     void syncLambdaSlider();
@@ -154,6 +182,8 @@ class MainWindow : public QMainWindow {
     void updateReadout();
     void updateSourceLabel();
     void updateComputeTime();
+    void updateProgressBar();
+    void buildSampleMenu(QMenu* menu);
 
     void exportViewInteractively(PlotView* view);
     void exportAllInteractively();
@@ -167,6 +197,7 @@ class MainWindow : public QMainWindow {
     TradeoffPlot* tradeoff_ = nullptr;
     SaliencyGridPlot* grid_ = nullptr;
     MatrixPlot* matrix_ = nullptr;
+    SaliencyPanel* saliencyPanel_ = nullptr;
     QSplitter* mainSplitter_ = nullptr;
     QSplitter* bottomSplitter_ = nullptr;
     QAction* copyAction_ = nullptr;
@@ -182,6 +213,9 @@ class MainWindow : public QMainWindow {
     QImage image_;      ///< the saliency image shown, or null
     QString imagePath_; ///< its file
     double sweepMs_ = 0;
+    bool cancelled_ = false; ///< the user cancelled; the readout says so until the next result
+    /// Progress of the running jobs by task ("evaluating", "sweep"): the bar shows the first.
+    std::vector<std::pair<QString, double>> progress_;
     QString lastFolder(const QString& kind) const;
     void rememberFolder(const QString& kind, const QString& path);
 };
