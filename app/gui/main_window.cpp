@@ -141,18 +141,6 @@ void MainWindow::buildViews() {
     matrix_ = new MatrixPlot;
     matrix_->setObjectName(QStringLiteral("matrixPlot"));
 
-    // Drawing cost at K = 1024 and more: the per-token view's jagged lines and the saliency's
-    // area fill dominate a lambda change on screen. Pens of width 1 take the raster engine's
-    // fast line path and an aliased fill is several times cheaper than an antialiased one; the
-    // picture is the same to the eye.
-    QCustomPlot* tokenPlot = perToken_->customPlot();
-    tokenPlot->setNotAntialiasedElements(QCP::aeFills);
-    for (int i = 0; i < tokenPlot->graphCount(); ++i) {
-        QPen pen = tokenPlot->graph(i)->pen();
-        pen.setWidthF(1.0);
-        tokenPlot->graph(i)->setPen(pen);
-    }
-
     // The image panel: the grid, its caption and the overlay opacity.
     controls_.imageCaption =
         named(new QLabel, "imageCaption", tr("The vision-token grid the saliency is shown on"));
