@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include "sweep_csv.h"
+
 #include "export_dialog.h"
 #include "matrix_plot.h"
 #include "option_values.h"
@@ -1341,20 +1343,10 @@ bool MainWindow::exportSweepCsv(const QString& path, bool overwrite) {
         showError(tr("%1: no sweep computed yet").arg(QDir::toNativeSeparators(path)));
         return false;
     }
-    if (QFileInfo::exists(path) && !overwrite) {
-        showError(tr("%1: exists and was not overwritten").arg(QDir::toNativeSeparators(path)));
-        return false;
-    }
-    QByteArray csv = "lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,kl_mean,kl_std\n";
-    for (const SweepRow& row : sweep->rows)
-        csv += QStringLiteral("%1,%2,%3,%4,%5\n")
-                   .arg(number(row.lambda, 17), number(row.reductionMean, 17),
-                        number(row.reductionStd, 17), number(row.klMean, 17), number(row.klStd, 17))
-                   .toLatin1();
-    QSaveFile file(path); // written to a temporary file, renamed on commit
-    if (!file.open(QIODevice::WriteOnly) || file.write(csv) != csv.size() || !file.commit()) {
-        showError(
-            tr("%1: cannot write: %2").arg(QDir::toNativeSeparators(path), file.errorString()));
+    // The command line's CSV format and atomic write (app/common): never half a file.
+    const QString error = writeFileAtomically(path, sweepCsv(sweep->rows), overwrite);
+    if (!error.isEmpty()) {
+        showError(error);
         return false;
     }
     statusBar()->showMessage(tr("Wrote %1").arg(QDir::toNativeSeparators(path)), 5000);
