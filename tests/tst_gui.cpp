@@ -22,11 +22,13 @@
 #include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
+#include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QImage>
 #include <QLineEdit>
 #include <QMenu>
+#include <QMimeData>
 #include <QPainter>
 #include <QPlainTextEdit>
 #include <QRandomGenerator>
@@ -40,6 +42,7 @@
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QToolButton>
+#include <QUrl>
 #include <QtTest>
 
 #include <cmath>
@@ -123,6 +126,7 @@ class TestGui : public QObject {
     void lambdaControlsStayInSync();
     void newSeedChangesWorkload();
     void loadingImageUpdatesPanel();
+    void droppingImageLoadsIt();
     void projectionOptionsReprojectTheImage();
     void badProjectionShowsErrorAndKeepsLastState();
     void openSampleLoadsEmbeddedImages();
@@ -364,6 +368,42 @@ void TestGui::loadingImageUpdatesPanel() {
     QVERIFY(!grid->hasImage());
     QCOMPARE(window->imageCaption(),
              QStringLiteral("grid 16 x 16 = 256 tokens (saliency: random, seed 0)"));
+}
+
+void TestGui::droppingImageLoadsIt() {
+    // Drag and drop of a file from a file manager: only image files are taken.
+    auto window = smallWindow(2, 16, 256);
+    QVERIFY(window);
+    QTemporaryDir dir;
+    const QString image = dir.filePath(QStringLiteral("dropped.png"));
+    const QString text = dir.filePath(QStringLiteral("notes.txt"));
+    QVERIFY(samplePicture(300, 140).save(image));
+    QFile notes(text);
+    QVERIFY(notes.open(QIODevice::WriteOnly) && notes.write("not an image") > 0);
+    notes.close();
+
+    auto drag = [&](const QString& path, bool drop) {
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(path)});
+        const QPoint at = window->rect().center();
+        if (!drop) {
+            QDragEnterEvent enter(at, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+            QCoreApplication::sendEvent(window.get(), &enter);
+            return enter.isAccepted();
+        }
+        QDropEvent dropEvent(QPointF(at), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(window.get(), &dropEvent);
+        return dropEvent.isAccepted();
+    };
+    QVERIFY(!drag(text, false)); // a text file is refused at the door
+    QVERIFY(!drag(text, true));
+    QVERIFY(!window->engine()->dataSet()->raw.projection);
+    QVERIFY(drag(image, false));
+    QVERIFY(drag(image, true));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    QVERIFY(window->saliencyGridPlot()->hasImage());
+    QVERIFY(window->controls().source->text().contains(QStringLiteral("dropped.png")));
 }
 
 void TestGui::projectionOptionsReprojectTheImage() {
