@@ -223,15 +223,22 @@ void printNotice(const std::string& text) {
     std::fprintf(stderr, "attnsteer-cli: notice: %s\n", text.c_str());
 }
 
-void runMetrics(const CliOptions& options, Messages& messages) {
-    setActivity("starting the backend");
-    BackendUse backend(options, messages);
+/// The workload and saliency of OPTIONS, with libpng's own stderr chatter silenced; the
+/// saliency warning, if any, goes to MESSAGES.
+PreparedScenario prepareQuietly(const CliOptions& options, Messages& messages) {
     setActivity(workloadActivity(options.scenario));
-    const PreparedScenario prepared = [&] {
+    PreparedScenario prepared = [&] {
         QuietStderr quiet;
         return prepareScenario(options.scenario);
     }();
     addWarning(messages, prepared.saliency.warning);
+    return prepared;
+}
+
+void runMetrics(const CliOptions& options, Messages& messages) {
+    setActivity("starting the backend");
+    BackendUse backend(options, messages);
+    const PreparedScenario prepared = prepareQuietly(options, messages);
 
     setActivity("evaluating " + workloadActivity(options.scenario));
     const Metrics metrics = backend.run([&](Backend& chosen) {
@@ -353,12 +360,7 @@ void runPlot(const CliOptions& options, Messages& messages) {
 
     setActivity("starting the backend");
     BackendUse backend(options, messages);
-    setActivity(workloadActivity(options.scenario));
-    const PreparedScenario prepared = [&] {
-        QuietStderr quiet;
-        return prepareScenario(options.scenario);
-    }();
-    addWarning(messages, prepared.saliency.warning);
+    const PreparedScenario prepared = prepareQuietly(options, messages);
 
     setActivity("the plots of " + workloadActivity(options.scenario));
     PlotRequest request;
