@@ -9,6 +9,7 @@
 #include "attnsteer/saliency.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
+#include "image_support.h"
 
 #include <QByteArray>
 #include <QDir>
@@ -32,6 +33,8 @@
 #include <vector>
 
 using namespace attnsteer;
+
+using testsupport::distinctColours;
 
 namespace {
 
@@ -223,15 +226,6 @@ QByteArray readAll(const QString& path) {
     if (!file.open(QIODevice::ReadOnly))
         return {};
     return file.readAll();
-}
-
-/// How many different colours IMAGE has.
-int distinctColours(const QImage& image) {
-    QSet<QRgb> colours;
-    for (int y = 0; y < image.height(); ++y)
-        for (int x = 0; x < image.width(); ++x)
-            colours.insert(image.pixel(x, y));
-    return int(colours.size());
 }
 
 QJsonObject parseObject(const QByteArray& text) {

@@ -1,6 +1,7 @@
 // The window (app/gui), offscreen: controls drive the engine, the views show what the core
 // computes, files, export and errors. Small workloads keep it quick; one test checks the default.
 #include "engine.h"
+#include "image_support.h"
 #include "main_window.h"
 #include "matrix_plot.h"
 #include "panels.h"
@@ -50,6 +51,8 @@
 
 using namespace attnsteer;
 
+using testsupport::distinctColours;
+
 namespace {
 
 constexpr int kTimeoutMs = 60000;
@@ -64,14 +67,6 @@ bool settled(const MainWindow& window) {
            rows->epoch == data->epoch && evaluation->request.params.lambda == window.lambda() &&
            rows->request.params.lambda == window.lambda() && engine->lastSweep() &&
            engine->lastSweep()->epoch == data->epoch;
-}
-
-int distinctColours(const QImage& image) {
-    QSet<QRgb> colours;
-    for (int y = 0; y < image.height(); y += 2)
-        for (int x = 0; x < image.width(); x += 2)
-            colours.insert(image.pixel(x, y));
-    return int(colours.size());
 }
 
 std::vector<double> graphValues(const MainWindow& window, int graph) {

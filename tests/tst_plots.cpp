@@ -1,5 +1,6 @@
 // The plot views and the headless export (app/plots), offscreen.
 #include "export_plots.h"
+#include "image_support.h"
 #include "matrix_plot.h"
 #include "per_token_plot.h"
 #include "plot_data.h"
@@ -25,6 +26,8 @@
 #include <cmath>
 
 using namespace attnsteer;
+
+using testsupport::distinctColours;
 
 namespace {
 
@@ -61,14 +64,6 @@ PlotData makeData(double lambda = 0.8) {
         data.matrix.insert(data.matrix.end(), r.steered.begin(), r.steered.end());
     }
     return data;
-}
-
-int distinctColours(const QImage& image) {
-    QSet<QRgb> colours;
-    for (int y = 0; y < image.height(); y += 2)
-        for (int x = 0; x < image.width(); x += 2)
-            colours.insert(image.pixel(x, y));
-    return int(colours.size());
 }
 
 QByteArray contents(const QString& path) {
