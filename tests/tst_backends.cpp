@@ -1,7 +1,9 @@
 // Every backend against the long-double reference (tests/reference.h) and the CUDA backend against
 // the CPU backend, from one test body over a _data() table with a row per backend and input. The
 // CUDA rows skip ("no CUDA device: <reason>") where no device can be used, as do the GPU-only
-// tests; backend selection is tested both ways.
+// tests; backend selection is tested both ways. Built twice: tst_backends with the real CUDA
+// backend (or the no-CUDA stub), tst_backends_emulated with the same backend source on the CPU
+// emulator of gpu/emulation/, whose CUDA rows run on any machine.
 #include "reference.h"
 #include "test_support.h"
 
@@ -120,6 +122,9 @@ class TestBackends : public QObject {
     Q_OBJECT
 
   private slots:
+    void initTestCase() {
+        qInfo("CUDA rows run on: %s", gpu::isAvailable() ? gpu::deviceName().c_str() : "(none)");
+    }
     void matchesReference_data();
     void matchesReference();
     void inputErrorsMatchCpu_data();

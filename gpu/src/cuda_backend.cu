@@ -9,6 +9,7 @@
 
 #include "generate.h"
 #include "kernels.cuh"
+#include "launch.cuh"
 
 #include <cuda_runtime.h>
 
@@ -33,14 +34,6 @@ namespace k = kernels;
 void check(cudaError_t error, const char* what) {
     if (error != cudaSuccess)
         fail(error, what);
-}
-
-/// Launches KERNEL and reports a launch error (a bad configuration, no kernel image) at once.
-template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, const char* name,
-            Args... args) {
-    kernel<<<grid, block, 0, stream>>>(args...);
-    check(cudaGetLastError(), name);
 }
 
 std::string mib(std::size_t bytes) {

@@ -5,6 +5,7 @@
 // gpu/CMakeLists.txt) so that nvcc contracts no other multiply-add, as core is compiled with
 // -ffp-contract=off; sqrt and division are IEEE-rounded on both sides.
 #include "generate.h"
+#include "launch.cuh"
 
 #include "attnsteer/philox_normal.h"
 #include "attnsteer/random.h"
@@ -48,9 +49,7 @@ void launchGenerateLogits(std::uint64_t seed, double sigma, unsigned long long c
     const unsigned long long blocks = (count + 3) / 4;
     const unsigned grid =
         unsigned(std::min<unsigned long long>((blocks + kThreads - 1) / kThreads, 1ull << 20));
-    generateKernel<<<grid, kThreads, 0, stream>>>(seed, sigma, count, out);
-    if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess)
-        throw std::runtime_error(std::string("cuda: generateKernel: ") + cudaGetErrorString(error));
+    launch(generateKernel, grid, kThreads, stream, "generateKernel", seed, sigma, count, out);
 }
 
 } // namespace attnsteer::gpu

@@ -1,0 +1,414 @@
+// The CPU emulation of the CUDA runtime declared in cuda_runtime.h beside this file.
+//
+// Own code rather than a library: Debian packages no CUDA emulator (nvcc's device emulation was
+// removed in CUDA 3), and HIP-CPU, the closest project, speaks HIP rather than CUDA. The threads of
+// a block are Boost.Context fibers on one host thread; a scheduler resumes them in thread order
+// until each has finished or waits at a barrier, and releases a barrier once every live thread of
+// its block (or warp) has arrived. A full round in which no thread can move means the threads wait
+// at different barriers: on a GPU that kernel would hang or read garbage, here it is an error.
+#include "cuda_runtime.h"
+
+#include <boost/context/fiber.hpp>
+#include <boost/context/stack_context.hpp>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h> // VALGRIND_STACK_REGISTER: a no-op outside valgrind
+#define ATTNSTEER_REGISTER_STACK(low, high) VALGRIND_STACK_REGISTER(low, high)
+#else
+#define ATTNSTEER_REGISTER_STACK(low, high) 0
+#endif
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct CUstream_st {};
+struct CUevent_st {
+    std::chrono::steady_clock::time_point time;
+};
+
+namespace attnsteer::cudaemu {
+namespace {
+
+namespace ctx = boost::context;
+
+constexpr unsigned kWarpSize = 32;
+constexpr unsigned kMaxBlockThreads = 1024;
+constexpr std::size_t kStackBytes = std::size_t(128) << 10;
+
+/// Stacks of kStackBytes with a guard page below each, mapped once and reused: a launch of the
+/// generator starts millions of fibers, and mapping a stack per fiber would dominate.
+class StackPool {
+  public:
+    ctx::stack_context allocate() {
+        if (free_.empty()) {
+            const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+            void* base = mmap(nullptr, kStackBytes + page, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+            if (base == MAP_FAILED)
+                throw std::bad_alloc();
+            mprotect(base, page, PROT_NONE); // an overflow faults instead of corrupting
+            char* low = static_cast<char*>(base) + page;
+            // Tells valgrind (when running under it) that switching to this stack is a fiber
+            // switch, not a huge stack frame.
+            (void)ATTNSTEER_REGISTER_STACK(low, low + kStackBytes);
+            free_.push_back(low + kStackBytes);
+        }
+        ctx::stack_context stack;
+        stack.sp = free_.back();
+        stack.size = kStackBytes;
+        free_.pop_back();
+        return stack;
+    }
+    void deallocate(ctx::stack_context& stack) { free_.push_back(stack.sp); }
+
+  private:
+    std::vector<void*> free_; // tops of the unused stacks; mapped for the life of the process
+};
+
+/// Boost.Context takes its stack allocator by value: this one forwards to the pool.
+struct PooledStack {
+    StackPool* pool;
+    ctx::stack_context allocate() { return pool->allocate(); }
+    void deallocate(ctx::stack_context& stack) { pool->deallocate(stack); }
+};
+
+/// Arrivals at one barrier (a block's __syncthreads or a warp's shuffle step).
+struct Barrier {
+    unsigned live = 0;    ///< threads that have not exited
+    unsigned arrived = 0; ///< threads waiting in this generation
+    std::uint64_t generation = 0;
+
+    /// True when the caller was the last to arrive and has released the others.
+    bool arrive() {
+        if (++arrived < live)
+            return false;
+        arrived = 0;
+        ++generation;
+        return true;
+    }
+    void exit() {
+        --live;
+        if (arrived > 0 && arrived == live) {
+            arrived = 0;
+            ++generation;
+        }
+    }
+};
+
+struct EmulatedThread {
+    ThreadPosition position;
+    ctx::fiber fiber; ///< resumes this thread
+    ctx::fiber sink;  ///< inside the thread: resumes the scheduler
+    bool finished = false;
+    const Barrier* waitingAt = nullptr;
+    std::uint64_t waitingFor = 0; ///< the generation that releases it
+};
+
+struct Launch {
+    const char* kernel = "";
+    std::vector<EmulatedThread> threads;
+    Barrier block;
+    std::vector<Barrier> warps;
+    std::vector<std::uint64_t> lanes; ///< shuffle slots, one per thread
+    std::string error;                ///< the first misuse reported by a thread
+    EmulatedThread* current = nullptr;
+};
+
+std::mutex launchMutex; // one launch at a time: blocks share the kernels' static "shared memory"
+StackPool stacks;
+Launch* active = nullptr;
+const ThreadPosition hostPosition{}; // what position() gives outside a launch
+
+void yieldToScheduler(EmulatedThread& thread) {
+    thread.sink = std::move(thread.sink).resume();
+}
+
+void waitAt(Barrier& barrier) {
+    EmulatedThread& thread = *active->current;
+    const std::uint64_t generation = barrier.generation;
+    if (barrier.arrive())
+        return;
+    thread.waitingAt = &barrier;
+    thread.waitingFor = generation + 1;
+    while (barrier.generation < thread.waitingFor)
+        yieldToScheduler(thread);
+    thread.waitingAt = nullptr;
+}
+
+unsigned threadIndex(const ThreadPosition& p) {
+    return p.thread.x + p.blockSize.x * (p.thread.y + p.blockSize.y * p.thread.z);
+}
+
+/// Throws MESSAGE, printed first: a test framework may show only that an exception was caught.
+[[noreturn]] void fail(const std::string& message) {
+    std::fprintf(stderr, "%s\n", message.c_str());
+    throw std::runtime_error(message);
+}
+
+std::string describe(const Launch& launch, const uint3& block) {
+    return std::string("cuda emulator: ") + launch.kernel + ", block (" + std::to_string(block.x) +
+           "," + std::to_string(block.y) + "," + std::to_string(block.z) + "): ";
+}
+
+void runBlock(Launch& launch, const uint3& blockIndex, dim3 grid, dim3 blockSize,
+              const std::function<void()>& body) {
+    const unsigned count = blockSize.x * blockSize.y * blockSize.z;
+    launch.threads.clear();
+    launch.threads.resize(count);
+    launch.block = Barrier{count};
+    launch.warps.assign((count + kWarpSize - 1) / kWarpSize, Barrier{});
+    for (unsigned i = 0; i < count; ++i)
+        ++launch.warps[i / kWarpSize].live;
+    launch.lanes.assign(count, 0);
+
+    for (unsigned i = 0; i < count; ++i) {
+        EmulatedThread& thread = launch.threads[i];
+        thread.position = {
+            {i % blockSize.x, i / blockSize.x % blockSize.y, i / (blockSize.x * blockSize.y)},
+            blockIndex,
+            blockSize,
+            grid};
+        thread.fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks},
+                                  [&launch, &thread, &body, i](ctx::fiber&& sink) {
+                                      thread.sink = std::move(sink);
+                                      body();
+                                      thread.finished = true;
+                                      launch.block.exit();
+                                      launch.warps[i / kWarpSize].exit();
+                                      return std::move(thread.sink);
+                                  });
+    }
+
+    unsigned finished = 0;
+    while (finished < count) {
+        bool moved = false;
+        for (EmulatedThread& thread : launch.threads) {
+            if (thread.finished ||
+                (thread.waitingAt && thread.waitingAt->generation < thread.waitingFor))
+                continue;
+            launch.current = &thread;
+            thread.fiber = std::move(thread.fiber).resume();
+            launch.current = nullptr;
+            moved = true;
+            if (thread.finished)
+                ++finished;
+            if (!launch.error.empty())
+                fail(describe(launch, blockIndex) + launch.error);
+        }
+        if (!moved) {
+            unsigned atBlock = 0;
+            for (const EmulatedThread& thread : launch.threads)
+                atBlock += !thread.finished && thread.waitingAt == &launch.block;
+            fail(describe(launch, blockIndex) + "threads wait at different barriers (" +
+                 std::to_string(atBlock) + " at __syncthreads, " +
+                 std::to_string(count - finished - atBlock) + " at a warp shuffle, " +
+                 std::to_string(finished) + " exited)");
+        }
+    }
+}
+
+} // namespace
+
+const ThreadPosition& position() {
+    return active && active->current ? active->current->position : hostPosition;
+}
+
+void launch(dim3 grid, dim3 block, const char* kernel, const std::function<void()>& body) {
+    const unsigned count = block.x * block.y * block.z;
+    if (count == 0 || count > kMaxBlockThreads || grid.x * grid.y * grid.z == 0)
+        fail(std::string("cuda emulator: ") + kernel + ": invalid launch configuration");
+    std::lock_guard lock(launchMutex);
+    Launch state;
+    state.kernel = kernel;
+    active = &state;
+    try {
+        for (unsigned z = 0; z < grid.z; ++z)
+            for (unsigned y = 0; y < grid.y; ++y)
+                for (unsigned x = 0; x < grid.x; ++x)
+                    runBlock(state, {x, y, z}, grid, block, body);
+    } catch (...) {
+        active = nullptr;
+        throw;
+    }
+    active = nullptr;
+}
+
+void syncThreads() {
+    waitAt(active->block);
+}
+
+std::uint64_t shuffleXor(unsigned mask, std::uint64_t bits, int laneMask) {
+    Launch& launch = *active;
+    const unsigned index = threadIndex(launch.current->position);
+    const unsigned warp = index / kWarpSize, lane = index % kWarpSize;
+    if (mask != 0xffffffffu && launch.error.empty())
+        launch.error = "__shfl_xor_sync with a mask other than the full warp";
+    launch.lanes[index] = bits;
+    waitAt(launch.warps[warp]);
+    const unsigned partner = warp * kWarpSize + (lane ^ unsigned(laneMask));
+    if ((partner >= launch.threads.size() || launch.threads[partner].finished) &&
+        launch.error.empty())
+        launch.error = "__shfl_xor_sync reads lane " + std::to_string(partner % kWarpSize) +
+                       ", which has exited or does not exist";
+    const std::uint64_t result = partner < launch.lanes.size() ? launch.lanes[partner] : 0;
+    waitAt(launch.warps[warp]); // nobody overwrites a slot before its partner has read it
+    return result;
+}
+
+} // namespace attnsteer::cudaemu
+
+namespace {
+
+using attnsteer::cudaemu::kDeviceMemory;
+
+std::mutex memoryMutex;
+std::map<void*, std::size_t> allocations;
+std::size_t allocatedBytes = 0;
+
+} // namespace
+
+cudaError_t cudaGetDeviceCount(int* count) {
+    *count = 1;
+    return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* properties, int device) {
+    if (device != 0)
+        return cudaErrorInvalidValue;
+    *properties = {};
+    std::strncpy(properties->name, attnsteer::cudaemu::kDeviceName, sizeof(properties->name) - 1);
+    properties->totalGlobalMem = kDeviceMemory;
+    properties->multiProcessorCount = 2;
+    properties->major = 9;
+    properties->minor = 0;
+    return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) {
+    return device == 0 ? cudaSuccess : cudaErrorInvalidValue;
+}
+
+cudaError_t cudaGetLastError() {
+    return cudaSuccess; // launch() reports its errors by throwing
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+    switch (error) {
+    case cudaSuccess:
+        return "no error";
+    case cudaErrorInvalidValue:
+        return "invalid argument";
+    case cudaErrorMemoryAllocation:
+        return "out of memory";
+    case cudaErrorInsufficientDriver:
+        return "CUDA driver version is insufficient for CUDA runtime version";
+    case cudaErrorNoDevice:
+        return "no CUDA-capable device is detected";
+    case cudaErrorLaunchFailure:
+        return "unspecified launch failure";
+    }
+    return "unknown error";
+}
+
+cudaError_t cudaMalloc(void** pointer, std::size_t bytes) {
+    std::lock_guard lock(memoryMutex);
+    *pointer = nullptr;
+    if (bytes > kDeviceMemory - allocatedBytes)
+        return cudaErrorMemoryAllocation;
+    // 256-byte alignment, as cudaMalloc guarantees (generate.cu stores float4s), and exactly BYTES
+    // so that valgrind sees a read past the end.
+    void* memory = nullptr;
+    if (posix_memalign(&memory, 256, std::max<std::size_t>(bytes, 1)) != 0)
+        return cudaErrorMemoryAllocation;
+    allocations[memory] = bytes;
+    allocatedBytes += bytes;
+    *pointer = memory;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* pointer) {
+    if (!pointer)
+        return cudaSuccess;
+    std::lock_guard lock(memoryMutex);
+    const auto found = allocations.find(pointer);
+    if (found == allocations.end())
+        return cudaErrorInvalidValue;
+    allocatedBytes -= found->second;
+    allocations.erase(found);
+    std::free(pointer);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** pointer, std::size_t bytes) {
+    *pointer = std::malloc(std::max<std::size_t>(bytes, 1));
+    return *pointer ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFreeHost(void* pointer) {
+    std::free(pointer);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(std::size_t* free, std::size_t* total) {
+    std::lock_guard lock(memoryMutex);
+    *free = kDeviceMemory - allocatedBytes;
+    *total = kDeviceMemory;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* destination, const void* source, std::size_t bytes,
+                            cudaMemcpyKind, cudaStream_t) {
+    if (bytes > 0)
+        std::memcpy(destination, source, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* destination, int value, std::size_t bytes, cudaStream_t) {
+    std::memset(destination, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
+    *stream = new CUstream_st;
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t) {
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    delete stream;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+    *event = new CUevent_st;
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+    event->time = std::chrono::steady_clock::now();
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float* milliseconds, cudaEvent_t start, cudaEvent_t end) {
+    *milliseconds = std::chrono::duration<float, std::milli>(end->time - start->time).count();
+    return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+    delete event;
+    return cudaSuccess;
+}
