@@ -99,25 +99,44 @@ const Probe& probe() {
     return result;
 }
 
-/// Device memory that grows on demand and is kept between calls.
-template <typename T> class DeviceBuffer {
+/// cudaMalloc'ed memory on the device.
+struct DeviceMemory {
+    static constexpr bool kOnDevice = true;
+    static cudaError_t allocate(void** pointer, std::size_t bytes) {
+        return cudaMalloc(pointer, bytes);
+    }
+    static void release(void* pointer) { cudaFree(pointer); }
+};
+
+/// Page-locked host memory: a copy from or to it is one asynchronous DMA transfer (pageable memory
+/// is first copied by the driver into a staging buffer of its own, with the host waiting).
+struct PinnedHostMemory {
+    static constexpr bool kOnDevice = false;
+    static cudaError_t allocate(void** pointer, std::size_t bytes) {
+        return cudaMallocHost(pointer, bytes);
+    }
+    static void release(void* pointer) { cudaFreeHost(pointer); }
+};
+
+/// Memory that grows on demand and is kept between calls.
+template <typename T, typename Memory = DeviceMemory> class Buffer {
   public:
-    DeviceBuffer() = default;
-    DeviceBuffer(const DeviceBuffer&) = delete;
-    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-    ~DeviceBuffer() { release(); }
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { release(); }
 
     T* data() const { return data_; }
 
-    /// At least COUNT elements; throws the out-of-memory InputError naming WHAT.
+    /// At least COUNT elements. Out of device memory: the InputError naming WHAT.
     T* reserve(std::size_t count, const char* what) {
         if (count <= capacity_)
             return data_;
         release();
         const std::size_t bytes = count * sizeof(T);
         void* pointer = nullptr;
-        const cudaError_t error = cudaMalloc(&pointer, bytes);
-        if (error == cudaErrorMemoryAllocation) {
+        const cudaError_t error = Memory::allocate(&pointer, bytes);
+        if (error == cudaErrorMemoryAllocation && Memory::kOnDevice) {
             cudaGetLastError();
             std::size_t free = 0, total = 0;
             cudaMemGetInfo(&free, &total);
@@ -125,7 +144,7 @@ template <typename T> class DeviceBuffer {
                                               " needs " + mib(bytes) + ", " + mib(free) +
                                               " free of " + mib(total) + ")");
         }
-        check(error, "cudaMalloc");
+        check(error, Memory::kOnDevice ? "cudaMalloc" : "cudaMallocHost");
         data_ = static_cast<T*>(pointer);
         capacity_ = count;
         return data_;
@@ -133,7 +152,7 @@ template <typename T> class DeviceBuffer {
 
     void release() {
         if (data_)
-            cudaFree(data_);
+            Memory::release(data_);
         data_ = nullptr;
         capacity_ = 0;
     }
@@ -141,6 +160,27 @@ template <typename T> class DeviceBuffer {
   private:
     T* data_ = nullptr;
     std::size_t capacity_ = 0;
+};
+
+template <typename T> using DeviceBuffer = Buffer<T>;
+template <typename T> using PinnedBuffer = Buffer<T, PinnedHostMemory>;
+
+/// Where each input of one evaluation lies in the packed block that run() uploads in one copy:
+/// s~ and s (K doubles each), the lambdas, then one byte per head (1: steered).
+struct InputLayout {
+    std::size_t shifted, saliency, lambdas, steered, doubles;
+    InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t heads)
+        : shifted(0), saliency(keys), lambdas(2 * keys), steered(2 * keys + lambdaCount),
+          doubles(steered + (heads + sizeof(double) - 1) / sizeof(double)) {}
+};
+
+/// Where each result lies in the packed block that run() downloads in one copy: per head H(A),
+/// then H(A') and KL per head and lambda (head-major).
+struct ResultLayout {
+    std::size_t original, steered, kl, doubles;
+    ResultLayout(std::size_t heads, std::size_t lambdaCount)
+        : original(0), steered(heads), kl(heads + heads * lambdaCount),
+          doubles(heads + 2 * heads * lambdaCount) {}
 };
 
 /// Which workload the resident values are (ids are unique; the rest is belt and braces).
@@ -217,21 +257,15 @@ struct CudaBackend::Impl {
     DeviceBuffer<float> values;
     ResidentKey resident; // id 0: VALUES holds no workload
     DeviceBuffer<k::RowStats> stats;
-    DeviceBuffer<double> entropyOriginal, entropySteered, kl, weights, weightsShifted, shifted,
-        saliency, lambdas, headOriginal, headSteered, headKl;
-    DeviceBuffer<unsigned char> steered;
+    DeviceBuffer<double> entropyOriginal, entropySteered, kl, weights, weightsShifted, inputs,
+        results;
+    PinnedBuffer<double> inputsHost, resultsHost;
     DeviceBuffer<unsigned long long> fallback;
     DeviceBuffer<int> fallbackCount;
 
-    /// Shape of the values on the device.
-    struct Shape {
-        int heads, queries, keys;
-        bool logits;
-    };
-
     void makeResident(const Workload& workload);
     void generate(const WorkloadSpec& spec);
-    std::vector<Metrics> run(const Shape& shape, std::span<const double> saliency,
+    std::vector<Metrics> run(const Workload& workload, std::span<const double> saliency,
                              std::span<const double> lambdas, const SteeringParams& params,
                              const std::vector<unsigned char>& steeredHeads,
                              const RunControl& control,
@@ -297,25 +331,37 @@ void CudaBackend::Impl::generate(const WorkloadSpec& spec) {
     launchGenerateLogits(spec.seed, spec.logitStd, count, values.data(), stream);
 }
 
-std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const double> saliencyIn,
-                                            std::span<const double> lambdaList,
-                                            const SteeringParams& params,
-                                            const std::vector<unsigned char>& steeredHeads,
-                                            const RunControl& control,
-                                            std::chrono::steady_clock::time_point wallStart) {
-    const std::size_t rows = std::size_t(shape.heads) * shape.queries;
-    const std::size_t keys = std::size_t(shape.keys);
+std::vector<Metrics>
+CudaBackend::Impl::run(const Workload& workload, std::span<const double> saliencyIn,
+                       std::span<const double> lambdaList, const SteeringParams& params,
+                       const std::vector<unsigned char>& steeredHeads, const RunControl& control,
+                       std::chrono::steady_clock::time_point wallStart) {
+    const std::size_t heads = std::size_t(workload.heads());
+    const int queries = workload.queries();
+    const std::size_t rows = heads * std::size_t(queries);
+    const std::size_t keys = std::size_t(workload.keys());
     const std::size_t lambdaCount = lambdaList.size();
-    const std::size_t heads = std::size_t(shape.heads);
     const int ld = lambdaSlots(lambdaCount);
     const bool tiled = lambdaCount > std::size_t(k::kMaxRowLambdas);
+    const InputLayout in(keys, lambdaCount, heads);
+    const ResultLayout out(heads, lambdaCount);
 
-    // s~ = s - max s on the host, as the CPU computes it.
+    // The inputs, packed for one upload; s~ = s - max s on the host, as the CPU computes it. Host
+    // work comes before the first event, so that the device time is the device's.
+    // A call that threw may have left copies from the pinned buffers in flight.
+    check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    double* staged = inputsHost.reserve(in.doubles, "the saliency and lambdas");
+    double* downloaded = resultsHost.reserve(out.doubles, "per-head sums");
     const double saliencyMax = *std::max_element(saliencyIn.begin(), saliencyIn.end());
-    std::vector<double> shiftedHost(keys);
-    for (std::size_t i = 0; i < keys; ++i)
-        shiftedHost[i] = saliencyIn[i] - saliencyMax;
+    for (std::size_t i = 0; i < keys; ++i) {
+        staged[in.shifted + i] = saliencyIn[i] - saliencyMax;
+        staged[in.saliency + i] = saliencyIn[i];
+    }
+    std::copy(lambdaList.begin(), lambdaList.end(), staged + in.lambdas);
+    std::memcpy(staged + in.steered, steeredHeads.data(), heads);
 
+    check(cudaEventRecord(started, stream), "cudaEventRecord");
+    makeResident(workload); // the largest allocation first: it is the one that may not fit
     stats.reserve(rows, "row statistics");
     entropyOriginal.reserve(rows, "per-row entropies");
     entropySteered.reserve(rows * ld, "per-row entropies");
@@ -324,32 +370,27 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
     fallbackCount.reserve(1, "the fallback list");
     weights.reserve(keys * ld, "the weight table");
     weightsShifted.reserve(keys * ld, "the weight table");
-    shifted.reserve(keys, "the saliency");
-    saliency.reserve(keys, "the saliency");
-    lambdas.reserve(lambdaCount, "the lambdas");
-    steered.reserve(heads, "the steered heads");
-    headOriginal.reserve(heads, "per-head sums");
-    headSteered.reserve(heads * lambdaCount, "per-head sums");
-    headKl.reserve(heads * lambdaCount, "per-head sums");
+    inputs.reserve(in.doubles, "the saliency and lambdas");
+    results.reserve(out.doubles, "per-head sums");
+    check(cudaMemcpyAsync(inputs.data(), staged, in.doubles * sizeof(double),
+                          cudaMemcpyHostToDevice, stream),
+          "upload of the saliency and lambdas");
 
-    check(cudaMemcpyAsync(shifted.data(), shiftedHost.data(), keys * sizeof(double),
-                          cudaMemcpyHostToDevice, stream),
-          "upload of the saliency");
-    check(cudaMemcpyAsync(saliency.data(), saliencyIn.data(), keys * sizeof(double),
-                          cudaMemcpyHostToDevice, stream),
-          "upload of the saliency");
-    check(cudaMemcpyAsync(lambdas.data(), lambdaList.data(), lambdaCount * sizeof(double),
-                          cudaMemcpyHostToDevice, stream),
-          "upload of the lambdas");
-    check(
-        cudaMemcpyAsync(steered.data(), steeredHeads.data(), heads, cudaMemcpyHostToDevice, stream),
-        "upload of the steered heads");
-
-    const k::Rows rowArgs{values.data(),  (long long)rows, shape.queries,         shape.keys,
-                          shape.logits,   params.eps,      shifted.data(),        saliency.data(),
-                          steered.data(), stats.data(),    entropyOriginal.data()};
+    const double* shifted = inputs.data() + in.shifted;
+    const double* lambdas = inputs.data() + in.lambdas;
+    const k::Rows rowArgs{values.data(),
+                          (long long)rows,
+                          queries,
+                          int(keys),
+                          workload.holdsLogits(),
+                          params.eps,
+                          shifted,
+                          inputs.data() + in.saliency,
+                          reinterpret_cast<const unsigned char*>(inputs.data() + in.steered),
+                          stats.data(),
+                          entropyOriginal.data()};
     auto chunkAt = [&](std::size_t first) {
-        return k::Chunk{lambdas.data() + first,
+        return k::Chunk{lambdas + first,
                         int(std::min<std::size_t>(std::size_t(ld), lambdaCount - first)),
                         ld,
                         weights.data(),
@@ -363,15 +404,15 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
     const unsigned weightBlocks = unsigned(
         std::min<std::size_t>((keys * ld + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
 
-    const int perThread = k::perThreadFor(shape.keys);
+    const int perThread = k::perThreadFor(int(keys));
     if (tiled) // the row statistics first; tileKernel reads them
         launch(rowKernelFor(0, perThread), unsigned(rows), k::kBlockThreads, stream, "rowKernel",
                rowArgs, chunkAt(0));
     const std::size_t chunks = tiled ? (lambdaCount + ld - 1) / ld : 1;
     for (std::size_t c = 0; c < chunks; ++c) {
         const k::Chunk chunk = chunkAt(c * ld);
-        launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel",
-               shifted.data(), shape.keys, chunk, weights.data(), weightsShifted.data());
+        launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel", shifted,
+               int(keys), chunk, weights.data(), weightsShifted.data());
         check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
         if (tiled) {
             launch(k::tileKernel, tileBlocks, k::kBlockThreads, stream, "tileKernel", rowArgs,
@@ -384,10 +425,10 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
                "fallbackKernel", rowArgs, chunk);
         const dim3 headGrid(unsigned(heads), unsigned(chunk.count));
         launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(entropySteered.data()), ld, shape.queries,
-               headSteered.data(), int(lambdaCount), int(c * ld));
+               static_cast<const double*>(entropySteered.data()), ld, queries,
+               results.data() + out.steered, int(lambdaCount), int(c * ld));
         launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(kl.data()), ld, shape.queries, headKl.data(),
+               static_cast<const double*>(kl.data()), ld, queries, results.data() + out.kl,
                int(lambdaCount), int(c * ld));
         if (control.cancel || control.onProgress) {
             check(cudaStreamSynchronize(stream), "evaluation");
@@ -398,18 +439,10 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
         }
     }
     launch(k::headSumKernel, dim3(unsigned(heads), 1), k::kBlockThreads, stream, "headSumKernel",
-           static_cast<const double*>(entropyOriginal.data()), 1, shape.queries,
-           headOriginal.data(), 1, 0);
+           static_cast<const double*>(entropyOriginal.data()), 1, queries,
+           results.data() + out.original, 1, 0);
 
-    std::vector<double> hOriginal(heads), hSteered(heads * lambdaCount),
-        divergence(heads * lambdaCount);
-    check(cudaMemcpyAsync(hOriginal.data(), headOriginal.data(), heads * sizeof(double),
-                          cudaMemcpyDeviceToHost, stream),
-          "download of the results");
-    check(cudaMemcpyAsync(hSteered.data(), headSteered.data(), hSteered.size() * sizeof(double),
-                          cudaMemcpyDeviceToHost, stream),
-          "download of the results");
-    check(cudaMemcpyAsync(divergence.data(), headKl.data(), divergence.size() * sizeof(double),
+    check(cudaMemcpyAsync(downloaded, results.data(), out.doubles * sizeof(double),
                           cudaMemcpyDeviceToHost, stream),
           "download of the results");
     check(cudaEventRecord(finished, stream), "cudaEventRecord");
@@ -422,7 +455,10 @@ std::vector<Metrics> CudaBackend::Impl::run(const Shape& shape, std::span<const 
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
             .count();
-    return metricsFromHeadSums(lambdaList, hOriginal, hSteered, divergence, shape.queries, "cuda",
+    const std::span<const double> headSums(downloaded, out.doubles);
+    return metricsFromHeadSums(lambdaList, headSums.subspan(out.original, heads),
+                               headSums.subspan(out.steered, heads * lambdaCount),
+                               headSums.subspan(out.kl, heads * lambdaCount), queries, "cuda",
                                elapsedMs);
 }
 
@@ -439,11 +475,7 @@ std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
         return {};
     std::lock_guard lock(impl_->mutex);
     check(cudaSetDevice(0), "cudaSetDevice");
-    check(cudaEventRecord(impl_->started, impl_->stream), "cudaEventRecord");
-    impl_->makeResident(workload);
-    return impl_->run(
-        {workload.heads(), workload.queries(), workload.keys(), workload.holdsLogits()}, saliency,
-        lambdas, params, steered, control, wallStart);
+    return impl_->run(workload, saliency, lambdas, params, steered, control, wallStart);
 }
 
 std::vector<float> CudaBackend::generateLogits(const WorkloadSpec& spec) {
@@ -483,11 +515,11 @@ void CudaBackend::releaseDeviceMemory() {
     d.resident = {};
     d.values.release();
     d.stats.release();
-    for (auto* buffer :
-         {&d.entropyOriginal, &d.entropySteered, &d.kl, &d.weights, &d.weightsShifted, &d.shifted,
-          &d.saliency, &d.lambdas, &d.headOriginal, &d.headSteered, &d.headKl})
+    for (auto* buffer : {&d.entropyOriginal, &d.entropySteered, &d.kl, &d.weights,
+                         &d.weightsShifted, &d.inputs, &d.results})
         buffer->release();
-    d.steered.release();
+    d.inputsHost.release();
+    d.resultsHost.release();
     d.fallback.release();
     d.fallbackCount.release();
 }
