@@ -9,8 +9,8 @@
 # - bundle (for the device machine, which has CUDA but no Qt6, Eigen, Random123 or Google
 #   Benchmark): .gpu-bundle/bundle.tar.xz, made on the development machine by
 #   `bash gpu/make-device-bundle`, holds tst_backends, bench_gpu and the shared libraries they need
-#   but glibc and the NVIDIA driver. It is unpacked into $TMPDIR (default /tmp) and run with its
-#   lib/ first in LD_LIBRARY_PATH. The step "bundle loads" runs tst_backends -functions and
+#   but glibc and the NVIDIA driver. It is unpacked into $BUILD_DIR/bundle and run with its lib/
+#   first in LD_LIBRARY_PATH. The step "bundle loads" runs tst_backends -functions and
 #   bench_gpu --benchmark_list_tests; if the bundle cannot load (a library missing, glibc too old)
 #   the summary gives the loader's message and the checks fall back to building. A bundle built
 #   from other sources than this tree's core/, gpu/, tests/ and CMakeLists.txt still runs, but is
@@ -85,12 +85,14 @@ run=() # the prefix for running tests and bench: env LD_LIBRARY_PATH=... with th
 
 # Unpacks the bundle and checks that it loads here; on success sets tests, bench and run.
 use_bundle() {
-    local dir=${TMPDIR:-/tmp}/attnsteer-gpu-bundle
-    local root=$dir/attnsteer-bundle
-    if ! rm -rf "$dir" || ! mkdir -p "$dir"; then
-        note "bundle: cannot make $dir"
+    # Unpacked where a build would run from (never under .gpu-bundle/, which is carried).
+    local dir
+    if ! rm -rf "$build/bundle" || ! dir=$(mkdir -p "$build/bundle" && cd "$build/bundle" && pwd)
+    then
+        note "bundle: cannot make $build/bundle"
         return 1
     fi
+    local root=$dir/attnsteer-bundle
     echo "== unpack $bundle into $dir" >>"$out/build.log"
     # Without xz here, Python's tarfile reads it.
     tar -xJf "$bundle" -C "$dir" >>"$out/build.log" 2>&1 ||
@@ -175,7 +177,7 @@ fi
 step bench_gpu 600 "$out/bench_gpu.txt" "${run[@]}" "$bench" --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true --benchmark_out="$out/bench_gpu.json" \
     --benchmark_out_format=json
-grep -E "median|bench_gpu:" "$out/bench_gpu.txt" >>"$summary"
+grep -E "median|^bench_gpu:" "$out/bench_gpu.txt" >>"$summary"
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$sanitizer" ]; then
