@@ -20,6 +20,7 @@
 // series does not converge to double precision within D terms take the exact pass.
 #include "attnsteer/backend.h"
 
+#include "attnsteer/chebyshev.h"
 #include "attnsteer/errors.h"
 
 #include <Eigen/Dense>
@@ -30,7 +31,6 @@
 #include <cstdlib>
 #include <limits>
 #include <mutex>
-#include <numbers>
 #include <omp.h>
 #include <sys/mman.h>
 
@@ -74,7 +74,7 @@ Metrics Backend::evaluate(const Workload& workload, std::span<const double> sali
 namespace {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-constexpr int kChebyshevDegree = 48; // coefficients; enough for lambda (max s - min s) up to ~30
+constexpr int kChebyshevDegree = chebyshev::kTerms;
 
 /// e^x with e^-inf = 0. Eigen 3.4's vectorized exp clamps its argument at -709.78, so it returns
 /// 5.6e-309 instead of 0 for masked (-inf) logits; below -708 the true value is under 3.3e-308
@@ -226,58 +226,6 @@ bool steerFromSums(const RowSums& sums, double lambda, double s1, double s2, dou
     return true;
 }
 
-/// The interval [u0, 0] of the shifted saliency as t = (u - center) / halfWidth in [-1, 1].
-struct ChebyshevRange {
-    double center = 0, halfWidth = 0;
-
-    explicit ChebyshevRange(double lowest) : center(lowest / 2), halfWidth(-lowest / 2) {}
-
-    /// T_j(t_k), K x D.
-    Eigen::MatrixXd basis(const Eigen::ArrayXd& shifted) const {
-        const Eigen::Index keys = shifted.size();
-        Eigen::MatrixXd values(keys, kChebyshevDegree);
-        for (Eigen::Index k = 0; k < keys; ++k) {
-            const double t =
-                halfWidth > 0 ? std::clamp((shifted[k] - center) / halfWidth, -1.0, 1.0) : 0.0;
-            values(k, 0) = 1;
-            values(k, 1) = t;
-            for (int j = 2; j < kChebyshevDegree; ++j)
-                values(k, j) = 2 * t * values(k, j - 1) - values(k, j - 2);
-        }
-        return values;
-    }
-
-    /// Coefficients of f = e^{lambda u} and g = u e^{lambda u} by interpolation at the D
-    /// Chebyshev nodes, and how many of them matter; 0 when the last coefficients (which bound the
-    /// truncation error, the series falling faster than geometrically) exceed 1e-14 of the smallest
-    /// weight e^{lambda u0}: then S1 of a row whose mass sits where w is smallest would lose more
-    /// than 1e-14. (Rounding in the interpolation leaves about 1e-17 in every coefficient.)
-    int coefficients(double lambda, Eigen::VectorXd& f, Eigen::VectorXd& g) const {
-        constexpr int n = kChebyshevDegree;
-        f.setZero(n), g.setZero(n);
-        for (int node = 0; node < n; ++node) {
-            const double theta = std::numbers::pi * (node + 0.5) / n;
-            const double u = center + halfWidth * std::cos(theta);
-            const double fu = std::exp(lambda * u), gu = u * fu;
-            for (int j = 0; j < n; ++j) {
-                const double weight = std::cos(j * theta) * (j == 0 ? 1.0 : 2.0) / n;
-                f[j] += fu * weight, g[j] += gu * weight;
-            }
-        }
-        const double smallestWeight = std::exp(lambda * (center - halfWidth));
-        const double tail =
-            std::abs(f[n - 1]) + std::abs(f[n - 2]) + std::abs(g[n - 1]) + std::abs(g[n - 2]);
-        if (!(tail <= 1e-14 * smallestWeight))
-            return 0;
-        // Terms below the rounding noise of the interpolation add nothing: leave them out, so a
-        // small lambda reads only the first few columns of the moments.
-        int used = n;
-        while (used > 2 && std::abs(f[used - 1]) + std::abs(g[used - 1]) <= 1e-17 * smallestWeight)
-            --used;
-        return used;
-    }
-};
-
 /// The lambda-free moments of one workload, saliency and eps.
 /// Doubles in memory the kernel may back with 2 MiB pages. The moment tables are written once per
 /// workload into fresh memory: with 4 KiB pages their first touch (6400 page faults for 25 MB at
@@ -369,7 +317,10 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
     fresh->workloadId = workload.id();
     fresh->eps = eps;
     fresh->saliency.assign(saliency.begin(), saliency.end());
-    const Eigen::MatrixXd basis = ChebyshevRange(shifted.minCoeff()).basis(shifted);
+    Eigen::MatrixXd basis(shifted.size(), kChebyshevDegree); // T_j(t_k), K x D
+    chebyshev::Range(shifted.minCoeff())
+        .basis(std::span(shifted.data(), std::size_t(shifted.size())), basis.data(), 1,
+               std::size_t(shifted.size()));
     forEachRowBlock(workload, eps, shifted, threads_, blockRows_, control,
                     [&](std::size_t first, int count, BlockBuffers& buffers) {
                         fresh->m.middleRows(Eigen::Index(first), count).noalias() =
@@ -451,11 +402,11 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     Eigen::MatrixXd fCoefficients(kChebyshevDegree, 0), gCoefficients(kChebyshevDegree, 0);
     int usedTerms = 0;
     if (useMoments_ && rows > 0) {
-        const ChebyshevRange range(shifted.minCoeff());
+        const chebyshev::Range range(shifted.minCoeff());
         std::vector<Eigen::VectorXd> fs, gs;
         for (std::size_t l = 0; l < lambdaCount; ++l) {
-            Eigen::VectorXd f, g;
-            if (const int used = range.coefficients(lambdas[l], f, g)) {
+            Eigen::VectorXd f(kChebyshevDegree), g(kChebyshevDegree);
+            if (const int used = range.coefficients(lambdas[l], f.data(), g.data())) {
                 usedTerms = std::max(usedTerms, used);
                 viaMoments.push_back(l);
                 fs.push_back(f), gs.push_back(g);

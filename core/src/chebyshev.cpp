@@ -1,0 +1,51 @@
+#include "attnsteer/chebyshev.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+namespace attnsteer::chebyshev {
+
+void Range::basis(std::span<const double> shifted, double* out, std::size_t keyStride,
+                  std::size_t termStride) const {
+    for (std::size_t k = 0; k < shifted.size(); ++k) {
+        const double t =
+            halfWidth > 0 ? std::clamp((shifted[k] - center) / halfWidth, -1.0, 1.0) : 0.0;
+        double* row = out + k * keyStride;
+        double previous = 1, current = t;
+        row[0] = previous;
+        row[termStride] = current;
+        for (int j = 2; j < kTerms; ++j) {
+            const double next = 2 * t * current - previous;
+            row[std::size_t(j) * termStride] = next;
+            previous = current, current = next;
+        }
+    }
+}
+
+int Range::coefficients(double lambda, double* f, double* g) const {
+    constexpr int n = kTerms;
+    std::fill_n(f, n, 0.0), std::fill_n(g, n, 0.0);
+    for (int node = 0; node < n; ++node) {
+        const double theta = std::numbers::pi * (node + 0.5) / n;
+        const double u = center + halfWidth * std::cos(theta);
+        const double fu = std::exp(lambda * u), gu = u * fu;
+        for (int j = 0; j < n; ++j) {
+            const double weight = std::cos(j * theta) * (j == 0 ? 1.0 : 2.0) / n;
+            f[j] += fu * weight, g[j] += gu * weight;
+        }
+    }
+    const double smallestWeight = std::exp(lambda * (center - halfWidth));
+    const double tail =
+        std::abs(f[n - 1]) + std::abs(f[n - 2]) + std::abs(g[n - 1]) + std::abs(g[n - 2]);
+    if (!(tail <= 1e-14 * smallestWeight))
+        return 0;
+    // Terms below the rounding noise of the interpolation (about 1e-17 in every coefficient) add
+    // nothing: leave them out, so a small lambda reads only the first few moments.
+    int used = n;
+    while (used > 2 && std::abs(f[used - 1]) + std::abs(g[used - 1]) <= 1e-17 * smallestWeight)
+        --used;
+    return used;
+}
+
+} // namespace attnsteer::chebyshev
