@@ -53,10 +53,18 @@ QString noDeviceMessage() {
     return QStringLiteral("no CUDA device: ") + QString::fromStdString(gpu::unavailableReason());
 }
 
+/// "cpu"; "cuda" (lambdas from the moments where the series converges); "cuda direct" (every
+/// lambda by a pass over the values).
 std::unique_ptr<Backend> makeBackend(const QString& name) {
     if (name == QLatin1String("cuda"))
         return gpu::makeCudaBackend();
+    if (name == QLatin1String("cuda direct"))
+        return gpu::makeCudaBackend({.useMoments = false});
     return makeCpuBackend();
+}
+
+bool needsDevice(const QString& backend) {
+    return backend.startsWith(QLatin1String("cuda"));
 }
 
 /// Logits held in memory as if read from a file (the CUDA backend uploads these rather than
@@ -112,7 +120,7 @@ const std::vector<double> kLambdas = {0, 0.01, 0.25, 1, 1000};
 
 void addBackendRows(const char* test) {
     QTest::addColumn<QString>("backend");
-    for (const char* backend : {"cpu", "cuda"})
+    for (const char* backend : {"cpu", "cuda", "cuda direct"})
         QTest::addRow("%s %s", backend, test) << QString::fromLatin1(backend);
 }
 
@@ -133,6 +141,7 @@ class TestBackends : public QObject {
     void cancellation();
     void tokenRowMatchesCpu();
     void residentWorkloadFollowsIdentity();
+    void momentsFollowSaliencyAndEps();
     void outOfMemoryIsAnInputError();
     void deviceLogitsMatchHost_data();
     void deviceLogitsMatchHost();
@@ -145,7 +154,7 @@ class TestBackends : public QObject {
 void TestBackends::matchesReference_data() {
     QTest::addColumn<QString>("backend");
     QTest::addColumn<int>("input");
-    for (const char* backend : {"cpu", "cuda"})
+    for (const char* backend : {"cpu", "cuda", "cuda direct"})
         for (std::size_t i = 0; i < inputs().size(); ++i)
             QTest::addRow("%s: %s", backend, inputs()[i].name)
                 << QString::fromLatin1(backend) << int(i);
@@ -154,7 +163,7 @@ void TestBackends::matchesReference_data() {
 void TestBackends::matchesReference() {
     QFETCH(QString, backend);
     QFETCH(int, input);
-    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+    if (needsDevice(backend) && !gpu::isAvailable())
         QSKIP(qPrintable(noDeviceMessage()));
     const Input& in = inputs()[std::size_t(input)];
     const Workload workload = in.make();
@@ -173,7 +182,7 @@ void TestBackends::matchesReference() {
     for (std::size_t l = 0; l < kLambdas.size(); ++l) {
         const Metrics& m = results[l];
         QCOMPARE(m.lambda, kLambdas[l]);
-        QCOMPARE(QString::fromStdString(m.backend), backend);
+        QCOMPARE(QString::fromStdString(m.backend), backend.section(QLatin1Char(' '), 0, 0));
         QCOMPARE(int(m.heads.size()), workload.heads());
         for (int head = -1; head < workload.heads(); ++head) {
             const MetricSummary& got = head < 0 ? m.total : m.heads[std::size_t(head)];
@@ -233,7 +242,7 @@ void TestBackends::inputErrorsMatchCpu_data() {
 
 void TestBackends::inputErrorsMatchCpu() {
     QFETCH(QString, backend);
-    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+    if (needsDevice(backend) && !gpu::isAvailable())
         QSKIP(qPrintable(noDeviceMessage()));
     auto engine = makeBackend(backend);
     const Workload workload = randomWorkload(3, 8, 96, 0.1, 0);
@@ -264,11 +273,11 @@ void TestBackends::cancellation_data() {
 
 void TestBackends::cancellation() {
     QFETCH(QString, backend);
-    if (backend == QLatin1String("cuda") && !gpu::isAvailable())
+    if (needsDevice(backend) && !gpu::isAvailable())
         QSKIP(qPrintable(noDeviceMessage()));
     // One CPU thread: the CPU backend reports progress from OpenMP thread 0 only, so with more
     // threads its last report need not be 1.
-    auto engine = backend == QLatin1String("cuda") ? gpu::makeCudaBackend() : makeCpuBackend(1);
+    auto engine = needsDevice(backend) ? makeBackend(backend) : makeCpuBackend(1);
     const Workload workload = randomWorkload(2, 40, 96, 0.1, 0);
     const auto s = defaultSaliency(96, 0);
     std::atomic<bool> cancel{true};
@@ -318,9 +327,46 @@ void TestBackends::residentWorkloadFollowsIdentity() {
     QCOMPARE(cuda.evaluate(fromFile, s, params).total.kl, klFirst); // generated == uploaded
     QCOMPARE(cuda.evaluate(second, s, params).total.kl, klSecond);
     QCOMPARE(cuda.lastValueBytes(), std::uint64_t(2 * 30 * 128 * sizeof(float)));
+    params.lambda = 0.75; // the moments of SECOND are there: the values are not read
+    const double klOther = cuda.evaluate(second, s, params).total.kl;
+    QCOMPARE(cuda.lastValueBytes(), std::uint64_t(0));
+    COMPARE_METRIC(klOther, makeCpuBackend()->evaluate(second, s, params).total.kl, kNatsFloor,
+                   QStringLiteral("from cached moments"));
+    params.lambda = 0.5;
     QVERIFY(cuda.lastDeviceMs() > 0);
     cuda.releaseDeviceMemory();
     QCOMPARE(cuda.evaluate(first, s, params).total.kl, klFirst);
+}
+
+void TestBackends::momentsFollowSaliencyAndEps() {
+    // The moments are cached per workload, saliency and eps: a change of any one must not reuse
+    // them (the CPU, with its own cache, is the reference).
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    gpu::CudaBackend cuda;
+    auto cpu = makeCpuBackend();
+    const Workload workload = randomWorkload(2, 20, 160, 0.5, 11);
+    const auto first = defaultSaliency(160, 11), second = defaultSaliency(160, 12);
+    const auto differs = [&] { // in one key
+        auto values = first;
+        values[159] += 1e-3;
+        return values;
+    }();
+    const std::vector<double> lambdas = {0.1, 0.6, 2};
+    SteeringParams params;
+    for (const auto* s : {&first, &second, &differs, &first}) {
+        for (const double eps : {1e-9, 1e-3, 1e-9}) {
+            params.eps = eps;
+            const auto got = cuda.evaluate(workload, *s, lambdas, params);
+            const auto expected = cpu->evaluate(workload, *s, lambdas, params);
+            for (std::size_t l = 0; l < lambdas.size(); ++l) {
+                const QString what = QStringLiteral("eps %1, lambda %2").arg(eps).arg(lambdas[l]);
+                COMPARE_METRIC(got[l].total.kl, expected[l].total.kl, kNatsFloor, what);
+                COMPARE_METRIC(got[l].total.entropySteered, expected[l].total.entropySteered,
+                               kNatsFloor, what);
+            }
+        }
+    }
 }
 
 void TestBackends::outOfMemoryIsAnInputError() {

@@ -4,6 +4,7 @@
 // while lambda moves: a random workload is generated there (generate.cu), a file is uploaded. The
 // per-row results stay on the device; per-head sums come back (H x L doubles), and the totals are
 // formed on the host in head order as the CPU backend forms them.
+#include "attnsteer/chebyshev.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/gpu.h"
 
@@ -20,6 +21,8 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
+#include <numeric>
+#include <optional>
 #include <stdexcept>
 
 namespace attnsteer::gpu {
@@ -166,11 +169,14 @@ template <typename T> using DeviceBuffer = Buffer<T>;
 template <typename T> using PinnedBuffer = Buffer<T, PinnedHostMemory>;
 
 /// Where each input of one evaluation lies in the packed block that run() uploads in one copy:
-/// s~ and s (K doubles each), the lambdas, then one byte per head (1: steered).
+/// s~ and s (K doubles each), the lambdas (series ones first), the series coefficients f and g
+/// (kTerms per series lambda each), then one byte per head (1: steered).
 struct InputLayout {
-    std::size_t shifted, saliency, lambdas, steered, doubles;
-    InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t heads)
-        : shifted(0), saliency(keys), lambdas(2 * keys), steered(2 * keys + lambdaCount),
+    std::size_t shifted, saliency, lambdas, f, g, steered, doubles;
+    InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t seriesCount,
+                std::size_t heads)
+        : shifted(0), saliency(keys), lambdas(2 * keys), f(lambdas + lambdaCount),
+          g(f + seriesCount * chebyshev::kTerms), steered(g + seriesCount * chebyshev::kTerms),
           doubles(steered + (heads + sizeof(double) - 1) / sizeof(double)) {}
 };
 
@@ -241,11 +247,12 @@ std::uint64_t deviceMemoryBytes() {
     return probe().available ? probe().memory : 0;
 }
 
-std::unique_ptr<Backend> makeCudaBackend() {
-    return std::make_unique<CudaBackend>();
+std::unique_ptr<Backend> makeCudaBackend(CudaBackendOptions options) {
+    return std::make_unique<CudaBackend>(options);
 }
 
 struct CudaBackend::Impl {
+    CudaBackendOptions options;
     std::mutex mutex;
     cudaStream_t stream = nullptr;
     cudaEvent_t started = nullptr, finished = nullptr;
@@ -263,8 +270,27 @@ struct CudaBackend::Impl {
     DeviceBuffer<unsigned long long> fallback;
     DeviceBuffer<int> fallbackCount;
 
+    /// The Chebyshev moments of the resident values for one saliency and eps, with the row
+    /// statistics of that saliency and eps (the direct pass writes STATS afresh every call).
+    struct MomentKey {
+        ResidentKey workload;
+        double eps;
+        std::vector<double> saliency;
+    };
+    std::optional<MomentKey> momentsOf;
+    DeviceBuffer<double> momentsM, momentsN, basis, momentEntropyOriginal;
+    DeviceBuffer<k::RowStats> momentStats;
+    PinnedBuffer<double> basisHost;
+
     void makeResident(const Workload& workload);
     void generate(const WorkloadSpec& spec);
+    /// Rows of the resident workload whose statistics go to STATS and ORIGINAL.
+    k::Rows rowsOf(const Workload& workload, double eps, const double* inputs,
+                   const InputLayout& in, k::RowStats* stats, double* original) const;
+    /// Computes the moments unless they are there for this workload, saliency and eps; true when
+    /// it computed them (a pass over the values).
+    bool ensureMoments(const Workload& workload, std::span<const double> saliency,
+                       const double* shiftedHost, double eps, const k::Rows& rows);
     std::vector<Metrics> run(const Workload& workload, std::span<const double> saliency,
                              std::span<const double> lambdas, const SteeringParams& params,
                              const std::vector<unsigned char>& steeredHeads,
@@ -272,10 +298,11 @@ struct CudaBackend::Impl {
                              std::chrono::steady_clock::time_point wallStart);
 };
 
-CudaBackend::CudaBackend() {
+CudaBackend::CudaBackend(CudaBackendOptions options) {
     if (!isAvailable())
         throw InputError("--backend", "cuda: " + unavailableReason());
     impl_ = std::make_unique<Impl>();
+    impl_->options = options;
     check(cudaSetDevice(0), "cudaSetDevice");
     check(cudaStreamCreateWithFlags(&impl_->stream, cudaStreamNonBlocking), "cudaStreamCreate");
     check(cudaEventCreate(&impl_->started), "cudaEventCreate");
@@ -302,6 +329,7 @@ void CudaBackend::Impl::makeResident(const Workload& workload) {
                           workload.source()};
     if (key == resident)
         return;
+    momentsOf.reset();
     if (workload.isGenerated()) {
         generate(workload.spec());
     } else {
@@ -327,8 +355,63 @@ void CudaBackend::Impl::generate(const WorkloadSpec& spec) {
     const unsigned long long count =
         (unsigned long long)spec.heads * spec.queries * (unsigned long long)spec.keys;
     resident = {};
+    momentsOf.reset();
     values.reserve(count, "the workload");
     launchGenerateLogits(spec.seed, spec.logitStd, count, values.data(), stream);
+}
+
+k::Rows CudaBackend::Impl::rowsOf(const Workload& workload, double eps, const double* device,
+                                  const InputLayout& in, k::RowStats* rowStats,
+                                  double* original) const {
+    return k::Rows{values.data(),
+                   (long long)workload.rowCount(),
+                   workload.queries(),
+                   workload.keys(),
+                   workload.holdsLogits(),
+                   eps,
+                   device + in.shifted,
+                   device + in.saliency,
+                   reinterpret_cast<const unsigned char*>(device + in.steered),
+                   rowStats,
+                   original};
+}
+
+bool CudaBackend::Impl::ensureMoments(const Workload& workload, std::span<const double> saliency,
+                                      const double* shiftedHost, double eps, const k::Rows& rows) {
+    if (momentsOf && momentsOf->workload == resident && momentsOf->eps == eps &&
+        std::equal(saliency.begin(), saliency.end(), momentsOf->saliency.begin(),
+                   momentsOf->saliency.end()))
+        return false;
+    momentsOf.reset();
+    const std::size_t rowCount = workload.rowCount(), keys = std::size_t(workload.keys());
+    momentsM.reserve(rowCount * chebyshev::kTerms, "the moments");
+    momentsN.reserve(rowCount * chebyshev::kTerms, "the moments");
+    momentStats.reserve(rowCount, "row statistics");
+    momentEntropyOriginal.reserve(rowCount, "per-row entropies");
+    basis.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
+
+    // T_j(t_k) as tileKernel reads weights: K x 64, terms past kTerms zero.
+    double* table = basisHost.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
+    std::fill_n(table, keys * k::kTileLambdas, 0.0);
+    const std::span<const double> shifted(shiftedHost, keys);
+    chebyshev::Range(*std::min_element(shifted.begin(), shifted.end()))
+        .basis(shifted, table, k::kTileLambdas, 1);
+    check(cudaMemcpyAsync(basis.data(), table, keys * k::kTileLambdas * sizeof(double),
+                          cudaMemcpyHostToDevice, stream),
+          "upload of the Chebyshev basis");
+
+    k::Rows momentRows = rows;
+    momentRows.stats = momentStats.data();
+    momentRows.entropyOriginal = momentEntropyOriginal.data();
+    const k::Chunk basisChunk{nullptr, chebyshev::kTerms, k::kTileLambdas, basis.data(), nullptr,
+                              nullptr, nullptr,           nullptr,         nullptr};
+    launch(rowKernelFor(0, k::perThreadFor(int(keys))), unsigned(rowCount), k::kBlockThreads,
+           stream, "rowKernel", momentRows, basisChunk);
+    launch(k::tileKernel<true>, unsigned((rowCount + k::kTileRows - 1) / k::kTileRows),
+           k::kBlockThreads, stream, "tileKernel", momentRows, basisChunk,
+           k::MomentsOut{momentsM.data(), momentsN.data()});
+    momentsOf = MomentKey{resident, eps, std::vector<double>(saliency.begin(), saliency.end())};
+    return true;
 }
 
 std::vector<Metrics>
@@ -341,58 +424,79 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     const std::size_t rows = heads * std::size_t(queries);
     const std::size_t keys = std::size_t(workload.keys());
     const std::size_t lambdaCount = lambdaList.size();
-    const int ld = lambdaSlots(lambdaCount);
-    const bool tiled = lambdaCount > std::size_t(k::kMaxRowLambdas);
-    const InputLayout in(keys, lambdaCount, heads);
+    const double saliencyMax = *std::max_element(saliencyIn.begin(), saliencyIn.end());
+    const chebyshev::Range range(*std::min_element(saliencyIn.begin(), saliencyIn.end()) -
+                                 saliencyMax);
+
+    // The lambdas whose series converges take the moments (computed once per workload, saliency
+    // and eps), the others a pass over the values. ORDER: the series ones first, as the inputs
+    // and results hold them; F and G: their coefficients.
+    std::vector<std::size_t> order;
+    std::vector<unsigned char> inSeries(lambdaCount, 0);
+    std::vector<double> f, g;
+    int seriesTerms = 0;
+    if (options.useMoments) {
+        std::vector<double> fl(chebyshev::kTerms), gl(chebyshev::kTerms);
+        for (std::size_t l = 0; l < lambdaCount; ++l)
+            if (const int used = range.coefficients(lambdaList[l], fl.data(), gl.data())) {
+                seriesTerms = std::max(seriesTerms, used);
+                order.push_back(l);
+                inSeries[l] = 1;
+                f.insert(f.end(), fl.begin(), fl.end());
+                g.insert(g.end(), gl.begin(), gl.end());
+            }
+    }
+    const std::size_t seriesCount = order.size(), directCount = lambdaCount - seriesCount;
+    for (std::size_t l = 0; l < lambdaCount; ++l)
+        if (!inSeries[l])
+            order.push_back(l);
+    const InputLayout in(keys, lambdaCount, seriesCount, heads);
     const ResultLayout out(heads, lambdaCount);
 
-    // The inputs, packed for one upload; s~ = s - max s on the host, as the CPU computes it. Host
-    // work comes before the first event, so that the device time is the device's.
     // A call that threw may have left copies from the pinned buffers in flight.
     check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
+    // The inputs, packed for one upload; s~ = s - max s on the host, as the CPU computes it. Host
+    // work comes before the first event, so that the device time is the device's.
     double* staged = inputsHost.reserve(in.doubles, "the saliency and lambdas");
     double* downloaded = resultsHost.reserve(out.doubles, "per-head sums");
-    const double saliencyMax = *std::max_element(saliencyIn.begin(), saliencyIn.end());
     for (std::size_t i = 0; i < keys; ++i) {
         staged[in.shifted + i] = saliencyIn[i] - saliencyMax;
         staged[in.saliency + i] = saliencyIn[i];
     }
-    std::copy(lambdaList.begin(), lambdaList.end(), staged + in.lambdas);
+    for (std::size_t i = 0; i < lambdaCount; ++i)
+        staged[in.lambdas + i] = lambdaList[order[i]];
+    std::copy(f.begin(), f.end(), staged + in.f);
+    std::copy(g.begin(), g.end(), staged + in.g);
     std::memcpy(staged + in.steered, steeredHeads.data(), heads);
 
+    const int seriesLd = seriesCount ? lambdaSlots(seriesCount) : 0;
+    const int directLd = directCount ? lambdaSlots(directCount) : 0;
+    const std::size_t ld = std::size_t(std::max(seriesLd, directLd));
     check(cudaEventRecord(started, stream), "cudaEventRecord");
     makeResident(workload); // the largest allocation first: it is the one that may not fit
-    stats.reserve(rows, "row statistics");
-    entropyOriginal.reserve(rows, "per-row entropies");
     entropySteered.reserve(rows * ld, "per-row entropies");
     kl.reserve(rows * ld, "per-row divergences");
     fallback.reserve(rows * ld, "the fallback list");
     fallbackCount.reserve(1, "the fallback list");
-    weights.reserve(keys * ld, "the weight table");
-    weightsShifted.reserve(keys * ld, "the weight table");
     inputs.reserve(in.doubles, "the saliency and lambdas");
     results.reserve(out.doubles, "per-head sums");
+    if (directCount) {
+        stats.reserve(rows, "row statistics");
+        entropyOriginal.reserve(rows, "per-row entropies");
+        weights.reserve(keys * std::size_t(directLd), "the weight table");
+        weightsShifted.reserve(keys * std::size_t(directLd), "the weight table");
+    }
     check(cudaMemcpyAsync(inputs.data(), staged, in.doubles * sizeof(double),
                           cudaMemcpyHostToDevice, stream),
           "upload of the saliency and lambdas");
 
-    const double* shifted = inputs.data() + in.shifted;
     const double* lambdas = inputs.data() + in.lambdas;
-    const k::Rows rowArgs{values.data(),
-                          (long long)rows,
-                          queries,
-                          int(keys),
-                          workload.holdsLogits(),
-                          params.eps,
-                          shifted,
-                          inputs.data() + in.saliency,
-                          reinterpret_cast<const unsigned char*>(inputs.data() + in.steered),
-                          stats.data(),
-                          entropyOriginal.data()};
-    auto chunkAt = [&](std::size_t first) {
+    const k::Rows directRows =
+        rowsOf(workload, params.eps, inputs.data(), in, stats.data(), entropyOriginal.data());
+    auto chunkAt = [&](std::size_t first, int chunkLd, std::size_t sectionEnd) {
         return k::Chunk{lambdas + first,
-                        int(std::min<std::size_t>(std::size_t(ld), lambdaCount - first)),
-                        ld,
+                        int(std::min<std::size_t>(std::size_t(chunkLd), sectionEnd - first)),
+                        chunkLd,
                         weights.data(),
                         weightsShifted.data(),
                         entropySteered.data(),
@@ -400,47 +504,85 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
                         fallback.data(),
                         fallbackCount.data()};
     };
-    const unsigned tileBlocks = unsigned((rows + k::kTileRows - 1) / k::kTileRows);
-    const unsigned weightBlocks = unsigned(
-        std::min<std::size_t>((keys * ld + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
-
-    const int perThread = k::perThreadFor(int(keys));
-    if (tiled) // the row statistics first; tileKernel reads them
-        launch(rowKernelFor(0, perThread), unsigned(rows), k::kBlockThreads, stream, "rowKernel",
-               rowArgs, chunkAt(0));
-    const std::size_t chunks = tiled ? (lambdaCount + ld - 1) / ld : 1;
-    for (std::size_t c = 0; c < chunks; ++c) {
-        const k::Chunk chunk = chunkAt(c * ld);
-        launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel", shifted,
-               int(keys), chunk, weights.data(), weightsShifted.data());
-        check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
-        if (tiled) {
-            launch(k::tileKernel, tileBlocks, k::kBlockThreads, stream, "tileKernel", rowArgs,
-                   chunk);
-        } else {
-            launch(rowKernelFor(ld, perThread), unsigned(rows), k::kBlockThreads, stream,
-                   "rowKernel", rowArgs, chunk);
-        }
+    const bool tiled = directCount > std::size_t(k::kMaxRowLambdas);
+    const std::size_t seriesChunks = seriesCount ? (seriesCount + seriesLd - 1) / seriesLd : 0;
+    const std::size_t directChunks = !directCount ? 0
+                                     : tiled      ? (directCount + directLd - 1) / directLd
+                                                  : 1;
+    const std::size_t chunks = seriesChunks + directChunks;
+    std::size_t chunksDone = 0;
+    // After the per-row results of the chunk of lambdas from FIRST on: the rows whose S1
+    // underflowed, the per-head sums, then progress and cancellation.
+    auto finishChunk = [&](const k::Rows& rowArgs, const k::Chunk& chunk, std::size_t first) {
         launch(k::fallbackKernel, unsigned(fallbackBlocks), k::kBlockThreads, stream,
                "fallbackKernel", rowArgs, chunk);
         const dim3 headGrid(unsigned(heads), unsigned(chunk.count));
         launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(entropySteered.data()), ld, queries,
-               results.data() + out.steered, int(lambdaCount), int(c * ld));
+               static_cast<const double*>(entropySteered.data()), chunk.ld, queries,
+               results.data() + out.steered, int(lambdaCount), int(first));
         launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(kl.data()), ld, queries, results.data() + out.kl,
-               int(lambdaCount), int(c * ld));
+               static_cast<const double*>(kl.data()), chunk.ld, queries, results.data() + out.kl,
+               int(lambdaCount), int(first));
+        ++chunksDone;
         if (control.cancel || control.onProgress) {
             check(cudaStreamSynchronize(stream), "evaluation");
             if (control.cancel && control.cancel->load())
                 throw Cancelled();
             if (control.onProgress)
-                control.onProgress(double(c + 1) / double(chunks));
+                control.onProgress(double(chunksDone) / double(chunks));
+        }
+    };
+
+    const double* original = nullptr; // per-row H(A)
+    bool valuesRead = directCount > 0;
+    if (seriesCount) {
+        valuesRead |=
+            ensureMoments(workload, saliencyIn, staged + in.shifted, params.eps, directRows);
+        k::Rows seriesRows = directRows;
+        seriesRows.stats = momentStats.data();
+        seriesRows.entropyOriginal = momentEntropyOriginal.data();
+        original = momentEntropyOriginal.data();
+        const unsigned seriesBlocks = unsigned(
+            std::min<std::size_t>((rows + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
+        for (std::size_t first = 0; first < seriesCount; first += std::size_t(seriesLd)) {
+            const k::Chunk chunk = chunkAt(first, seriesLd, seriesCount);
+            check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
+            const k::Series series{momentsM.data(),
+                                   momentsN.data(),
+                                   inputs.data() + in.f + first * chebyshev::kTerms,
+                                   inputs.data() + in.g + first * chebyshev::kTerms,
+                                   chebyshev::kTerms,
+                                   seriesTerms};
+            launch(k::seriesKernel, seriesBlocks, k::kBlockThreads, stream, "seriesKernel",
+                   seriesRows, chunk, series);
+            finishChunk(seriesRows, chunk, first);
+        }
+    }
+    if (directCount) {
+        original = entropyOriginal.data();
+        const unsigned tileBlocks = unsigned((rows + k::kTileRows - 1) / k::kTileRows);
+        const unsigned weightBlocks = unsigned(std::min<std::size_t>(
+            (keys * std::size_t(directLd) + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
+        const int perThread = k::perThreadFor(int(keys));
+        if (tiled) // the row statistics first; tileKernel reads them
+            launch(rowKernelFor(0, perThread), unsigned(rows), k::kBlockThreads, stream,
+                   "rowKernel", directRows, chunkAt(seriesCount, directLd, lambdaCount));
+        for (std::size_t first = seriesCount; first < lambdaCount; first += std::size_t(directLd)) {
+            const k::Chunk chunk = chunkAt(first, directLd, lambdaCount);
+            launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel",
+                   directRows.shifted, int(keys), chunk, weights.data(), weightsShifted.data());
+            check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
+            if (tiled)
+                launch(k::tileKernel<false>, tileBlocks, k::kBlockThreads, stream, "tileKernel",
+                       directRows, chunk, k::MomentsOut{nullptr, nullptr});
+            else
+                launch(rowKernelFor(directLd, perThread), unsigned(rows), k::kBlockThreads, stream,
+                       "rowKernel", directRows, chunk);
+            finishChunk(directRows, chunk, first);
         }
     }
     launch(k::headSumKernel, dim3(unsigned(heads), 1), k::kBlockThreads, stream, "headSumKernel",
-           static_cast<const double*>(entropyOriginal.data()), 1, queries,
-           results.data() + out.original, 1, 0);
+           original, 1, queries, results.data() + out.original, 1, 0);
 
     check(cudaMemcpyAsync(downloaded, results.data(), out.doubles * sizeof(double),
                           cudaMemcpyDeviceToHost, stream),
@@ -450,16 +592,21 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     float deviceMs = 0;
     check(cudaEventElapsedTime(&deviceMs, started, finished), "cudaEventElapsedTime");
     lastMs = deviceMs;
-    lastBytes = rows * keys * sizeof(float);
+    lastBytes = valuesRead ? rows * keys * sizeof(float) : 0;
 
+    // Back to the caller's order of lambdas.
+    std::vector<double> steeredSums(heads * lambdaCount), klSums(heads * lambdaCount);
+    for (std::size_t head = 0; head < heads; ++head)
+        for (std::size_t i = 0; i < lambdaCount; ++i) {
+            steeredSums[head * lambdaCount + order[i]] =
+                downloaded[out.steered + head * lambdaCount + i];
+            klSums[head * lambdaCount + order[i]] = downloaded[out.kl + head * lambdaCount + i];
+        }
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
             .count();
-    const std::span<const double> headSums(downloaded, out.doubles);
-    return metricsFromHeadSums(lambdaList, headSums.subspan(out.original, heads),
-                               headSums.subspan(out.steered, heads * lambdaCount),
-                               headSums.subspan(out.kl, heads * lambdaCount), queries, "cuda",
-                               elapsedMs);
+    return metricsFromHeadSums(lambdaList, std::span(downloaded + out.original, heads), steeredSums,
+                               klSums, queries, "cuda", elapsedMs);
 }
 
 std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
@@ -513,6 +660,7 @@ void CudaBackend::releaseDeviceMemory() {
     check(cudaStreamSynchronize(impl_->stream), "cudaStreamSynchronize");
     Impl& d = *impl_;
     d.resident = {};
+    d.momentsOf.reset();
     d.values.release();
     d.stats.release();
     for (auto* buffer : {&d.entropyOriginal, &d.entropySteered, &d.kl, &d.weights,
@@ -520,6 +668,10 @@ void CudaBackend::releaseDeviceMemory() {
         buffer->release();
     d.inputsHost.release();
     d.resultsHost.release();
+    for (auto* buffer : {&d.momentsM, &d.momentsN, &d.basis, &d.momentEntropyOriginal})
+        buffer->release();
+    d.momentStats.release();
+    d.basisHost.release();
     d.fallback.release();
     d.fallbackCount.release();
 }

@@ -14,7 +14,11 @@
 //                    lambda-free sums and, for L > 0, S1..S3 of up to L lambdas in the same pass
 //                    (few lambdas: memory-bound, one read of the row from device memory)
 //   tileKernel       many lambdas: a block computes S1..S3 for 32 rows x 64 lambdas as a small
-//                    matrix product over K, with E, E x and w staged in shared memory
+//                    matrix product over K, with E, E x and w staged in shared memory; with
+//                    kMoments, the same product against the Chebyshev basis T_j(t_k) gives the
+//                    per-row moments M = E T and N = (E x) T (attnsteer/chebyshev.h)
+//   seriesKernel     a lambda from the moments: S1 = M f, S2 = N f, S3 = M g per row, with the
+//                    lambda's coefficients f and g; the values are not read
 //   fallbackKernel   the (row, lambda) pairs whose S1 underflowed: H(A') and KL straight from A
 //   with
 //                    the row's own shift (lambda in the hundreds, saliency maximum masked out)
@@ -305,10 +309,20 @@ __global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chun
                   total[4 + 2 * kLambdas + l]);
 }
 
+/// Where tileKernel<true> puts the moments: M_j of row r at m[j * rows + r], N_j likewise.
+struct MomentsOut {
+    double* m;
+    double* n;
+};
+
 /// 32 rows x 64 lambdas per block (after rowKernel<0, P> has written the row statistics). Thread
 /// (tx = lane, ty = warp) owns rows ty + 8i (i < 4) and lambdas tx + 32j (j < 2): a warp reads one
 /// E value per row by broadcast and 32 consecutive w values per lambda, free of bank conflicts.
-__global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk chunk) {
+/// kMoments: CHUNK's weights are the Chebyshev basis (K x 64, terms past CHUNK.count zero) and
+/// the products E T and (E x) T go to MOMENTS for every row, steered or not.
+template <bool kMoments>
+__global__ void __launch_bounds__(kBlockThreads, 2)
+    tileKernel(Rows rows, Chunk chunk, MomentsOut moments) {
     __shared__ double eTile[kTileRows][kTileKeys];
     __shared__ double exTile[kTileRows][kTileKeys];
     __shared__ double wTile[kTileKeys][kTileLambdas];
@@ -319,8 +333,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk 
     const long long firstRow = (long long)blockIdx.x * kTileRows;
     const int keys = rows.keys;
 
-    bool anySteered = false;
-    for (int r = 0; r < kTileRows; ++r) {
+    bool anySteered = kMoments;
+    for (int r = 0; r < kTileRows && !anySteered; ++r) {
         const long long row = firstRow + r;
         anySteered |= row < rows.count && rows.steered[row / rows.queries];
     }
@@ -369,7 +383,9 @@ __global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk 
             const int k = firstKey + kk;
             const bool inside = k < keys;
             wTile[kk][l] = inside ? chunk.weights[(long long)k * kTileLambdas + l] : 0.0;
-            wsTile[kk][l] = inside ? chunk.weightsShifted[(long long)k * kTileLambdas + l] : 0.0;
+            if constexpr (!kMoments)
+                wsTile[kk][l] =
+                    inside ? chunk.weightsShifted[(long long)k * kTileLambdas + l] : 0.0;
         }
         __syncthreads();
 #pragma unroll 4
@@ -384,7 +400,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk 
 #pragma unroll
             for (int j = 0; j < kLambdasPerThread; ++j) {
                 w[j] = wTile[kk][tx + kWarpSize * j];
-                ws[j] = wsTile[kk][tx + kWarpSize * j];
+                ws[j] = kMoments ? 0.0 : wsTile[kk][tx + kWarpSize * j];
             }
 #pragma unroll
             for (int i = 0; i < kRowsPerThread; ++i)
@@ -392,7 +408,8 @@ __global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk 
                 for (int j = 0; j < kLambdasPerThread; ++j) {
                     s1[i][j] += e[i] * w[j];
                     s2[i][j] += ex[i] * w[j];
-                    s3[i][j] += e[i] * ws[j];
+                    if constexpr (!kMoments)
+                        s3[i][j] += e[i] * ws[j];
                 }
         }
         __syncthreads();
@@ -403,12 +420,68 @@ __global__ void __launch_bounds__(kBlockThreads, 2) tileKernel(Rows rows, Chunk 
         const long long row = firstRow + ty + kWarpsPerBlock * i;
         if (row >= rows.count)
             continue;
-        const RowStats stats = rows.stats[row];
+        if constexpr (kMoments) {
 #pragma unroll
-        for (int j = 0; j < kLambdasPerThread; ++j) {
-            const int l = tx + kWarpSize * j;
-            if (l < chunk.count)
-                finishRow(rows, chunk, row, l, stats, s1[i][j], s2[i][j], s3[i][j]);
+            for (int j = 0; j < kLambdasPerThread; ++j) {
+                const int term = tx + kWarpSize * j;
+                if (term < chunk.count) {
+                    moments.m[(long long)term * rows.count + row] = s1[i][j];
+                    moments.n[(long long)term * rows.count + row] = s2[i][j];
+                }
+            }
+        } else {
+            const RowStats stats = rows.stats[row];
+#pragma unroll
+            for (int j = 0; j < kLambdasPerThread; ++j) {
+                const int l = tx + kWarpSize * j;
+                if (l < chunk.count)
+                    finishRow(rows, chunk, row, l, stats, s1[i][j], s2[i][j], s3[i][j]);
+            }
+        }
+    }
+}
+
+/// The moments of every row and the series coefficients of one chunk of lambdas.
+struct Series {
+    const double* m; ///< M_j of row r at [j * rows + r]
+    const double* n; ///< N_j likewise
+    const double*
+        f; ///< coefficients of e^{lambda u}: lambda l of the chunk, term j at [l * ld + j]
+    const double* g; ///< coefficients of u e^{lambda u}, likewise
+    int ld;          ///< coefficients per lambda
+    int terms;       ///< terms summed (those past it are below rounding for every lambda)
+};
+
+/// Lambdas per pass over a row's moments in seriesKernel (registers: 3 sums each).
+constexpr int kSeriesGroup = 8;
+
+/// One thread per row (grid-stride): S1..S3 of every lambda of CHUNK from the row's moments, then
+/// H(A') and KL. Consecutive threads read consecutive rows of each moment: coalesced.
+__global__ void __launch_bounds__(kBlockThreads)
+    seriesKernel(Rows rows, Chunk chunk, Series series) {
+    for (long long row = blockIdx.x * (long long)blockDim.x + threadIdx.x; row < rows.count;
+         row += (long long)gridDim.x * blockDim.x) {
+        const RowStats stats = rows.stats[row];
+        for (int first = 0; first < chunk.count; first += kSeriesGroup) {
+            double s1[kSeriesGroup] = {}, s2[kSeriesGroup] = {}, s3[kSeriesGroup] = {};
+            for (int j = 0; j < series.terms; ++j) {
+                const double m = series.m[(long long)j * rows.count + row];
+                const double n = series.n[(long long)j * rows.count + row];
+#pragma unroll
+                for (int i = 0; i < kSeriesGroup; ++i) {
+                    if (first + i < chunk.count) { // the same for the whole warp: no divergence
+                        const double f = series.f[(first + i) * series.ld + j];
+                        const double g = series.g[(first + i) * series.ld + j];
+                        s1[i] += f * m;
+                        s2[i] += f * n;
+                        s3[i] += g * m;
+                    }
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < kSeriesGroup; ++i)
+                if (first + i < chunk.count)
+                    finishRow(rows, chunk, row, first + i, stats, s1[i], s2[i], s3[i]);
         }
     }
 }

@@ -25,7 +25,7 @@ std::uint64_t deviceMemoryBytes() {
     return 0;
 }
 
-std::unique_ptr<Backend> makeCudaBackend() {
+std::unique_ptr<Backend> makeCudaBackend(CudaBackendOptions) {
     unavailable();
 }
 
@@ -33,7 +33,7 @@ std::unique_ptr<Backend> makeCudaBackend() {
 // never reached.
 struct CudaBackend::Impl {};
 
-CudaBackend::CudaBackend() {
+CudaBackend::CudaBackend(CudaBackendOptions) {
     unavailable();
 }
 CudaBackend::~CudaBackend() = default;

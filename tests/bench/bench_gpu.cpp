@@ -1,7 +1,9 @@
 // CUDA backend benchmarks at 32 x 1024 x 1024 (the write-up's size) and 32 x 4096 x 4096. Times are
 // device times from CUDA events around the backend's work (manual timing); "GB/s" is the bytes of
-// logits the kernels read (H*Q*K*4) over that time. Run by hand or by gpu/run-gpu-checks.sh, never
-// by CTest. Without a CUDA device it says so and exits 0.
+// logits the kernels read (H*Q*K*4) over that time, shown where they read them. Each benchmark runs
+// twice: as the backend runs by default (lambdas from the cached Chebyshev moments) and with
+// "Direct" (useMoments off: every evaluation a fused pass over the logits). Run by hand or by
+// gpu/run-gpu-checks.sh, never by CTest. Without a CUDA device it says so and exits 0.
 #include "attnsteer/backend.h"
 #include "attnsteer/gpu.h"
 #include "attnsteer/saliency.h"
@@ -16,14 +18,17 @@ using namespace attnsteer;
 
 namespace {
 
+enum class Path { Moments, Direct };
+
 /// The backend, or nullptr (and the benchmark marked skipped) without a device.
-gpu::CudaBackend* backendFor(benchmark::State& state) {
+gpu::CudaBackend* backendFor(benchmark::State& state, Path path) {
     if (!gpu::isAvailable()) {
         state.SkipWithError(("no CUDA device: " + gpu::unavailableReason()).c_str());
         return nullptr;
     }
-    static gpu::CudaBackend backend;
-    return &backend;
+    static gpu::CudaBackend withMoments({.useMoments = true});
+    static gpu::CudaBackend direct({.useMoments = false});
+    return path == Path::Moments ? &withMoments : &direct;
 }
 
 WorkloadSpec specOf(const benchmark::State& state) {
@@ -52,7 +57,7 @@ class DeviceTimer {
         bytes_ += double(backend.lastValueBytes());
     }
     void report(benchmark::State& state, std::size_t lambdas) const {
-        if (totalMs_ > 0)
+        if (totalMs_ > 0 && bytes_ > 0)
             state.counters["GB/s"] = bytes_ / (totalMs_ * 1e-3) / 1e9;
         state.counters["lambdas"] = double(lambdas);
     }
@@ -61,14 +66,15 @@ class DeviceTimer {
     double totalMs_ = 0, bytes_ = 0;
 };
 
-void runResident(benchmark::State& state, const std::vector<double>& lambdas) {
-    gpu::CudaBackend* backend = backendFor(state);
+void runResident(benchmark::State& state, Path path, const std::vector<double>& lambdas) {
+    gpu::CudaBackend* backend = backendFor(state, path);
     if (!backend)
         return;
     const WorkloadSpec spec = specOf(state);
     const Workload workload = Workload::generate(spec);
     const auto saliency = saliencyOf(spec.keys);
-    backend->evaluate(workload, saliency, lambdas, SteeringParams{}); // generated, now resident
+    // Generated, now resident (with its moments, on that path).
+    backend->evaluate(workload, saliency, lambdas, SteeringParams{});
     DeviceTimer timer;
     for (auto _ : state) {
         benchmark::DoNotOptimize(backend->evaluate(workload, saliency, lambdas, SteeringParams{}));
@@ -80,21 +86,19 @@ void runResident(benchmark::State& state, const std::vector<double>& lambdas) {
 } // namespace
 
 /// One lambda, all metrics, the workload resident on the device.
-static void BM_CudaOneLambda(benchmark::State& state) {
-    runResident(state, {0.25});
+static void BM_CudaOneLambda(benchmark::State& state, Path path) {
+    runResident(state, path, {0.25});
 }
-BENCHMARK(BM_CudaOneLambda)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
 
-/// 64 lambdas in one call (the tiled path), the workload resident.
-static void BM_CudaSweep64(benchmark::State& state) {
-    runResident(state, sweepLambdas());
+/// 64 lambdas in one call (Direct: the tiled path), the workload resident.
+static void BM_CudaSweep64(benchmark::State& state, Path path) {
+    runResident(state, path, sweepLambdas());
 }
-BENCHMARK(BM_CudaSweep64)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 /// Cold start: every iteration a new random workload (a new id), generated on the device, then
-/// one lambda evaluated.
-static void BM_CudaColdStart(benchmark::State& state) {
-    gpu::CudaBackend* backend = backendFor(state);
+/// one lambda evaluated (on the default path, after computing the moments).
+static void BM_CudaColdStart(benchmark::State& state, Path path) {
+    gpu::CudaBackend* backend = backendFor(state, path);
     if (!backend)
         return;
     const WorkloadSpec spec = specOf(state);
@@ -108,7 +112,22 @@ static void BM_CudaColdStart(benchmark::State& state) {
     }
     timer.report(state, 1);
 }
-BENCHMARK(BM_CudaColdStart)->Arg(1024)->Arg(4096)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+#define ATTNSTEER_GPU_BENCHMARK(function)                                                          \
+    BENCHMARK_CAPTURE(function, Moments, Path::Moments)                                            \
+        ->Arg(1024)                                                                                \
+        ->Arg(4096)                                                                                \
+        ->UseManualTime()                                                                          \
+        ->Unit(benchmark::kMillisecond);                                                           \
+    BENCHMARK_CAPTURE(function, Direct, Path::Direct)                                              \
+        ->Arg(1024)                                                                                \
+        ->Arg(4096)                                                                                \
+        ->UseManualTime()                                                                          \
+        ->Unit(benchmark::kMillisecond)
+
+ATTNSTEER_GPU_BENCHMARK(BM_CudaOneLambda);
+ATTNSTEER_GPU_BENCHMARK(BM_CudaSweep64);
+ATTNSTEER_GPU_BENCHMARK(BM_CudaColdStart);
 
 int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);

@@ -25,9 +25,17 @@ std::string deviceName();
 /// Total device memory in bytes, 0 when no device is available.
 std::uint64_t deviceMemoryBytes();
 
+struct CudaBackendOptions {
+    /// Lambdas whose Chebyshev series converges (attnsteer/chebyshev.h) are evaluated from
+    /// per-row moments computed once per workload, saliency and eps, as the CPU backend does:
+    /// moving lambda then reads the moments, not the values. False: every evaluation is a pass
+    /// over the values (the fused kernels), as a benchmark of that pass wants.
+    bool useMoments = true;
+};
+
 /// The CUDA backend on device 0. Throws InputError("--backend", "cuda: <reason>") when
 /// isAvailable() is false.
-std::unique_ptr<Backend> makeCudaBackend();
+std::unique_ptr<Backend> makeCudaBackend(CudaBackendOptions options = {});
 
 /// Which backend the user asked for (--backend cpu|cuda|auto).
 enum class BackendChoice { Cpu, Cuda, Auto };
@@ -50,13 +58,14 @@ BackendSelection selectBackend(BackendChoice choice, int cpuThreads = 0);
 /// between calls (keyed by Workload::id()), so a sweep over lambda moves them once: a random
 /// workload is generated on the device (the same Philox stream and Box-Muller formula as on the
 /// CPU, bit for bit), a file workload is uploaded.
-/// Per row it computes the lambda-free sums once and, for each lambda, S1 = sum E w, S2 = sum E x w
-/// and S3 = sum E w s~ in double, as the CPU backend does (see core/src/backend_cpu.cpp).
-/// Methods may be called from any thread; calls are serialized.
+/// Per row it computes the lambda-free sums and, for each lambda, S1 = sum E w, S2 = sum E x w
+/// and S3 = sum E w s~ in double, as the CPU backend does (see core/src/backend_cpu.cpp): from the
+/// cached Chebyshev moments where the series converges (CudaBackendOptions), else by a fused pass
+/// over the values. Methods may be called from any thread; calls are serialized.
 class CudaBackend final : public Backend {
   public:
     /// Throws InputError("--backend", "cuda: <reason>") when no device is available.
-    CudaBackend();
+    explicit CudaBackend(CudaBackendOptions options = {});
     ~CudaBackend() override;
     CudaBackend(const CudaBackend&) = delete;
     CudaBackend& operator=(const CudaBackend&) = delete;
@@ -79,8 +88,9 @@ class CudaBackend final : public Backend {
     /// Device time of the last evaluate(), from CUDA events around its generation or upload (when
     /// the workload was not resident yet), kernels and downloads, in milliseconds.
     double lastDeviceMs() const;
-    /// Bytes of workload values that the last evaluation's kernels read from device memory at
-    /// least once (H*Q*K*4): the numerator of an achieved-bandwidth figure.
+    /// Bytes of workload values that the last evaluation read from device memory at least once
+    /// (H*Q*K*4; 0 when every lambda came from moments computed by an earlier call): the
+    /// numerator of an achieved-bandwidth figure.
     std::uint64_t lastValueBytes() const;
     /// Frees the resident workload and the scratch buffers.
     void releaseDeviceMemory();
