@@ -153,10 +153,9 @@ struct Element {
     double ex;
 };
 
-__device__ __forceinline__ Element prepareElement(float value, bool logits, double maxLogit,
-                                                  double logSum, double invSum, double eps) {
+__device__ __forceinline__ Element elementOf(Attention at, double eps) {
     Element el;
-    el.at = attentionOf(value, logits, maxLogit, logSum, invSum);
+    el.at = at;
     if (eps == 0) {
         el.x = el.at.logA;
     } else {
@@ -168,6 +167,11 @@ __device__ __forceinline__ Element prepareElement(float value, bool logits, doub
     el.e = el.at.a + eps;
     el.ex = el.e > 0 ? el.e * el.x : 0.0;
     return el;
+}
+
+__device__ __forceinline__ Element prepareElement(float value, bool logits, double maxLogit,
+                                                  double logSum, double invSum, double eps) {
+    return elementOf(attentionOf(value, logits, maxLogit, logSum, invSum), eps);
 }
 
 /// H(A') and KL of row ROW, lambda slot L of CHUNK, from its three sums.
@@ -235,36 +239,51 @@ __global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chun
             cache[j] = k < keys ? values[k] : 0.0f;
         }
     }
-    // F(value, k) for this thread's keys.
+    // F(value, k, j) for this thread's keys (j: the slot in the caches; 0 without them).
     auto forEachKey = [&](auto&& f) {
         if constexpr (kPerThread > 0) {
 #pragma unroll
             for (int j = 0; j < kPerThread; ++j) {
                 const int k = threadIdx.x + j * kBlockThreads;
                 if (k < keys)
-                    f(cache[j], k);
+                    f(cache[j], k, j);
             }
         } else {
             for (int k = threadIdx.x; k < keys; k += kBlockThreads)
-                f(values[k], k);
+                f(values[k], k, 0);
         }
     };
+    // exp(Z_k - m) of the softmax sum, kept for the sums below: one double exp per element
+    // instead of two (the pass is bound by FP64 arithmetic, not memory). For short rows only:
+    // 16 more doubles per thread would spill registers.
+    constexpr bool kCacheExp = kPerThread > 0 && kPerThread <= kPerThreadShort;
+    double expCache[kCacheExp ? kPerThread : 1];
 
     double maxLogit = 0, logSum = 0, invSum = 1;
     if (rows.logits) {
         float peak = -INFINITY;
-        forEachKey([&](float value, int) { peak = fmaxf(peak, value); });
+        forEachKey([&](float value, int, int) { peak = fmaxf(peak, value); });
         maxLogit = blockMax(double(peak), scratch);
         double sum = 0;
-        forEachKey([&](float value, int) { sum += exp(double(value) - maxLogit); });
+        forEachKey([&](float value, int, int j) {
+            const double u = exp(double(value) - maxLogit);
+            if constexpr (kCacheExp)
+                expCache[j] = u;
+            sum += u;
+        });
         sum = blockSum(sum, scratch);
         logSum = log(sum);
         invSum = 1.0 / sum;
     }
 
     double sums[kSums] = {};
-    forEachKey([&](float value, int k) {
-        const Element el = prepareElement(value, rows.logits, maxLogit, logSum, invSum, rows.eps);
+    forEachKey([&](float value, int k, int j) {
+        // As attentionOf computes it, from the cached exponential where there is one.
+        const Attention at =
+            kCacheExp && rows.logits
+                ? Attention{expCache[j] * invSum, (double(value) - maxLogit) - logSum}
+                : attentionOf(value, rows.logits, maxLogit, logSum, invSum);
+        const Element el = elementOf(at, rows.eps);
         if (el.at.a > 0) {
             sums[0] -= el.at.a * el.at.logA;
             sums[1] += el.at.a * el.x;
