@@ -187,6 +187,7 @@ if [ -n "$sanitizer" ]; then
         --leak-check full --report-api-errors no --error-exitcode 99 "$tests"
     step racecheck 300 "$out/sanitizer.txt" "${run[@]}" "$sanitizer" --tool racecheck \
         --error-exitcode 99 "$tests" "matchesReference:cuda: random 3x50x300" \
+        "matchesReference:cuda direct: random 3x50x300" \
         "matchesReference:cuda: causal attention 2x40 eps=0"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.txt" >>"$summary"
     if grep -qi "device not supported" "$out/sanitizer.txt"; then
