@@ -483,6 +483,9 @@ __global__ void __launch_bounds__(kBlockThreads)
         const RowStats stats = rows.stats[row];
         for (int first = 0; first < chunk.count; first += kSeriesGroup) {
             double s1[kSeriesGroup] = {}, s2[kSeriesGroup] = {}, s3[kSeriesGroup] = {};
+            // Unrolled so that the loads of two terms are in flight at once: with one thread
+            // per row there are few warps to hide the latency of device memory.
+#pragma unroll 2
             for (int j = 0; j < series.terms; ++j) {
                 const double m = series.m[(long long)j * rows.count + row];
                 const double n = series.n[(long long)j * rows.count + row];
