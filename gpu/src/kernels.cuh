@@ -257,7 +257,7 @@ __global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chun
     // instead of two (the pass is bound by FP64 arithmetic, not memory). For short rows only:
     // 16 more doubles per thread would spill registers.
     constexpr bool kCacheExp = kPerThread > 0 && kPerThread <= kPerThreadShort;
-    double expCache[kCacheExp ? kPerThread : 1];
+    double expCache[kCacheExp ? kPerThread : 1] = {}; // zeroed: nvcc cannot see it is set first
 
     double maxLogit = 0, logSum = 0, invSum = 1;
     if (rows.logits) {
