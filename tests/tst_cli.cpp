@@ -44,8 +44,10 @@ struct CliRun {
     QByteArray err;
 };
 
-CliRun runCli(const QStringList& arguments) {
+CliRun runCli(const QStringList& arguments,
+              const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
     QProcess process;
+    process.setProcessEnvironment(environment);
     process.setProgram(QStringLiteral(ATTNSTEER_CLI_PATH));
     process.setArguments(arguments);
     process.start();
@@ -67,11 +69,17 @@ CliRun runCli(const QStringList& arguments) {
     return run;
 }
 
-/// |a - b| <= 1e-12 * max(1, |b|)-style comparison; relative where the values are not tiny.
+/// |a - b| <= relative * |b| (equal values always pass, 0 included).
 bool close(double actual, double expected, double relative = 1e-12) {
     if (actual == expected)
         return true;
     return std::abs(actual - expected) <= relative * std::max(std::abs(expected), 1e-300);
+}
+
+/// The backends' contract between CPU and CUDA (tests/tst_backends.cpp): 1e-6 relative, plus
+/// FLOOR for values that are 0 up to rounding (KL at lambda 0).
+bool withinBackendContract(double actual, double expected, double floor) {
+    return std::abs(actual - expected) <= 1e-6 * std::abs(expected) + floor;
 }
 
 #define COMPARE_CLOSE(actual, expected)                                                            \
@@ -288,6 +296,8 @@ class TestCli : public QObject {
     void backendCudaWithoutDevice_data();
     void backendCudaWithoutDevice();
     void backendAutoFallsBack();
+    void backendCudaWithDevice();
+    void autoFallsBackWhenTheDeviceIsFull();
 
     void projectJson();
     void projectKeepsSixteenBits();
@@ -758,6 +768,86 @@ void TestCli::backendAutoFallsBack() {
     const CliRun cpu = runCli(QStringList{"metrics", "--json", "--backend", "cpu"} + small);
     QCOMPARE(cpu.err, QByteArray());
     QCOMPARE(parseObject(cpu.out).value("backend").toString(), QStringLiteral("cpu"));
+}
+
+void TestCli::backendCudaWithDevice() {
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(QStringLiteral("no CUDA device: ") +
+                         QString::fromStdString(gpu::unavailableReason())));
+    const QStringList small = {"--heads", "2", "--queries", "16", "--keys", "64"};
+    const CliRun onCpu =
+        runCli(QStringList{"metrics", "--json", "--lambda", "0.4", "--backend", "cpu"} + small);
+    QCOMPARE(onCpu.exitCode, 0);
+    const QJsonObject cpu = parseObject(onCpu.out);
+    // --backend cuda, auto and the default (auto) take the device, without a notice, and give the
+    // CPU's numbers to the backends' contract (1e-6 relative).
+    for (const QStringList& backend :
+         {QStringList{"--backend", "cuda"}, QStringList{"--backend", "auto"}, QStringList{}}) {
+        const CliRun run =
+            runCli(QStringList{"metrics", "--json", "--lambda", "0.4"} + small + backend);
+        QCOMPARE(run.err, QByteArray());
+        QCOMPARE(run.exitCode, 0);
+        const QJsonObject object = parseObject(run.out);
+        QCOMPARE(object.value("backend").toString(), QStringLiteral("cuda"));
+        for (const char* key :
+             {"entropy_original", "entropy_steered", "entropy_reduction_pct", "kl"})
+            QVERIFY2(withinBackendContract(object.value(key).toDouble(), cpu.value(key).toDouble(),
+                                           1e-9),
+                     qPrintable(QStringLiteral("%1: %2, on the CPU %3")
+                                    .arg(key)
+                                    .arg(object.value(key).toDouble(), 0, 'g', 17)
+                                    .arg(cpu.value(key).toDouble(), 0, 'g', 17)));
+    }
+
+    const CliRun sweep = runCli(QStringList{"sweep", "--json", "--lambdas", "0,0.25,1", "--seeds",
+                                            "0:1", "--backend", "cuda"} +
+                                small);
+    QCOMPARE(sweep.err, QByteArray());
+    QCOMPARE(sweep.exitCode, 0);
+    const QJsonObject object = parseObject(sweep.out);
+    QCOMPARE(object.value("backend").toString(), QStringLiteral("cuda"));
+    SweepConfig config;
+    config.spec = smallSpec();
+    config.lambdas = {0, 0.25, 1};
+    config.seeds = {0, 1};
+    const std::vector<SweepRow> expected = runSweep(config, *makeCpuBackend());
+    const QJsonArray rows = object.value("rows").toArray();
+    QCOMPARE(rows.size(), qsizetype(expected.size()));
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const QJsonObject row = rows[qsizetype(i)].toObject();
+        QVERIFY(withinBackendContract(row.value("entropy_reduction_pct_mean").toDouble(),
+                                      expected[i].reductionMean, 1e-9));
+        QVERIFY(withinBackendContract(row.value("kl_mean").toDouble(), expected[i].klMean, 1e-12));
+    }
+}
+
+void TestCli::autoFallsBackWhenTheDeviceIsFull() {
+    // Needs a device smaller than the workload: the CUDA emulator's memory can be set.
+    if (!QString::fromStdString(gpu::deviceName()).startsWith(QLatin1String("CUDA emulator")))
+        QSKIP("needs the CUDA emulator (tst_cli_emulated), whose memory can be made too small");
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("ATTNSTEER_EMULATED_DEVICE_MIB"), QStringLiteral("1"));
+    const QStringList workload = {"--heads", "2", "--queries", "64", "--keys", "4096"}; // 2 MiB
+    const QString outOfMemory = QStringLiteral(
+        "cuda: out of device memory (the workload needs 2 MiB, 1 MiB free of 1 MiB)");
+
+    // auto: one notice, then the CPU computes it.
+    const CliRun run = runCli(QStringList{"metrics", "--json"} + workload, environment);
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(run.err), QStringLiteral("attnsteer-cli: notice: ") + outOfMemory +
+                                             QStringLiteral("; using the CPU backend\n"));
+    const QJsonObject object = parseObject(run.out);
+    QCOMPARE(object.value("backend").toString(), QStringLiteral("cpu"));
+    const CliRun onCpu =
+        runCli(QStringList{"metrics", "--json", "--backend", "cpu"} + workload, environment);
+    COMPARE_CLOSE(object.value("kl").toDouble(), parseObject(onCpu.out).value("kl").toDouble());
+
+    // --backend cuda asked for the device: the error, exit code 2, nothing on stdout.
+    const CliRun cuda = runCli(QStringList{"metrics", "--backend", "cuda"} + workload, environment);
+    QCOMPARE(cuda.exitCode, 2);
+    QCOMPARE(cuda.out, QByteArray());
+    QCOMPARE(QString::fromUtf8(cuda.err), QStringLiteral("attnsteer-cli: error: --backend: ") +
+                                              outOfMemory + QStringLiteral("\n"));
 }
 
 void TestCli::projectJson() {

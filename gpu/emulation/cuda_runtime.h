@@ -79,9 +79,14 @@ struct cudaFuncAttributes {
 
 namespace attnsteer::cudaemu {
 
-/// The emulated device: its name and how much memory cudaMalloc hands out in all.
+/// The emulated device's name.
 inline constexpr const char* kDeviceName = "CUDA emulator on the CPU (AttnSteer tests)";
-inline constexpr std::size_t kDeviceMemory = std::size_t(4) << 30;
+/// The variable that sets the emulated device's memory in MiB (default 4096), so that a test can
+/// make a workload not fit.
+inline constexpr const char* kMemoryVariable = "ATTNSTEER_EMULATED_DEVICE_MIB";
+
+/// How much memory cudaMalloc hands out in all, read once from kMemoryVariable.
+std::size_t deviceMemory();
 
 struct ThreadPosition {
     uint3 thread;

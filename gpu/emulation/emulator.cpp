@@ -266,11 +266,20 @@ std::uint64_t shuffleXor(unsigned mask, std::uint64_t bits, int laneMask) {
     return result;
 }
 
+std::size_t deviceMemory() {
+    static const std::size_t bytes = [] {
+        const char* text = std::getenv(kMemoryVariable);
+        const unsigned long long mib = text ? std::strtoull(text, nullptr, 10) : 0;
+        return std::size_t(mib > 0 ? mib : 4096) << 20;
+    }();
+    return bytes;
+}
+
 } // namespace attnsteer::cudaemu
 
 namespace {
 
-using attnsteer::cudaemu::kDeviceMemory;
+using attnsteer::cudaemu::deviceMemory;
 
 std::mutex memoryMutex;
 std::map<void*, std::size_t> allocations;
@@ -288,7 +297,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* properties, int device) {
         return cudaErrorInvalidValue;
     *properties = {};
     std::strncpy(properties->name, attnsteer::cudaemu::kDeviceName, sizeof(properties->name) - 1);
-    properties->totalGlobalMem = kDeviceMemory;
+    properties->totalGlobalMem = deviceMemory();
     properties->multiProcessorCount = 2;
     properties->major = 9;
     properties->minor = 0;
@@ -324,7 +333,7 @@ const char* cudaGetErrorString(cudaError_t error) {
 cudaError_t cudaMalloc(void** pointer, std::size_t bytes) {
     std::lock_guard lock(memoryMutex);
     *pointer = nullptr;
-    if (bytes > kDeviceMemory - allocatedBytes)
+    if (bytes > deviceMemory() - allocatedBytes)
         return cudaErrorMemoryAllocation;
     // 256-byte alignment, as cudaMalloc guarantees (generate.cu stores float4s), and exactly BYTES
     // so that valgrind sees a read past the end.
@@ -362,8 +371,8 @@ cudaError_t cudaFreeHost(void* pointer) {
 
 cudaError_t cudaMemGetInfo(std::size_t* free, std::size_t* total) {
     std::lock_guard lock(memoryMutex);
-    *free = kDeviceMemory - allocatedBytes;
-    *total = kDeviceMemory;
+    *free = deviceMemory() - allocatedBytes;
+    *total = deviceMemory();
     return cudaSuccess;
 }
 
