@@ -1,6 +1,8 @@
 // The window (app/gui), offscreen: controls drive the engine, the views show what the core
 // computes, files, export and errors. Small workloads keep it quick; one test checks the default.
 #include "engine.h"
+#include "export_dialog.h"
+#include "export_plots.h"
 #include "image_support.h"
 #include "main_window.h"
 #include "matrix_plot.h"
@@ -13,25 +15,38 @@
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/npy.h"
 #include "attnsteer/projection.h"
 
 #include <qcustomplot.h>
 
+#include <QAbstractItemView>
 #include <QAction>
+#include <QApplication>
 #include <QCheckBox>
 #include <QClipboard>
 #include <QComboBox>
+#include <QCompleter>
+#include <QDateTime>
+#include <QDialogButtonBox>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QDropEvent>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileDialog>
+#include <QFormLayout>
 #include <QImage>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
 #include <QMimeData>
 #include <QPainter>
 #include <QPlainTextEdit>
+#include <QPointer>
+#include <QPushButton>
 #include <QRandomGenerator>
 #include <QSet>
 #include <QSettings>
@@ -42,11 +57,14 @@
 #include <QStandardItemModel>
 #include <QStatusBar>
 #include <QTemporaryDir>
+#include <QTextCursor>
+#include <QTimer>
 #include <QToolButton>
 #include <QUrl>
 #include <QtTest>
 
 #include <cmath>
+#include <functional>
 #include <memory>
 
 using namespace attnsteer;
@@ -106,6 +124,211 @@ class FailingCudaBackend : public Backend {
     std::unique_ptr<Backend> cpu_ = makeCpuBackend(1);
 };
 
+/// The field that a form layout of DIALOG shows next to the label LABEL ("Width:").
+template <typename T> T* formField(QWidget* dialog, const QString& label) {
+    for (QFormLayout* form : dialog->findChildren<QFormLayout*>())
+        for (int row = 0; row < form->rowCount(); ++row) {
+            QLayoutItem* labelItem = form->itemAt(row, QFormLayout::LabelRole);
+            QLayoutItem* fieldItem = form->itemAt(row, QFormLayout::FieldRole);
+            auto* shown = labelItem ? qobject_cast<QLabel*>(labelItem->widget()) : nullptr;
+            if (shown && fieldItem && shown->text() == label)
+                return qobject_cast<T*>(fieldItem->widget());
+        }
+    return nullptr;
+}
+
+/// Types TEXT over what EDIT (a line edit or a spin box) holds, as a user does: Ctrl+A, then the
+/// keys. The completion list that typing a path opens is closed, as clicking elsewhere would.
+void typeOver(QWidget* edit, const QString& text) {
+    edit->setFocus();
+    QTest::keyClick(edit, Qt::Key_A, Qt::ControlModifier);
+    QTest::keyClicks(edit, text);
+    if (auto* line = qobject_cast<QLineEdit*>(edit); line && line->completer())
+        line->completer()->popup()->hide();
+}
+
+/// The file name field of Qt's own file dialog.
+QLineEdit* fileNameEdit(QFileDialog* dialog) {
+    return dialog->findChild<QLineEdit*>(QStringLiteral("fileNameEdit"));
+}
+
+/// What a file dialog showed when it opened (its title is what the script found it by).
+struct FileDialogSeen {
+    QFileDialog::AcceptMode acceptMode = QFileDialog::AcceptOpen;
+    QFileDialog::FileMode fileMode = QFileDialog::AnyFile;
+    QStringList nameFilters;
+    QString directory;
+    QString fileName; ///< the name field's text
+    bool showDirsOnly = false;
+
+    void take(QFileDialog* dialog) {
+        acceptMode = dialog->acceptMode();
+        fileMode = dialog->fileMode();
+        nameFilters = dialog->nameFilters();
+        directory = dialog->directory().absolutePath();
+        if (QLineEdit* edit = fileNameEdit(dialog))
+            fileName = edit->text();
+        showDirsOnly = dialog->testOption(QFileDialog::ShowDirsOnly);
+    }
+};
+
+/// What a message box said (its title is what the script found it by).
+struct MessageSeen {
+    QString text;
+    QMessageBox::Icon icon = QMessageBox::NoIcon;
+    QMessageBox::StandardButtons buttons;
+    QMessageBox::StandardButton defaultButton = QMessageBox::NoButton;
+
+    void take(QMessageBox* box) {
+        text = box->text();
+        icon = box->icon();
+        buttons = box->standardButtons();
+        defaultButton = box->defaultButton() ? box->standardButton(box->defaultButton())
+                                             : QMessageBox::NoButton;
+    }
+};
+
+/// A file's bytes and time of last change, to show it was left alone.
+struct FileState {
+    QByteArray bytes;
+    QDateTime modified;
+    static FileState of(const QString& path) {
+        QFile file(path);
+        if (!file.open(QIODevice::ReadOnly))
+            return {};
+        return {file.readAll(), QFileInfo(path).lastModified()};
+    }
+    bool operator==(const FileState&) const = default;
+};
+
+/// A picture for the file dialogs: bright at the bottom right (samplePicture's mirror image).
+QImage mirroredPicture(int width, int height) {
+    return samplePicture(width, height).mirrored(true, true);
+}
+
+/// Drives the modal dialogs that an action opens while the action blocks in their exec(), the
+/// way a user would: each step waits for the active modal widget of class T with window title
+/// TITLE, then acts on it. Acts must not block: what opens the next dialog or closes this one goes
+/// through later(). A step that does not come within its time limit fails the script; every modal
+/// widget is then rejected, so the action returns instead of hanging. A modal widget that no step
+/// expects (after the last step) fails it too. Assert on finished() and report() afterwards.
+class DialogScript : public QObject {
+  public:
+    explicit DialogScript(int stepTimeoutMs = 10000) : stepTimeoutMs_(stepTimeoutMs) {
+        timer_.setInterval(10);
+        connect(&timer_, &QTimer::timeout, this, &DialogScript::poll);
+    }
+
+    template <typename T, typename Act> DialogScript& then(const QString& title, Act act) {
+        steps_.push_back({QString::fromLatin1(T::staticMetaObject.className()), title,
+                          [](QWidget* widget) { return qobject_cast<T*>(widget) != nullptr; },
+                          [act](QWidget* widget) { act(static_cast<T*>(widget)); }});
+        return *this;
+    }
+
+    /// Runs ACTION (which opens the dialogs) with the script watching; returns when it returned.
+    void run(const std::function<void()>& action) {
+        clock_.start();
+        timer_.start();
+        action();
+        timer_.stop();
+        if (failure_.isEmpty() && next_ < steps_.size())
+            failure_ = QStringLiteral("step %1: no %2 \"%3\" was opened")
+                           .arg(next_ + 1)
+                           .arg(steps_[next_].className, steps_[next_].title);
+    }
+
+    /// Calls F from the event loop, after the current act returned (a click that opens a dialog).
+    void later(QWidget* target, std::function<void()> f) {
+        ++pending_;
+        QTimer::singleShot(0, this, [this, target = QPointer<QWidget>(target), f = std::move(f)] {
+            --pending_;
+            if (target)
+                f();
+        });
+    }
+
+    bool finished() const { return failure_.isEmpty() && next_ == steps_.size(); }
+    QString report() const {
+        return failure_.isEmpty() ? QStringLiteral("ok")
+                                  : failure_ + QStringLiteral(" (dialogs seen: ") +
+                                        seen_.join(QStringLiteral(", ")) + QLatin1Char(')');
+    }
+
+  private:
+    struct Step {
+        QString className, title;
+        std::function<bool(QWidget*)> matches;
+        std::function<void(QWidget*)> act;
+    };
+
+    static QString describe(QWidget* widget) {
+        if (!widget)
+            return QStringLiteral("none");
+        return QStringLiteral("%1 \"%2\"%3")
+            .arg(QString::fromLatin1(widget->metaObject()->className()), widget->windowTitle(),
+                 widget->isActiveWindow() ? QString() : QStringLiteral(" (not active)"));
+    }
+
+    void poll() {
+        if (pending_ > 0)
+            return;
+        QWidget* modal = QApplication::activeModalWidget();
+        if (modal && !modal->isVisible())
+            modal = nullptr;
+        if (!failure_.isEmpty()) { // rescue: close whatever is still open, innermost first
+            if (modal) {
+                if (auto* dialog = qobject_cast<QDialog*>(modal))
+                    dialog->reject();
+                else
+                    modal->close();
+            }
+            return;
+        }
+        if (next_ == steps_.size()) {
+            if (modal && modal != lastActed_)
+                fail(QStringLiteral("an unexpected %1 was opened").arg(describe(modal)));
+            else if (modal && clock_.elapsed() > stepTimeoutMs_)
+                fail(QStringLiteral("%1 stayed open after the last step").arg(describe(modal)));
+            return;
+        }
+        const Step& step = steps_[next_];
+        // Keys go where a user's would only once the dialog is the active window (the file
+        // dialog's name field, for one, selects what it completes only while it has the focus).
+        if (modal && !modal->isActiveWindow())
+            modal->activateWindow();
+        else if (modal && step.matches(modal) && modal->windowTitle() == step.title) {
+            seen_ << describe(modal);
+            ++next_;
+            lastActed_ = modal;
+            clock_.restart();
+            step.act(modal);
+            return;
+        }
+        if (clock_.elapsed() > stepTimeoutMs_)
+            fail(QStringLiteral("step %1: no %2 \"%3\" within %4 ms; the active modal widget is %5")
+                     .arg(next_ + 1)
+                     .arg(step.className, step.title)
+                     .arg(stepTimeoutMs_)
+                     .arg(describe(modal)));
+    }
+
+    void fail(const QString& message) {
+        if (failure_.isEmpty())
+            failure_ = message;
+    }
+
+    QTimer timer_;
+    QElapsedTimer clock_;
+    std::vector<Step> steps_;
+    std::size_t next_ = 0;
+    int pending_ = 0;
+    int stepTimeoutMs_;
+    QPointer<QWidget> lastActed_;
+    QStringList seen_;
+    QString failure_;
+};
+
 } // namespace
 
 class TestGui : public QObject {
@@ -138,10 +361,23 @@ class TestGui : public QObject {
     void cancellingLongWorkloadKeepsWindowUsable();
     void settingsAreRestored();
     void copyPutsReadoutOnClipboard();
+    // The menus' shortcuts and dialogs, driven with the keyboard as a user does.
+    void openShortcutLoadsTheImageChosenInTheDialog();
+    void exportAllShortcutWritesIntoTheChosenFolder();
+    void exportAllAsksOnlyAboutFilesThatExist();
+    void exportViewMenuAsksBeforeReplacing();
+    void exportSweepMenuWritesTheCsv();
+    void openNpyMenuUsesTheChosenFile();
+    void copyShortcutPutsReadoutOnClipboard();
+    void f5RecomputesAndRereadsTheImage();
+    void quitShortcutClosesTheWindowAndSavesSettings();
+    void aboutBoxOpensFromTheHelpMenu();
 
   private:
     /// A shown window on a small workload, first results in place.
     std::unique_ptr<MainWindow> smallWindow(int heads = 2, int queries = 32, int keys = 64);
+    /// smallWindow(), made the active window: its menu shortcuts act only then.
+    std::unique_ptr<MainWindow> activeWindow(int heads = 2, int queries = 32, int keys = 64);
 
     QTemporaryDir settingsDir_;
 };
@@ -153,6 +389,8 @@ void TestGui::initTestCase() {
     QCoreApplication::setApplicationName(QStringLiteral("tst_gui"));
     QSettings::setDefaultFormat(QSettings::IniFormat);
     QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
+    // Qt's file dialog keeps its own settings (QtProject.conf) in the native format's place.
+    QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, settingsDir_.path());
 }
 
 void TestGui::init() {
@@ -173,6 +411,16 @@ std::unique_ptr<MainWindow> TestGui::smallWindow(int heads, int queries, int key
         return nullptr;
     [&] { QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs); }();
     if (QTest::currentTestFailed())
+        return nullptr;
+    return window;
+}
+
+std::unique_ptr<MainWindow> TestGui::activeWindow(int heads, int queries, int keys) {
+    auto window = smallWindow(heads, queries, keys);
+    if (!window)
+        return nullptr;
+    window->activateWindow();
+    if (!QTest::qWaitForWindowActive(window.get()))
         return nullptr;
     return window;
 }
@@ -909,5 +1157,765 @@ void TestGui::copyPutsReadoutOnClipboard() {
     QVERIFY(window->metricsText().contains(QStringLiteral("KL(A‖A′)")));
 }
 
+namespace {
+
+const QString kLoadImageTitle = QStringLiteral("Load saliency image");
+const QString kExportAllTitle = QStringLiteral("Export all plots");
+const QString kExportFolderTitle = QStringLiteral("Export all plots into");
+
+/// Makes WINDOW the active window again: the offscreen platform, unlike a window manager, does
+/// not give the activation back when a dialog closes, and shortcuts act only in the active window.
+bool reactivate(QWidget* window) {
+    window->activateWindow();
+    return QTest::qWaitForWindowActive(window);
+}
+
+/// Presses the keys of SEQUENCE in WINDOW as the keyboard does: through the window system to
+/// the focused widget, which may take the keys for itself, else to the shortcuts. (Keys sent to
+/// a widget, QTest::keyClick(widget, ...), would offer them to that widget, not the focused one.)
+void press(QWidget* window, const QKeySequence& sequence) {
+    QVERIFY2(reactivate(window), "the window could not be activated");
+    QTest::keySequence(window->windowHandle(), sequence);
+}
+
+/// Opens a menu with the keyboard: Alt+MNEMONIC on the menu bar of WINDOW, then the mnemonics
+/// of KEYS in the menus that open (a submenu, then its item). Returns what is missing, or "".
+QString pressMenu(QWidget* window, Qt::Key mnemonic, const QList<Qt::Key>& keys) {
+    if (!reactivate(window))
+        return QStringLiteral("the window could not be activated");
+    QTest::keyClick(window->windowHandle(), mnemonic, Qt::AltModifier);
+    for (Qt::Key key : keys) {
+        QWidget* popup = QApplication::activePopupWidget();
+        if (!popup)
+            return QStringLiteral("no menu is open before key %1")
+                .arg(QKeySequence(key).toString());
+        QTest::keyClick(popup, key);
+    }
+    if (QApplication::activePopupWidget()) { // the keys chose no item: close what they opened
+        while (QWidget* popup = QApplication::activePopupWidget())
+            popup->close();
+        return QStringLiteral("a menu is still open after the keys");
+    }
+    return {};
+}
+
+void pressEnterLater(DialogScript& script, QWidget* widget) {
+    script.later(widget, [widget] { QTest::keyClick(widget, Qt::Key_Return); });
+}
+
+void pressEscapeLater(DialogScript& script, QWidget* widget) {
+    script.later(widget, [widget] { QTest::keyClick(widget, Qt::Key_Escape); });
+}
+
+void clickLater(DialogScript& script, QAbstractButton* button) {
+    script.later(button, [button] { QTest::mouseClick(button, Qt::LeftButton); });
+}
+
+QString canonical(const QString& path) {
+    return QFileInfo(path).canonicalFilePath();
+}
+
+/// What the size dialog before an export showed.
+struct ExportDialogSeen {
+    QStringList formats;
+    bool formatEnabled = false;
+    int width = 0, height = 0;
+    bool hasScale = false;
+    double scale = 0;
+
+    /// Takes what DIALOG shows; false when a field is missing.
+    bool take(QDialog* dialog) {
+        auto* format = formField<QComboBox>(dialog, QStringLiteral("Format:"));
+        auto* widthBox = formField<QSpinBox>(dialog, QStringLiteral("Width:"));
+        auto* heightBox = formField<QSpinBox>(dialog, QStringLiteral("Height:"));
+        auto* scaleBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Scale:"));
+        if (!format || !widthBox || !heightBox)
+            return false;
+        for (int i = 0; i < format->count(); ++i)
+            formats << format->itemText(i);
+        formatEnabled = format->isEnabled();
+        width = widthBox->value();
+        height = heightBox->value();
+        hasScale = scaleBox && scaleBox->isVisible();
+        scale = scaleBox ? scaleBox->value() : 0;
+        return true;
+    }
+};
+
+/// In the size dialog: types WIDTH and HEIGHT (and SCALE when > 0), then Enter.
+void fillExportDialog(DialogScript& script, QDialog* dialog, int width, int height,
+                      double scale = 0) {
+    auto* widthBox = formField<QSpinBox>(dialog, QStringLiteral("Width:"));
+    auto* heightBox = formField<QSpinBox>(dialog, QStringLiteral("Height:"));
+    auto* scaleBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Scale:"));
+    if (!widthBox || !heightBox || (scale > 0 && !scaleBox)) {
+        dialog->reject(); // the test then fails on what it expected to be written
+        return;
+    }
+    typeOver(widthBox, QString::number(width));
+    typeOver(heightBox, QString::number(height));
+    if (scale > 0)
+        typeOver(scaleBox, QString::number(scale));
+    pressEnterLater(script, heightBox);
+}
+
+/// In a file dialog: types TEXT into the name field, then Enter.
+void chooseInFileDialog(DialogScript& script, QFileDialog* dialog, const QString& text) {
+    QLineEdit* edit = fileNameEdit(dialog);
+    if (!edit) {
+        dialog->reject();
+        return;
+    }
+    typeOver(edit, text);
+    pressEnterLater(script, edit);
+}
+
+/// The readout TEXT without its line of compute times, which differ from run to run.
+QString withoutTimes(const QString& text) {
+    QStringList lines = text.split(QLatin1Char('\n'));
+    lines.removeIf(
+        [](const QString& line) { return line.startsWith(QStringLiteral("compute: ")); });
+    return lines.join(QLatin1Char('\n'));
+}
+
+/// The names of the files in DIR, sorted.
+QStringList filesIn(const QString& dir) {
+    return QDir(dir).entryList(QDir::Files | QDir::Hidden, QDir::Name);
+}
+
+} // namespace
+
+void TestGui::openShortcutLoadsTheImageChosenInTheDialog() {
+    auto window = activeWindow(2, 16, 256);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("chosen.png"));
+    const QImage picture = mirroredPicture(300, 140); // bright at the bottom right
+    QVERIFY(picture.save(path));
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+    const QString captionBefore = window->imageCaption();
+
+    // Ctrl+O, then Escape: nothing changes.
+    FileDialogSeen seen;
+    DialogScript cancel;
+    cancel.then<QFileDialog>(kLoadImageTitle, [&](QFileDialog* dialog) {
+        seen.take(dialog);
+        pressEscapeLater(cancel, fileNameEdit(dialog));
+    });
+    cancel.run([&] { press(window.get(), QKeySequence::Open); });
+    QVERIFY2(cancel.finished(), qPrintable(cancel.report()));
+    QCOMPARE(seen.acceptMode, QFileDialog::AcceptOpen);
+    QCOMPARE(seen.fileMode, QFileDialog::ExistingFile);
+    QCOMPARE(seen.nameFilters,
+             (QStringList{QStringLiteral("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff)"),
+                          QStringLiteral("All files (*)")}));
+    QCOMPARE(seen.directory, QDir::homePath()); // no folder remembered yet
+    QVERIFY(!window->engine()->isBusy());
+    QCOMPARE(window->engine()->dataSet()->epoch, epoch);
+    QCOMPARE(window->imageCaption(), captionBefore);
+    QVERIFY(!window->saliencyGridPlot()->hasImage());
+
+    // Ctrl+O, the picture's path typed, Enter: the panel shows the picture.
+    DialogScript load;
+    load.then<QFileDialog>(kLoadImageTitle,
+                           [&](QFileDialog* dialog) { chooseInFileDialog(load, dialog, path); });
+    load.run([&] { press(window.get(), QKeySequence::Open); });
+    QVERIFY2(load.finished(), qPrintable(load.report()));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(window->saliencyGridPlot()->hasImage());
+    QCOMPARE(window->plotData().image.convertToFormat(QImage::Format_RGB32), picture);
+    const ResizedSize resized = smartResize(140, 300, 28, 4 * 28 * 28, 256 * 28 * 28);
+    const int gh = resized.height / 28, gw = resized.width / 28;
+    QCOMPARE(window->imageCaption(), QStringLiteral("grid %1 x %2 = %3 tokens, resized %4 x %5")
+                                         .arg(gh)
+                                         .arg(gw)
+                                         .arg(gh * gw)
+                                         .arg(resized.height)
+                                         .arg(resized.width));
+    const std::vector<double>& s = window->engine()->dataSet()->saliency.values;
+    QCOMPARE(s[std::size_t(gh * gw - 1)], 1.0); // the bright corner is the last token
+    QVERIFY(s[0] < 0.2);
+    QVERIFY2(
+        window->controls().source->text().endsWith(QStringLiteral("Saliency: image chosen.png")),
+        qPrintable(window->controls().source->text()));
+    const std::uint64_t loaded = window->engine()->dataSet()->epoch;
+
+    // Once more: the dialog opens in the picture's folder. A name that does not exist is refused
+    // by the dialog itself; Escape then leaves the picture in place.
+    MessageSeen notFound;
+    DialogScript missing;
+    missing
+        .then<QFileDialog>(kLoadImageTitle,
+                           [&](QFileDialog* dialog) {
+                               seen.take(dialog);
+                               chooseInFileDialog(missing, dialog, QStringLiteral("missing.png"));
+                           })
+        .then<QMessageBox>(kLoadImageTitle,
+                           [&](QMessageBox* box) {
+                               notFound.take(box);
+                               pressEnterLater(missing, box);
+                           })
+        .then<QFileDialog>(kLoadImageTitle, [&](QFileDialog* dialog) {
+            pressEscapeLater(missing, fileNameEdit(dialog));
+        });
+    missing.run([&] { press(window.get(), QKeySequence::Open); });
+    QVERIFY2(missing.finished(), qPrintable(missing.report()));
+    QCOMPARE(canonical(seen.directory), canonical(dir.path()));
+    QCOMPARE(notFound.icon, QMessageBox::Warning);
+    QCOMPARE(notFound.text, QStringLiteral("missing.png\nFile not found.\nPlease verify the "
+                                           "correct file name was given."));
+    QVERIFY(!window->engine()->isBusy());
+    QCOMPARE(window->engine()->dataSet()->epoch, loaded);
+    QVERIFY(window->saliencyGridPlot()->hasImage());
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QKeySequence exportAll(Qt::CTRL | Qt::SHIFT | Qt::Key_E);
+    const QStringList names = exportAllPlotsFileNames();
+    QStringList sortedNames = names;
+    sortedNames.sort();
+
+    // Ctrl+Shift+E: the size dialog (PNG only, 1200 x 800 at first): 640 x 480 typed, Enter;
+    // then the folder dialog: the folder typed, Enter. The four pictures are written there.
+    ExportDialogSeen size;
+    FileDialogSeen folder;
+    bool sizeFields = false;
+    DialogScript first;
+    first
+        .then<ExportDialog>(kExportAllTitle,
+                            [&](ExportDialog* dialog) {
+                                sizeFields = size.take(dialog);
+                                fillExportDialog(first, dialog, 640, 480);
+                            })
+        .then<QFileDialog>(kExportFolderTitle, [&](QFileDialog* dialog) {
+            folder.take(dialog);
+            chooseInFileDialog(first, dialog, dir.path());
+        });
+    first.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(first.finished(), qPrintable(first.report()));
+    QVERIFY(sizeFields);
+    QCOMPARE(size.formats, QStringList{QStringLiteral("PNG (raster)")});
+    QVERIFY(!size.formatEnabled);
+    QCOMPARE(size.width, 1200);
+    QCOMPARE(size.height, 800);
+    QVERIFY(!size.hasScale);
+    QCOMPARE(folder.fileMode, QFileDialog::Directory);
+    QVERIFY(folder.showDirsOnly);
+    QCOMPARE(folder.directory, QDir::homePath());
+    QCOMPARE(filesIn(dir.path()), sortedNames); // no temporary files left
+    for (const QString& name : names) {
+        const QImage image(dir.filePath(name));
+        QCOMPARE(image.size(), QSize(640, 480));
+        QVERIFY2(distinctColours(image) > 40, qPrintable(name));
+    }
+    QCOMPARE(QSettings().value(QStringLiteral("export/size")).toSize(), QSize(640, 480));
+    QCOMPARE(errors.size(), 0);
+
+    // Again: the size and the folder are remembered. The pictures are there, so it asks first;
+    // Enter takes the default answer, Cancel: nothing is overwritten.
+    std::vector<FileState> before;
+    for (const QString& name : names)
+        before.push_back(FileState::of(dir.filePath(name)));
+    MessageSeen replace;
+    DialogScript second;
+    second
+        .then<ExportDialog>(kExportAllTitle,
+                            [&](ExportDialog* dialog) {
+                                size = {};
+                                size.take(dialog);
+                                fillExportDialog(second, dialog, 320, 200);
+                            })
+        .then<QFileDialog>(kExportFolderTitle,
+                           [&](QFileDialog* dialog) {
+                               folder.take(dialog);
+                               pressEnterLater(second, fileNameEdit(dialog)); // the folder shown
+                           })
+        .then<QMessageBox>(QStringLiteral("Replace files?"), [&](QMessageBox* box) {
+            replace.take(box);
+            pressEnterLater(second, box);
+        });
+    second.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(second.finished(), qPrintable(second.report()));
+    QCOMPARE(size.width, 640);
+    QCOMPARE(size.height, 480);
+    QCOMPARE(canonical(folder.directory), canonical(dir.path()));
+    QCOMPARE(replace.icon, QMessageBox::Question);
+    QCOMPARE(replace.text, QStringLiteral("%1 already holds per_token.png, tradeoff.png, "
+                                          "saliency.png, matrix.png.\nReplace them?")
+                               .arg(QDir::toNativeSeparators(folder.directory)));
+    QCOMPARE(replace.buttons, QMessageBox::Yes | QMessageBox::Cancel);
+    QCOMPARE(replace.defaultButton, QMessageBox::Cancel);
+    for (std::size_t i = 0; i < before.size(); ++i)
+        QVERIFY2(FileState::of(dir.filePath(names[int(i)])) == before[i],
+                 qPrintable(names[int(i)]));
+
+    // And once more, answering Yes: the pictures are replaced, at the new size.
+    DialogScript third;
+    third
+        .then<ExportDialog>(
+            kExportAllTitle,
+            [&](ExportDialog* dialog) { fillExportDialog(third, dialog, 320, 200); })
+        .then<QFileDialog>(
+            kExportFolderTitle,
+            [&](QFileDialog* dialog) { pressEnterLater(third, fileNameEdit(dialog)); })
+        .then<QMessageBox>(QStringLiteral("Replace files?"), [&](QMessageBox* box) {
+            clickLater(third, box->button(QMessageBox::Yes));
+        });
+    third.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(third.finished(), qPrintable(third.report()));
+    QCOMPARE(filesIn(dir.path()), sortedNames);
+    for (const QString& name : names)
+        QCOMPARE(QImage(dir.filePath(name)).size(), QSize(320, 200));
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::exportAllAsksOnlyAboutFilesThatExist() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QKeySequence exportAll(Qt::CTRL | Qt::SHIFT | Qt::Key_E);
+    const QString existing = dir.filePath(QStringLiteral("tradeoff.png"));
+    {
+        QFile file(existing);
+        QVERIFY(file.open(QIODevice::WriteOnly) && file.write("an older picture") > 0);
+    }
+    const FileState before = FileState::of(existing);
+
+    // Escape in the size dialog: no folder is asked for.
+    DialogScript cancelSize;
+    cancelSize.then<ExportDialog>(kExportAllTitle, [&](ExportDialog* dialog) {
+        pressEscapeLater(cancelSize, formField<QSpinBox>(dialog, QStringLiteral("Width:")));
+    });
+    cancelSize.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(cancelSize.finished(), qPrintable(cancelSize.report()));
+    // The size is remembered only when the dialog was accepted.
+    QVERIFY(!QSettings().contains(QStringLiteral("export/size")));
+
+    // Escape in the folder dialog: nothing is written.
+    DialogScript cancelFolder;
+    cancelFolder
+        .then<ExportDialog>(
+            kExportAllTitle,
+            [&](ExportDialog* dialog) { fillExportDialog(cancelFolder, dialog, 400, 300); })
+        .then<QFileDialog>(kExportFolderTitle, [&](QFileDialog* dialog) {
+            typeOver(fileNameEdit(dialog), dir.path());
+            pressEscapeLater(cancelFolder, fileNameEdit(dialog));
+        });
+    cancelFolder.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(cancelFolder.finished(), qPrintable(cancelFolder.report()));
+    QCOMPARE(filesIn(dir.path()), QStringList{QStringLiteral("tradeoff.png")});
+
+    // The folder holds one of the four: the question names that one; the Cancel button leaves
+    // it as it was, and the other three are not written either.
+    MessageSeen replace;
+    DialogScript ask;
+    ask.then<ExportDialog>(kExportAllTitle,
+                           [&](ExportDialog* dialog) { fillExportDialog(ask, dialog, 400, 300); })
+        .then<QFileDialog>(
+            kExportFolderTitle,
+            [&](QFileDialog* dialog) { chooseInFileDialog(ask, dialog, dir.path()); })
+        .then<QMessageBox>(QStringLiteral("Replace files?"), [&](QMessageBox* box) {
+            replace.take(box);
+            clickLater(ask, box->button(QMessageBox::Cancel));
+        });
+    ask.run([&] { press(window.get(), exportAll); });
+    QVERIFY2(ask.finished(), qPrintable(ask.report()));
+    QVERIFY2(replace.text.endsWith(QStringLiteral(" already holds tradeoff.png.\nReplace them?")),
+             qPrintable(replace.text));
+    QCOMPARE(filesIn(dir.path()), QStringList{QStringLiteral("tradeoff.png")});
+    QVERIFY(FileState::of(existing) == before);
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::exportViewMenuAsksBeforeReplacing() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QString title = QStringLiteral("Export view");
+    const QString png = dir.filePath(QStringLiteral("per_token.png"));
+    const QSize viewSize = window->perTokenPlot()->size();
+    // File > Export view as PNG/PDF > Per-token view..., with the keys: Alt+F, E, P.
+    QString menuProblem;
+    auto perTokenMenu = [&] {
+        menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_E, Qt::Key_P});
+    };
+
+    // The size dialog offers PNG and PDF, starts at the view's size, scale 1; 500 x 300 at
+    // 2 x typed. The save dialog suggests per_token.png; the full path typed, Enter.
+    ExportDialogSeen size;
+    bool sizeFields = false;
+    FileDialogSeen save;
+    DialogScript first;
+    first
+        .then<ExportDialog>(title,
+                            [&](ExportDialog* dialog) {
+                                sizeFields = size.take(dialog);
+                                fillExportDialog(first, dialog, 500, 300, 2);
+                            })
+        .then<QFileDialog>(title, [&](QFileDialog* dialog) {
+            save.take(dialog);
+            chooseInFileDialog(first, dialog, png);
+        });
+    first.run(perTokenMenu);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(first.finished(), qPrintable(first.report()));
+    QVERIFY(sizeFields);
+    QCOMPARE(size.formats,
+             (QStringList{QStringLiteral("PNG (raster)"), QStringLiteral("PDF (vector)")}));
+    QVERIFY(size.formatEnabled);
+    QCOMPARE(QSize(size.width, size.height), viewSize);
+    QVERIFY(size.hasScale);
+    QCOMPARE(size.scale, 1.0);
+    QCOMPARE(save.acceptMode, QFileDialog::AcceptSave);
+    QCOMPARE(save.nameFilters, QStringList{QStringLiteral("PNG images (*.png)")});
+    QCOMPARE(save.fileName, QStringLiteral("per_token.png"));
+    QCOMPARE(save.directory, QDir::homePath());
+    QCOMPARE(filesIn(dir.path()), QStringList{QStringLiteral("per_token.png")});
+    const QImage written(png);
+    QCOMPARE(written.size(), QSize(1000, 600));
+    QVERIFY(distinctColours(written) > 40);
+
+    // Again: the save dialog opens in that folder with per_token.png; Enter. The file exists, so
+    // the dialog asks; Enter takes its default, No: back in the dialog, Escape. Untouched.
+    const FileState before = FileState::of(png);
+    MessageSeen replace;
+    DialogScript second;
+    second
+        .then<ExportDialog>(
+            title, [&](ExportDialog* dialog) { fillExportDialog(second, dialog, 200, 100); })
+        .then<QFileDialog>(title,
+                           [&](QFileDialog* dialog) {
+                               save.take(dialog);
+                               pressEnterLater(second, fileNameEdit(dialog));
+                           })
+        .then<QMessageBox>(title,
+                           [&](QMessageBox* box) {
+                               replace.take(box);
+                               pressEnterLater(second, box);
+                           })
+        .then<QFileDialog>(
+            title, [&](QFileDialog* dialog) { pressEscapeLater(second, fileNameEdit(dialog)); });
+    second.run(perTokenMenu);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(second.finished(), qPrintable(second.report()));
+    QCOMPARE(canonical(save.directory), canonical(dir.path()));
+    QCOMPARE(save.fileName, QStringLiteral("per_token.png"));
+    QCOMPARE(replace.icon, QMessageBox::Warning);
+    QCOMPARE(replace.text,
+             QStringLiteral("per_token.png already exists.\nDo you want to replace it?"));
+    QCOMPARE(replace.buttons, QMessageBox::Yes | QMessageBox::No);
+    QCOMPARE(replace.defaultButton, QMessageBox::No);
+    QVERIFY(FileState::of(png) == before);
+
+    // The matrix view as PDF (Alt+F, E, M; the format chosen with the arrow key): the save
+    // dialog then offers matrix.pdf, and a PDF is written.
+    DialogScript pdf;
+    pdf.then<ExportDialog>(title,
+                           [&](ExportDialog* dialog) {
+                               auto* format =
+                                   formField<QComboBox>(dialog, QStringLiteral("Format:"));
+                               if (!format) {
+                                   dialog->reject();
+                                   return;
+                               }
+                               format->setFocus();
+                               QTest::keyClick(format, Qt::Key_Down);
+                               fillExportDialog(pdf, dialog, 400, 300);
+                           })
+        .then<QFileDialog>(title, [&](QFileDialog* dialog) {
+            save.take(dialog);
+            pressEnterLater(pdf, fileNameEdit(dialog));
+        });
+    pdf.run([&] { menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_E, Qt::Key_M}); });
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(pdf.finished(), qPrintable(pdf.report()));
+    QCOMPARE(save.nameFilters, QStringList{QStringLiteral("PDF (*.pdf)")});
+    QCOMPARE(save.fileName, QStringLiteral("matrix.pdf"));
+    QCOMPARE(filesIn(dir.path()),
+             (QStringList{QStringLiteral("matrix.pdf"), QStringLiteral("per_token.png")}));
+    QFile written2(dir.filePath(QStringLiteral("matrix.pdf")));
+    QVERIFY(written2.open(QIODevice::ReadOnly));
+    const QByteArray bytes = written2.readAll();
+    QVERIFY(bytes.startsWith("%PDF-"));
+    QVERIFY(bytes.size() > 1000);
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::exportSweepMenuWritesTheCsv() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    QSettings().setValue(QStringLiteral("folders/export"), dir.path()); // an earlier export's
+    const QString title = QStringLiteral("Export sweep as CSV");
+    const QString path = dir.filePath(QStringLiteral("sweep.csv"));
+    // File > Export sweep as CSV..., with the keys: Alt+F, C.
+    QString menuProblem;
+    auto sweepMenu = [&] { menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_C}); };
+    auto csvLines = [&] {
+        QFile file(path);
+        return file.open(QIODevice::ReadOnly) ? file.readAll().trimmed().split('\n')
+                                              : QList<QByteArray>{};
+    };
+
+    // The dialog offers sweep.csv in the last export folder: Enter writes it.
+    FileDialogSeen save;
+    DialogScript first;
+    first.then<QFileDialog>(title, [&](QFileDialog* dialog) {
+        save.take(dialog);
+        pressEnterLater(first, fileNameEdit(dialog));
+    });
+    first.run(sweepMenu);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(first.finished(), qPrintable(first.report()));
+    QCOMPARE(save.acceptMode, QFileDialog::AcceptSave);
+    QCOMPARE(save.nameFilters, QStringList{QStringLiteral("CSV (*.csv)")});
+    QCOMPARE(save.fileName, QStringLiteral("sweep.csv"));
+    QCOMPARE(canonical(save.directory), canonical(dir.path()));
+    QList<QByteArray> lines = csvLines();
+    QCOMPARE(lines.size(), 65); // the header and 64 lambdas
+    QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
+                                  "kl_mean,kl_std"));
+    QVERIFY(lines[1].startsWith("0,"));
+    QVERIFY(lines[64].startsWith("1,"));
+
+    // The file exists now. Asked, No (the default, Enter), then Escape: the file is untouched.
+    {
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly) && file.write("an older sweep\n") > 0);
+    }
+    const FileState before = FileState::of(path);
+    MessageSeen replace;
+    DialogScript no;
+    no.then<QFileDialog>(title,
+                         [&](QFileDialog* dialog) { pressEnterLater(no, fileNameEdit(dialog)); })
+        .then<QMessageBox>(title,
+                           [&](QMessageBox* box) {
+                               replace.take(box);
+                               pressEnterLater(no, box);
+                           })
+        .then<QFileDialog>(
+            title, [&](QFileDialog* dialog) { pressEscapeLater(no, fileNameEdit(dialog)); });
+    no.run(sweepMenu);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(no.finished(), qPrintable(no.report()));
+    QCOMPARE(replace.text, QStringLiteral("sweep.csv already exists.\nDo you want to replace it?"));
+    QCOMPARE(replace.defaultButton, QMessageBox::No);
+    QVERIFY(FileState::of(path) == before);
+
+    // Yes: replaced by the sweep.
+    DialogScript yes;
+    yes.then<QFileDialog>(title,
+                          [&](QFileDialog* dialog) { pressEnterLater(yes, fileNameEdit(dialog)); })
+        .then<QMessageBox>(
+            title, [&](QMessageBox* box) { clickLater(yes, box->button(QMessageBox::Yes)); });
+    yes.run(sweepMenu);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(yes.finished(), qPrintable(yes.report()));
+    QCOMPARE(csvLines(), lines);
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::openNpyMenuUsesTheChosenFile() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QStringList filters{QStringLiteral("NumPy arrays (*.npy)"),
+                              QStringLiteral("All files (*)")};
+    // File > Open .npy > Logits / Attention: Escape; nothing changes.
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+    const std::pair<Qt::Key, QString> cancelled[] = {
+        {Qt::Key_L, QStringLiteral("Open logits .npy")},
+        {Qt::Key_A, QStringLiteral("Open attention .npy")}};
+    for (const auto& [key, title] : cancelled) {
+        FileDialogSeen seen;
+        QString menuProblem;
+        DialogScript cancel;
+        cancel.then<QFileDialog>(title, [&](QFileDialog* dialog) {
+            seen.take(dialog);
+            pressEscapeLater(cancel, fileNameEdit(dialog));
+        });
+        cancel.run([&] { menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_N, key}); });
+        QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+        QVERIFY2(cancel.finished(), qPrintable(cancel.report()));
+        QCOMPARE(seen.acceptMode, QFileDialog::AcceptOpen);
+        QCOMPARE(seen.fileMode, QFileDialog::ExistingFile);
+        QCOMPARE(seen.nameFilters, filters);
+        QCOMPARE(seen.directory, QDir::homePath());
+    }
+    QVERIFY(!window->engine()->isBusy());
+    QCOMPARE(window->engine()->dataSet()->epoch, epoch);
+
+    // File > Open .npy > Saliency: a [64] file typed, Enter: it is the saliency now.
+    const QString path = dir.filePath(QStringLiteral("saliency.npy"));
+    std::vector<float> raw(64);
+    for (int k = 0; k < 64; ++k)
+        raw[std::size_t(k)] = float(k % 8) + 1; // maximum 8: normalized k % 8 + 1 over 8
+    const std::size_t shape[] = {64};
+    writeNpy(path.toStdString(), shape, raw);
+    QString menuProblem;
+    DialogScript open;
+    open.then<QFileDialog>(QStringLiteral("Open saliency .npy"),
+                           [&](QFileDialog* dialog) { chooseInFileDialog(open, dialog, path); });
+    open.run([&] { menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_N, Qt::Key_S}); });
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(open.finished(), qPrintable(open.report()));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->epoch != epoch && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(errors.size(), 0);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(QString::fromStdString(data->scenario.saliencyPath),
+             QFileInfo(path).absoluteFilePath());
+    for (int k = 0; k < 64; ++k)
+        QCOMPARE(data->saliency.values[std::size_t(k)], (k % 8 + 1) / 8.0);
+    QVERIFY2(
+        window->controls().source->text().endsWith(QStringLiteral("Saliency: file saliency.npy")),
+        qPrintable(window->controls().source->text()));
+}
+
+void TestGui::copyShortcutPutsReadoutOnClipboard() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(window->metricsText().contains(QStringLiteral("KL(A‖A′)")));
+    auto clipboard = [] { return QGuiApplication::clipboard()->text(); };
+
+    // Ctrl+C with the focus on a control without text of its own (the lambda slider): the
+    // whole readout.
+    QGuiApplication::clipboard()->setText(QStringLiteral("before"));
+    c.lambdaSlider->setFocus();
+    press(window.get(), QKeySequence::Copy);
+    QCOMPARE(clipboard(), window->metricsText());
+    QCOMPARE(window->statusBar()->currentMessage(), QStringLiteral("Metrics copied"));
+
+    // In a field with text, Ctrl+C copies that field's selection, as everywhere.
+    QGuiApplication::clipboard()->setText(QStringLiteral("before"));
+    c.lambda->setFocus();
+    c.lambda->selectAll();
+    press(window.get(), QKeySequence::Copy);
+    QCOMPARE(clipboard(), QStringLiteral("0.250"));
+    c.steeredHeads->setFocus();
+    c.steeredHeads->selectAll();
+    press(window.get(), QKeySequence::Copy);
+    QCOMPARE(clipboard(), QStringLiteral("all"));
+
+    // In the readout, with its first line selected (its tooltip says "select and copy").
+    QGuiApplication::clipboard()->setText(QStringLiteral("before"));
+    c.metrics->setFocus();
+    QTextCursor cursor = c.metrics->textCursor();
+    cursor.movePosition(QTextCursor::Start);
+    cursor.movePosition(QTextCursor::EndOfLine, QTextCursor::KeepAnchor);
+    c.metrics->setTextCursor(cursor);
+    const QString firstLine = window->metricsText().section(QLatin1Char('\n'), 0, 0);
+    QCOMPARE(c.metrics->textCursor().selectedText(), firstLine);
+    press(window.get(), QKeySequence::Copy);
+    QVERIFY(clipboard() != QStringLiteral("before"));
+    QEXPECT_FAIL("",
+                 "Ctrl+C in the read-only readout copies the whole readout, not the selection: "
+                 "the window's Copy metrics shortcut takes the keys (a read-only text view does "
+                 "not claim them)",
+                 Continue);
+    QCOMPARE(clipboard(), firstLine);
+}
+
+void TestGui::f5RecomputesAndRereadsTheImage() {
+    auto window = activeWindow(2, 16, 256);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("saliency.png"));
+    QVERIFY(samplePicture(300, 140).save(path));
+    QVERIFY(window->loadSaliencyImage(path));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+    const QString readout = window->metricsText();
+    QCOMPARE(window->engine()->dataSet()->saliency.values[0], 1.0); // bright at the top left
+
+    // F5 with nothing changed: everything computed again, the same numbers.
+    QSignalSpy started(window->engine(), &Engine::workloadStarted);
+    QSignalSpy evaluated(window->engine(), &Engine::evaluationFinished);
+    press(window.get(), QKeySequence(Qt::Key_F5));
+    QCOMPARE(started.size(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet() &&
+                                 window->engine()->dataSet()->epoch != epoch && settled(*window),
+                             kTimeoutMs);
+    QVERIFY(evaluated.size() >= 1);
+    QCOMPARE(withoutTimes(window->metricsText()), withoutTimes(readout));
+
+    // The picture changed on disk (another shape, bright at the bottom right): F5 reads it again.
+    const QImage changed = mirroredPicture(140, 300);
+    QVERIFY(changed.save(path));
+    const std::uint64_t before = window->engine()->dataSet()->epoch;
+    press(window.get(), QKeySequence(Qt::Key_F5));
+    QCOMPARE(started.size(), 2);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet() &&
+                                 window->engine()->dataSet()->epoch != before && settled(*window),
+                             kTimeoutMs);
+    const ResizedSize resized = smartResize(300, 140, 28, 4 * 28 * 28, 256 * 28 * 28);
+    const int gh = resized.height / 28, gw = resized.width / 28;
+    QCOMPARE(window->imageCaption(), QStringLiteral("grid %1 x %2 = %3 tokens, resized %4 x %5")
+                                         .arg(gh)
+                                         .arg(gw)
+                                         .arg(gh * gw)
+                                         .arg(resized.height)
+                                         .arg(resized.width));
+    QCOMPARE(window->plotData().image.convertToFormat(QImage::Format_RGB32), changed);
+    const std::vector<double>& s = window->engine()->dataSet()->saliency.values;
+    QCOMPARE(s[std::size_t(gh * gw - 1)], 1.0);
+    QVERIFY(s[0] < 0.2);
+    QVERIFY(withoutTimes(window->metricsText()) != withoutTimes(readout));
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::quitShortcutClosesTheWindowAndSavesSettings() {
+    // A window of its own (every test makes its own): Ctrl+Q closes it.
+    auto window = activeWindow();
+    QVERIFY(window);
+    window->setLambda(0.6);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QVERIFY(!QSettings().contains(QStringLiteral("controls/lambda")));
+    press(window.get(), QKeySequence(Qt::CTRL | Qt::Key_Q));
+    QVERIFY(!window->isVisible());
+    QVERIFY(!window->engine()->isBusy());
+    // Closing saved the settings: the next window starts where this one was.
+    QCOMPARE(QSettings().value(QStringLiteral("controls/lambda")).toDouble(), 0.6);
+    MainWindow next;
+    QCOMPARE(next.lambda(), 0.6);
+    QCOMPARE(next.controls().keys->value(), 64);
+}
+
+void TestGui::aboutBoxOpensFromTheHelpMenu() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    const QString version = QCoreApplication::applicationVersion();
+    QCoreApplication::setApplicationVersion(QStringLiteral("9.8.7"));
+    // Help > About AttnSteer, with the keys: Alt+H, A; Enter closes the box.
+    MessageSeen about;
+    QString menuProblem;
+    DialogScript script;
+    script.then<QMessageBox>(QStringLiteral("About AttnSteer"), [&](QMessageBox* box) {
+        about.take(box);
+        pressEnterLater(script, box);
+    });
+    script.run([&] { menuProblem = pressMenu(window.get(), Qt::Key_H, {Qt::Key_A}); });
+    QCoreApplication::setApplicationVersion(version);
+    QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
+    QVERIFY2(script.finished(), qPrintable(script.report()));
+    QCOMPARE(about.text, QStringLiteral("<b>AttnSteer 9.8.7</b><p>A lab for cross-modal attention "
+                                        "steering:<br>A′ = softmax(log(A + ε) + λ·s)</p>"));
+    QCOMPARE(about.buttons, QMessageBox::Ok);
+}
 QTEST_MAIN(TestGui)
 #include "tst_gui.moc"
