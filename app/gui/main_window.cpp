@@ -526,7 +526,7 @@ void MainWindow::buildActions() {
     toolbar->addWidget(npyButton);
     file->addAction(tr("Use &random workload"), this, &MainWindow::useRandomWorkload)
         ->setToolTip(tr("Forget the logits or attention file; generate the rows from the seed"));
-    file->addAction(tr("Use random &saliency"), this, &MainWindow::useRandomSaliency)
+    file->addAction(tr("Use random sal&iency"), this, &MainWindow::useRandomSaliency)
         ->setToolTip(tr("Forget the saliency image or file; draw s from the seed"));
     file->addSeparator();
 
@@ -1388,7 +1388,8 @@ void MainWindow::exportAllInteractively() {
     bool overwrite = false;
     if (!existing.isEmpty()) {
         if (QMessageBox::question(this, tr("Replace files?"),
-                                  tr("%1 already holds %2.\nReplace them?")
+                                  (existing.size() == 1 ? tr("%1 already holds %2.\nReplace it?")
+                                                        : tr("%1 already holds %2.\nReplace them?"))
                                       .arg(QDir::toNativeSeparators(dir), existing.join(", ")),
                                   QMessageBox::Yes | QMessageBox::Cancel,
                                   QMessageBox::Cancel) != QMessageBox::Yes)
@@ -1413,7 +1414,15 @@ void MainWindow::exportSweepInteractively() {
 // Misc
 
 void MainWindow::copyMetrics() {
-    QApplication::clipboard()->setText(controls_.metrics->toPlainText());
+    // Ctrl+C in the readout with text selected copies the selection, as its tooltip promises (a
+    // read-only text view does not claim the keys, so they arrive here).
+    QPlainTextEdit* readout = controls_.metrics;
+    if (readout->hasFocus() && readout->textCursor().hasSelection()) {
+        readout->copy();
+        statusBar()->showMessage(tr("Selection copied"), 3000);
+        return;
+    }
+    QApplication::clipboard()->setText(readout->toPlainText());
     statusBar()->showMessage(tr("Metrics copied"), 3000);
 }
 
