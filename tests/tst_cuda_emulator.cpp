@@ -44,6 +44,21 @@ double blockSum(double value) {
     return total;
 }
 
+/// The scheduler's thread order for one scope (the default may come from the environment).
+class ThreadOrderScope {
+  public:
+    explicit ThreadOrderScope(attnsteer::cudaemu::ThreadOrder order)
+        : before_(attnsteer::cudaemu::threadOrder()) {
+        attnsteer::cudaemu::setThreadOrder(order);
+    }
+    ~ThreadOrderScope() { attnsteer::cudaemu::setThreadOrder(before_); }
+    ThreadOrderScope(const ThreadOrderScope&) = delete;
+    ThreadOrderScope& operator=(const ThreadOrderScope&) = delete;
+
+  private:
+    attnsteer::cudaemu::ThreadOrder before_;
+};
+
 } // namespace
 
 class TestCudaEmulator : public QObject {
@@ -88,26 +103,48 @@ class TestCudaEmulator : public QObject {
         QCOMPARE(butterfly, std::vector<double>(32, 31.0 * 32.0 / 2.0));
     }
 
+    void missingBarrierShowsAsWrongValues_data() {
+        using attnsteer::cudaemu::ThreadOrder;
+        QTest::addColumn<ThreadOrder>("order");
+        QTest::addColumn<bool>("barrier");
+        QTest::addColumn<QList<int>>("expected"); // what threads 0, 1, 62 and 63 read
+        // Threads run until they wait, and the last to reach a barrier runs on. Ascending: each
+        // thread reads its neighbour's cell before the neighbour has run; thread 63, the last at
+        // the first barrier, reads cell 0 before thread 0 writes it. Descending: only thread 0,
+        // the last at the barrier, runs ahead of its neighbour.
+        QTest::newRow("ascending, barrier") << ThreadOrder::Ascending << true << QList{1, 2, 63, 0};
+        QTest::newRow("ascending, no barrier")
+            << ThreadOrder::Ascending << false << QList{-1, -1, 63, -1};
+        QTest::newRow("descending, barrier")
+            << ThreadOrder::Descending << true << QList{1, 2, 63, 0};
+        QTest::newRow("descending, no barrier")
+            << ThreadOrder::Descending << false << QList{-1, 2, 63, 0};
+    }
+
     void missingBarrierShowsAsWrongValues() {
-        // Each thread writes its cell and reads its neighbour's. Threads run in order until they
-        // wait, and the last to reach a barrier runs on: without the second barrier, thread 63
-        // reads cell 0 and thread 0 reads cell 1 before their owners have written them.
-        for (const bool withBarrier : {true, false}) {
-            std::vector<int> read(64);
-            launch(1, 64, "neighbour", [&] {
-                __shared__ int cells[64];
-                if (threadIdx.x == 0)
-                    std::fill(cells, cells + 64, -1);
+        // Each thread writes its cell and reads its neighbour's, with or without a barrier
+        // between; then a block sum, the same in either order.
+        QFETCH(attnsteer::cudaemu::ThreadOrder, order);
+        QFETCH(bool, barrier);
+        QFETCH(QList<int>, expected);
+        const ThreadOrderScope scope(order);
+        std::vector<int> read(64);
+        std::vector<double> sums(2);
+        launch(2, 64, "neighbour", [&] {
+            __shared__ int cells[64];
+            if (threadIdx.x == 0)
+                std::fill(cells, cells + 64, -1);
+            __syncthreads();
+            cells[threadIdx.x] = int(threadIdx.x);
+            if (barrier)
                 __syncthreads();
-                cells[threadIdx.x] = int(threadIdx.x);
-                if (withBarrier)
-                    __syncthreads();
-                read[threadIdx.x] = cells[(threadIdx.x + 1) % 64];
-            });
-            QCOMPARE(read[0], withBarrier ? 1 : -1);
-            QCOMPARE(read[62], 63);
-            QCOMPARE(read[63], withBarrier ? 0 : -1);
-        }
+            read[threadIdx.x] = cells[(threadIdx.x + 1) % 64];
+            const double total = blockSum(double(threadIdx.x));
+            if (threadIdx.x == 0)
+                sums[blockIdx.x] = total;
+        });
+        QCOMPARE((QList{read[0], read[1], read[62], read[63]}), expected);
+        QCOMPARE(sums, std::vector<double>(2, 63.0 * 64.0 / 2.0));
     }
 
     void divergentBarriersAreReported() {

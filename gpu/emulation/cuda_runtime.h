@@ -95,6 +95,15 @@ struct ThreadPosition {
     dim3 gridSize;
 };
 
+/// The order in which the scheduler resumes the threads of a block, round after round. Threads
+/// run until they wait, so a missing barrier shows as threads reading what others have not
+/// written yet, or have already overwritten; which ones depends on the order, and running a
+/// kernel both ways shows more of them. The default comes from ATTNSTEER_EMULATOR_ORDER
+/// ("descending"), else ascending.
+enum class ThreadOrder { Ascending, Descending };
+void setThreadOrder(ThreadOrder order);
+ThreadOrder threadOrder();
+
 /// Where the calling fiber is in the launch.
 const ThreadPosition& position();
 

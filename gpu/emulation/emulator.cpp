@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 struct CUstream_st {};
@@ -126,6 +128,11 @@ struct Launch {
 };
 
 std::mutex launchMutex; // one launch at a time: blocks share the kernels' static "shared memory"
+std::atomic<ThreadOrder> order{std::getenv("ATTNSTEER_EMULATOR_ORDER") &&
+                                       std::string_view(std::getenv("ATTNSTEER_EMULATOR_ORDER")) ==
+                                           "descending"
+                                   ? ThreadOrder::Descending
+                                   : ThreadOrder::Ascending};
 StackPool stacks;
 Launch* active = nullptr;
 const ThreadPosition hostPosition{}; // what position() gives outside a launch
@@ -190,10 +197,12 @@ void runBlock(Launch& launch, const uint3& blockIndex, dim3 grid, dim3 blockSize
                                   });
     }
 
+    const bool descending = threadOrder() == ThreadOrder::Descending;
     unsigned finished = 0;
     while (finished < count) {
         bool moved = false;
-        for (EmulatedThread& thread : launch.threads) {
+        for (unsigned i = 0; i < count; ++i) {
+            EmulatedThread& thread = launch.threads[descending ? count - 1 - i : i];
             if (thread.finished ||
                 (thread.waitingAt && thread.waitingAt->generation < thread.waitingFor))
                 continue;
@@ -219,6 +228,14 @@ void runBlock(Launch& launch, const uint3& blockIndex, dim3 grid, dim3 blockSize
 }
 
 } // namespace
+
+void setThreadOrder(ThreadOrder newOrder) {
+    order = newOrder;
+}
+
+ThreadOrder threadOrder() {
+    return order;
+}
 
 const ThreadPosition& position() {
     return active && active->current ? active->current->position : hostPosition;
