@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "export_dialog.h"
 #include "export_plots.h"
+#include "gui_support.h"
 #include "image_support.h"
 #include "main_window.h"
 #include "matrix_plot.h"
@@ -69,23 +70,12 @@
 
 using namespace attnsteer;
 
+using guisupport::kTimeoutMs;
+using guisupport::settled;
+using guisupport::smallWindow;
 using testsupport::distinctColours;
 
 namespace {
-
-constexpr int kTimeoutMs = 60000;
-
-/// Whether everything the window shows belongs to the current data set and lambda.
-bool settled(const MainWindow& window) {
-    const Engine* engine = window.engine();
-    const auto data = engine->dataSet();
-    const EvaluationResult* evaluation = engine->lastEvaluation();
-    const RowsResult* rows = engine->lastRows();
-    return !engine->isBusy() && data && evaluation && rows && evaluation->epoch == data->epoch &&
-           rows->epoch == data->epoch && evaluation->request.params.lambda == window.lambda() &&
-           rows->request.params.lambda == window.lambda() && engine->lastSweep() &&
-           engine->lastSweep()->epoch == data->epoch;
-}
 
 std::vector<double> graphValues(const MainWindow& window, int graph) {
     const auto data = window.perTokenPlot()->customPlot()->graph(graph)->data();
@@ -376,7 +366,6 @@ class TestGui : public QObject {
 
   private:
     /// A shown window on a small workload, first results in place.
-    std::unique_ptr<MainWindow> smallWindow(int heads = 2, int queries = 32, int keys = 64);
     /// smallWindow(), made the active window: its menu shortcuts act only then.
     std::unique_ptr<MainWindow> activeWindow(int heads = 2, int queries = 32, int keys = 64);
 
@@ -400,20 +389,6 @@ void TestGui::init() {
 
 void TestGui::cleanupTestCase() {
     QSettings().clear();
-}
-
-std::unique_ptr<MainWindow> TestGui::smallWindow(int heads, int queries, int keys) {
-    auto window = std::make_unique<MainWindow>();
-    window->setSuppressMessageBoxes(true);
-    window->setWorkloadSize(heads, queries, keys);
-    window->resize(1400, 900);
-    window->show();
-    if (!QTest::qWaitForWindowExposed(window.get()))
-        return nullptr;
-    [&] { QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs); }();
-    if (QTest::currentTestFailed())
-        return nullptr;
-    return window;
 }
 
 std::unique_ptr<MainWindow> TestGui::activeWindow(int heads, int queries, int keys) {

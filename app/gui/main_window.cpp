@@ -796,8 +796,13 @@ void MainWindow::showBackendFallback(const QString& reason) {
         const QSignalBlocker blocker(controls_.backend);
         controls_.backend->setCurrentIndex(0);
     }
-    showError(tr("CUDA backend failed, using the CPU: %1").arg(reason));
-    statusBar()->showMessage(tr("CUDA failed (%1); computing on the CPU").arg(reason), 10000);
+    // Without the command line's "--backend: cuda: ", which says nothing in the window.
+    QString problem = reason;
+    for (const QLatin1String prefix : {QLatin1String("--backend: "), QLatin1String("cuda: ")})
+        if (problem.startsWith(prefix))
+            problem.remove(0, prefix.size());
+    showError(tr("CUDA backend failed, using the CPU: %1").arg(problem));
+    statusBar()->showMessage(tr("CUDA failed (%1); computing on the CPU").arg(problem), 10000);
 }
 
 void MainWindow::applyControls() {
