@@ -144,7 +144,9 @@ fi
 if [ -z "$tests" ]; then
     generator=()
     command -v ninja >/dev/null && generator=(-G Ninja)
+    # No emulator: the device runs the real backend (and needs no Boost).
     if ! step configure 300 "$out/build.log" cmake -S . -B "$build" "${generator[@]}" \
+        -DATTNSTEER_WITH_EMULATOR=OFF \
         -DCMAKE_BUILD_TYPE=Release -DATTNSTEER_BUILD_APP=OFF -DATTNSTEER_WITH_CUDA=ON \
         -DCMAKE_CUDA_COMPILER="$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)"; then
         if grep -q "Qt6\|QCustomPlot" "$out/build.log"; then
