@@ -176,7 +176,9 @@ if grep -q "no CUDA device" "$out/tst_backends.txt"; then
 fi
 
 # Before the sanitizer, whose run time is the least predictable.
-step bench_gpu 600 "$out/bench_gpu.txt" "${run[@]}" "$bench" --benchmark_repetitions=3 \
+# Each benchmark: a warm-up, then the median (and mean, sd) of 10 repetitions of many iterations.
+step bench_gpu 600 "$out/bench_gpu.txt" "${run[@]}" "$bench" --benchmark_min_warmup_time=0.2 \
+    --benchmark_repetitions=10 \
     --benchmark_report_aggregates_only=true --benchmark_out="$out/bench_gpu.json" \
     --benchmark_out_format=json
 grep -E "median|^bench_gpu:" "$out/bench_gpu.txt" >>"$summary"
