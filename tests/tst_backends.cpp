@@ -114,9 +114,10 @@ const std::vector<Input>& inputs() {
     return list;
 }
 
-/// The lambdas of the table: identity, small, the write-up's two, and one where S1 underflows for
-/// masked rows that cannot see the saliency maximum (the direct fallback).
-const std::vector<double> kLambdas = {0, 0.01, 0.25, 1, 1000};
+/// The lambdas of the table: identity, small, the write-up's two, one where S1 underflows for
+/// masked rows that cannot see the saliency maximum, and a negative one where exp(lambda s~)
+/// overflows to inf and so does S1 (both take the direct fallback).
+const std::vector<double> kLambdas = {0, 0.01, 0.25, 1, 1000, -1000};
 
 void addBackendRows(const char* test) {
     QTest::addColumn<QString>("backend");

@@ -34,7 +34,7 @@ constexpr int kWarpSize = 32;
 constexpr int kBlockThreads = 256;
 constexpr int kWarpsPerBlock = kBlockThreads / kWarpSize;
 constexpr unsigned kFullMask = 0xffffffffu;
-/// S1 at or below this takes the direct per-row computation, as on the CPU.
+/// S1 at or below this (or infinite) takes the direct per-row computation, as on the CPU.
 constexpr double kUnderflow = 1e-280;
 /// rowKernel handles up to this many lambdas in its single pass.
 constexpr int kMaxRowLambdas = 8;
@@ -184,7 +184,9 @@ __device__ __forceinline__ void finishRow(const Rows& rows, const Chunk& chunk, 
         chunk.kl[slot] = 0;
         return;
     }
-    if (!(s1 > kUnderflow)) { // fallbackKernel fills these
+    // S1 underflowed (lambda in the hundreds, the saliency maximum masked out) or overflowed
+    // (lambda very negative: exp(lambda s~) = inf): fallbackKernel fills these, as the CPU does.
+    if (!(s1 > kUnderflow) || isinf(s1)) {
         chunk.fallback[atomicAdd(chunk.fallbackCount, 1)] = slot;
         chunk.entropySteered[slot] = NAN;
         chunk.kl[slot] = NAN;
