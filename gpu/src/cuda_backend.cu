@@ -31,6 +31,7 @@ namespace {
 namespace k = kernels;
 
 [[noreturn]] void fail(cudaError_t error, const char* what) {
+    cudaGetLastError(); // a failed call leaves its error pending; the next launch must not see it
     throw std::runtime_error(std::string("cuda: ") + what + ": " + cudaGetErrorString(error));
 }
 
@@ -282,15 +283,23 @@ struct CudaBackend::Impl {
     DeviceBuffer<k::RowStats> momentStats;
     PinnedBuffer<double> basisHost;
 
-    void makeResident(const Workload& workload);
+    /// Makes room for WORKLOAD's values unless they are resident (forgetting the moments of the
+    /// old ones); true when fillValues() must follow.
+    bool reserveValues(const Workload& workload);
+    /// Puts WORKLOAD's values on the device: generated there, or uploaded; now resident.
+    void fillValues(const Workload& workload);
     void generate(const WorkloadSpec& spec);
     /// Rows of the resident workload whose statistics go to STATS and ORIGINAL.
     k::Rows rowsOf(const Workload& workload, double eps, const double* inputs,
                    const InputLayout& in, k::RowStats* stats, double* original) const;
-    /// Computes the moments unless they are there for this workload, saliency and eps; true when
-    /// it computed them (a pass over the values).
-    bool ensureMoments(const Workload& workload, std::span<const double> saliency,
-                       const double* shiftedHost, double eps, const k::Rows& rows);
+    /// Whether the moments of the resident values for SALIENCY and EPS are there.
+    bool momentsCurrent(std::span<const double> saliency, double eps) const;
+    /// The host's part of computing moments: the buffers, and the Chebyshev basis of the shifted
+    /// saliency SHIFTED in pinned memory.
+    void prepareMoments(std::size_t rowCount, std::span<const double> shifted);
+    /// The device's part: uploads the basis, runs the moment kernels over ROWS (whose statistics
+    /// go to the moments' own buffers); then the moments are current for SALIENCY and EPS.
+    void computeMoments(const k::Rows& rows, std::span<const double> saliency, double eps);
     std::vector<Metrics> run(const Workload& workload, std::span<const double> saliency,
                              std::span<const double> lambdas, const SteeringParams& params,
                              const std::vector<unsigned char>& steeredHeads,
@@ -324,18 +333,28 @@ CudaBackend::~CudaBackend() {
         cudaStreamDestroy(impl_->stream);
 }
 
-void CudaBackend::Impl::makeResident(const Workload& workload) {
-    const ResidentKey key{workload.id(), workload.heads(), workload.queries(), workload.keys(),
-                          workload.source()};
-    if (key == resident)
-        return;
+static ResidentKey keyOf(const Workload& workload) {
+    return {workload.id(), workload.heads(), workload.queries(), workload.keys(),
+            workload.source()};
+}
+
+bool CudaBackend::Impl::reserveValues(const Workload& workload) {
+    if (keyOf(workload) == resident)
+        return false;
+    resident = {};
     momentsOf.reset();
+    values.reserve(workload.rowCount() * std::size_t(workload.keys()), "the workload");
+    return true;
+}
+
+void CudaBackend::Impl::fillValues(const Workload& workload) {
     if (workload.isGenerated()) {
-        generate(workload.spec());
+        const WorkloadSpec& spec = workload.spec();
+        launchGenerateLogits(spec.seed, spec.logitStd,
+                             workload.rowCount() * (unsigned long long)workload.keys(),
+                             values.data(), stream);
     } else {
-        resident = {};
         const std::size_t rows = workload.rowCount(), keys = std::size_t(workload.keys());
-        float* device = values.reserve(rows * keys, "the workload");
         // Through a host buffer of at most 64 MiB (the workload hands out copies of its rows).
         const std::size_t rowsPerCopy = std::max<std::size_t>(1, (std::size_t(16) << 20) / keys);
         std::vector<float> staging(std::min(rows, rowsPerCopy) * keys);
@@ -343,12 +362,12 @@ void CudaBackend::Impl::makeResident(const Workload& workload) {
             const std::size_t count = std::min(rowsPerCopy, rows - first);
             workload.fillRows(first, count, staging.data());
             // From pageable memory: returns once STAGING has been copied out, so it can be reused.
-            check(cudaMemcpyAsync(device + first * keys, staging.data(),
+            check(cudaMemcpyAsync(values.data() + first * keys, staging.data(),
                                   count * keys * sizeof(float), cudaMemcpyHostToDevice, stream),
                   "upload of the workload");
         }
     }
-    resident = key;
+    resident = keyOf(workload);
 }
 
 void CudaBackend::Impl::generate(const WorkloadSpec& spec) {
@@ -376,42 +395,41 @@ k::Rows CudaBackend::Impl::rowsOf(const Workload& workload, double eps, const do
                    original};
 }
 
-bool CudaBackend::Impl::ensureMoments(const Workload& workload, std::span<const double> saliency,
-                                      const double* shiftedHost, double eps, const k::Rows& rows) {
-    if (momentsOf && momentsOf->workload == resident && momentsOf->eps == eps &&
-        std::equal(saliency.begin(), saliency.end(), momentsOf->saliency.begin(),
-                   momentsOf->saliency.end()))
-        return false;
+bool CudaBackend::Impl::momentsCurrent(std::span<const double> saliency, double eps) const {
+    return momentsOf && momentsOf->workload == resident && momentsOf->eps == eps &&
+           std::equal(saliency.begin(), saliency.end(), momentsOf->saliency.begin(),
+                      momentsOf->saliency.end());
+}
+
+void CudaBackend::Impl::prepareMoments(std::size_t rowCount, std::span<const double> shifted) {
     momentsOf.reset();
-    const std::size_t rowCount = workload.rowCount(), keys = std::size_t(workload.keys());
+    const std::size_t keys = shifted.size();
     momentsM.reserve(rowCount * chebyshev::kTerms, "the moments");
     momentsN.reserve(rowCount * chebyshev::kTerms, "the moments");
     momentStats.reserve(rowCount, "row statistics");
     momentEntropyOriginal.reserve(rowCount, "per-row entropies");
     basis.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
-
     // T_j(t_k) as tileKernel reads weights: K x 64, terms past kTerms zero.
     double* table = basisHost.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
     std::fill_n(table, keys * k::kTileLambdas, 0.0);
-    const std::span<const double> shifted(shiftedHost, keys);
     chebyshev::Range(*std::min_element(shifted.begin(), shifted.end()))
         .basis(shifted, table, k::kTileLambdas, 1);
-    check(cudaMemcpyAsync(basis.data(), table, keys * k::kTileLambdas * sizeof(double),
+}
+
+void CudaBackend::Impl::computeMoments(const k::Rows& rows, std::span<const double> saliency,
+                                       double eps) {
+    const std::size_t rowCount = std::size_t(rows.count), keys = std::size_t(rows.keys);
+    check(cudaMemcpyAsync(basis.data(), basisHost.data(), keys * k::kTileLambdas * sizeof(double),
                           cudaMemcpyHostToDevice, stream),
           "upload of the Chebyshev basis");
-
-    k::Rows momentRows = rows;
-    momentRows.stats = momentStats.data();
-    momentRows.entropyOriginal = momentEntropyOriginal.data();
     const k::Chunk basisChunk{nullptr, chebyshev::kTerms, k::kTileLambdas, basis.data(), nullptr,
                               nullptr, nullptr,           nullptr,         nullptr};
-    launch(rowKernelFor(0, k::perThreadFor(int(keys))), unsigned(rowCount), k::kBlockThreads,
-           stream, "rowKernel", momentRows, basisChunk);
+    launch(rowKernelFor(0, k::perThreadFor(rows.keys)), unsigned(rowCount), k::kBlockThreads,
+           stream, "rowKernel", rows, basisChunk);
     launch(k::tileKernel<true>, unsigned((rowCount + k::kTileRows - 1) / k::kTileRows),
-           k::kBlockThreads, stream, "tileKernel", momentRows, basisChunk,
+           k::kBlockThreads, stream, "tileKernel", rows, basisChunk,
            k::MomentsOut{momentsM.data(), momentsN.data()});
     momentsOf = MomentKey{resident, eps, std::vector<double>(saliency.begin(), saliency.end())};
-    return true;
 }
 
 std::vector<Metrics>
@@ -455,8 +473,9 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
 
     // A call that threw may have left copies from the pinned buffers in flight.
     check(cudaStreamSynchronize(stream), "cudaStreamSynchronize");
-    // The inputs, packed for one upload; s~ = s - max s on the host, as the CPU computes it. Host
-    // work comes before the first event, so that the device time is the device's.
+    // Host work comes before the first event, so that the device time is the device's: the
+    // inputs packed for one upload (s~ = s - max s on the host, as the CPU computes it), the
+    // allocations, the Chebyshev basis.
     double* staged = inputsHost.reserve(in.doubles, "the saliency and lambdas");
     double* downloaded = resultsHost.reserve(out.doubles, "per-head sums");
     for (std::size_t i = 0; i < keys; ++i) {
@@ -472,8 +491,8 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     const int seriesLd = seriesCount ? lambdaSlots(seriesCount) : 0;
     const int directLd = directCount ? lambdaSlots(directCount) : 0;
     const std::size_t ld = std::size_t(std::max(seriesLd, directLd));
-    check(cudaEventRecord(started, stream), "cudaEventRecord");
-    makeResident(workload); // the largest allocation first: it is the one that may not fit
+    // The largest allocation first: it is the one that may not fit.
+    const bool newValues = reserveValues(workload);
     entropySteered.reserve(rows * ld, "per-row entropies");
     kl.reserve(rows * ld, "per-row divergences");
     fallback.reserve(rows * ld, "the fallback list");
@@ -486,6 +505,13 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
         weights.reserve(keys * std::size_t(directLd), "the weight table");
         weightsShifted.reserve(keys * std::size_t(directLd), "the weight table");
     }
+    const bool newMoments = seriesCount > 0 && !momentsCurrent(saliencyIn, params.eps);
+    if (newMoments)
+        prepareMoments(rows, std::span<const double>(staged + in.shifted, keys));
+
+    check(cudaEventRecord(started, stream), "cudaEventRecord");
+    if (newValues)
+        fillValues(workload); // a file's rows are staged on the host as they go up
     check(cudaMemcpyAsync(inputs.data(), staged, in.doubles * sizeof(double),
                           cudaMemcpyHostToDevice, stream),
           "upload of the saliency and lambdas");
@@ -534,16 +560,15 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     };
 
     const double* original = nullptr; // per-row H(A)
-    bool valuesRead = directCount > 0;
     if (seriesCount) {
-        valuesRead |=
-            ensureMoments(workload, saliencyIn, staged + in.shifted, params.eps, directRows);
         k::Rows seriesRows = directRows;
         seriesRows.stats = momentStats.data();
         seriesRows.entropyOriginal = momentEntropyOriginal.data();
+        if (newMoments)
+            computeMoments(seriesRows, saliencyIn, params.eps);
         original = momentEntropyOriginal.data();
         const unsigned seriesBlocks = unsigned(
-            std::min<std::size_t>((rows + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
+            std::min<std::size_t>((rows + k::kSeriesThreads - 1) / k::kSeriesThreads, 1u << 16));
         for (std::size_t first = 0; first < seriesCount; first += std::size_t(seriesLd)) {
             const k::Chunk chunk = chunkAt(first, seriesLd, seriesCount);
             check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
@@ -553,7 +578,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
                                    inputs.data() + in.g + first * chebyshev::kTerms,
                                    chebyshev::kTerms,
                                    seriesTerms};
-            launch(k::seriesKernel, seriesBlocks, k::kBlockThreads, stream, "seriesKernel",
+            launch(k::seriesKernel, seriesBlocks, k::kSeriesThreads, stream, "seriesKernel",
                    seriesRows, chunk, series);
             finishChunk(seriesRows, chunk, first);
         }
@@ -592,7 +617,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     float deviceMs = 0;
     check(cudaEventElapsedTime(&deviceMs, started, finished), "cudaEventElapsedTime");
     lastMs = deviceMs;
-    lastBytes = valuesRead ? rows * keys * sizeof(float) : 0;
+    lastBytes = directCount > 0 || newMoments ? rows * keys * sizeof(float) : 0;
 
     // Back to the caller's order of lambdas.
     std::vector<double> steeredSums(heads * lambdaCount), klSums(heads * lambdaCount);

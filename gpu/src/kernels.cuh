@@ -475,10 +475,13 @@ struct Series {
 
 /// Lambdas per pass over a row's moments in seriesKernel (registers: 3 sums each).
 constexpr int kSeriesGroup = 8;
+/// seriesKernel's block: one thread per row and nothing shared, so small blocks, to spread the
+/// 32K rows of the default size over every multiprocessor (256 blocks of 128).
+constexpr int kSeriesThreads = 128;
 
 /// One thread per row (grid-stride): S1..S3 of every lambda of CHUNK from the row's moments, then
 /// H(A') and KL. Consecutive threads read consecutive rows of each moment: coalesced.
-__global__ void __launch_bounds__(kBlockThreads)
+__global__ void __launch_bounds__(kSeriesThreads)
     seriesKernel(Rows rows, Chunk chunk, Series series) {
     for (long long row = blockIdx.x * (long long)blockDim.x + threadIdx.x; row < rows.count;
          row += (long long)gridDim.x * blockDim.x) {
