@@ -198,6 +198,11 @@ struct ResidentKey {
     bool operator==(const ResidentKey&) const = default;
 };
 
+ResidentKey keyOf(const Workload& workload) {
+    return {workload.id(), workload.heads(), workload.queries(), workload.keys(),
+            workload.source()};
+}
+
 using RowKernel = void (*)(k::Rows, k::Chunk);
 
 template <int kLambdas> RowKernel rowKernelWith(int perThread) {
@@ -331,11 +336,6 @@ CudaBackend::~CudaBackend() {
         cudaEventDestroy(impl_->finished);
     if (impl_->stream)
         cudaStreamDestroy(impl_->stream);
-}
-
-static ResidentKey keyOf(const Workload& workload) {
-    return {workload.id(), workload.heads(), workload.queries(), workload.keys(),
-            workload.source()};
 }
 
 bool CudaBackend::Impl::reserveValues(const Workload& workload) {
