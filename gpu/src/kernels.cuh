@@ -84,50 +84,40 @@ struct Chunk {
     int* fallbackCount;
 };
 
+/// COMBINE over the warp by a butterfly: lanes i and i^offset combine the same two values, so
+/// every lane ends with the same bits.
+template <typename T, typename Combine>
+__device__ __forceinline__ T warpReduce(T value, Combine combine) {
+    for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
+        value = combine(value, __shfl_xor_sync(kFullMask, value, offset));
+    return value;
+}
+
 template <typename T> __device__ __forceinline__ T warpSum(T value) {
-    // Butterfly: lanes i and i^offset add the same two numbers, so every lane ends with the same
-    // bits.
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-        value += __shfl_xor_sync(kFullMask, value, offset);
-    return value;
+    return warpReduce(value, [](T a, T b) { return a + b; });
 }
 
-__device__ __forceinline__ float larger(float a, float b) {
-    return fmaxf(a, b);
-}
-__device__ __forceinline__ double larger(double a, double b) {
-    return fmax(a, b);
-}
-
-template <typename T> __device__ __forceinline__ T warpMax(T value) {
-    for (int offset = kWarpSize / 2; offset > 0; offset /= 2)
-        value = larger(value, __shfl_xor_sync(kFullMask, value, offset));
-    return value;
-}
-
-/// The sum over the block of VALUE (every thread must call it); SCRATCH holds kWarpsPerBlock.
-__device__ __forceinline__ double blockSum(double value, double* scratch) {
-    value = warpSum(value);
+/// COMBINE over the block (every thread must call it): the warps' results in warp order, so the
+/// result does not vary from run to run; SCRATCH holds kWarpsPerBlock.
+template <typename Combine>
+__device__ __forceinline__ double blockReduce(double value, double* scratch, Combine combine) {
+    value = warpReduce(value, combine);
     if (threadIdx.x % kWarpSize == 0)
         scratch[threadIdx.x / kWarpSize] = value;
     __syncthreads();
-    double total = 0;
-    for (int warp = 0; warp < kWarpsPerBlock; ++warp)
-        total += scratch[warp];
+    double total = scratch[0];
+    for (int warp = 1; warp < kWarpsPerBlock; ++warp)
+        total = combine(total, scratch[warp]);
     __syncthreads();
     return total;
 }
 
+__device__ __forceinline__ double blockSum(double value, double* scratch) {
+    return blockReduce(value, scratch, [](double a, double b) { return a + b; });
+}
+
 __device__ __forceinline__ double blockMax(double value, double* scratch) {
-    value = warpMax(value);
-    if (threadIdx.x % kWarpSize == 0)
-        scratch[threadIdx.x / kWarpSize] = value;
-    __syncthreads();
-    double peak = scratch[0];
-    for (int warp = 1; warp < kWarpsPerBlock; ++warp)
-        peak = fmax(peak, scratch[warp]);
-    __syncthreads();
-    return peak;
+    return blockReduce(value, scratch, [](double a, double b) { return fmax(a, b); });
 }
 
 /// A_k and log A_k of one stored value.
