@@ -293,7 +293,6 @@ struct CudaBackend::Impl {
     bool reserveValues(const Workload& workload);
     /// Puts WORKLOAD's values on the device: generated there, or uploaded; now resident.
     void fillValues(const Workload& workload);
-    void generate(const WorkloadSpec& spec);
     /// Rows of the resident workload whose statistics go to STATS and ORIGINAL.
     k::Rows rowsOf(const Workload& workload, double eps, const double* inputs,
                    const InputLayout& in, k::RowStats* stats, double* original) const;
@@ -368,15 +367,6 @@ void CudaBackend::Impl::fillValues(const Workload& workload) {
         }
     }
     resident = keyOf(workload);
-}
-
-void CudaBackend::Impl::generate(const WorkloadSpec& spec) {
-    const unsigned long long count =
-        (unsigned long long)spec.heads * spec.queries * (unsigned long long)spec.keys;
-    resident = {};
-    momentsOf.reset();
-    values.reserve(count, "the workload");
-    launchGenerateLogits(spec.seed, spec.logitStd, count, values.data(), stream);
 }
 
 k::Rows CudaBackend::Impl::rowsOf(const Workload& workload, double eps, const double* device,
@@ -651,11 +641,12 @@ std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
 }
 
 std::vector<float> CudaBackend::generateLogits(const WorkloadSpec& spec) {
-    Workload::generate(spec); // its checks and messages; it generates nothing
+    const Workload workload = Workload::generate(spec); // its checks; it holds only the spec
     std::lock_guard lock(impl_->mutex);
     check(cudaSetDevice(0), "cudaSetDevice");
-    impl_->generate(spec);
-    std::vector<float> out(std::size_t(spec.heads) * spec.queries * std::size_t(spec.keys));
+    if (impl_->reserveValues(workload))
+        impl_->fillValues(workload);
+    std::vector<float> out(workload.rowCount() * std::size_t(workload.keys()));
     check(cudaMemcpyAsync(out.data(), impl_->values.data(), out.size() * sizeof(float),
                           cudaMemcpyDeviceToHost, impl_->stream),
           "download of the logits");
