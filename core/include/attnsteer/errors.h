@@ -1,20 +1,71 @@
 #pragma once
-// Errors that the command line and the GUI show to the user as one line.
+// Errors that the command line and the GUI show to the user as one line. An InputError says what
+// it is about (a setting or a file) apart from the problem, so that each front end names the
+// subject its own way: the command line as its option ("--eps: must be ..."), the window as the
+// control's label, a file by its path in both.
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace attnsteer {
 
-/// Bad input from the user: a file that cannot be read or a value out of range.
-/// what() is one line that names the file or option first, e.g. "sal.npy: dtype is <i4, expected
-/// float32 or float64". The CLI prints it and exits with code 2; the GUI shows it in a message.
+/// What a bad input is about.
+struct InputSubject {
+    enum class Kind {
+        Setting, ///< a value the user chose: NAME is its identifier, the command line's option
+                 ///< without the dashes ("eps", "steer-heads", "saliency", "head")
+        File,    ///< a file the user gave: NAME is its path
+        None,    ///< nothing in particular (an unknown command): the problem says it all
+    };
+    Kind kind = Kind::None;
+    std::string name;
+
+    static InputSubject setting(std::string name) { return {Kind::Setting, std::move(name)}; }
+    static InputSubject file(std::string path) { return {Kind::File, std::move(path)}; }
+    bool operator==(const InputSubject&) const = default;
+};
+
+/// Bad input from the user: a file that cannot be read or a value out of range. problem() is one
+/// line ("dtype is <i4, expected float32 or float64"); what() is "NAME: PROBLEM" with the
+/// subject's bare name (a setting without dashes). The CLI prints its own rendering and exits
+/// with code 2; the GUI shows its own in a message.
 class InputError : public std::runtime_error {
   public:
-    using std::runtime_error::runtime_error;
-    /// "SOURCE: PROBLEM", the form every input error takes.
+    InputError(InputSubject subject, const std::string& problem)
+        : std::runtime_error(subject.kind == InputSubject::Kind::None
+                                 ? problem
+                                 : subject.name + ": " + problem),
+          subject_(std::move(subject)), problem_(problem) {}
+    /// Transitional, removed before this change lands: "--NAME" is a setting, anything else a
+    /// file.
     InputError(const std::string& source, const std::string& problem)
-        : std::runtime_error(source + ": " + problem) {}
+        : InputError(source.starts_with("--") ? InputSubject::setting(source.substr(2))
+                                              : InputSubject::file(source),
+                     problem) {}
+    const InputSubject& subject() const noexcept { return subject_; }
+    const std::string& problem() const noexcept { return problem_; }
+
+  private:
+    InputSubject subject_;
+    std::string problem_;
+};
+
+/// InputError about the setting NAME (its command-line option without dashes).
+inline InputError settingError(std::string name, const std::string& problem) {
+    return InputError(InputSubject::setting(std::move(name)), problem);
+}
+/// InputError about the file PATH.
+inline InputError fileError(std::string path, const std::string& problem) {
+    return InputError(InputSubject::file(std::move(path)), problem);
+}
+
+/// A compute device failed where another backend can do the same work: out of device memory,
+/// a lost device, a failed launch. what() is one line without a subject ("out of device memory
+/// (needs 4.3 GB, 2.1 GB free)"). withFallback (backend.h) catches it and computes on the CPU.
+class DeviceError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
 };
 
 /// Thrown by long computations when their cancel flag was raised.

@@ -1,0 +1,106 @@
+#pragma once
+// The steering math, in one place for every backend and view: the CPU backend, the CUDA kernels
+// (gpu/src/kernels.cuh), the window's matrix and the plots' matrix all call these. No CUDA types;
+// device code includes it like philox_normal.h.
+//
+// Per row over K keys, with E = A + eps, x = log E, s~ = s - max s and w_k = e^{lambda s~_k} <= 1:
+//   A'_k      = E_k w_k / S1,                        S1 = sum_k E_k w_k
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,      S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
+//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+// The shift by max s cancels in A' and keeps w from overflowing at large lambda; the lambda-free
+// sums (H(A), sum A x, sum A s~, sum A) are computed once per row.
+
+#include "attnsteer/philox_normal.h" // ATTNSTEER_HOST_DEVICE
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+
+namespace attnsteer::steering {
+
+/// S1 at or below this (or not finite) leaves too few digits for log S1: the row is computed
+/// straight from A instead (steeredRow / steeredRowMetrics), with its own shift.
+inline constexpr double kUnderflow = 1e-280;
+
+/// Below this eps / A the series for log(A + eps) is exact in double (y^4/4 < 2.5e-17).
+inline constexpr double kLogSeriesLimit = 1e-4;
+
+/// x = log(A + eps) from A and log A: log A + log1p(y), y = eps / A, by its series
+/// y - y^2/2 + y^3/3 where y < kLogSeriesLimit (a logarithm per element saved), else the
+/// logarithm. -inf where A + eps = 0.
+ATTNSTEER_HOST_DEVICE inline double shiftedLog(double a, double logA, double eps) {
+    if (eps == 0)
+        return logA;
+    const double y = eps / a; // +inf where A = 0
+    return y < kLogSeriesLimit ? logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0))) : std::log(a + eps);
+}
+
+/// z = log(A + eps) + lambda s of one key, -inf where A + eps = 0: the steered logit before the
+/// softmax.
+ATTNSTEER_HOST_DEVICE inline double steeredLogit(double a, double eps, double lambda,
+                                                 double saliency) {
+    const double e = a + eps;
+    return e > 0 ? std::log(e) + lambda * saliency : -INFINITY;
+}
+
+/// The lambda-free sums of one row.
+struct RowSums {
+    double entropy = 0;     ///< H(A) = -sum_{A>0} A log A
+    double sumAx = 0;       ///< sum_{A>0} A x
+    double sumAShifted = 0; ///< sum A s~
+    double sumA = 0;        ///< sum A (1 up to rounding for softmax rows)
+};
+
+/// H(A') and KL(A||A') of a row at LAMBDA from its three sums. False (outputs untouched) where
+/// S1 underflowed or overflowed: the row then needs steeredRowMetrics.
+ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double lambda, double s1,
+                                                  double s2, double s3, double& entropy,
+                                                  double& kl) {
+    if (!(s1 > kUnderflow) || std::isinf(s1))
+        return false;
+    const double logS1 = std::log(s1);
+    entropy = logS1 - (s2 + lambda * s3) / s1;
+    kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
+    return true;
+}
+
+/// A' of one row: OUT[k] = softmax_k(log(A_k + eps) + lambda s_k) over K keys, shifted by the
+/// row's largest steered logit (any lambda, masked keys give 0). OUT may alias nothing else.
+/// Returns log of the softmax's normalizer relative to that shift's origin, log sum e^z, which
+/// steeredRowMetrics uses for log A'.
+ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const double* saliency,
+                                               std::size_t keys, double lambda, double eps,
+                                               double* out) {
+    double top = -INFINITY;
+    for (std::size_t k = 0; k < keys; ++k) {
+        out[k] = steeredLogit(attention[k], eps, lambda, saliency[k]);
+        top = out[k] > top ? out[k] : top;
+    }
+    double sum = 0;
+    for (std::size_t k = 0; k < keys; ++k)
+        sum += out[k] = out[k] > -INFINITY ? std::exp(out[k] - top) : 0.0;
+    const double scale = 1 / sum;
+    for (std::size_t k = 0; k < keys; ++k)
+        out[k] *= scale;
+    return std::log(sum) + top;
+}
+
+/// A' - A of one row, in place on OUT as steeredRow leaves it.
+ATTNSTEER_HOST_DEVICE inline void subtractOriginal(const double* attention, std::size_t keys,
+                                                   double* out) {
+    for (std::size_t k = 0; k < keys; ++k)
+        out[k] -= attention[k];
+}
+
+/// Whether HEAD gets the bias, given the steered heads (COUNT indices; none means every head).
+ATTNSTEER_HOST_DEVICE inline bool isHeadSteered(const int* steeredHeads, std::size_t count,
+                                                int head) {
+    if (count == 0)
+        return true;
+    for (std::size_t i = 0; i < count; ++i)
+        if (steeredHeads[i] == head)
+            return true;
+    return false;
+}
+
+} // namespace attnsteer::steering
