@@ -27,14 +27,15 @@ struct InputSubject {
 };
 
 /// Bad input from the user: a file that cannot be read or a value out of range. problem() is one
-/// line ("dtype is <i4, expected float32 or float64"); what() is "NAME: PROBLEM" with the
-/// subject's bare name (a setting without dashes). The CLI prints its own rendering and exits
+/// line ("dtype is <i4, expected float32 or float64"); what() is "SUBJECT: PROBLEM" (TRANSITIONAL:
+/// a setting as "--NAME"). The CLI prints its own rendering and exits
 /// with code 2; the GUI shows its own in a message.
 class InputError : public std::runtime_error {
   public:
     InputError(InputSubject subject, const std::string& problem)
-        : std::runtime_error(subject.kind == InputSubject::Kind::None
-                                 ? problem
+        : std::runtime_error(subject.kind == InputSubject::Kind::None ? problem
+                             : subject.kind == InputSubject::Kind::Setting
+                                 ? "--" + subject.name + ": " + problem
                                  : subject.name + ": " + problem),
           subject_(std::move(subject)), problem_(problem) {}
     /// Transitional, removed before this change lands: "--NAME" is a setting, anything else a
