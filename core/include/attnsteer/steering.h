@@ -5,8 +5,8 @@
 //
 // Per row over K keys, with E = A + eps, x = log E, s~ = s - max s and w_k = e^{lambda s~_k} <= 1:
 //   A'_k      = E_k w_k / S1,                        S1 = sum_k E_k w_k
-//   H(A')     = log S1 - (S2 + lambda S3) / S1,      S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
-//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,      S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k
+//   s~_k KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
 // The shift by max s cancels in A' and keeps w from overflowing at large lambda; the lambda-free
 // sums (H(A), sum A x, sum A s~, sum A) are computed once per row.
 
@@ -64,16 +64,16 @@ ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double la
     return true;
 }
 
-/// A' of one row: OUT[k] = softmax_k(log(A_k + eps) + lambda s_k) over K keys, shifted by the
-/// row's largest steered logit (any lambda, masked keys give 0). OUT may alias nothing else.
-/// Returns log of the softmax's normalizer relative to that shift's origin, log sum e^z, which
-/// steeredRowMetrics uses for log A'.
-ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const double* saliency,
-                                               std::size_t keys, double lambda, double eps,
-                                               double* out) {
+/// A' of one row from its shifted logs: OUT[k] = softmax_k(LOG_SHIFTED[k] + lambda s_k) over K
+/// keys, LOG_SHIFTED = log(A + eps) (-inf where masked), shifted by the row's largest steered
+/// logit (any lambda; masked keys give 0). OUT may be LOG_SHIFTED itself. Returns the log of the
+/// normalizer, log sum_k e^{z_k}, so that log A'_k = z_k - that.
+ATTNSTEER_HOST_DEVICE inline double steerShiftedLogs(const double* logShifted,
+                                                     const double* saliency, std::size_t keys,
+                                                     double lambda, double* out) {
     double top = -INFINITY;
     for (std::size_t k = 0; k < keys; ++k) {
-        out[k] = steeredLogit(attention[k], eps, lambda, saliency[k]);
+        out[k] = logShifted[k] > -INFINITY ? logShifted[k] + lambda * saliency[k] : -INFINITY;
         top = out[k] > top ? out[k] : top;
     }
     double sum = 0;
@@ -83,6 +83,22 @@ ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const do
     for (std::size_t k = 0; k < keys; ++k)
         out[k] *= scale;
     return std::log(sum) + top;
+}
+
+/// log(A + eps) of every key of a row, -inf where A + eps = 0 (what steerShiftedLogs takes).
+ATTNSTEER_HOST_DEVICE inline void shiftedLogs(const double* attention, std::size_t keys, double eps,
+                                              double* out) {
+    for (std::size_t k = 0; k < keys; ++k)
+        out[k] = steeredLogit(attention[k], eps, 0.0, 0.0);
+}
+
+/// A' of one row: OUT[k] = softmax_k(log(A_k + eps) + lambda s_k) over K keys (see
+/// steerShiftedLogs). OUT must not alias ATTENTION.
+ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const double* saliency,
+                                               std::size_t keys, double lambda, double eps,
+                                               double* out) {
+    shiftedLogs(attention, keys, eps, out);
+    return steerShiftedLogs(out, saliency, keys, lambda, out);
 }
 
 /// A' - A of one row, in place on OUT as steeredRow leaves it.
