@@ -7,6 +7,7 @@
 #include "sweep_csv.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
 
 #include <QByteArray>
@@ -107,42 +108,22 @@ void addWarning(Messages& messages, const std::string& warning) {
         messages.warnings.push_back(warning);
 }
 
-/// The backend of --backend, and the CPU fallback of auto: when no device is there, and when the
-/// workload does not fit into the device's memory.
-class BackendUse {
-  public:
-    /// Throws InputError("--backend", "cuda: <reason>") for --backend cuda without a device.
-    BackendUse(const CliOptions& options, Messages& messages)
-        : choice_(options.backend), threads_(options.scenario.threads), messages_(messages) {
-        gpu::BackendSelection selection = gpu::selectBackend(choice_, threads_);
-        backend_ = std::move(selection.backend);
-        if (!selection.notice.empty())
-            messages_.notices.push_back(selection.notice);
-    }
-
-    /// WORK(backend); with auto, once more on the CPU when the CUDA backend ran out of memory.
-    template <typename Work> auto run(Work&& work) -> decltype(work(std::declval<Backend&>())) {
-        try {
-            return work(*backend_);
-        } catch (const InputError& error) {
-            static const std::string outOfMemory = "--backend: cuda: out of device memory";
-            const std::string what = error.what();
-            if (choice_ != gpu::BackendChoice::Auto || backend_->name() != "cuda" ||
-                what.rfind(outOfMemory, 0) != 0)
-                throw;
-            messages_.notices.push_back(what.substr(std::string("--backend: ").size()) +
-                                        "; using the CPU backend");
-            backend_ = makeCpuBackend(threads_);
-        }
-        return work(*backend_);
-    }
-
-  private:
-    gpu::BackendChoice choice_;
-    int threads_;
-    Messages& messages_;
-    std::unique_ptr<Backend> backend_;
-};
+/// The backend of --backend. With auto, the CUDA backend falls back to the CPU when its device
+/// fails (out of memory for this workload), with a notice; --backend cuda reports the failure.
+/// Throws InputError about "backend" for --backend cuda without a device.
+std::unique_ptr<Backend> chooseBackend(const CliOptions& options, Messages& messages) {
+    const int threads = options.scenario.threads;
+    gpu::BackendSelection selection = gpu::selectBackend(options.backend, threads);
+    if (!selection.notice.empty())
+        messages.notices.push_back(selection.notice);
+    if (options.backend != gpu::BackendChoice::Auto || selection.backend->name() != "cuda")
+        return std::move(selection.backend);
+    return std::make_unique<FallbackBackend>(std::move(selection.backend), makeCpuBackend(threads),
+                                             [&messages](const std::string& reason) {
+                                                 messages.notices.push_back(
+                                                     "cuda: " + reason + "; using the CPU backend");
+                                             });
+}
 
 QString headsText(const std::vector<int>& heads) {
     if (heads.empty())
@@ -237,14 +218,12 @@ PreparedScenario prepareQuietly(const CliOptions& options, Messages& messages) {
 
 void runMetrics(const CliOptions& options, Messages& messages) {
     setActivity("starting the backend");
-    BackendUse backend(options, messages);
+    const auto backend = chooseBackend(options, messages);
     const PreparedScenario prepared = prepareQuietly(options, messages);
 
     setActivity("evaluating " + workloadActivity(options.scenario));
-    const Metrics metrics = backend.run([&](Backend& chosen) {
-        return chosen.evaluate(prepared.workload, prepared.saliency.values,
-                               options.scenario.params);
-    });
+    const Metrics metrics =
+        backend->evaluate(prepared.workload, prepared.saliency.values, options.scenario.params);
 
     setActivity("the output");
     if (options.json)
@@ -256,10 +235,10 @@ void runMetrics(const CliOptions& options, Messages& messages) {
 void runSweep(const CliOptions& options, Messages& messages) {
     // Refuse before the work, not after it.
     if (!options.csvPath.isEmpty() && !options.force && pathExists(options.csvPath.toStdString()))
-        throw InputError(shown(options.csvPath).toStdString(), "exists; use --force to overwrite");
+        throw fileError(shown(options.csvPath).toStdString(), "exists; use --force to overwrite");
 
     setActivity("starting the backend");
-    BackendUse backend(options, messages);
+    const auto backend = chooseBackend(options, messages);
     setActivity(workloadActivity(options.scenario));
     const PreparedSweep prepared = [&] {
         QuietStderr quiet;
@@ -268,11 +247,8 @@ void runSweep(const CliOptions& options, Messages& messages) {
     addWarning(messages, prepared.warning);
 
     setActivity("sweeping " + workloadActivity(options.scenario));
-    std::string backendName;
-    const std::vector<SweepRow> rows = backend.run([&](Backend& chosen) {
-        backendName = chosen.name();
-        return attnsteer::runSweep(prepared.config(), chosen);
-    });
+    const std::vector<SweepRow> rows = attnsteer::runSweep(prepared.config(), *backend);
+    const std::string backendName = backend->name();
 
     setActivity("the output");
     if (!options.csvPath.isEmpty()) {
@@ -345,21 +321,21 @@ void runPlot(const CliOptions& options, Messages& messages) {
     const QString dir = outInfo.absoluteFilePath();
     const std::string dirName = shown(options.outDir).toStdString();
     if (outInfo.exists() && !outInfo.isDir())
-        throw InputError(dirName, "exists and is not a folder");
+        throw fileError(dirName, "exists and is not a folder");
     const bool create = !outInfo.exists();
     if (create && !QFileInfo(outInfo.absolutePath()).isDir())
-        throw InputError(
-            dirName, "cannot create the folder: " + shown(outInfo.absolutePath()).toStdString() +
-                         " does not exist");
+        throw fileError(dirName,
+                        "cannot create the folder: " + shown(outInfo.absolutePath()).toStdString() +
+                            " does not exist");
     if (!options.force && !create)
         for (const QString& name : exportAllPlotsFileNames()) {
             const QString file = QDir(dir).filePath(name);
             if (pathExists(file.toStdString()))
-                throw InputError(shown(file).toStdString(), "exists; use --force to overwrite");
+                throw fileError(shown(file).toStdString(), "exists; use --force to overwrite");
         }
 
     setActivity("starting the backend");
-    BackendUse backend(options, messages);
+    const auto backend = chooseBackend(options, messages);
     const PreparedScenario prepared = prepareQuietly(options, messages);
 
     setActivity("the plots of " + workloadActivity(options.scenario));
@@ -371,11 +347,8 @@ void runPlot(const CliOptions& options, Messages& messages) {
     request.sortBySaliency = options.sortBySaliency;
     request.difference = options.difference;
     std::vector<std::string> plotWarnings;
-    const PlotData data = backend.run([&](Backend& chosen) {
-        plotWarnings.clear();
-        return buildPlotData(options.scenario, prepared, chosen, options.scenario.params, request,
-                             &plotWarnings);
-    });
+    const PlotData data = buildPlotData(options.scenario, prepared, *backend,
+                                        options.scenario.params, request, &plotWarnings);
     for (const std::string& warning : plotWarnings)
         addWarning(messages, warning);
 
@@ -384,7 +357,7 @@ void runPlot(const CliOptions& options, Messages& messages) {
         std::error_code error;
         std::filesystem::create_directory(QFile::encodeName(dir).toStdString(), error);
         if (error)
-            throw InputError(dirName, "cannot create the folder: " + error.message());
+            throw fileError(dirName, "cannot create the folder: " + error.message());
     }
     const ExportResult result = exportAllPlots(data, dir, options.pixels, options.force);
     if (!result.ok)

@@ -27,6 +27,7 @@ void runPlot(const CliOptions& options, Messages& messages);
 
 /// "attnsteer-cli: warning: TEXT" on stderr.
 void printWarning(const std::string& text);
+
 /// "attnsteer-cli: notice: TEXT" on stderr.
 void printNotice(const std::string& text);
 

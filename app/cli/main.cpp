@@ -2,6 +2,7 @@
 // line. Every bad input ends in one line "attnsteer-cli: error: MESSAGE" on stderr and exit code 2.
 
 #include "commands.h"
+#include "option_values.h"
 #include "options.h"
 
 #include "attnsteer/errors.h"
@@ -101,7 +102,11 @@ int main(int argc, char** argv) {
         std::setlocale(LC_NUMERIC, "C");
         return run(*parsed.options);
     } catch (const attnsteer::InputError& error) {
-        printError(error.what());
+        printError(attnsteer::commandLineMessage(error));
+        return kUserError;
+    } catch (const attnsteer::DeviceError& error) {
+        // Only --backend cuda gets here: auto falls back to the CPU.
+        printError(std::string("--backend: cuda: ") + error.what());
         return kUserError;
     } catch (const attnsteer::Cancelled&) {
         printError("cancelled");

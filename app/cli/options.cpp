@@ -220,19 +220,19 @@ class ValueReader {
     void wholeNumber(const char* name, T& target, std::int64_t min,
                      std::int64_t max = kIntMax) const {
         if (isSet(name))
-            target = T(parseWholeNumber(text(name), option(name), min, max));
+            target = T(parseWholeNumber(text(name), name, min, max));
     }
     void realNumber(const char* name, double& target,
                     double min = -std::numeric_limits<double>::infinity()) const {
         if (isSet(name))
-            target = parseRealNumber(text(name), option(name), min);
+            target = parseRealNumber(text(name), name, min);
     }
     void path(const char* name, std::string& target) const {
         if (!isSet(name))
             return;
         target = text(name);
         if (target.empty())
-            throw InputError(option(name), "needs a file name");
+            throw settingError(name, "needs a file name");
     }
 
   private:
@@ -253,7 +253,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     in.wholeNumber("keys", spec.keys, 1);
     in.realNumber("logit-std", spec.logitStd, 0.0);
     if (in.isSet("seed"))
-        spec.seed = parseUnsigned(in.text("seed"), "--seed");
+        spec.seed = parseUnsigned(in.text("seed"), "seed");
     if (scenario.hasWorkloadFile()) {
         const std::string& file =
             scenario.logitsPath.empty() ? scenario.attentionPath : scenario.logitsPath;
@@ -267,8 +267,8 @@ void readOptions(const ValueReader& in, CliOptions& out) {
         const std::string mode = in.text("normalize");
         const auto normalization = parseNormalization(mode);
         if (!normalization)
-            throw InputError("--normalize",
-                             "'" + mode + "' is not one of max, minmax, zscore, none");
+            throw settingError("normalize",
+                               "'" + mode + "' is not one of max, minmax, zscore, none");
         scenario.normalization = *normalization;
     }
 
@@ -283,7 +283,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     in.realNumber("lambda", params.lambda);
     in.realNumber("eps", params.eps, 0.0);
     if (in.isSet("steer-heads"))
-        params.steeredHeads = parseHeadList(in.text("steer-heads"), "--steer-heads");
+        params.steeredHeads = parseHeadList(in.text("steer-heads"), "steer-heads");
 
     if (out.command == Command::Plot) {
         // The tradeoff curve: a fine grid, and the seeds from the workload's own on.
@@ -321,7 +321,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
         const std::string name = in.text("backend");
         const auto choice = gpu::parseBackendChoice(name);
         if (!choice)
-            throw InputError("--backend", "'" + name + "' is not one of cpu, cuda, auto");
+            throw settingError("backend", "'" + name + "' is not one of cpu, cuda, auto");
         out.backend = *choice;
     }
     out.json = in.isSet("json");
@@ -371,16 +371,16 @@ ParseOutcome parseCommandLine(const QStringList& arguments) {
         throw InputError("unexpected argument '" + positional[1].toStdString() + "'");
     for (const OptionSpec& spec : kOptions)
         if (!(commandsOf(spec.name) & command->bit) && parser.isSet(QString::fromLatin1(spec.name)))
-            throw InputError(std::string("--") + spec.name,
-                             std::string("not used by the ") + command->name + " command");
+            throw settingError(spec.name,
+                               std::string("not used by the ") + command->name + " command");
 
     CliOptions options;
     options.command = command->command;
     readOptions(ValueReader(parser), options);
     if (options.command == Command::Project && options.scenario.saliencyImagePath.empty())
-        throw InputError("project", "needs --saliency-image FILE");
+        throw InputError("project: needs --saliency-image FILE");
     if (options.command == Command::Plot && options.outDir.isEmpty())
-        throw InputError("plot", "needs --out DIR");
+        throw InputError("plot: needs --out DIR");
     return {std::move(options), 0};
 }
 

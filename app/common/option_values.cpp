@@ -22,83 +22,96 @@ std::string_view withoutPlus(std::string_view text) {
     return text;
 }
 
-[[noreturn]] void notWhole(std::string_view text, std::string_view option) {
-    throw InputError(std::string(option), quoted(text) + " is not a valid whole number");
+[[noreturn]] void notWhole(std::string_view text, std::string_view setting) {
+    throw settingError(std::string(setting), quoted(text) + " is not a valid whole number");
 }
 
 } // namespace
 
-std::int64_t parseWholeNumber(std::string_view text, std::string_view option, std::int64_t min,
+std::int64_t parseWholeNumber(std::string_view text, std::string_view setting, std::int64_t min,
                               std::int64_t max) {
     const std::string_view digits = withoutPlus(text);
     std::int64_t value = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (digits.empty() || end != digits.data() + digits.size())
-        notWhole(text, option);
+        notWhole(text, setting);
     if (error == std::errc::result_out_of_range)
-        throw InputError(std::string(option), digits.front() == '-'
-                                                  ? "must be at least " + std::to_string(min)
-                                                  : "must be at most " + std::to_string(max));
+        throw settingError(std::string(setting), digits.front() == '-'
+                                                     ? "must be at least " + std::to_string(min)
+                                                     : "must be at most " + std::to_string(max));
     if (error != std::errc())
-        notWhole(text, option);
+        notWhole(text, setting);
     if (value < min)
-        throw InputError(std::string(option), "must be at least " + std::to_string(min));
+        throw settingError(std::string(setting), "must be at least " + std::to_string(min));
     if (value > max)
-        throw InputError(std::string(option), "must be at most " + std::to_string(max));
+        throw settingError(std::string(setting), "must be at most " + std::to_string(max));
     return value;
 }
 
-std::uint64_t parseUnsigned(std::string_view text, std::string_view option) {
+std::uint64_t parseUnsigned(std::string_view text, std::string_view setting) {
     const std::string_view digits = withoutPlus(text);
     if (!digits.empty() && digits.front() == '-') {
         // "-1" is a whole number, just not an allowed one; "-x" is not a number at all.
-        parseWholeNumber(text, option);
-        throw InputError(std::string(option), "must be at least 0");
+        parseWholeNumber(text, setting);
+        throw settingError(std::string(setting), "must be at least 0");
     }
     std::uint64_t value = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (digits.empty() || end != digits.data() + digits.size())
-        notWhole(text, option);
+        notWhole(text, setting);
     if (error == std::errc::result_out_of_range)
-        throw InputError(std::string(option),
-                         "must be at most " +
-                             std::to_string(std::numeric_limits<std::uint64_t>::max()));
+        throw settingError(std::string(setting),
+                           "must be at most " +
+                               std::to_string(std::numeric_limits<std::uint64_t>::max()));
     if (error != std::errc())
-        notWhole(text, option);
+        notWhole(text, setting);
     return value;
 }
 
-double parseRealNumber(std::string_view text, std::string_view option, double min) {
+double parseRealNumber(std::string_view text, std::string_view setting, double min) {
     const std::string_view digits = withoutPlus(text);
     double value = 0;
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
     if (digits.empty() || end != digits.data() + digits.size() ||
         (error != std::errc() && error != std::errc::result_out_of_range))
-        throw InputError(std::string(option), quoted(text) + " is not a valid number");
+        throw settingError(std::string(setting), quoted(text) + " is not a valid number");
     if (error == std::errc::result_out_of_range)
-        throw InputError(std::string(option), quoted(text) + " is out of range for a double");
+        throw settingError(std::string(setting), quoted(text) + " is out of range for a double");
     if (!std::isfinite(value))
-        throw InputError(std::string(option), quoted(text) + " is not finite");
+        throw settingError(std::string(setting), quoted(text) + " is not finite");
     if (value < min) {
         char bound[32];
         std::snprintf(bound, sizeof bound, "%g", min);
-        throw InputError(std::string(option), std::string("must be at least ") + bound);
+        throw settingError(std::string(setting), std::string("must be at least ") + bound);
     }
     return value;
 }
 
-std::vector<int> parseHeadList(std::string_view text, std::string_view option) {
+std::vector<int> parseHeadList(std::string_view text, std::string_view setting) {
     // Same grammar as the seed list: "0,3,5" or "FIRST:LAST".
-    const std::vector<std::uint64_t> values = parseSeedList(text, option);
+    const std::vector<std::uint64_t> values = parseSeedList(text, "--" + std::string(setting));
     std::vector<int> heads;
     heads.reserve(values.size());
     for (std::uint64_t value : values) {
         if (value > std::uint64_t(std::numeric_limits<int>::max()))
-            throw InputError(std::string(option),
-                             "head " + std::to_string(value) + " is out of range");
+            throw settingError(std::string(setting),
+                               "head " + std::to_string(value) + " is out of range");
         heads.push_back(int(value));
     }
     return heads;
+}
+
+std::string commandLineMessage(const InputError& error) {
+    const InputSubject& subject = error.subject();
+    switch (subject.kind) {
+    case InputSubject::Kind::Setting:
+        return "--" + subject.name + ": " + error.problem();
+    case InputSubject::Kind::File:
+        return subject.name + ": " + error.problem();
+    case InputSubject::Kind::None:
+        break;
+    }
+    return error.problem();
 }
 
 } // namespace attnsteer

@@ -1,29 +1,37 @@
 #pragma once
 // Option values from text, with the one-line errors the command line prints and the GUI shows.
-// Every error is an InputError "OPTION: problem", e.g. "--heads: 'abc' is not a valid whole
-// number" or "--heads: must be at least 1". Parsing ignores the locale.
+// Every error is an InputError about the setting named SETTING (the option without dashes:
+// "heads"), e.g. problem "'abc' is not a valid whole number" or "must be at least 1". Parsing
+// ignores the locale.
+
+#include "attnsteer/errors.h"
 
 #include <cstdint>
 #include <limits>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace attnsteer {
 
 /// A whole number in [MIN, MAX]: decimal digits with an optional sign, nothing else.
-std::int64_t parseWholeNumber(std::string_view text, std::string_view option,
+std::int64_t parseWholeNumber(std::string_view text, std::string_view setting,
                               std::int64_t min = std::numeric_limits<std::int64_t>::min(),
                               std::int64_t max = std::numeric_limits<std::int64_t>::max());
 
 /// A non-negative whole number up to 2^64 - 1 (seeds).
-std::uint64_t parseUnsigned(std::string_view text, std::string_view option);
+std::uint64_t parseUnsigned(std::string_view text, std::string_view setting);
 
 /// A finite decimal number (123, 0.25, 1e-9) that is at least MIN.
-double parseRealNumber(std::string_view text, std::string_view option,
+double parseRealNumber(std::string_view text, std::string_view setting,
                        double min = -std::numeric_limits<double>::infinity());
 
 /// Head indices: "0,3,5" or "FIRST:LAST" with both ends included ("0:7" is eight heads).
 /// Whether they exist is checked later, against the workload.
-std::vector<int> parseHeadList(std::string_view text, std::string_view option = "--steer-heads");
+std::vector<int> parseHeadList(std::string_view text, std::string_view setting = "--steer-heads");
+
+/// An input error as a command line shows it: a setting as its option ("--eps: must be a finite
+/// number >= 0"), a file by its path, anything else as its problem alone.
+std::string commandLineMessage(const InputError& error);
 
 } // namespace attnsteer

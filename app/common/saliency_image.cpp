@@ -27,9 +27,9 @@ std::string megapixelText(long long pixels) {
 
 [[noreturn]] void throwTooLarge(const std::string& source, long long width, long long height) {
     const long long pixels = width * height;
-    throw InputError(source, "image is " + std::to_string(width) + "x" + std::to_string(height) +
-                                 " = " + megapixelText(pixels) +
-                                 " megapixels, more than the 100 megapixel limit");
+    throw fileError(source, "image is " + std::to_string(width) + "x" + std::to_string(height) +
+                                " = " + megapixelText(pixels) +
+                                " megapixels, more than the 100 megapixel limit");
 }
 
 } // namespace
@@ -57,14 +57,14 @@ SaliencyMap loadSaliencyImage(const QString& path) {
     const std::string source = path.toStdString();
     const QFileInfo info(path);
     if (!info.exists())
-        throw InputError(source, "cannot open file: No such file or directory");
+        throw fileError(source, "cannot open file: No such file or directory");
     if (info.isDir())
-        throw InputError(source, "cannot open file: Is a directory");
+        throw fileError(source, "cannot open file: Is a directory");
     QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
-        throw InputError(source, "cannot open file: " + file.errorString().toStdString());
+        throw fileError(source, "cannot open file: " + file.errorString().toStdString());
     if (file.size() == 0)
-        throw InputError(source, "file is empty, expected an image");
+        throw fileError(source, "file is empty, expected an image");
 
     if (QImageReader::allocationLimit() < kAllocationLimitMiB)
         QImageReader::setAllocationLimit(kAllocationLimitMiB);
@@ -80,7 +80,7 @@ SaliencyMap loadSaliencyImage(const QString& path) {
         QString reason = reader.errorString();
         if (reason.isEmpty())
             reason = QStringLiteral("unknown error");
-        throw InputError(source, "cannot decode image: " + reason.toStdString());
+        throw fileError(source, "cannot decode image: " + reason.toStdString());
     }
     if (qint64(image.width()) * image.height() > kMaxSaliencyImagePixels)
         throwTooLarge(source, image.width(), image.height());

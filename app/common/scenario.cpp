@@ -6,13 +6,15 @@
 
 #include <QString>
 
+#include <algorithm>
+
 namespace attnsteer {
 
 void checkScenario(const Scenario& scenario) {
     if (!scenario.logitsPath.empty() && !scenario.attentionPath.empty())
-        throw InputError("--logits", "cannot be combined with --attention");
+        throw settingError("logits", "cannot be combined with --attention");
     if (!scenario.saliencyPath.empty() && !scenario.saliencyImagePath.empty())
-        throw InputError("--saliency", "cannot be combined with --saliency-image");
+        throw settingError("saliency", "cannot be combined with --saliency-image");
 }
 
 Workload loadWorkload(const Scenario& scenario) {
@@ -33,10 +35,8 @@ ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOpti
         result.projection = projectSaliencyMap(map.values, map.height, map.width, options, keys);
     } catch (const InputError& error) {
         // The projection names the "image"; the user knows it by its file name.
-        const std::string what = error.what();
-        const std::string prefix = "image: ";
-        if (what.rfind(prefix, 0) == 0)
-            throw InputError(path, what.substr(prefix.size()));
+        if (error.subject().name == "image")
+            throw fileError(path, error.problem());
         throw;
     }
     return result;
@@ -86,6 +86,28 @@ PreparedScenario prepareScenario(const Scenario& scenario) {
     return prepared;
 }
 
+SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkload,
+                           const std::vector<double>* fixedSaliency, std::vector<double> lambdas,
+                           std::vector<std::uint64_t> seeds) {
+    SweepConfig config;
+    config.spec = scenario.spec;
+    config.workload = fileWorkload;
+    if (fixedSaliency)
+        config.saliencyRaw = *fixedSaliency;
+    config.normalization = scenario.normalization;
+    config.params = scenario.params;
+    config.lambdas = std::move(lambdas);
+    config.seeds = std::move(seeds);
+    if (fileWorkload && fixedSaliency && config.seeds.size() > 1)
+        config.seeds.resize(1);
+    return config;
+}
+
+int matrixQueries(int queries, int keys, std::size_t maxCells) {
+    const std::size_t fit = std::max<std::size_t>(1, maxCells / std::size_t(std::max(keys, 1)));
+    return int(std::min<std::size_t>(std::size_t(std::max(queries, 0)), fit));
+}
+
 SweepConfig PreparedSweep::config() const {
     SweepConfig config = baseConfig;
     config.workload = workload ? &*workload : nullptr;
@@ -99,20 +121,17 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
     if (scenario.hasWorkloadFile())
         prepared.workload = loadWorkload(scenario);
     else if (scenario.spec.heads < 1 || scenario.spec.queries < 1 || scenario.spec.keys < 1)
-        throw InputError("workload", "heads, queries and keys must be at least 1");
+        throw settingError("workload", "heads, queries and keys must be at least 1");
     const int keys = prepared.workload ? prepared.workload->keys() : scenario.spec.keys;
     prepared.saliency = loadFixedSaliency(scenario, keys);
     if (prepared.saliency)
         prepared.warning = normalizeRawSaliency(*prepared.saliency, scenario.normalization).warning;
 
-    SweepConfig& config = prepared.baseConfig;
-    config.spec = scenario.spec;
-    if (prepared.saliency)
-        config.saliencyRaw = prepared.saliency->values;
-    config.normalization = scenario.normalization;
-    config.params = scenario.params;
-    config.lambdas = std::move(lambdas);
-    config.seeds = std::move(seeds);
+    prepared.baseConfig =
+        sweepConfigFor(scenario, prepared.workload ? &*prepared.workload : nullptr,
+                       prepared.saliency ? &prepared.saliency->values : nullptr, std::move(lambdas),
+                       std::move(seeds));
+    prepared.baseConfig.workload = nullptr; // config() points it at this object's workload
     return prepared;
 }
 

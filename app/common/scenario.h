@@ -9,6 +9,7 @@
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -75,6 +76,21 @@ struct PreparedScenario {
 
 /// Checks SCENARIO, then loads or generates its workload and saliency.
 PreparedScenario prepareScenario(const Scenario& scenario);
+
+/// The sweep of SCENARIO over LAMBDAS and SEEDS: the random workload and saliency are drawn per
+/// seed, FILE_WORKLOAD (the scenario's workload file, loaded; null for a random one) and
+/// FIXED_SALIENCY (raw, from a .npy or an image; null for a random one) are the same for every
+/// seed. With both fixed nothing varies with the seed: only the first seed is kept (the spread
+/// would be 0 anyway). The window, `attnsteer-cli sweep` and `plot` all build their sweep here.
+SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkload,
+                           const std::vector<double>* fixedSaliency, std::vector<double> lambdas,
+                           std::vector<std::uint64_t> seeds);
+
+/// The matrix views hold at most this many cells: 4 Mi cells = 32 MiB of doubles per copy.
+inline constexpr std::size_t kMaxMatrixCells = std::size_t(1) << 22;
+
+/// How many of QUERIES rows of KEYS keys a matrix of at most MAX_CELLS cells shows (at least 1).
+int matrixQueries(int queries, int keys, std::size_t maxCells = kMaxMatrixCells);
 
 /// A sweep's fixed inputs: what does not change with the seed is loaded once.
 struct PreparedSweep {

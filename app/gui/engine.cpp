@@ -1,7 +1,9 @@
 #include "engine.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/steering.h"
 
 #include <QElapsedTimer>
 
@@ -16,10 +18,6 @@
 namespace attnsteer {
 
 namespace {
-
-/// The matrix view holds at most this many cells (two copies, A and A'): 4 Mi cells = 32 MiB
-/// each. Larger heads show their first queries.
-constexpr std::size_t kMaxMatrixCells = std::size_t(1) << 22;
 
 bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
     if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath)
@@ -111,8 +109,6 @@ Engine::Engine(QObject* parent)
                   emit failed(outcome.error);
                   return;
               }
-              if (!outcome.value->backendError.isEmpty())
-                  fallBackToCpu(outcome.value->backendError);
               if (!dataSet_ || outcome.value->epoch != dataSet_->epoch)
                   return;
               lastEvaluation_ = std::move(*outcome.value);
@@ -129,8 +125,6 @@ Engine::Engine(QObject* parent)
                   emit failed(outcome.error);
                   return;
               }
-              if (!outcome.value->backendError.isEmpty())
-                  fallBackToCpu(outcome.value->backendError);
               if (!dataSet_ || outcome.value->epoch != dataSet_->epoch || sweepJob_.isRunning())
                   return;
               lastSweep_ = std::move(*outcome.value);
@@ -214,8 +208,18 @@ bool Engine::setBackend(BackendKind kind) {
             std::shared_ptr<Backend> sweep = cudaFactory_();
             if (!evaluation || !sweep)
                 throw std::runtime_error("no CUDA backend");
-            evaluationBackend_ = std::move(evaluation);
-            sweepBackend_ = std::move(sweep);
+            // A device failure (out of memory for a bigger workload) computes that job on the
+            // CPU, and the engine stays there.
+            const auto fellBack = [this](const std::string& reason) {
+                QMetaObject::invokeMethod(
+                    this,
+                    [this, reason = QString::fromStdString(reason)] { fallBackToCpu(reason); },
+                    Qt::QueuedConnection);
+            };
+            evaluationBackend_ = std::make_shared<FallbackBackend>(std::move(evaluation),
+                                                                   cpuEvaluationBackend_, fellBack);
+            sweepBackend_ =
+                std::make_shared<FallbackBackend>(std::move(sweep), cpuSweepBackend_, fellBack);
             backendKind_ = BackendKind::Cuda;
         } catch (const std::exception& error) {
             emit backendFellBack(QString::fromStdString(error.what()));
@@ -331,32 +335,18 @@ void Engine::requestEvaluation(bool dataChanged) {
         return;
     const EvaluationRequest request = currentRequest();
     const std::shared_ptr<Backend> backend = evaluationBackend_;
-    const std::shared_ptr<Backend> fallback =
-        backend != cpuEvaluationBackend_ ? cpuEvaluationBackend_ : nullptr;
     // A new data set makes the running evaluation useless; a new lambda does not: its moments
     // are what the next one reuses.
     evaluationJob_.request(
-        [data, request, backend, fallback](const JobControl& control) {
+        [data, request, backend](const JobControl& control) {
             RunControl run;
             run.cancel = control.cancel.get();
             run.onProgress = control.progress;
             EvaluationResult result;
             result.epoch = data->epoch;
             result.request = request;
-            try {
-                result.metrics =
-                    backend->evaluate(*data->workload, data->saliency.values, request.params, run);
-            } catch (const Cancelled&) {
-                throw;
-            } catch (const std::exception& error) {
-                if (!fallback)
-                    throw;
-                // The CUDA backend failed (out of device memory, a driver error): the CPU
-                // computes it; an input error is thrown again from there.
-                result.metrics =
-                    fallback->evaluate(*data->workload, data->saliency.values, request.params, run);
-                result.backendError = QString::fromStdString(error.what());
-            }
+            result.metrics =
+                backend->evaluate(*data->workload, data->saliency.values, request.params, run);
             return result;
         },
         dataChanged);
@@ -394,9 +384,8 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = params.steeredHeads.empty() ||
-                                 std::find(params.steeredHeads.begin(), params.steeredHeads.end(),
-                                           request.head) != params.steeredHeads.end();
+        const bool headSteered = steering::isHeadSteered(params.steeredHeads.data(),
+                                                         params.steeredHeads.size(), request.head);
         if (steered)
             result.matrixSteered = steered;
         else if (!headSteered)
@@ -414,8 +403,7 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
                                                        const std::atomic<bool>& cancel) {
     const Workload& workload = *data.workload;
     const int keys = workload.keys();
-    const int queries = int(std::min<std::size_t>(
-        std::size_t(workload.queries()), std::max<std::size_t>(1, kMaxMatrixCells / keys)));
+    const int queries = matrixQueries(workload.queries(), keys);
     auto matrix = std::make_shared<HeadMatrix>();
     matrix->epoch = data.epoch;
     matrix->head = request.head;
@@ -430,13 +418,11 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
             std::span<double>(original->data() + std::size_t(q) * keys, std::size_t(keys)));
     }
     matrix->logShifted.resize(original->size());
-    const double eps = request.params.eps;
-    const std::int64_t cells = std::int64_t(original->size());
 #pragma omp parallel for schedule(static)
-    for (std::int64_t i = 0; i < cells; ++i) {
-        const double e = (*original)[std::size_t(i)] + eps;
-        matrix->logShifted[std::size_t(i)] =
-            e > 0 ? std::log(e) : -std::numeric_limits<double>::infinity();
+    for (int q = 0; q < queries; ++q) {
+        const std::size_t offset = std::size_t(q) * std::size_t(keys);
+        steering::shiftedLogs(original->data() + offset, std::size_t(keys), request.params.eps,
+                              matrix->logShifted.data() + offset);
     }
     matrix->original = std::move(original);
     return matrix;
@@ -446,36 +432,21 @@ std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatri
                                                                  const std::vector<double>& s,
                                                                  double lambda,
                                                                  const std::atomic<bool>& cancel) {
-    // A'_k = exp(z_k - max z) / sum, z_k = log(A_k + eps) + lambda s_k: the backend's row().
     // The rows are independent: spread over the cores (a lambda change waits for this).
     const std::size_t keys = std::size_t(head.keys);
     auto steered = std::make_shared<std::vector<double>>(head.logShifted.size());
     std::atomic<bool> stopped{false};
-#pragma omp parallel
-    {
-        std::vector<double> z(keys);
-#pragma omp for schedule(static)
-        for (int q = 0; q < head.queries; ++q) {
-            if (stopped.load(std::memory_order_relaxed))
-                continue;
-            if (q % 64 == 0 && cancel.load()) {
-                stopped.store(true);
-                continue;
-            }
-            const double* logE = head.logShifted.data() + std::size_t(q) * keys;
-            double top = -std::numeric_limits<double>::infinity();
-            for (std::size_t k = 0; k < keys; ++k) {
-                z[k] = logE[k] + lambda * s[k];
-                top = std::max(top, z[k]);
-            }
-            double* out = steered->data() + std::size_t(q) * keys;
-            double sum = 0;
-            for (std::size_t k = 0; k < keys; ++k)
-                sum += out[k] = std::exp(z[k] - top);
-            const double scale = 1 / sum;
-            for (std::size_t k = 0; k < keys; ++k)
-                out[k] *= scale;
+#pragma omp parallel for schedule(static)
+    for (int q = 0; q < head.queries; ++q) {
+        if (stopped.load(std::memory_order_relaxed))
+            continue;
+        if (q % 64 == 0 && cancel.load()) {
+            stopped.store(true);
+            continue;
         }
+        const std::size_t offset = std::size_t(q) * keys;
+        steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
+                                   steered->data() + offset);
     }
     if (stopped.load())
         throw Cancelled();
@@ -497,45 +468,28 @@ void Engine::requestSweep() {
     if (!data)
         return;
     sweepWanted_ = false;
-    SweepConfig config;
-    config.spec = data->scenario.spec;
-    if (data->scenario.hasFixedSaliency())
-        config.saliencyRaw = data->raw.values;
-    config.normalization = data->scenario.normalization;
-    config.params = scenario_.params;
-    config.lambdas = sweepLambdas();
-    config.seeds.clear();
+    std::vector<std::uint64_t> seeds;
     for (int i = 0; i < sweepSeeds_; ++i)
-        config.seeds.push_back(data->scenario.spec.seed + std::uint64_t(i));
-    // A file workload is the same for every seed: only a random saliency varies then, and with a
-    // fixed saliency too there is nothing to vary.
-    if (data->scenario.hasWorkloadFile() && data->scenario.hasFixedSaliency())
-        config.seeds.resize(1);
+        seeds.push_back(data->scenario.spec.seed + std::uint64_t(i));
+    Scenario scenario = data->scenario;
+    scenario.params = scenario_.params; // eps and steered heads may have changed since
+    // DATA keeps the workload alive for the job.
+    const SweepConfig config =
+        sweepConfigFor(scenario, scenario.hasWorkloadFile() ? data->workload.get() : nullptr,
+                       scenario.hasFixedSaliency() ? &data->raw.values : nullptr, sweepLambdas(),
+                       std::move(seeds));
     const std::shared_ptr<Backend> backend = sweepBackend_;
-    const std::shared_ptr<Backend> fallback =
-        backend != cpuSweepBackend_ ? cpuSweepBackend_ : nullptr;
     emit sweepStarted();
     sweepJob_.request(
-        [data, config, backend, fallback](const JobControl& control) mutable {
+        [data, config, backend](const JobControl& control) {
             QElapsedTimer timer;
             timer.start();
-            if (data->scenario.hasWorkloadFile())
-                config.workload = data->workload.get(); // DATA keeps it alive
             RunControl run;
             run.cancel = control.cancel.get();
             run.onProgress = control.progress;
             SweepOutcome outcome;
             outcome.epoch = data->epoch;
-            try {
-                outcome.rows = runSweep(config, *backend, run);
-            } catch (const Cancelled&) {
-                throw;
-            } catch (const std::exception& error) {
-                if (!fallback)
-                    throw;
-                outcome.rows = runSweep(config, *fallback, run);
-                outcome.backendError = QString::fromStdString(error.what());
-            }
+            outcome.rows = runSweep(config, *backend, run);
             outcome.seeds = config.seeds;
             outcome.params = config.params;
             outcome.elapsedMs = millisecondsSince(timer);

@@ -74,8 +74,7 @@ struct RowsResult {
 struct EvaluationResult {
     std::uint64_t epoch = 0;
     EvaluationRequest request;
-    Metrics metrics;      ///< metrics.backend: the backend that computed them
-    QString backendError; ///< the CUDA backend failed with this and the CPU computed it; or empty
+    Metrics metrics; ///< metrics.backend: the backend that computed them
 };
 
 /// The tradeoff curve over the lambda grid and seeds.
@@ -85,7 +84,6 @@ struct SweepOutcome {
     std::vector<std::uint64_t> seeds;
     SteeringParams params;
     double elapsedMs = 0;
-    QString backendError; ///< as in EvaluationResult
 };
 
 /// Where the evaluation and the sweep run. The per-token row and the matrix are always computed

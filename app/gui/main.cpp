@@ -78,15 +78,15 @@ int main(int argc, char* argv[]) {
             if (parser.isSet(*sizeOptions[i]))
                 sizes[i] = int(attnsteer::parseWholeNumber(
                     parser.value(*sizeOptions[i]).toStdString(),
-                    ("--" + sizeOptions[i]->names().first()).toStdString(), 1, 1 << 20));
+                    sizeOptions[i]->names().first().toStdString(), 1, 1 << 20));
         if (parser.isSet(seed))
-            seedValue = int(attnsteer::parseWholeNumber(parser.value(seed).toStdString(), "--seed",
-                                                        0, std::numeric_limits<int>::max()));
+            seedValue = int(attnsteer::parseWholeNumber(parser.value(seed).toStdString(), "seed", 0,
+                                                        std::numeric_limits<int>::max()));
         if (parser.isSet(lambda))
             lambdaValue =
-                attnsteer::parseRealNumber(parser.value(lambda).toStdString(), "--lambda", 0);
+                attnsteer::parseRealNumber(parser.value(lambda).toStdString(), "lambda", 0);
     } catch (const attnsteer::InputError& error) {
-        std::fprintf(stderr, "attnsteer: %s\n", error.what());
+        std::fprintf(stderr, "attnsteer: %s\n", attnsteer::commandLineMessage(error).c_str());
         return 2;
     }
 

@@ -38,6 +38,8 @@ class InputError : public std::runtime_error {
                                  ? "--" + subject.name + ": " + problem
                                  : subject.name + ": " + problem),
           subject_(std::move(subject)), problem_(problem) {}
+    /// About nothing in particular: PROBLEM says it all ("unknown command 'x'").
+    explicit InputError(const std::string& problem) : InputError(InputSubject{}, problem) {}
     /// Transitional, removed before this change lands: "--NAME" is a setting, anything else a
     /// file.
     InputError(const std::string& source, const std::string& problem)
