@@ -103,7 +103,7 @@ class FailingCudaBackend : public Backend {
     using Backend::evaluate;
     std::vector<Metrics> evaluate(const Workload&, std::span<const double>, std::span<const double>,
                                   const SteeringParams&, const RunControl&) override {
-        throw InputError("--backend", "cuda: out of device memory (test)");
+        throw DeviceError("out of device memory (test)");
     }
     TokenRow row(const Workload& workload, std::span<const double> saliency,
                  const SteeringParams& params, int head, int query) override {
@@ -721,7 +721,7 @@ void TestGui::badProjectionShowsErrorAndKeepsLastState() {
     c.visionOffset->setValue(256 - tokens + 1);
     QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 1, kTimeoutMs);
     const QString message = errors.at(0).at(0).toString();
-    QVERIFY2(message.startsWith(QStringLiteral("--vision-offset: ")) && !message.contains('\n'),
+    QVERIFY2(message.startsWith(QStringLiteral("Vision offset: ")) && !message.contains('\n'),
              qPrintable(message));
     QTRY_VERIFY_WITH_TIMEOUT(!window->engine()->isBusy(), kTimeoutMs);
     QCOMPARE(c.visionOffset->value(), 0); // the control is back at the valid value
@@ -1026,7 +1026,7 @@ void TestGui::cudaFailureFallsBackToCpu() {
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     // A CUDA backend that cannot be made: the CPU stays, the user is told why.
     window->engine()->setCudaBackendFactory([]() -> std::unique_ptr<Backend> {
-        throw InputError("--backend", "cuda: no device (test)");
+        throw settingError("backend", "cuda: no device (test)");
     });
     QCOMPARE(window->setBackend(BackendKind::Cuda), BackendKind::Cpu);
     QCOMPARE(errors.size(), 1);

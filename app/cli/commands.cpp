@@ -2,6 +2,7 @@
 
 #include "output.h"
 
+#include "atomic_file.h"
 #include "export_plots.h"
 #include "scenario_plot_data.h"
 #include "sweep_csv.h"

@@ -2,7 +2,7 @@
 // line. Every bad input ends in one line "attnsteer-cli: error: MESSAGE" on stderr and exit code 2.
 
 #include "commands.h"
-#include "option_values.h"
+#include "error_text.h"
 #include "options.h"
 
 #include "attnsteer/errors.h"

@@ -101,17 +101,4 @@ std::vector<int> parseHeadList(std::string_view text, std::string_view setting) 
     return heads;
 }
 
-std::string commandLineMessage(const InputError& error) {
-    const InputSubject& subject = error.subject();
-    switch (subject.kind) {
-    case InputSubject::Kind::Setting:
-        return "--" + subject.name + ": " + error.problem();
-    case InputSubject::Kind::File:
-        return subject.name + ": " + error.problem();
-    case InputSubject::Kind::None:
-        break;
-    }
-    return error.problem();
-}
-
 } // namespace attnsteer

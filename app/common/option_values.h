@@ -4,11 +4,8 @@
 // "heads"), e.g. problem "'abc' is not a valid whole number" or "must be at least 1". Parsing
 // ignores the locale.
 
-#include "attnsteer/errors.h"
-
 #include <cstdint>
 #include <limits>
-#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,9 +26,5 @@ double parseRealNumber(std::string_view text, std::string_view setting,
 /// Head indices: "0,3,5" or "FIRST:LAST" with both ends included ("0:7" is eight heads).
 /// Whether they exist is checked later, against the workload.
 std::vector<int> parseHeadList(std::string_view text, std::string_view setting = "--steer-heads");
-
-/// An input error as a command line shows it: a setting as its option ("--eps: must be a finite
-/// number >= 0"), a file by its path, anything else as its problem alone.
-std::string commandLineMessage(const InputError& error);
 
 } // namespace attnsteer

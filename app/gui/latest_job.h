@@ -3,6 +3,8 @@
 // remembered (replacing any older waiting one) and started when the running job finishes.
 // Jobs run on a QThreadPool through QtConcurrent; results come back on the owner's thread.
 
+#include "error_text.h"
+
 #include "attnsteer/errors.h"
 
 #include <QFutureWatcher>
@@ -24,7 +26,7 @@ namespace attnsteer {
 /// What a job hands back: a value, or an error line, or nothing when it was cancelled.
 template <typename Result> struct JobOutcome {
     std::optional<Result> value;
-    QString error;          ///< InputError::what() or another exception's message
+    QString error;          ///< windowMessage(InputError), or another exception's message
     bool cancelled = false; ///< the job saw its cancel flag and stopped
 };
 
@@ -102,6 +104,8 @@ template <typename Result> class LatestJob {
                 outcome.value = work(control);
             } catch (const Cancelled&) {
                 outcome.cancelled = true;
+            } catch (const InputError& error) {
+                outcome.error = windowMessage(error);
             } catch (const std::exception& error) {
                 outcome.error = QString::fromStdString(error.what());
             } catch (...) {

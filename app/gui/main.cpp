@@ -1,5 +1,6 @@
 // attnsteer: the desktop lab. Opens on the built-in random workload; files and sizes can be given
 // on the command line.
+#include "error_text.h"
 #include "main_window.h"
 #include "option_values.h"
 
