@@ -1,0 +1,273 @@
+// What the views draw, checked number by number: the PlotData of `attnsteer-cli plot`
+// (buildPlotData) and of the window (its engine's results and MainWindow::plotData()) against the
+// long-double reference (tests/reference.h), which shares no code with core's steering. A flipped
+// sign of lambda, A and A' swapped, or the steered-heads rule dropped in any of them fails here;
+// the picture checks of tst_plots and tst_gui only count colours.
+#include "gui_support.h"
+#include "reference.h"
+#include "scenario_plot_data.h"
+#include "test_support.h"
+
+#include "attnsteer/backend.h"
+
+#include "sci_spin_box.h"
+
+#include <QCheckBox>
+#include <QDoubleSpinBox>
+#include <QLineEdit>
+#include <QSpinBox>
+#include <QtTest>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace attnsteer;
+using guisupport::kTimeoutMs;
+using guisupport::settled;
+
+namespace {
+
+constexpr int kHeads = 3, kQueries = 24, kKeys = 48;
+/// Rows of A' from the backends and views against the long-double reference: probabilities of
+/// order 1/K computed in double (a few ulps each), so far tighter than the metrics' contract.
+constexpr double kRowTolerance = 1e-12;
+
+/// Element-wise |actual - expected| <= kRowTolerance, with the first difference as the message.
+bool closeRows(std::span<const double> actual, std::span<const double> expected, QString* why) {
+    if (actual.size() != expected.size()) {
+        *why = QStringLiteral("size %1, expected %2").arg(actual.size()).arg(expected.size());
+        return false;
+    }
+    for (std::size_t k = 0; k < actual.size(); ++k)
+        if (!(std::abs(actual[k] - expected[k]) <= kRowTolerance)) {
+            *why = QStringLiteral("key %1: %2, expected %3")
+                       .arg(k)
+                       .arg(actual[k], 0, 'g', 17)
+                       .arg(expected[k], 0, 'g', 17);
+            return false;
+        }
+    return true;
+}
+
+#define COMPARE_ROWS(actual, expected)                                                             \
+    do {                                                                                           \
+        QString why;                                                                               \
+        QVERIFY2(closeRows(actual, expected, &why), qPrintable(why));                              \
+    } while (false)
+
+/// The metrics contract (kMetricsTolerance in README): relative, with a floor for values that
+/// are 0 up to rounding.
+bool withinContract(double actual, double expected, double floor) {
+    return std::abs(actual - expected) <= 1e-6 * std::abs(expected) + floor;
+}
+
+/// A of (HEAD, QUERY), read straight from the workload's values (softmax in long double).
+std::vector<double> originalRow(const Workload& workload, int head, int query) {
+    const auto values = workload.rowValues(head, query);
+    std::vector<long double> a(values.begin(), values.end());
+    if (workload.holdsLogits()) {
+        const long double peak = *std::max_element(a.begin(), a.end());
+        long double sum = 0;
+        for (long double& x : a)
+            sum += x = std::exp(x - peak);
+        for (long double& x : a)
+            x /= sum;
+    }
+    return {a.begin(), a.end()};
+}
+
+/// The scenario every check uses: three heads, only head 1 steered, peaked logits and a strong
+/// lambda, so that A and A' differ clearly and an unsteered head is there to be told apart.
+Scenario testScenario() {
+    Scenario scenario;
+    scenario.spec.heads = kHeads, scenario.spec.queries = kQueries, scenario.spec.keys = kKeys;
+    scenario.spec.logitStd = 0.7;
+    scenario.spec.seed = 5;
+    scenario.params.lambda = 1.75;
+    scenario.params.eps = 1e-6;
+    scenario.params.steeredHeads = {1};
+    return scenario;
+}
+
+/// Each sweep row against the reference, mean over SEEDS of workloads and saliencies drawn from
+/// them as the sweep draws them.
+void checkSweep(const std::vector<SweepRow>& rows, const std::vector<double>& lambdas,
+                const Scenario& scenario, const std::vector<std::uint64_t>& seeds) {
+    QCOMPARE(rows.size(), lambdas.size());
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        double reduction = 0, kl = 0;
+        for (std::uint64_t seed : seeds) {
+            WorkloadSpec spec = scenario.spec;
+            spec.seed = seed;
+            const Workload workload = Workload::generate(spec);
+            const auto saliency = testsupport::defaultSaliency(kKeys, seed);
+            const reference::Result expected = reference::evaluate(
+                workload, saliency, lambdas[i], scenario.params.eps, scenario.params.steeredHeads);
+            reduction += expected.reductionPct / double(seeds.size());
+            kl += expected.kl / double(seeds.size());
+        }
+        QCOMPARE(rows[i].lambda, lambdas[i]);
+        QVERIFY2(withinContract(rows[i].reductionMean, reduction, 1e-12),
+                 qPrintable(QStringLiteral("lambda %1: reduction %2, expected %3")
+                                .arg(lambdas[i])
+                                .arg(rows[i].reductionMean)
+                                .arg(reduction)));
+        QVERIFY2(withinContract(rows[i].klMean, kl, 1e-15),
+                 qPrintable(QStringLiteral("lambda %1: KL %2, expected %3")
+                                .arg(lambdas[i])
+                                .arg(rows[i].klMean)
+                                .arg(kl)));
+    }
+}
+
+/// The matrix of HEAD (first QUERIES rows, A' or A' - A) against the reference.
+void checkMatrix(std::span<const double> matrix, int queries, const Workload& workload,
+                 std::span<const double> saliency, const SteeringParams& params, int head,
+                 bool difference) {
+    QCOMPARE(matrix.size(), std::size_t(queries) * kKeys);
+    const bool steered = params.steeredHeads.empty() ||
+                         std::find(params.steeredHeads.begin(), params.steeredHeads.end(), head) !=
+                             params.steeredHeads.end();
+    for (int q = 0; q < queries; ++q) {
+        const std::vector<double> a = originalRow(workload, head, q);
+        std::vector<double> expected =
+            steered ? reference::steeredRow(a, saliency, params.lambda, params.eps) : a;
+        if (difference)
+            for (int k = 0; k < kKeys; ++k)
+                expected[std::size_t(k)] -= a[std::size_t(k)];
+        COMPARE_ROWS(matrix.subspan(std::size_t(q) * kKeys, kKeys), expected);
+    }
+}
+
+} // namespace
+
+class TestPlotData : public QObject {
+    Q_OBJECT
+
+  private slots:
+    void initTestCase() {
+        QVERIFY(settingsDir_.isValid());
+        QCoreApplication::setOrganizationName(QStringLiteral("AttnSteerTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_plot_data"));
+        QSettings::setDefaultFormat(QSettings::IniFormat);
+        QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
+    }
+
+    /// `attnsteer-cli plot`'s data: the row, the matrix (A' and A' - A), the sweep, for a steered
+    /// and an unsteered head.
+    void commandLinePlotData_data() {
+        QTest::addColumn<int>("head");
+        QTest::addColumn<bool>("difference");
+        QTest::newRow("steered head, A'") << 1 << false;
+        QTest::newRow("steered head, A' - A") << 1 << true;
+        QTest::newRow("unsteered head, A'") << 2 << false;
+        QTest::newRow("unsteered head, A' - A") << 0 << true;
+    }
+    void commandLinePlotData() {
+        QFETCH(int, head);
+        QFETCH(bool, difference);
+        const Scenario scenario = testScenario();
+        const PreparedScenario prepared = prepareScenario(scenario);
+        auto backend = makeCpuBackend(1);
+        PlotRequest request;
+        request.head = head;
+        request.query = 7;
+        request.sweepLambdas = {0.0, 0.5, 2.5, 6.0};
+        request.sweepSeeds = {5, 6};
+        request.difference = difference;
+        const PlotData data = buildPlotData(scenario, prepared, *backend, scenario.params, request);
+
+        const Workload& workload = prepared.workload;
+        const std::vector<double>& s = prepared.saliency.values;
+        QCOMPARE(data.saliency, s);
+        QCOMPARE(data.lambda, scenario.params.lambda);
+        const std::vector<double> a = originalRow(workload, head, 7);
+        COMPARE_ROWS(data.attention, a);
+        COMPARE_ROWS(data.steered, head == 1 ? reference::steeredRow(a, s, scenario.params.lambda,
+                                                                     scenario.params.eps)
+                                             : a);
+        QCOMPARE(data.matrixKeys, kKeys);
+        QCOMPARE(data.matrixQueries, kQueries);
+        QCOMPARE(data.matrixIsDifference, difference);
+        checkMatrix(data.matrix, data.matrixQueries, workload, s, scenario.params, head,
+                    difference);
+        checkSweep(data.sweep, request.sweepLambdas, scenario, request.sweepSeeds);
+        QCOMPARE(data.sweepSeeds, 2);
+    }
+
+    /// The window's data: what its engine computed (row, matrix of A' for the lambda shown, the
+    /// tradeoff sweep) and what MainWindow::plotData() hands to the views and to export.
+    void windowPlotData() {
+        const Scenario scenario = testScenario();
+        auto window = std::make_unique<MainWindow>();
+        window->setSuppressMessageBoxes(true);
+        window->setWorkloadSize(kHeads, kQueries, kKeys);
+        window->resize(1400, 900);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+        QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+        const auto& c = window->controls();
+        c.sigma->setValue(scenario.spec.logitStd);
+        c.seed->setValue(int(scenario.spec.seed));
+        c.eps->setValue(scenario.params.eps);
+        c.steeredHeads->setText(QStringLiteral("1"));
+        QTest::keyClick(c.steeredHeads, Qt::Key_Return);
+        c.head->setValue(1);
+        c.query->setValue(7);
+        c.sweepSeeds->setValue(2);
+        window->setLambda(scenario.params.lambda);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->lastRows()->request.head == 1 &&
+                window->engine()->lastRows()->request.query == 7 &&
+                window->engine()->lastSweep()->seeds.size() == 2 &&
+                window->engine()->lastSweep()->params.steeredHeads == std::vector<int>{1} &&
+                window->engine()->dataSet()->scenario.spec.logitStd == scenario.spec.logitStd,
+            kTimeoutMs);
+
+        const Engine& engine = *window->engine();
+        const DataSet& data = *engine.dataSet();
+        QCOMPARE(data.scenario.spec.seed, scenario.spec.seed);
+        const Workload& workload = *data.workload;
+        const std::vector<double>& s = data.saliency.values;
+        QCOMPARE(s, testsupport::defaultSaliency(kKeys, scenario.spec.seed));
+        const RowsResult& rows = *engine.lastRows();
+        QCOMPARE(rows.request.params.eps, scenario.params.eps);
+        const std::vector<double> a = originalRow(workload, 1, 7);
+        const std::vector<double> steered =
+            reference::steeredRow(a, s, scenario.params.lambda, scenario.params.eps);
+        COMPARE_ROWS(rows.row.original, a);
+        COMPARE_ROWS(rows.row.steered, steered);
+        checkMatrix(*rows.matrixSteered, rows.queries, workload, s, scenario.params, 1, false);
+        checkSweep(engine.lastSweep()->rows, engine.sweepLambdas(), scenario, {5, 6});
+        const reference::Result expected = reference::evaluate(
+            workload, s, scenario.params.lambda, scenario.params.eps, scenario.params.steeredHeads);
+        QVERIFY(withinContract(engine.lastEvaluation()->metrics.total.kl, expected.kl, 1e-15));
+
+        // What the views draw and "Export all" writes.
+        const PlotData shown = window->plotData();
+        COMPARE_ROWS(shown.attention, a);
+        COMPARE_ROWS(shown.steered, steered);
+        QCOMPARE(shown.saliency, s);
+        checkMatrix(shown.matrix, shown.matrixQueries, workload, s, scenario.params, 1, false);
+        QCOMPARE(shown.sweep.size(), engine.lastSweep()->rows.size());
+        checkSweep(shown.sweep, engine.sweepLambdas(), scenario, {5, 6});
+
+        // A' - A in the matrix view; an unsteered head shows A (and 0 as the difference).
+        c.showDifference->setChecked(true);
+        QTRY_VERIFY_WITH_TIMEOUT(window->plotData().matrixIsDifference, kTimeoutMs);
+        checkMatrix(window->plotData().matrix, kQueries, workload, s, scenario.params, 1, true);
+        c.head->setValue(2);
+        QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && engine.lastRows()->request.head == 2,
+                                 kTimeoutMs);
+        const PlotData unsteered = window->plotData();
+        COMPARE_ROWS(unsteered.steered, unsteered.attention);
+        checkMatrix(unsteered.matrix, unsteered.matrixQueries, workload, s, scenario.params, 2,
+                    true);
+    }
+
+  private:
+    QTemporaryDir settingsDir_;
+};
+
+QTEST_MAIN(TestPlotData)
+#include "tst_plot_data.moc"
