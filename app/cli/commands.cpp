@@ -140,11 +140,7 @@ QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
     const Workload& workload = prepared.workload;
     const SteeringParams& params = options.scenario.params;
     const QString source =
-        workload.source() == WorkloadSource::RandomLogits
-            ? QStringLiteral("random logits, seed %1").arg(options.scenario.spec.seed)
-            : QStringLiteral("%1 %2").arg(
-                  QString::fromStdString(workloadSourceName(workload.source())),
-                  QString::fromStdString(workload.label()));
+        QString::fromStdString(workloadLabel(options.scenario, PathStyle::FullPath));
     QString text = aligned({
         {QStringLiteral("workload"), QStringLiteral("%1 x %2 x %3 (heads x queries x keys), %4")
                                          .arg(workload.heads())

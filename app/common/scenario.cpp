@@ -4,6 +4,7 @@
 
 #include "attnsteer/errors.h"
 
+#include <QFileInfo>
 #include <QString>
 
 #include <algorithm>
@@ -135,16 +136,28 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
     return prepared;
 }
 
-std::string workloadSourceName(WorkloadSource source) {
-    switch (source) {
-    case WorkloadSource::RandomLogits:
-        return "random logits";
-    case WorkloadSource::FileLogits:
-        return "logits file";
-    case WorkloadSource::FileAttention:
-        return "attention file";
-    }
-    return "unknown";
+namespace {
+std::string shownPath(const std::string& path, PathStyle style) {
+    return style == PathStyle::FullPath
+               ? path
+               : QFileInfo(QString::fromStdString(path)).fileName().toStdString();
+}
+} // namespace
+
+std::string workloadLabel(const Scenario& scenario, PathStyle style) {
+    if (!scenario.logitsPath.empty())
+        return "logits file " + shownPath(scenario.logitsPath, style);
+    if (!scenario.attentionPath.empty())
+        return "attention file " + shownPath(scenario.attentionPath, style);
+    return "random logits, seed " + std::to_string(scenario.spec.seed);
+}
+
+std::string saliencyLabel(const Scenario& scenario, PathStyle style) {
+    if (!scenario.saliencyImagePath.empty())
+        return "image " + shownPath(scenario.saliencyImagePath, style);
+    if (!scenario.saliencyPath.empty())
+        return "file " + shownPath(scenario.saliencyPath, style);
+    return "random, seed " + std::to_string(scenario.spec.seed);
 }
 
 } // namespace attnsteer

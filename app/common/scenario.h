@@ -107,7 +107,13 @@ struct PreparedSweep {
 PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas,
                            std::vector<std::uint64_t> seeds);
 
-/// The user's words for a workload source: "random logits", "logits file", "attention file".
-std::string workloadSourceName(WorkloadSource source);
+/// How a label shows a file: its whole path (the command line) or its name (the window).
+enum class PathStyle { FullPath, FileName };
+
+/// Where SCENARIO's rows come from, in the user's words: "random logits, seed 3", "logits file
+/// PATH", "attention file PATH".
+std::string workloadLabel(const Scenario& scenario, PathStyle style);
+/// Where its saliency comes from: "random, seed 3", "image PATH", "file PATH".
+std::string saliencyLabel(const Scenario& scenario, PathStyle style);
 
 } // namespace attnsteer
