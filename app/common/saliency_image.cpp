@@ -53,14 +53,16 @@ SaliencyMap saliencyMapFromImage(const QImage& image) {
     return map;
 }
 
-SaliencyMap loadSaliencyImage(const QString& path) {
+namespace {
+
+/// The checks that need no decoding; leaves READER on FILE, positioned to decode.
+void checkHeader(const QString& path, QFile& file, QImageReader& reader) {
     const std::string source = path.toStdString();
     const QFileInfo info(path);
     if (!info.exists())
         throw fileError(source, "cannot open file: No such file or directory");
     if (info.isDir())
         throw fileError(source, "cannot open file: Is a directory");
-    QFile file(path);
     if (!file.open(QIODevice::ReadOnly))
         throw fileError(source, "cannot open file: " + file.errorString().toStdString());
     if (file.size() == 0)
@@ -69,12 +71,32 @@ SaliencyMap loadSaliencyImage(const QString& path) {
     if (QImageReader::allocationLimit() < kAllocationLimitMiB)
         QImageReader::setAllocationLimit(kAllocationLimitMiB);
     // Decide the format from the content: a saliency map saved with the wrong suffix still reads.
-    QImageReader reader(&file);
+    reader.setDevice(&file);
     reader.setDecideFormatFromContent(true);
+    reader.setAutoTransform(false);   // the saliency map is the pixel grid as stored
     const QSize size = reader.size(); // from the header, without decoding
     if (size.isValid() && qint64(size.width()) * size.height() > kMaxSaliencyImagePixels)
         throwTooLarge(source, size.width(), size.height());
+}
 
+} // namespace
+
+void checkSaliencyImage(const QString& path) {
+    QFile file(path);
+    QImageReader reader;
+    checkHeader(path, file, reader);
+    if (!reader.canRead())
+        throw fileError(path.toStdString(),
+                        "cannot decode image: " + (reader.errorString().isEmpty()
+                                                       ? std::string("unknown error")
+                                                       : reader.errorString().toStdString()));
+}
+
+SaliencyMap loadSaliencyImage(const QString& path, QImage* decoded) {
+    const std::string source = path.toStdString();
+    QFile file(path);
+    QImageReader reader;
+    checkHeader(path, file, reader);
     QImage image;
     if (!reader.read(&image) || image.isNull()) {
         QString reason = reader.errorString();
@@ -84,7 +106,10 @@ SaliencyMap loadSaliencyImage(const QString& path) {
     }
     if (qint64(image.width()) * image.height() > kMaxSaliencyImagePixels)
         throwTooLarge(source, image.width(), image.height());
-    return saliencyMapFromImage(image);
+    SaliencyMap map = saliencyMapFromImage(image);
+    if (decoded)
+        *decoded = std::move(image);
+    return map;
 }
 
 } // namespace attnsteer

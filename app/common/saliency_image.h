@@ -33,6 +33,12 @@ SaliencyMap saliencyMapFromImage(const QImage& image);
 /// file ("cannot open file: ..."), an empty file ("file is empty"), an image over
 /// kMaxSaliencyImagePixels ("image is WxH = N megapixels, more than the 100 megapixel limit",
 /// checked before decoding) and an undecodable one ("cannot decode image: <Qt's reason>").
-SaliencyMap loadSaliencyImage(const QString& path);
+/// DECODED, when given, receives the decoded image (for drawing it: the file is decoded once).
+SaliencyMap loadSaliencyImage(const QString& path, QImage* decoded = nullptr);
+
+/// The checks of loadSaliencyImage that need no decoding (the file is there, not empty, of a
+/// format Qt reads, within the pixel limit), with the same errors: the window asks them at once,
+/// and decodes off the GUI thread.
+void checkSaliencyImage(const QString& path);
 
 } // namespace attnsteer

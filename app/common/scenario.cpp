@@ -28,8 +28,8 @@ Workload loadWorkload(const Scenario& scenario) {
 
 ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOptions& options,
                                    int keys) {
-    const SaliencyMap map = loadSaliencyImage(QString::fromStdString(path));
     ImageSaliency result;
+    const SaliencyMap map = loadSaliencyImage(QString::fromStdString(path), &result.image);
     result.imageWidth = map.width;
     result.imageHeight = map.height;
     try {
@@ -56,6 +56,7 @@ std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys)
         RawSaliency raw;
         raw.values = placeOnKeySequence(image.projection, keys, scenario.projection);
         raw.projection = std::move(image.projection);
+        raw.image = std::move(image.image);
         raw.label = scenario.saliencyImagePath;
         return raw;
     }

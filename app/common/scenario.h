@@ -9,6 +9,8 @@
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
 
+#include <QImage>
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -43,6 +45,7 @@ Workload loadWorkload(const Scenario& scenario);
 /// A saliency image projected onto the vision-token grid.
 struct ImageSaliency {
     int imageWidth = 0, imageHeight = 0;
+    QImage image; ///< the decoded image, as stored (for drawing under the token grid)
     SaliencyProjection projection;
 };
 
@@ -56,6 +59,7 @@ struct RawSaliency {
     std::vector<double> values;                   ///< one per key token
     std::optional<SaliencyProjection> projection; ///< set when it came from an image
     std::string label;                            ///< the file, or "random, seed N"
+    QImage image;                                 ///< the image it came from, decoded once, or null
 };
 
 /// The saliency from SCENARIO's .npy or image for KEYS keys, or nullopt when it is random.
