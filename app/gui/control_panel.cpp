@@ -55,6 +55,10 @@ ControlPanel::ControlPanel(WindowControls& controls, QWidget* parent)
     setWidgetResizable(true);
     setFrameShape(QFrame::NoFrame);
     setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    // The dock fits the fields; the folded projection section's summary, shown from here on, is
+    // cut where the dock ends.
+    dockWidth_ = panel->sizeHint().width() + 24;
+    projection_->showOptions(projection_->options());
     connectControls();
 }
 

@@ -21,6 +21,9 @@ class ControlPanel : public QScrollArea {
     /// Creates the controls of the steering, workload, projection and views groups in CONTROLS.
     explicit ControlPanel(WindowControls& controls, QWidget* parent = nullptr);
 
+    /// The width of the dock that shows the panel.
+    int dockWidth() const { return dockWidth_; }
+
     /// BASE (the files it names are kept) with everything the controls set.
     Scenario scenario(Scenario base) const;
     ProjectionOptions projection() const;
@@ -79,6 +82,7 @@ class ControlPanel : public QScrollArea {
     ProjectionControls* projection_ = nullptr;
     std::vector<int> steeredHeads_; ///< parsed from the steered heads field; empty = all
     QString steeredHeadsText_ = QStringLiteral("all");
+    int dockWidth_ = 0;
     int workloadHeads_ = 0; ///< heads of the data set shown, 0 before the first
 };
 

@@ -76,7 +76,7 @@ void MainWindow::addDocks() {
     auto* controlDock = new QDockWidget(tr("Controls"), this);
     controlDock->setObjectName(QStringLiteral("controlDock"));
     controlDock->setWidget(controlPanel_);
-    controlDock->setMinimumWidth(controlPanel_->widget()->sizeHint().width() + 24);
+    controlDock->setMinimumWidth(controlPanel_->dockWidth());
     addDockWidget(Qt::LeftDockWidgetArea, controlDock);
     auto* metricsDock = new QDockWidget(tr("Metrics"), this);
     metricsDock->setObjectName(QStringLiteral("metricsDock"));

@@ -91,7 +91,6 @@ ProjectionControls::ProjectionControls(WindowControls& controls, QWidget* parent
         updateSummary();
         emit edited();
     });
-    updateSummary();
 }
 
 ProjectionOptions ProjectionControls::options() const {

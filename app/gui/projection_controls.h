@@ -14,7 +14,8 @@ class ProjectionControls : public QGroupBox {
     Q_OBJECT
   public:
     /// Creates visionOffset, patchFactor, minPixels, maxPixels, textSaliency and
-    /// projectionSection in CONTROLS.
+    /// projectionSection in CONTROLS. The folded section's summary comes with the first
+    /// showOptions().
     explicit ProjectionControls(WindowControls& controls, QWidget* parent = nullptr);
 
     ProjectionOptions options() const;
