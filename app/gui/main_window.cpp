@@ -2,12 +2,10 @@
 
 #include "control_panel.h"
 #include "export_actions.h"
-#include "matrix_plot.h"
 #include "metrics_readout.h"
 #include "per_token_plot.h"
 #include "plot_panel.h"
 #include "progress_indicator.h"
-#include "saliency_grid_plot.h"
 #include "scenario_plot_data.h"
 #include "tradeoff_plot.h"
 #include "window_settings.h"
@@ -24,7 +22,6 @@
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
-#include <QMimeData>
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QToolBar>
