@@ -14,9 +14,9 @@ ExportDialog::ExportDialog(const QString& title, QSize size, bool allowPdf, QWid
     setWindowTitle(title);
     auto* form = new QFormLayout(this);
     format_ = new QComboBox(this);
-    format_->addItem(tr("PNG (raster)"));
+    format_->addItem(tr("PNG (raster)"), int(Format::Png));
     if (allowPdf)
-        format_->addItem(tr("PDF (vector)"));
+        format_->addItem(tr("PDF (vector)"), int(Format::Pdf));
     format_->setToolTip(tr("PNG for slides and notes, PDF for print (sizes then in points)"));
     format_->setEnabled(allowPdf);
     form->addRow(tr("Format:"), format_);
@@ -42,7 +42,7 @@ ExportDialog::ExportDialog(const QString& title, QSize size, bool allowPdf, QWid
     if (allowPdf)
         form->addRow(tr("Scale:"), scale_);
     connect(format_, &QComboBox::currentIndexChanged, this,
-            [this](int index) { scale_->setEnabled(index == 0); });
+            [this] { scale_->setEnabled(format() == Format::Png); });
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this);
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
@@ -50,7 +50,7 @@ ExportDialog::ExportDialog(const QString& title, QSize size, bool allowPdf, QWid
 }
 
 ExportDialog::Format ExportDialog::format() const {
-    return format_->currentIndex() == 1 ? Format::Pdf : Format::Png;
+    return Format(format_->currentData().toInt());
 }
 
 QSize ExportDialog::pixelSize() const {

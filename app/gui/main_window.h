@@ -1,40 +1,33 @@
 #pragma once
-// The main window: controls in a dock, the four views in splitters, the metrics readout, menus,
-// export, settings. The work itself runs in an Engine, off the GUI thread.
+// The main window: a shell that wires its parts together. The controls in a dock (ControlPanel),
+// the four views in splitters (PlotPanel), the metrics readout (MetricsReadout), progress in the
+// status bar (ProgressIndicator), files (FileLoader), export (ExportActions) and settings
+// (window_settings.h). The work itself runs in an Engine, off the GUI thread, which holds the
+// results: the window reads them from there.
 
 #include "engine.h"
 #include "export_plots.h"
+#include "file_loader.h"
 #include "plot_data.h"
+#include "window_controls.h"
 
-#include <QImage>
 #include <QMainWindow>
 #include <QPointer>
 #include <QSize>
 
-class QAction;
-class QCheckBox;
-class QComboBox;
-class QDoubleSpinBox;
-class QLabel;
-class QLineEdit;
-class QMenu;
 class QMessageBox;
-class QPlainTextEdit;
-class QProgressBar;
-class QSlider;
-class QSpinBox;
-class QSplitter;
-class QToolButton;
 
 namespace attnsteer {
 
-class CollapsibleSection;
+class ControlPanel;
+class ExportActions;
 class MatrixPlot;
+class MetricsReadout;
 class PerTokenPlot;
+class PlotPanel;
 class PlotView;
+class ProgressIndicator;
 class SaliencyGridPlot;
-class SaliencyPanel;
-class SciSpinBox;
 class TradeoffPlot;
 
 class MainWindow : public QMainWindow {
@@ -44,45 +37,10 @@ class MainWindow : public QMainWindow {
 
   public:
     /// Every control, for tests and for main.cpp. Each has an objectName equal to its member.
-    struct Controls {
-        QSlider* lambdaSlider = nullptr;  ///< 0..1000 steps over 0..lambdaMax
-        QDoubleSpinBox* lambda = nullptr; ///< 3 decimals, in sync with the slider
-        QDoubleSpinBox* lambdaMax = nullptr;
-        SciSpinBox* eps = nullptr;
-        QComboBox* normalization = nullptr; ///< max, minmax, zscore, none
-        QLineEdit* steeredHeads = nullptr;  ///< "all" or "0,3,5" or "0:7"
-        QComboBox* backend = nullptr;       ///< CPU; CUDA (disabled without a usable CUDA device)
-        QSlider* seedSlider = nullptr;
-        QSpinBox* seed = nullptr;
-        QSpinBox* heads = nullptr;
-        QSpinBox* queries = nullptr;
-        QSpinBox* keys = nullptr;
-        QDoubleSpinBox* sigma = nullptr;
-        QLabel* source = nullptr; ///< where the workload and the saliency come from
-        // How a saliency image becomes per-key saliency (Scenario::projection).
-        CollapsibleSection* projectionSection = nullptr; ///< folds the five below away
-        QSpinBox* visionOffset = nullptr;                ///< first key index of the vision tokens
-        QSpinBox* patchFactor = nullptr;                 ///< 28 (patch 14 x merge 2); 32
-        QSpinBox* minPixels = nullptr;                   ///< smallest resized area
-        QSpinBox* maxPixels = nullptr;          ///< largest resized area; 0 = "auto" (K x factor²)
-        QDoubleSpinBox* textSaliency = nullptr; ///< raw saliency of the other key tokens
-        QSpinBox* head = nullptr;               ///< row of the per-token view, head of the matrix
-        QSpinBox* query = nullptr;              ///< row of the per-token view
-        QSpinBox* sweepSeeds = nullptr;
-        QCheckBox* sortBySaliency = nullptr;
-        QSlider* overlayOpacity = nullptr; ///< 0..100 %
-        QCheckBox* showDifference = nullptr;
-        QPlainTextEdit* metrics = nullptr; ///< the read-only readout
-        QLabel* imageCaption = nullptr;
-        QLabel* computeTime = nullptr; ///< in the status bar
-        QProgressBar* progress = nullptr;
-        QToolButton* cancel = nullptr;
-    };
+    using Controls = WindowControls;
+    using NpyKind = FileLoader::NpyKind;
 
-    enum class NpyKind { Logits, Attention, Saliency };
-
-    /// Where File > Open sample finds the bundled saliency maps: the images embedded in the
-    /// program (":/samples"), else resources/samples next to the build or in the source tree.
+    /// Where File > Open sample finds the bundled saliency maps (FileLoader::samplesFolder).
     static QString samplesFolder();
     /// The sample images' paths, sorted by name.
     static QStringList sampleImages();
@@ -92,10 +50,10 @@ class MainWindow : public QMainWindow {
 
     const Controls& controls() const { return controls_; }
     Engine* engine() const { return engine_; }
-    PerTokenPlot* perTokenPlot() const { return perToken_; }
-    TradeoffPlot* tradeoffPlot() const { return tradeoff_; }
-    SaliencyGridPlot* saliencyGridPlot() const { return grid_; }
-    MatrixPlot* matrixPlot() const { return matrix_; }
+    PerTokenPlot* perTokenPlot() const;
+    TradeoffPlot* tradeoffPlot() const;
+    SaliencyGridPlot* saliencyGridPlot() const;
+    MatrixPlot* matrixPlot() const;
 
     // --- settings, as the controls would set them ---
     void setWorkloadSize(int heads, int queries, int keys);
@@ -112,7 +70,8 @@ class MainWindow : public QMainWindow {
     // --- what is shown ---
     QString metricsText() const;
     QString imageCaption() const;
-    /// Everything the views draw now (what "Export all plots" writes).
+    /// Everything the views draw now (what "Export all plots" writes): the engine's results put
+    /// together by assemblePlotData, with the views' settings.
     PlotData plotData() const;
 
     // --- actions without their dialogs: the menu actions ask, then call these ---
@@ -152,72 +111,40 @@ class MainWindow : public QMainWindow {
     void dropEvent(QDropEvent* event) override;
 
   private:
-    void buildViews();
-    void buildControls();
-    void buildActions();
-    void buildStatusBar();
-    void restoreSettings();
-    void saveSettings() const;
+    void addDocks();
+    void buildMenus();
+    void connectParts();
+    void connectEngine();
+    void showStatus(const QString& message, int timeoutMs);
 
-    Scenario scenarioFromControls() const;
     void applyControls();
-    void applySteeredHeads();
-    void applyView();
-    void applySweepGrid();
-    void applyBackendBox();
+    void applyView(int head, int query);
+    void applySweepGrid(double lambdaMax, int seeds);
+    void applyBackend(BackendKind kind);
     void showBackendFallback(const QString& reason);
-    void syncProjectionControls(const ProjectionOptions& options);
-    void updateProjectionSummary();
-    void lambdaSpinChanged(double lambda);
-    void lambdaMaxChanged(double maximum);
-    void syncLambdaSlider();
 
     void onWorkloadReady();
-    void onRowsFinished(const RowsResult& result);
-    void onEvaluationFinished(const EvaluationResult& result);
-    void onSweepFinished(const SweepOutcome& result);
+    void onRowsFinished();
+    void onEvaluationFinished();
+    void onSweepFinished();
     void onProgress(const QString& task, double fraction);
     void onBusyChanged(bool busy);
     void updateMatrixView();
     void updateReadout();
-    void updateSourceLabel();
-    void updateComputeTime();
-    void updateProgressBar();
-    void buildSampleMenu(QMenu* menu);
-
-    void exportViewInteractively(PlotView* view);
-    void exportAllInteractively();
-    void exportSweepInteractively();
-    void loadImageInteractively();
-    void openNpyInteractively(NpyKind kind);
+    void updateComputeTimes();
 
     Engine* engine_ = nullptr;
     Controls controls_;
-    PerTokenPlot* perToken_ = nullptr;
-    TradeoffPlot* tradeoff_ = nullptr;
-    SaliencyGridPlot* grid_ = nullptr;
-    MatrixPlot* matrix_ = nullptr;
-    SaliencyPanel* saliencyPanel_ = nullptr;
-    QSplitter* mainSplitter_ = nullptr;
-    QSplitter* bottomSplitter_ = nullptr;
-    QAction* copyAction_ = nullptr;
+    PlotPanel* plots_ = nullptr;
+    ControlPanel* controlPanel_ = nullptr;
+    MetricsReadout* readout_ = nullptr;
+    ProgressIndicator* progress_ = nullptr;
+    FileLoader* files_ = nullptr;
+    ExportActions* exporter_ = nullptr;
 
-    std::vector<int> steeredHeads_; ///< parsed from controls_.steeredHeads; empty = all
-    QString steeredHeadsText_ = QStringLiteral("all");
     bool suppressMessageBoxes_ = false;
     QPointer<QMessageBox> errorBox_;
-
-    // What the views show, kept for the matrix toggle, the readout and export.
-    std::optional<RowsResult> rows_;
-    std::optional<EvaluationResult> evaluation_;
-    QImage image_;      ///< the saliency image shown, or null
-    QString imagePath_; ///< its file
-    double sweepMs_ = 0;
     bool cancelled_ = false; ///< the user cancelled; the readout says so until the next result
-    /// Progress of the running jobs by task ("evaluating", "sweep"): the bar shows the first.
-    std::vector<std::pair<QString, double>> progress_;
-    QString lastFolder(const QString& kind) const;
-    void rememberFolder(const QString& kind, const QString& path);
 };
 
 } // namespace attnsteer

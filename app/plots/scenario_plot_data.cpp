@@ -1,6 +1,7 @@
 #include "scenario_plot_data.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/steering.h"
 #include "attnsteer/sweep.h"
 
 #include <QImageReader>
@@ -8,8 +9,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <limits>
 #include <span>
 
 namespace attnsteer {
@@ -21,20 +20,15 @@ void checkIndex(const char* option, int value, int count) {
                                      std::to_string(count - 1));
 }
 
-bool isSteered(const SteeringParams& params, int head) {
-    return params.steeredHeads.empty() ||
-           std::find(params.steeredHeads.begin(), params.steeredHeads.end(), head) !=
-               params.steeredHeads.end();
-}
-
 /// The first QUERIES rows of HEAD: A' (or A' - A), row-major QUERIES x K.
 std::vector<double> headMatrix(const Workload& workload, std::span<const double> saliency,
                                const SteeringParams& params, int head, int queries, bool difference,
                                const std::atomic<bool>* cancel) {
     const std::size_t keys = std::size_t(workload.keys());
-    const bool steered = isSteered(params, head);
+    const bool steered =
+        steering::isHeadSteered(params.steeredHeads.data(), params.steeredHeads.size(), head);
     std::vector<double> matrix(std::size_t(queries) * keys);
-    std::vector<double> original(keys), z(keys);
+    std::vector<double> original(keys);
     for (int q = 0; q < queries; ++q) {
         if (cancel && q % 64 == 0 && cancel->load())
             throw Cancelled();
@@ -42,28 +36,15 @@ std::vector<double> headMatrix(const Workload& workload, std::span<const double>
         double* out = matrix.data() + std::size_t(q) * keys;
         if (!steered) {
             // A' = A: the difference is 0.
-            for (std::size_t k = 0; k < keys; ++k)
-                out[k] = difference ? 0.0 : original[k];
+            if (!difference)
+                std::copy(original.begin(), original.end(), out);
             continue;
         }
-        // The backend's row(): z_k = log(A_k + eps) + lambda s_k, A' = softmax(z).
-        double top = -std::numeric_limits<double>::infinity();
-        for (std::size_t k = 0; k < keys; ++k) {
-            const double e = original[k] + params.eps;
-            z[k] = e > 0 ? std::log(e) + params.lambda * saliency[k]
-                         : -std::numeric_limits<double>::infinity();
-            top = std::max(top, z[k]);
-        }
-        double sum = 0;
-        for (std::size_t k = 0; k < keys; ++k)
-            sum += out[k] =
-                z[k] > -std::numeric_limits<double>::infinity() ? std::exp(z[k] - top) : 0.0;
-        const double scale = 1 / sum;
-        for (std::size_t k = 0; k < keys; ++k) {
-            out[k] *= scale;
-            if (difference)
-                out[k] -= original[k];
-        }
+        // The backend's row().
+        steering::steeredRow(original.data(), saliency.data(), keys, params.lambda, params.eps,
+                             out);
+        if (difference)
+            steering::subtractOriginal(original.data(), keys, out);
     }
     return matrix;
 }
@@ -80,6 +61,38 @@ std::vector<double> evenLambdaGrid(int points, double max) {
     return lambdas;
 }
 
+PlotData assemblePlotData(PlotSources sources) {
+    PlotData data;
+    data.head = sources.head;
+    data.query = sources.query;
+    data.lambda = sources.lambda;
+    data.saliency.assign(sources.saliency.begin(), sources.saliency.end());
+    if (sources.row) {
+        data.attention = sources.row->original;
+        data.steered = sources.row->steered;
+    }
+    data.sweep.assign(sources.sweep.begin(), sources.sweep.end());
+    data.sweepSeeds = sources.sweepSeeds;
+    data.matrix = std::move(sources.matrix);
+    data.matrixQueries = sources.matrixQueries;
+    data.matrixKeys = sources.matrixKeys;
+    data.matrixIsDifference = sources.matrixIsDifference;
+    if (!sources.raw)
+        return data;
+    data.saliencyLabel = QString::fromStdString(sources.raw->label);
+    // The saliency grid: the image's token grid, or gridShapeFor(K) (left to the view).
+    if (sources.raw->projection) {
+        const SaliencyProjection& projection = *sources.raw->projection;
+        data.gridHeight = projection.gridHeight;
+        data.gridWidth = projection.gridWidth;
+        data.resizedHeight = projection.resizedHeight;
+        data.resizedWidth = projection.resizedWidth;
+        data.gridOffset = sources.scenario ? sources.scenario->projection.visionOffset : 0;
+        data.image = sources.image;
+    }
+    return data;
+}
+
 PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepared, Backend& backend,
                        const SteeringParams& params, const PlotRequest& request,
                        std::vector<std::string>* warnings) {
@@ -88,18 +101,17 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     checkIndex("--head", request.head, workload.heads());
     checkIndex("--query", request.query, workload.queries());
 
-    PlotData data;
-    data.head = request.head;
-    data.query = request.query;
-    data.lambda = params.lambda;
-    data.sortBySaliency = request.sortBySaliency;
-    data.saliency = saliency;
-    data.saliencyLabel = QString::fromStdString(prepared.raw.label);
+    PlotSources sources;
+    sources.scenario = &scenario;
+    sources.raw = &prepared.raw;
+    sources.saliency = saliency;
+    sources.head = request.head;
+    sources.query = request.query;
+    sources.lambda = params.lambda;
 
     // The per-token row, from the backend itself: what it shows is what the core computes.
-    TokenRow row = backend.row(workload, saliency, params, request.head, request.query);
-    data.attention = std::move(row.original);
-    data.steered = std::move(row.steered);
+    const TokenRow row = backend.row(workload, saliency, params, request.head, request.query);
+    sources.row = &row;
 
     // The tradeoff curve.
     SweepConfig config;
@@ -116,24 +128,17 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     config.seeds = request.sweepSeeds;
     if (scenario.hasWorkloadFile() && scenario.hasFixedSaliency() && config.seeds.size() > 1)
         config.seeds.erase(config.seeds.begin() + 1, config.seeds.end());
-    data.sweep = runSweep(config, backend, request.control);
-    data.sweepSeeds = int(config.seeds.size());
+    const std::vector<SweepRow> sweep = runSweep(config, backend, request.control);
+    sources.sweep = sweep;
+    sources.sweepSeeds = int(config.seeds.size());
 
-    // The saliency grid: the image's token grid, or gridShapeFor(K) (left to the view).
-    if (prepared.raw.projection) {
-        const SaliencyProjection& projection = *prepared.raw.projection;
-        data.gridHeight = projection.gridHeight;
-        data.gridWidth = projection.gridWidth;
-        data.resizedHeight = projection.resizedHeight;
-        data.resizedWidth = projection.resizedWidth;
-        data.gridOffset = scenario.projection.visionOffset;
-        data.image = request.image;
-        if (data.image.isNull() && !scenario.saliencyImagePath.empty()) {
-            QImageReader reader(QString::fromStdString(scenario.saliencyImagePath));
-            reader.setDecideFormatFromContent(true);
-            reader.setAutoTransform(false); // the saliency map is the pixel grid as stored
-            data.image = reader.read();
-        }
+    // The image under the grid: the caller's, else read here once.
+    sources.image = request.image;
+    if (prepared.raw.projection && sources.image.isNull() && !scenario.saliencyImagePath.empty()) {
+        QImageReader reader(QString::fromStdString(scenario.saliencyImagePath));
+        reader.setDecideFormatFromContent(true);
+        reader.setAutoTransform(false); // the saliency map is the pixel grid as stored
+        sources.image = reader.read();
     }
 
     // The matrix of the head, capped like the window's.
@@ -145,11 +150,14 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
                             std::to_string(workload.queries()) + " queries of head " +
                             std::to_string(request.head) + " (at most " +
                             std::to_string(request.maxMatrixCells) + " cells)");
-    data.matrix = headMatrix(workload, saliency, params, request.head, queries, request.difference,
-                             request.control.cancel);
-    data.matrixQueries = queries;
-    data.matrixKeys = int(keys);
-    data.matrixIsDifference = request.difference;
+    sources.matrix = headMatrix(workload, saliency, params, request.head, queries,
+                                request.difference, request.control.cancel);
+    sources.matrixQueries = queries;
+    sources.matrixKeys = int(keys);
+    sources.matrixIsDifference = request.difference;
+
+    PlotData data = assemblePlotData(std::move(sources));
+    data.sortBySaliency = request.sortBySaliency;
     return data;
 }
 

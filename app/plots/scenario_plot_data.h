@@ -1,7 +1,8 @@
 #pragma once
-// A prepared Scenario (app/common) turned into what the four views draw: the per-token row, the
-// tradeoff sweep, the saliency grid and the matrix of one head. `attnsteer-cli plot` uses it; the
-// window can fill its PlotData the same way.
+// What the four views draw, from a Scenario (app/common): the per-token row, the tradeoff sweep,
+// the saliency grid and the matrix of one head. assemblePlotData puts computed results together;
+// the window calls it with what its Engine holds, and buildPlotData (`attnsteer-cli plot`)
+// computes the results and then calls it too.
 
 #include "plot_data.h"
 #include "scenario.h"
@@ -12,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,36 @@ struct PlotRequest {
     RunControl control; ///< progress and cancellation of the sweep
 };
 
+/// The computed results the views show, wherever they come from (buildPlotData, the window's
+/// Engine). The spans and pointers refer to the caller's data, which assemblePlotData copies;
+/// what is empty or null draws empty.
+struct PlotSources {
+    const Scenario* scenario = nullptr; ///< of the saliency: the vision offset of an image
+    const RawSaliency* raw = nullptr;   ///< the saliency's label and image projection, or null
+    std::span<const double> saliency;   ///< s as applied (normalized), K values
+    int head = 0;                       ///< head of the row and of the matrix
+    int query = 0;                      ///< query of the row
+    double lambda = 0.25;               ///< lambda of the row and of the matrix
+    const TokenRow* row = nullptr;      ///< A and A' of (head, query), or null
+    std::span<const SweepRow> sweep;    ///< the tradeoff curve, ascending lambda
+    int sweepSeeds = 1;                 ///< seeds the sweep's means are over
+    /// The matrix of the head, matrixQueries x matrixKeys row-major: A', or A' - A when
+    /// matrixIsDifference. Moved into the PlotData (it may be large).
+    std::vector<double> matrix;
+    int matrixQueries = 0;
+    int matrixKeys = 0;
+    bool matrixIsDifference = false;
+    /// The saliency image as the caller decoded it (nothing is read here); drawn only when RAW
+    /// has a projection.
+    QImage image;
+};
+
+/// SOURCES as PlotData: the row, s and its label, the sweep, the matrix, and, when the saliency
+/// came from an image, the image with its token grid, resized size and grid offset (the vision
+/// offset). The views' own settings (sorting, highlighted token, overlay opacity) keep their
+/// defaults: the caller sets them.
+PlotData assemblePlotData(PlotSources sources);
+
 /// PlotData for SCENARIO as PREPARED (prepareScenario(SCENARIO)), steered with PARAMS:
 /// - the row (REQUEST.head, REQUEST.query) from BACKEND.row, the normalized saliency and its label;
 /// - the tradeoff sweep: runSweep with BACKEND over REQUEST's lambdas and seeds (a random workload
@@ -49,7 +81,8 @@ struct PlotRequest {
 /// - the matrix of REQUEST.head: A' = softmax(log(A + eps) + lambda s) per query (A' = A on a head
 ///   that is not steered), or A' - A; the first min(Q, maxMatrixCells / K) queries;
 /// - the image, its token grid, resized size and grid offset (the vision offset) when the
-///   saliency came from an image.
+///   saliency came from an image;
+/// computed here, then put together by assemblePlotData.
 /// Throws InputError("--head" / "--query", "N is out of range 0..M"), the InputErrors of the
 /// backend and the sweep, Cancelled. WARNINGS (when given) gets one line when the matrix shows
 /// only the first queries.

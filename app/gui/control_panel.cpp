@@ -1,0 +1,408 @@
+#include "control_panel.h"
+
+#include "option_values.h"
+#include "projection_controls.h"
+#include "sci_spin_box.h"
+#include "widget_helpers.h"
+#include "window_controls.h"
+
+#include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace attnsteer {
+
+namespace {
+
+constexpr int kLambdaSteps = 1000; ///< positions of the lambda slider
+constexpr int kSeedSliderMax = 99; ///< the seed slider covers 0..99, the spin box more
+
+QString fileName(const std::string& path) {
+    return QFileInfo(QString::fromStdString(path)).fileName();
+}
+
+} // namespace
+
+ControlPanel::ControlPanel(WindowControls& controls, QWidget* parent)
+    : QScrollArea(parent), c_(controls) {
+    auto* panel = new QWidget;
+    auto* layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(6, 6, 6, 6);
+    layout->addWidget(buildSteering());
+    layout->addWidget(buildWorkload());
+    projection_ = new ProjectionControls(c_);
+    layout->addWidget(projection_);
+    layout->addWidget(buildViews());
+    layout->addStretch(1);
+    setWidget(panel);
+    setWidgetResizable(true);
+    setFrameShape(QFrame::NoFrame);
+    setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    // The dock fits the fields; the folded projection section's summary, shown from here on, is
+    // cut where the dock ends.
+    dockWidth_ = panel->sizeHint().width() + 24;
+    projection_->showOptions(projection_->options());
+    connectControls();
+}
+
+QWidget* ControlPanel::buildSteering() {
+    WindowControls& c = c_;
+    auto* steering = new QGroupBox(tr("Steering  A′ = softmax(log(A + ε) + λ·s)"));
+    auto* form = new QFormLayout(steering);
+    c.lambdaSlider = named(new QSlider(Qt::Horizontal), "lambdaSlider",
+                           tr("Steering strength λ from 0 to the maximum below"));
+    c.lambdaSlider->setRange(0, kLambdaSteps);
+    c.lambdaSlider->setPageStep(kLambdaSteps / 20);
+    c.lambda = named(new QDoubleSpinBox, "lambda", tr("Steering strength λ (3 decimals)"));
+    c.lambda->setDecimals(3);
+    c.lambda->setRange(0, 1);
+    c.lambda->setSingleStep(0.01);
+    c.lambda->setValue(0.25);
+    c.lambda->setMinimumWidth(80);
+    auto* lambdaRow = new QHBoxLayout;
+    lambdaRow->addWidget(c.lambdaSlider, 1);
+    lambdaRow->addWidget(c.lambda);
+    form->addRow(formLabel(tr("λ"), c.lambda), lambdaRow);
+    c.lambdaMax = named(new QDoubleSpinBox, "lambdaMax",
+                        tr("Largest λ of the slider and of the tradeoff sweep"));
+    c.lambdaMax->setDecimals(3);
+    c.lambdaMax->setRange(0.001, 1000);
+    c.lambdaMax->setValue(1);
+    c.lambdaMax->setKeyboardTracking(false);
+    form->addRow(formLabel(tr("λ max"), c.lambdaMax), c.lambdaMax);
+    c.eps = named(new SciSpinBox, "eps",
+                  tr("ε added to A before the log (0 allowed: log 0 = −∞); arrows step ×10"));
+    c.eps->setRange(0, 1);
+    c.eps->setValue(1e-9);
+    form->addRow(formLabel(tr("ε"), c.eps), c.eps);
+    c.normalization = named(new QComboBox, "normalization",
+                            tr("How raw saliency becomes s: max (x / max|x|), minmax, zscore "
+                               "(temperature-scaled bias), none"));
+    for (Normalization mode :
+         {Normalization::Max, Normalization::MinMax, Normalization::ZScore, Normalization::None}) {
+        const std::string_view name = normalizationName(mode);
+        c.normalization->addItem(QString::fromLatin1(name.data(), qsizetype(name.size())),
+                                 int(mode));
+    }
+    form->addRow(formLabel(tr("Normalization"), c.normalization), c.normalization);
+    c.steeredHeads = named(new QLineEdit(QStringLiteral("all")), "steeredHeads",
+                           tr("Heads that get the bias: \"all\", a list \"0,3,5\" or a range "
+                              "\"0:7\" (press Enter to apply)"));
+    form->addRow(formLabel(tr("Steered heads"), c.steeredHeads), c.steeredHeads);
+    c.backend = named(new QComboBox, "backend",
+                      tr("Where the evaluation and the tradeoff sweep run (the per-token row and "
+                         "the matrix are always computed on the CPU)"));
+    c.backend->addItem(tr("CPU (Eigen, OpenMP)"), int(BackendKind::Cpu));
+    const bool cuda = gpu::isAvailable();
+    c.backend->addItem(cuda ? tr("CUDA — %1").arg(QString::fromStdString(gpu::deviceName()))
+                            : tr("CUDA — not available"),
+                       int(BackendKind::Cuda));
+    if (auto* model = qobject_cast<QStandardItemModel*>(c.backend->model())) {
+        QStandardItem* item = model->item(1);
+        item->setEnabled(cuda);
+        item->setToolTip(cuda ? tr("%1, %2 GiB of device memory")
+                                    .arg(QString::fromStdString(gpu::deviceName()))
+                                    .arg(double(gpu::deviceMemoryBytes()) / (1u << 30), 0, 'f', 0)
+                              : QString::fromStdString(gpu::unavailableReason()));
+    }
+    c.backend->setCurrentIndex(cuda ? 1 : 0); // like --backend auto
+    form->addRow(formLabel(tr("Backend"), c.backend), c.backend);
+    return steering;
+}
+
+QWidget* ControlPanel::buildWorkload() {
+    WindowControls& c = c_;
+    auto* workload = new QGroupBox(tr("Workload  A = softmax(Z), Z ~ N(0, σ)"));
+    auto* form = new QFormLayout(workload);
+    c.seedSlider = named(new QSlider(Qt::Horizontal), "seedSlider",
+                         tr("Seed of the random logits and saliency (0–99; more in the box)"));
+    c.seedSlider->setRange(0, kSeedSliderMax);
+    c.seedSlider->setTracking(false);
+    c.seed = named(new QSpinBox, "seed", tr("Seed of the random logits and saliency"));
+    c.seed->setRange(0, std::numeric_limits<int>::max());
+    c.seed->setKeyboardTracking(false);
+    c.seed->setMinimumWidth(80);
+    auto* seedRow = new QHBoxLayout;
+    seedRow->addWidget(c.seedSlider, 1);
+    seedRow->addWidget(c.seed);
+    form->addRow(formLabel(tr("Seed"), c.seed), seedRow);
+    auto sizeBox = [](const char* name, const QString& tip, int value, int max) {
+        auto* box = named(new QSpinBox, name, tip);
+        box->setRange(1, max);
+        box->setValue(value);
+        box->setKeyboardTracking(false);
+        return box;
+    };
+    c.heads = sizeBox("heads", tr("Attention heads H of the random workload"), 32, 4096);
+    c.queries = sizeBox("queries", tr("Queries Q per head of the random workload"), 1024, 1 << 20);
+    c.keys = sizeBox("keys", tr("Key tokens K of the random workload"), 1024, 1 << 20);
+    auto* sizeRow = new QHBoxLayout;
+    sizeRow->addWidget(c.heads);
+    sizeRow->addWidget(new QLabel(QStringLiteral("×")));
+    sizeRow->addWidget(c.queries);
+    sizeRow->addWidget(new QLabel(QStringLiteral("×")));
+    sizeRow->addWidget(c.keys);
+    auto* sizeLabel = new QLabel(tr("H × Q × K"));
+    sizeLabel->setToolTip(tr("Heads × queries × keys of the random workload"));
+    form->addRow(sizeLabel, sizeRow);
+    c.sigma = named(new QDoubleSpinBox, "sigma",
+                    tr("Standard deviation σ of the random logits Z (0 gives uniform A)"));
+    c.sigma->setDecimals(3);
+    c.sigma->setRange(0, 100);
+    c.sigma->setSingleStep(0.05);
+    c.sigma->setValue(0.1);
+    c.sigma->setKeyboardTracking(false);
+    form->addRow(formLabel(tr("Logit σ"), c.sigma), c.sigma);
+    c.source = named(new QLabel, "source", tr("Where the workload and the saliency come from"));
+    c.source->setWordWrap(true);
+    c.source->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    form->addRow(c.source);
+    return workload;
+}
+
+QWidget* ControlPanel::buildViews() {
+    WindowControls& c = c_;
+    auto* views = new QGroupBox(tr("Views"));
+    auto* form = new QFormLayout(views);
+    c.head = named(new QSpinBox, "head", tr("Head of the per-token row and of the matrix"));
+    c.head->setRange(0, 31);
+    c.query = named(new QSpinBox, "query",
+                    tr("Query of the per-token row (or click a row in the matrix)"));
+    c.query->setRange(0, 1023);
+    auto* pickRow = new QHBoxLayout;
+    pickRow->addWidget(new QLabel(tr("head")));
+    pickRow->addWidget(c.head, 1);
+    pickRow->addWidget(new QLabel(tr("query")));
+    pickRow->addWidget(c.query, 1);
+    auto* rowLabel = new QLabel(tr("Row"));
+    rowLabel->setToolTip(tr("The attention row (head, query) shown per token"));
+    form->addRow(rowLabel, pickRow);
+    c.sortBySaliency =
+        named(new QCheckBox(tr("Sort tokens by saliency")), "sortBySaliency",
+              tr("Per-token view: x = rank of s (0 = most salient) instead of the key index"));
+    form->addRow(c.sortBySaliency);
+    c.showDifference = named(new QCheckBox(tr("Show A′ − A in the matrix")), "showDifference",
+                             tr("Matrix view: the change A′ − A instead of A′"));
+    form->addRow(c.showDifference);
+    c.sweepSeeds = named(new QSpinBox, "sweepSeeds",
+                         tr("Seeds of the tradeoff curve (seed, seed + 1, ...): error bars "
+                            "show their standard deviation"));
+    c.sweepSeeds->setRange(1, 20);
+    c.sweepSeeds->setValue(3);
+    c.sweepSeeds->setKeyboardTracking(false);
+    form->addRow(formLabel(tr("Sweep seeds"), c.sweepSeeds), c.sweepSeeds);
+    return views;
+}
+
+void ControlPanel::connectControls() {
+    const WindowControls& c = c_;
+    connect(c.lambdaSlider, &QSlider::valueChanged, this, [this](int position) {
+        c_.lambda->setValue(c_.lambdaMax->value() * position / kLambdaSteps);
+    });
+    connect(c.lambda, &QDoubleSpinBox::valueChanged, this, &ControlPanel::lambdaSpinChanged);
+    connect(c.lambdaMax, &QDoubleSpinBox::valueChanged, this, &ControlPanel::lambdaMaxChanged);
+    connect(c.eps, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
+    connect(c.normalization, &QComboBox::currentIndexChanged, this, &ControlPanel::scenarioEdited);
+    connect(c.steeredHeads, &QLineEdit::editingFinished, this, &ControlPanel::applySteeredHeads);
+    connect(c.seedSlider, &QSlider::valueChanged, c.seed, &QSpinBox::setValue);
+    connect(c.seed, &QSpinBox::valueChanged, this, [this](int seed) {
+        const QSignalBlocker blocker(c_.seedSlider);
+        c_.seedSlider->setValue(std::min(seed, kSeedSliderMax));
+        emit scenarioEdited();
+    });
+    for (QSpinBox* box : {c.heads, c.queries, c.keys})
+        connect(box, &QSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
+    connect(c.sigma, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
+    connect(projection_, &ProjectionControls::edited, this, &ControlPanel::scenarioEdited);
+    connect(c.backend, &QComboBox::currentIndexChanged, this,
+            [this] { emit backendChosen(backend()); });
+    for (QSpinBox* box : {c.head, c.query})
+        connect(box, &QSpinBox::valueChanged, this,
+                [this] { emit viewChanged(c_.head->value(), c_.query->value()); });
+    connect(c.sweepSeeds, &QSpinBox::valueChanged, this,
+            [this](int seeds) { emit sweepGridChanged(c_.lambdaMax->value(), seeds); });
+    syncLambdaSlider();
+}
+
+Scenario ControlPanel::scenario(Scenario scenario) const {
+    const WindowControls& c = c_;
+    scenario.spec.heads = c.heads->value();
+    scenario.spec.queries = c.queries->value();
+    scenario.spec.keys = c.keys->value();
+    scenario.spec.logitStd = c.sigma->value();
+    scenario.spec.seed = std::uint64_t(c.seed->value());
+    scenario.normalization = Normalization(c.normalization->currentData().toInt());
+    scenario.params.lambda = c.lambda->value();
+    scenario.params.eps = c.eps->value();
+    scenario.params.steeredHeads = steeredHeads_;
+    scenario.projection = projection();
+    return scenario;
+}
+
+ProjectionOptions ControlPanel::projection() const {
+    return projection_->options();
+}
+
+void ControlPanel::showProjection(const ProjectionOptions& options) {
+    projection_->showOptions(options);
+}
+
+double ControlPanel::lambda() const {
+    return c_.lambda->value();
+}
+
+void ControlPanel::setLambda(double lambda) {
+    if (lambda > c_.lambdaMax->value())
+        c_.lambdaMax->setValue(lambda);
+    c_.lambda->setValue(lambda);
+}
+
+void ControlPanel::setWorkloadSize(int heads, int queries, int keys) {
+    {
+        const QSignalBlocker a(c_.heads), b(c_.queries), c(c_.keys);
+        c_.heads->setValue(heads);
+        c_.queries->setValue(queries);
+        c_.keys->setValue(keys);
+    }
+    emit scenarioEdited();
+}
+
+int ControlPanel::head() const {
+    return c_.head->value();
+}
+
+void ControlPanel::setQuery(int query) {
+    c_.query->setValue(query);
+}
+
+void ControlPanel::lambdaSpinChanged(double lambda) {
+    syncLambdaSlider();
+    emit lambdaChanged(lambda);
+    emit scenarioEdited();
+}
+
+void ControlPanel::lambdaMaxChanged(double maximum) {
+    c_.lambda->setMaximum(maximum); // may clamp lambda, which then applies itself
+    syncLambdaSlider();
+    emit sweepGridChanged(maximum, c_.sweepSeeds->value());
+}
+
+void ControlPanel::syncLambdaSlider() {
+    const QSignalBlocker blocker(c_.lambdaSlider);
+    c_.lambdaSlider->setValue(
+        int(std::lround(c_.lambda->value() / c_.lambdaMax->value() * kLambdaSteps)));
+}
+
+void ControlPanel::applySteeredHeads() {
+    const QString text = c_.steeredHeads->text().trimmed();
+    std::vector<int> heads;
+    if (!text.isEmpty() && text.compare(QStringLiteral("all"), Qt::CaseInsensitive) != 0) {
+        try {
+            heads = parseHeadList(text.toStdString(), "steered heads");
+        } catch (const InputError& error) {
+            refuseSteeredHeads(QString::fromStdString(error.what()));
+            return;
+        }
+        const int available = workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value();
+        for (int head : heads)
+            if (head >= available) {
+                refuseSteeredHeads(tr("steered heads: head %1 is out of range 0..%2")
+                                       .arg(head)
+                                       .arg(available - 1));
+                return;
+            }
+        std::sort(heads.begin(), heads.end());
+        heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
+    }
+    steeredHeads_ = heads;
+    steeredHeadsText_ = heads.empty() ? QStringLiteral("all") : text;
+    c_.steeredHeads->setText(steeredHeadsText_);
+    emit scenarioEdited();
+}
+
+void ControlPanel::refuseSteeredHeads(const QString& message) {
+    c_.steeredHeads->setText(steeredHeadsText_);
+    emit errorFound(message);
+}
+
+BackendKind ControlPanel::backend() const {
+    return BackendKind(c_.backend->currentData().toInt());
+}
+
+void ControlPanel::chooseBackend(BackendKind kind) {
+    const int index = c_.backend->findData(int(kind));
+    if (c_.backend->currentIndex() != index)
+        c_.backend->setCurrentIndex(index); // emits backendChosen
+    else
+        emit backendChosen(kind);
+}
+
+void ControlPanel::showBackend(BackendKind kind) {
+    const QSignalBlocker blocker(c_.backend);
+    c_.backend->setCurrentIndex(c_.backend->findData(int(kind)));
+}
+
+void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int head, int query) {
+    WindowControls& c = c_;
+    workloadHeads_ = workload.heads();
+    // File workloads define the sizes: show them, and keep the random sizes from being edited.
+    for (QSpinBox* box : {c.heads, c.queries, c.keys})
+        box->setEnabled(!fromFile);
+    c.sigma->setEnabled(!fromFile);
+    if (fromFile) {
+        const QSignalBlocker a(c.heads), b(c.queries), d(c.keys);
+        c.heads->setValue(workload.heads());
+        c.queries->setValue(workload.queries());
+        c.keys->setValue(workload.keys());
+    }
+    {
+        const QSignalBlocker a(c.head), b(c.query);
+        c.head->setRange(0, workload.heads() - 1);
+        c.query->setRange(0, workload.queries() - 1);
+        c.head->setValue(head);
+        c.query->setValue(query);
+    }
+    for (int steered : steeredHeads_)
+        if (steered >= workload.heads()) {
+            emit errorFound(tr("steered heads: head %1 is out of range 0..%2 for this workload; "
+                               "steering all heads")
+                                .arg(steered)
+                                .arg(workload.heads() - 1));
+            c.steeredHeads->setText(QStringLiteral("all"));
+            applySteeredHeads();
+            break;
+        }
+}
+
+void ControlPanel::showSources(const Scenario& s) {
+    QString workload = tr("random logits, seed %1").arg(s.spec.seed);
+    if (!s.logitsPath.empty())
+        workload = tr("logits file %1").arg(fileName(s.logitsPath));
+    else if (!s.attentionPath.empty())
+        workload = tr("attention file %1").arg(fileName(s.attentionPath));
+    QString saliency = tr("random, seed %1").arg(s.spec.seed);
+    if (!s.saliencyImagePath.empty())
+        saliency = tr("image %1").arg(fileName(s.saliencyImagePath));
+    else if (!s.saliencyPath.empty())
+        saliency = tr("file %1").arg(fileName(s.saliencyPath));
+    c_.source->setText(tr("Workload: %1\nSaliency: %2").arg(workload, saliency));
+}
+
+} // namespace attnsteer

@@ -1,0 +1,89 @@
+#pragma once
+// The control dock's content: steering (lambda, eps, normalization, steered heads, backend), the
+// random workload (seed, sizes, sigma, where the data come from), the projection of a saliency
+// image and the views' row and options. Builds the Scenario that the controls describe; says
+// what changed through its signals.
+
+#include "engine.h"
+
+#include <QScrollArea>
+
+#include <vector>
+
+namespace attnsteer {
+
+class ProjectionControls;
+struct WindowControls;
+
+class ControlPanel : public QScrollArea {
+    Q_OBJECT
+  public:
+    /// Creates the controls of the steering, workload, projection and views groups in CONTROLS.
+    explicit ControlPanel(WindowControls& controls, QWidget* parent = nullptr);
+
+    /// The width of the dock that shows the panel.
+    int dockWidth() const { return dockWidth_; }
+
+    /// BASE (the files it names are kept) with everything the controls set.
+    Scenario scenario(Scenario base) const;
+    ProjectionOptions projection() const;
+    /// Shows OPTIONS without emitting scenarioEdited().
+    void showProjection(const ProjectionOptions& options);
+    double lambda() const;
+    /// Sets lambda, raising lambda max when it is above.
+    void setLambda(double lambda);
+    /// Sets the sizes of the random workload and emits scenarioEdited() once.
+    void setWorkloadSize(int heads, int queries, int keys);
+    /// The head of the per-token row and of the matrix.
+    int head() const;
+    void setQuery(int query);
+    /// The accepted steered heads as the user wrote them ("all" for every head).
+    const QString& steeredHeadsText() const { return steeredHeadsText_; }
+    /// Parses the steered heads field: accepted, or refused (errorFound) and reset to the last
+    /// accepted text.
+    void applySteeredHeads();
+
+    /// The backend selected in the backend box.
+    BackendKind backend() const;
+    /// Selects KIND in the backend box; backendChosen follows (also when it was selected).
+    void chooseBackend(BackendKind kind);
+    /// Shows KIND in the backend box without emitting backendChosen.
+    void showBackend(BackendKind kind);
+
+    /// After a data set is ready: a file workload's sizes (the random sizes cannot be edited
+    /// then), the row's ranges and the row the engine shows, steered heads that no longer exist.
+    void showWorkload(const Workload& workload, bool fromFile, int head, int query);
+    /// "Workload: ... Saliency: ..." of SCENARIO.
+    void showSources(const Scenario& scenario);
+
+  signals:
+    /// A control of the scenario changed: scenario() differs.
+    void scenarioEdited();
+    /// Lambda changed (before scenarioEdited), for views that follow it at once.
+    void lambdaChanged(double lambda);
+    void viewChanged(int head, int query);
+    /// The sweep's grid: lambdas 0 .. LAMBDA_MAX over SEEDS seeds.
+    void sweepGridChanged(double lambdaMax, int seeds);
+    void backendChosen(BackendKind kind);
+    /// A setting was refused (one line).
+    void errorFound(const QString& message);
+
+  private:
+    QWidget* buildSteering();
+    QWidget* buildWorkload();
+    QWidget* buildViews();
+    void connectControls();
+    void lambdaSpinChanged(double lambda);
+    void lambdaMaxChanged(double maximum);
+    void syncLambdaSlider();
+    void refuseSteeredHeads(const QString& message);
+
+    WindowControls& c_;
+    ProjectionControls* projection_ = nullptr;
+    std::vector<int> steeredHeads_; ///< parsed from the steered heads field; empty = all
+    QString steeredHeadsText_ = QStringLiteral("all");
+    int dockWidth_ = 0;
+    int workloadHeads_ = 0; ///< heads of the data set shown, 0 before the first
+};
+
+} // namespace attnsteer

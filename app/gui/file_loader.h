@@ -1,0 +1,72 @@
+#pragma once
+// Where the workload and the saliency come from: File > Load saliency image, Open sample, Open
+// .npy (logits, attention, saliency), Use random workload / saliency, and images dropped on the
+// window. A saliency image is decoded here once per load; the window draws that picture.
+
+#include "engine.h"
+
+#include <QImage>
+#include <QObject>
+
+#include <functional>
+#include <map>
+#include <string>
+
+class QMenu;
+class QMimeData;
+class QToolBar;
+
+namespace attnsteer {
+
+class FileLoader : public QObject {
+    Q_OBJECT
+  public:
+    enum class NpyKind { Logits, Attention, Saliency };
+
+    /// Sets ENGINE's scenario: CONTROLS_SCENARIO gives what the controls describe, with the files
+    /// of the engine's. WINDOW is the parent of the file dialogs.
+    FileLoader(Engine* engine, std::function<Scenario()> controlsScenario, QWidget* window);
+
+    /// Where Open sample finds the bundled saliency maps: the images embedded in the program
+    /// (":/samples"), else resources/samples next to the build or in the source tree.
+    static QString samplesFolder();
+    /// The sample images' paths, sorted by name.
+    static QStringList sampleImages();
+
+    /// Adds the file actions to FILE_MENU and TOOLBAR.
+    void addActions(QMenu* fileMenu, QToolBar* toolbar);
+
+    /// Decodes the image PATH (errors shown at once), then has it projected onto the vision
+    /// tokens.
+    bool loadSaliencyImage(const QString& path);
+    /// Uses the .npy file PATH as KIND (errors when it is read).
+    void openNpy(const QString& path, NpyKind kind);
+    void useRandomWorkload();
+    void useRandomSaliency();
+    /// Decodes the saliency image of the engine's scenario again (F5: files are re-read); its
+    /// errors are the engine's to tell.
+    void reloadImage();
+    /// The first local image file of a drag, or empty.
+    static QString droppedImage(const QMimeData* mime);
+
+    /// The picture of the saliency image PATH as decoded when it was loaded, or null.
+    QImage image(const std::string& path) const;
+    /// Forgets the pictures of other paths than SHOWN and WANTED.
+    void keepImages(const std::string& shown, const std::string& wanted);
+
+  signals:
+    void errorFound(const QString& message);
+    void statusMessage(const QString& message, int timeoutMs);
+
+  private:
+    void buildSampleMenu(QMenu* menu);
+    void loadImageInteractively();
+    void openNpyInteractively(NpyKind kind);
+
+    Engine* engine_;
+    std::function<Scenario()> controlsScenario_;
+    QWidget* window_;
+    std::map<std::string, QImage> images_; ///< by Scenario::saliencyImagePath
+};
+
+} // namespace attnsteer

@@ -1,0 +1,61 @@
+#pragma once
+// Every control of the window, for tests and for main.cpp. Each part of the window creates and
+// fills its own fields; each widget has an objectName equal to its field.
+
+class QCheckBox;
+class QComboBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPlainTextEdit;
+class QProgressBar;
+class QSlider;
+class QSpinBox;
+class QToolButton;
+
+namespace attnsteer {
+
+class CollapsibleSection;
+class SciSpinBox;
+
+struct WindowControls {
+    // --- ControlPanel ---
+    QSlider* lambdaSlider = nullptr;  ///< 0..1000 steps over 0..lambdaMax
+    QDoubleSpinBox* lambda = nullptr; ///< 3 decimals, in sync with the slider
+    QDoubleSpinBox* lambdaMax = nullptr;
+    SciSpinBox* eps = nullptr;
+    QComboBox* normalization = nullptr; ///< max, minmax, zscore, none
+    QLineEdit* steeredHeads = nullptr;  ///< "all" or "0,3,5" or "0:7"
+    QComboBox* backend = nullptr;       ///< CPU; CUDA (disabled without a usable CUDA device)
+    QSlider* seedSlider = nullptr;
+    QSpinBox* seed = nullptr;
+    QSpinBox* heads = nullptr;
+    QSpinBox* queries = nullptr;
+    QSpinBox* keys = nullptr;
+    QDoubleSpinBox* sigma = nullptr;
+    QLabel* source = nullptr; ///< where the workload and the saliency come from
+    // --- ProjectionControls: how a saliency image becomes per-key saliency ---
+    CollapsibleSection* projectionSection = nullptr; ///< folds the five below away
+    QSpinBox* visionOffset = nullptr;                ///< first key index of the vision tokens
+    QSpinBox* patchFactor = nullptr;                 ///< 28 (patch 14 x merge 2); 32
+    QSpinBox* minPixels = nullptr;                   ///< smallest resized area
+    QSpinBox* maxPixels = nullptr;          ///< largest resized area; 0 = "auto" (K x factor²)
+    QDoubleSpinBox* textSaliency = nullptr; ///< raw saliency of the other key tokens
+    // --- ControlPanel, the views group ---
+    QSpinBox* head = nullptr;  ///< row of the per-token view, head of the matrix
+    QSpinBox* query = nullptr; ///< row of the per-token view
+    QSpinBox* sweepSeeds = nullptr;
+    QCheckBox* sortBySaliency = nullptr;
+    QCheckBox* showDifference = nullptr;
+    // --- PlotPanel ---
+    QSlider* overlayOpacity = nullptr; ///< 0..100 %
+    QLabel* imageCaption = nullptr;
+    // --- MetricsReadout ---
+    QPlainTextEdit* metrics = nullptr; ///< the read-only readout
+    // --- ProgressIndicator, in the status bar ---
+    QLabel* computeTime = nullptr;
+    QProgressBar* progress = nullptr;
+    QToolButton* cancel = nullptr;
+};
+
+} // namespace attnsteer

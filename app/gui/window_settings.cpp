@@ -1,0 +1,141 @@
+#include "window_settings.h"
+
+#include "engine.h"
+#include "panels.h"
+#include "sci_spin_box.h"
+#include "window_controls.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
+#include <QLineEdit>
+#include <QMainWindow>
+#include <QScreen>
+#include <QSettings>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+
+#include <algorithm>
+
+namespace attnsteer {
+
+namespace {
+
+QString folderKey(Folder folder) {
+    switch (folder) {
+    case Folder::Image:
+        return QStringLiteral("folders/image");
+    case Folder::Npy:
+        return QStringLiteral("folders/npy");
+    case Folder::Export:
+        break;
+    }
+    return QStringLiteral("folders/export");
+}
+
+/// The identifier a backend is stored under.
+QString backendId(BackendKind kind) {
+    return kind == BackendKind::Cuda ? QStringLiteral("cuda") : QStringLiteral("cpu");
+}
+
+/// Calls VISIT with every control whose value() is stored under its objectName, in the order of
+/// restoring (lambda max first: it bounds lambda).
+template <typename Visit> void visitValueControls(const WindowControls& c, Visit visit) {
+    visit(c.lambdaMax), visit(c.lambda), visit(c.eps), visit(c.seed), visit(c.heads);
+    visit(c.queries), visit(c.keys), visit(c.sigma), visit(c.head), visit(c.query);
+    visit(c.sweepSeeds), visit(c.overlayOpacity), visit(c.visionOffset), visit(c.patchFactor);
+    visit(c.minPixels), visit(c.maxPixels), visit(c.textSaliency);
+}
+
+} // namespace
+
+QString lastFolder(Folder folder) {
+    const QString path = QSettings().value(folderKey(folder), QDir::homePath()).toString();
+    return QFileInfo(path).isDir() ? path : QDir::homePath();
+}
+
+void rememberFolder(Folder folder, const QString& path) {
+    const QFileInfo info(path);
+    QSettings().setValue(folderKey(folder),
+                         info.isDir() ? info.absoluteFilePath() : info.absolutePath());
+}
+
+QSize lastExportSize() {
+    return QSettings().value(QStringLiteral("export/size"), QSize(1200, 800)).toSize();
+}
+
+void rememberExportSize(QSize size) {
+    QSettings().setValue(QStringLiteral("export/size"), size);
+}
+
+void restoreControls(const WindowControls& c) {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("controls"));
+    visitValueControls(c, [&](auto* box) {
+        const QVariant value = settings.value(box->objectName());
+        if (value.isValid())
+            box->setValue(value.value<decltype(box->value())>());
+    });
+    c.projectionSection->setExpanded(
+        settings.value(QStringLiteral("projectionExpanded"), false).toBool());
+    // The backend: the one chosen last when it can be used, else CUDA when available (auto).
+    if (settings.value(QStringLiteral("backend")).toString() == backendId(BackendKind::Cpu))
+        c.backend->setCurrentIndex(c.backend->findData(int(BackendKind::Cpu)));
+    const Normalization normalization =
+        parseNormalization(settings.value(QStringLiteral("normalization")).toString().toStdString())
+            .value_or(Normalization::Max);
+    c.normalization->setCurrentIndex(std::max(c.normalization->findData(int(normalization)), 0));
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference})
+        box->setChecked(settings.value(box->objectName()).toBool());
+    c.steeredHeads->setText(
+        settings.value(c.steeredHeads->objectName(), QStringLiteral("all")).toString());
+    settings.endGroup();
+}
+
+void saveControls(const WindowControls& c, const QString& steeredHeads) {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("controls"));
+    visitValueControls(c, [&](auto* box) { settings.setValue(box->objectName(), box->value()); });
+    const std::string_view normalization =
+        normalizationName(Normalization(c.normalization->currentData().toInt()));
+    settings.setValue(QStringLiteral("normalization"),
+                      QString::fromLatin1(normalization.data(), qsizetype(normalization.size())));
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference})
+        settings.setValue(box->objectName(), box->isChecked());
+    settings.setValue(c.steeredHeads->objectName(), steeredHeads);
+    settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
+    settings.setValue(QStringLiteral("backend"),
+                      backendId(BackendKind(c.backend->currentData().toInt())));
+    settings.endGroup();
+}
+
+void restoreWindowLayout(QMainWindow& window, QSplitter& mainSplitter, QSplitter& bottomSplitter) {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("window"));
+    if (!window.restoreGeometry(settings.value(QStringLiteral("geometry")).toByteArray())) {
+        const QRect available = window.screen()->availableGeometry();
+        window.resize(std::min(1600, available.width()), std::min(1000, available.height()));
+    }
+    window.restoreState(settings.value(QStringLiteral("state")).toByteArray());
+    if (!mainSplitter.restoreState(settings.value(QStringLiteral("mainSplitter")).toByteArray()))
+        mainSplitter.setSizes({380, 470});
+    if (!bottomSplitter.restoreState(
+            settings.value(QStringLiteral("bottomSplitter")).toByteArray()))
+        bottomSplitter.setSizes({400, 430, 380}); // the grid panel about square
+    settings.endGroup();
+}
+
+void saveWindowLayout(const QMainWindow& window, const QSplitter& mainSplitter,
+                      const QSplitter& bottomSplitter) {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("window"));
+    settings.setValue(QStringLiteral("geometry"), window.saveGeometry());
+    settings.setValue(QStringLiteral("state"), window.saveState());
+    settings.setValue(QStringLiteral("mainSplitter"), mainSplitter.saveState());
+    settings.setValue(QStringLiteral("bottomSplitter"), bottomSplitter.saveState());
+    settings.endGroup();
+}
+
+} // namespace attnsteer
