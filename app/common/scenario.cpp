@@ -105,6 +105,16 @@ SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkloa
     return config;
 }
 
+std::vector<double> evenLambdaGrid(int points, double max) {
+    if (points < 2)
+        return {0.0};
+    std::vector<double> lambdas(static_cast<std::size_t>(points));
+    for (int i = 0; i < points; ++i)
+        lambdas[std::size_t(i)] = max * i / (points - 1);
+    lambdas.back() = max;
+    return lambdas;
+}
+
 int matrixQueries(int queries, int keys, std::size_t maxCells) {
     const std::size_t fit = std::max<std::size_t>(1, maxCells / std::size_t(std::max(keys, 1)));
     return int(std::min<std::size_t>(std::size_t(std::max(queries, 0)), fit));

@@ -90,6 +90,11 @@ SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkloa
                            const std::vector<double>* fixedSaliency, std::vector<double> lambdas,
                            std::vector<std::uint64_t> seeds);
 
+/// POINTS evenly spaced lambdas from 0 to MAX, both included (POINTS >= 2; 1 gives {0}): the
+/// tradeoff curve's grid in the window (64 points up to the slider's maximum) and in
+/// `attnsteer-cli plot` (64 up to 1).
+std::vector<double> evenLambdaGrid(int points = 64, double max = 1.0);
+
 /// The matrix views hold at most this many cells: 4 Mi cells = 32 MiB of doubles per copy.
 inline constexpr std::size_t kMaxMatrixCells = std::size_t(1) << 22;
 

@@ -1,7 +1,6 @@
 #pragma once
 // The sweep as CSV, shared by the command line and the window (written with atomic_file.h).
 
-#include "atomic_file.h" // TODO(merge): main_window.cpp includes it from here
 #include "attnsteer/sweep.h"
 
 #include <QByteArray>

@@ -1,5 +1,7 @@
 #include "control_panel.h"
 
+#include "error_text.h"
+
 #include "option_values.h"
 #include "projection_controls.h"
 #include "sci_spin_box.h"
@@ -33,10 +35,6 @@ namespace {
 
 constexpr int kLambdaSteps = 1000; ///< positions of the lambda slider
 constexpr int kSeedSliderMax = 99; ///< the seed slider covers 0..99, the spin box more
-
-QString fileName(const std::string& path) {
-    return QFileInfo(QString::fromStdString(path)).fileName();
-}
 
 } // namespace
 
@@ -315,9 +313,9 @@ void ControlPanel::applySteeredHeads() {
     std::vector<int> heads;
     if (!text.isEmpty() && text.compare(QStringLiteral("all"), Qt::CaseInsensitive) != 0) {
         try {
-            heads = parseHeadList(text.toStdString(), "steered heads");
+            heads = parseHeadList(text.toStdString());
         } catch (const InputError& error) {
-            refuseSteeredHeads(QString::fromStdString(error.what()));
+            refuseSteeredHeads(windowMessage(error));
             return;
         }
         const int available = workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value();
@@ -392,17 +390,9 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
 }
 
 void ControlPanel::showSources(const Scenario& s) {
-    QString workload = tr("random logits, seed %1").arg(s.spec.seed);
-    if (!s.logitsPath.empty())
-        workload = tr("logits file %1").arg(fileName(s.logitsPath));
-    else if (!s.attentionPath.empty())
-        workload = tr("attention file %1").arg(fileName(s.attentionPath));
-    QString saliency = tr("random, seed %1").arg(s.spec.seed);
-    if (!s.saliencyImagePath.empty())
-        saliency = tr("image %1").arg(fileName(s.saliencyImagePath));
-    else if (!s.saliencyPath.empty())
-        saliency = tr("file %1").arg(fileName(s.saliencyPath));
-    c_.source->setText(tr("Workload: %1\nSaliency: %2").arg(workload, saliency));
+    c_.source->setText(tr("Workload: %1\nSaliency: %2")
+                           .arg(QString::fromStdString(workloadLabel(s, PathStyle::FileName)),
+                                QString::fromStdString(saliencyLabel(s, PathStyle::FileName))));
 }
 
 } // namespace attnsteer

@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "error_text.h"
+
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
@@ -114,7 +116,7 @@ Engine::Engine(QObject* parent)
               lastEvaluation_ = std::move(*outcome.value);
               emit evaluationFinished(*lastEvaluation_);
           },
-          [this](double fraction) { emit progressChanged(tr("evaluating"), fraction); }),
+          [this](double fraction) { emit progressChanged(EngineTask::Evaluation, fraction); }),
       sweepJob_(
           this, &pool_,
           [this](JobOutcome<SweepOutcome>&& outcome) {
@@ -130,7 +132,7 @@ Engine::Engine(QObject* parent)
               lastSweep_ = std::move(*outcome.value);
               emit sweepFinished(*lastSweep_);
           },
-          [this](double fraction) { emit progressChanged(tr("sweep"), fraction); }) {
+          [this](double fraction) { emit progressChanged(EngineTask::Sweep, fraction); }) {
     qRegisterMetaType<RowsResult>();
     qRegisterMetaType<EvaluationResult>();
     qRegisterMetaType<SweepOutcome>();
@@ -187,10 +189,7 @@ void Engine::setSweepGrid(double lambdaMax, int points, int seeds) {
 }
 
 std::vector<double> Engine::sweepLambdas() const {
-    std::vector<double> lambdas(static_cast<std::size_t>(sweepPoints_));
-    for (int i = 0; i < sweepPoints_; ++i)
-        lambdas[std::size_t(i)] = sweepLambdaMax_ * i / (sweepPoints_ - 1);
-    return lambdas;
+    return evenLambdaGrid(sweepPoints_, sweepLambdaMax_);
 }
 
 bool Engine::setBackend(BackendKind kind) {
@@ -221,8 +220,11 @@ bool Engine::setBackend(BackendKind kind) {
             sweepBackend_ =
                 std::make_shared<FallbackBackend>(std::move(sweep), cpuSweepBackend_, fellBack);
             backendKind_ = BackendKind::Cuda;
+        } catch (const InputError& error) {
+            emit backendUnavailable(windowMessage(error));
+            return false;
         } catch (const std::exception& error) {
-            emit backendFellBack(QString::fromStdString(error.what()));
+            emit backendUnavailable(QString::fromStdString(error.what()));
             return false;
         }
     }

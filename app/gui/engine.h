@@ -86,6 +86,9 @@ struct SweepOutcome {
     double elapsedMs = 0;
 };
 
+/// The jobs of the engine that report progress.
+enum class EngineTask { Evaluation, Sweep };
+
 /// Where the evaluation and the sweep run. The per-token row and the matrix are always computed
 /// on the CPU (one row, one head: a kernel launch would cost more than the work).
 enum class BackendKind { Cpu, Cuda };
@@ -115,7 +118,7 @@ class Engine : public QObject {
 
     /// The evaluation and the sweep run on KIND from now on (both are recomputed). CUDA when the
     /// backend cannot be made (no device, no CUDA in this build, an error while starting): stays
-    /// on (or goes back to) the CPU, emits backendFellBack with the reason and returns false.
+    /// on (or goes back to) the CPU, emits backendUnavailable with the reason and returns false.
     /// When the CUDA backend fails later (out of device memory for a bigger workload), the job is
     /// computed again on the CPU, the engine stays on the CPU and backendFellBack is emitted.
     bool setBackend(BackendKind kind);
@@ -156,8 +159,11 @@ class Engine : public QObject {
     void scenarioRestored();
     /// The CUDA backend could not be used (REASON, one line); the engine runs on the CPU now.
     void backendFellBack(const QString& reason);
-    /// TASK ("evaluating", "sweep") is FRACTION (0..1) done.
-    void progressChanged(const QString& task, double fraction);
+    /// The CUDA backend could not be started (MESSAGE, one line, as the window words it); the
+    /// engine stays on the CPU.
+    void backendUnavailable(const QString& message);
+    /// TASK is FRACTION (0..1) done.
+    void progressChanged(attnsteer::EngineTask task, double fraction);
     /// Some job started or all jobs finished.
     void busyChanged(bool busy);
 

@@ -1,5 +1,6 @@
 #include "export_actions.h"
 
+#include "atomic_file.h"
 #include "export_dialog.h"
 #include "plot_view.h"
 #include "sweep_csv.h"

@@ -1,5 +1,6 @@
 #include "file_loader.h"
 
+#include "error_text.h"
 #include "saliency_image.h"
 #include "window_settings.h"
 
@@ -11,7 +12,6 @@
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
-#include <QImageReader>
 #include <QMenu>
 #include <QMimeData>
 #include <QToolBar>
@@ -25,28 +25,6 @@ namespace attnsteer {
 namespace {
 
 const QStringList kImageSuffixes = {"png", "jpg", "jpeg", "bmp", "tif", "tiff"};
-
-/// The saliency image PATH as stored (orientation metadata not applied), decoded once. Its checks
-/// and one-line errors are loadSaliencyImage's (app/common), asked when this decode fails or the
-/// header is over the pixel limit.
-QImage decodeSaliencyImage(const QString& path) {
-    auto read = [&path] {
-        QImageReader reader(path);
-        reader.setDecideFormatFromContent(true);
-        reader.setAutoTransform(false);   // the saliency map is the pixel grid as stored
-        const QSize size = reader.size(); // from the header, without decoding
-        if (size.isValid() && qint64(size.width()) * size.height() > kMaxSaliencyImagePixels)
-            return QImage();
-        return reader.read();
-    };
-    QImage image = read();
-    if (image.isNull() || qint64(image.width()) * image.height() > kMaxSaliencyImagePixels) {
-        (void)loadSaliencyImage(path); // throws the InputError that says why
-        // It read the picture after all: Qt's allocation limit, which it raises, stopped ours.
-        image = read();
-    }
-    return image;
-}
 
 } // namespace
 
@@ -99,11 +77,10 @@ void FileLoader::addActions(QMenu* file, QToolBar* toolbar) {
 }
 
 bool FileLoader::loadSaliencyImage(const QString& path) {
-    QImage image;
     try {
-        image = decodeSaliencyImage(path); // the one-line error of a broken file, now
+        checkSaliencyImage(path); // a missing or broken file is told now; decoded by the engine
     } catch (const InputError& error) {
-        emit errorFound(QString::fromStdString(error.what()));
+        emit errorFound(windowMessage(error));
         return false;
     }
     const bool embedded = path.startsWith(QLatin1Char(':'));
@@ -113,8 +90,10 @@ bool FileLoader::loadSaliencyImage(const QString& path) {
     scenario.saliencyImagePath =
         (embedded ? path : QFileInfo(path).absoluteFilePath()).toStdString();
     scenario.saliencyPath.clear();
-    images_[scenario.saliencyImagePath] = image;
+    const bool again = scenario.saliencyImagePath == engine_->scenario().saliencyImagePath;
     engine_->setScenario(scenario);
+    if (again) // the same file once more: read it anew, as the user expects of a load
+        engine_->start();
     emit statusMessage(tr("Projecting %1 onto the vision tokens...").arg(path), 0);
     return true;
 }
@@ -147,27 +126,6 @@ void FileLoader::useRandomSaliency() {
     Scenario scenario = controlsScenario_();
     scenario.saliencyPath.clear(), scenario.saliencyImagePath.clear();
     engine_->setScenario(scenario);
-}
-
-void FileLoader::reloadImage() {
-    const std::string path = engine_->scenario().saliencyImagePath;
-    if (path.empty())
-        return;
-    try {
-        images_[path] = decodeSaliencyImage(QString::fromStdString(path));
-    } catch (const InputError&) {
-        images_.erase(path); // the engine reads it too and says what is wrong
-    }
-}
-
-QImage FileLoader::image(const std::string& path) const {
-    const auto it = images_.find(path);
-    return it != images_.end() ? it->second : QImage();
-}
-
-void FileLoader::keepImages(const std::string& shown, const std::string& wanted) {
-    std::erase_if(images_,
-                  [&](const auto& entry) { return entry.first != shown && entry.first != wanted; });
 }
 
 QString FileLoader::droppedImage(const QMimeData* mime) {

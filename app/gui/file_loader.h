@@ -43,16 +43,8 @@ class FileLoader : public QObject {
     void openNpy(const QString& path, NpyKind kind);
     void useRandomWorkload();
     void useRandomSaliency();
-    /// Decodes the saliency image of the engine's scenario again (F5: files are re-read); its
-    /// errors are the engine's to tell.
-    void reloadImage();
     /// The first local image file of a drag, or empty.
     static QString droppedImage(const QMimeData* mime);
-
-    /// The picture of the saliency image PATH as decoded when it was loaded, or null.
-    QImage image(const std::string& path) const;
-    /// Forgets the pictures of other paths than SHOWN and WANTED.
-    void keepImages(const std::string& shown, const std::string& wanted);
 
   signals:
     void errorFound(const QString& message);
@@ -66,7 +58,6 @@ class FileLoader : public QObject {
     Engine* engine_;
     std::function<Scenario()> controlsScenario_;
     QWidget* window_;
-    std::map<std::string, QImage> images_; ///< by Scenario::saliencyImagePath
 };
 
 } // namespace attnsteer

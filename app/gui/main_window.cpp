@@ -151,7 +151,11 @@ void MainWindow::connectEngine() {
     connect(engine_, &Engine::scenarioRestored, this,
             [this] { controlPanel_->showProjection(engine_->scenario().projection); });
     connect(engine_, &Engine::backendFellBack, this, &MainWindow::showBackendFallback);
-    connect(engine_, &Engine::progressChanged, this, &MainWindow::onProgress);
+    connect(engine_, &Engine::backendUnavailable, this, [this](const QString& message) {
+        controlPanel_->showBackend(BackendKind::Cpu);
+        showError(message);
+    });
+    connect(engine_, &Engine::progressChanged, progress_, &ProgressIndicator::setProgress);
     connect(engine_, &Engine::busyChanged, this, &MainWindow::onBusyChanged);
 }
 
@@ -179,19 +183,14 @@ void MainWindow::applySweepGrid(double lambdaMax, int seeds) {
 }
 
 void MainWindow::applyBackend(BackendKind kind) {
-    if (!engine_->setBackend(kind)) // no CUDA backend: showBackendFallback has said why
+    if (!engine_->setBackend(kind)) // no CUDA backend: backendUnavailable has said why
         controlPanel_->showBackend(engine_->backend());
 }
 
 void MainWindow::showBackendFallback(const QString& reason) {
     controlPanel_->showBackend(BackendKind::Cpu);
-    // Without the command line's "--backend: cuda: ", which says nothing in the window.
-    QString problem = reason;
-    for (const QLatin1String prefix : {QLatin1String("--backend: "), QLatin1String("cuda: ")})
-        if (problem.startsWith(prefix))
-            problem.remove(0, prefix.size());
-    showError(tr("CUDA backend failed, using the CPU: %1").arg(problem));
-    statusBar()->showMessage(tr("CUDA failed (%1); computing on the CPU").arg(problem), 10000);
+    showError(tr("CUDA backend failed, using the CPU: %1").arg(reason));
+    statusBar()->showMessage(tr("CUDA failed (%1); computing on the CPU").arg(reason), 10000);
 }
 
 void MainWindow::setWorkloadSize(int heads, int queries, int keys) {
@@ -234,7 +233,6 @@ BackendKind MainWindow::setBackend(BackendKind kind) {
 void MainWindow::onWorkloadReady() {
     const auto data = engine_->dataSet();
     const Workload& workload = *data->workload;
-    files_->keepImages(data->scenario.saliencyImagePath, engine_->scenario().saliencyImagePath);
     controlPanel_->showWorkload(workload, data->scenario.hasWorkloadFile(), engine_->head(),
                                 engine_->query());
     plots_->showSaliency(plotData());
@@ -272,13 +270,6 @@ void MainWindow::onSweepFinished() {
     data.lambda = controlPanel_->lambda(); // the marker where the controls are, as lambdaChanged
     plots_->showSweep(data);
     updateComputeTimes();
-}
-
-void MainWindow::onProgress(const QString& task, double fraction) {
-    // The engine names its tasks only by their (translated) names.
-    progress_->setProgress(task == Engine::tr("evaluating") ? ProgressIndicator::Task::Evaluation
-                                                            : ProgressIndicator::Task::Sweep,
-                           fraction);
 }
 
 void MainWindow::onBusyChanged(bool busy) {
@@ -331,7 +322,7 @@ PlotData MainWindow::plotData() const {
         sources.scenario = &set->scenario;
         sources.raw = &set->raw;
         sources.saliency = set->saliency.values;
-        sources.image = files_->image(set->scenario.saliencyImagePath);
+        sources.image = set->raw.image;
     }
     if (const RowsResult* rows = engine_->lastRows()) {
         sources.head = rows->request.head;
@@ -415,7 +406,6 @@ void MainWindow::copyMetrics() {
 }
 
 void MainWindow::recompute() {
-    files_->reloadImage();
     cancelled_ = false;
     engine_->start();
 }

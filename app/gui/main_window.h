@@ -127,7 +127,6 @@ class MainWindow : public QMainWindow {
     void onRowsFinished();
     void onEvaluationFinished();
     void onSweepFinished();
-    void onProgress(const QString& task, double fraction);
     void onBusyChanged(bool busy);
     void updateMatrixView();
     void updateReadout();

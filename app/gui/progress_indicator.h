@@ -18,8 +18,7 @@ struct WindowControls;
 class ProgressIndicator : public QObject {
     Q_OBJECT
   public:
-    /// The jobs that report progress.
-    enum class Task { Evaluation, Sweep };
+    using Task = EngineTask;
 
     /// Creates progress, cancel and computeTime in CONTROLS, in STATUS_BAR.
     ProgressIndicator(WindowControls& controls, QStatusBar* statusBar, QObject* parent = nullptr);

@@ -1,14 +1,14 @@
 #include "plot_view.h"
 
+#include "atomic_file.h"
+
 #include <qcustomplot.h>
 
 #include <QDir>
 #include <QFileInfo>
 #include <QMenu>
-#include <QTemporaryFile>
 #include <QVBoxLayout>
 
-#include <filesystem>
 #include <system_error>
 
 namespace attnsteer {
@@ -108,37 +108,14 @@ void PlotView::restoreAfterPicture() {
 }
 
 bool PlotView::writeAtomically(const QString& path, bool overwrite, QString* error,
-                               const std::function<bool(const QString&)>& write) {
-    auto fail = [&](const QString& problem) {
-        if (error)
-            *error = QDir::toNativeSeparators(path) + QStringLiteral(": ") + problem;
-        return false;
-    };
-    const QFileInfo info(path);
-    if (path.isEmpty())
-        return fail(tr("no file name given"));
-    if (info.isDir())
-        return fail(tr("is a folder"));
-    if (info.exists() && !overwrite)
-        return fail(tr("exists and was not overwritten"));
-    const QDir dir = info.absoluteDir();
-    if (!dir.exists())
-        return fail(tr("folder %1 does not exist").arg(QDir::toNativeSeparators(dir.path())));
-    QTemporaryFile temporary(dir.filePath(QStringLiteral(".%1.XXXXXX").arg(info.fileName())));
-    if (!temporary.open())
-        return fail(tr("cannot write in %1: %2")
-                        .arg(QDir::toNativeSeparators(dir.path()), temporary.errorString()));
-    temporary.close(); // the name stays reserved; removed again unless renamed below
-    temporary.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner |
-                             QFileDevice::ReadGroup | QFileDevice::ReadOther);
-    if (!write(temporary.fileName()))
-        return fail(tr("cannot draw or write the picture"));
-    std::error_code code;
-    std::filesystem::rename(temporary.fileName().toStdString(), path.toStdString(), code);
-    if (code)
-        return fail(QString::fromStdString(code.message()));
-    temporary.setAutoRemove(false);
-    return true;
+                               const std::function<bool(const QString&)>& draw) {
+    const QString problem =
+        writeFileAtomically(path, overwrite, [&](const QString& temporary) -> QString {
+            return draw(temporary) ? QString() : tr("cannot draw or write the picture");
+        });
+    if (error)
+        *error = problem;
+    return problem.isEmpty();
 }
 
 bool PlotView::savePng(const QString& path, int width, int height, double scale, bool overwrite,

@@ -61,8 +61,9 @@ class PlotView : public QWidget {
     bool eventFilter(QObject* watched, QEvent* event) override;
 
   private:
+    /// writeFileAtomically (app/common) with DRAW(temporary path) writing the picture.
     bool writeAtomically(const QString& path, bool overwrite, QString* error,
-                         const std::function<bool(const QString& temporaryPath)>& write);
+                         const std::function<bool(const QString& temporaryPath)>& draw);
     /// Lays out and draws at SIZE for a picture, then back at the widget's size.
     void prepareForPicture(QSize size);
     void restoreAfterPicture();

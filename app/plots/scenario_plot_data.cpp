@@ -4,7 +4,6 @@
 #include "attnsteer/steering.h"
 #include "attnsteer/sweep.h"
 
-#include <QImageReader>
 #include <QString>
 
 #include <algorithm>
@@ -50,16 +49,6 @@ std::vector<double> headMatrix(const Workload& workload, std::span<const double>
 }
 
 } // namespace
-
-std::vector<double> evenLambdaGrid(int points, double max) {
-    if (points < 2)
-        return {0.0};
-    std::vector<double> lambdas(static_cast<std::size_t>(points));
-    for (int i = 0; i < points; ++i)
-        lambdas[std::size_t(i)] = max * i / (points - 1);
-    lambdas.back() = max;
-    return lambdas;
-}
 
 PlotData assemblePlotData(PlotSources sources) {
     PlotData data;
@@ -114,37 +103,25 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     sources.row = &row;
 
     // The tradeoff curve.
-    SweepConfig config;
-    config.spec = scenario.spec;
-    config.workload = scenario.hasWorkloadFile() ? &workload : nullptr;
-    if (scenario.hasFixedSaliency())
-        config.saliencyRaw = prepared.raw.values;
-    config.normalization = scenario.normalization;
-    config.params = params;
-    config.lambdas = request.sweepLambdas;
-    std::sort(config.lambdas.begin(), config.lambdas.end());
-    config.lambdas.erase(std::unique(config.lambdas.begin(), config.lambdas.end()),
-                         config.lambdas.end());
-    config.seeds = request.sweepSeeds;
-    if (scenario.hasWorkloadFile() && scenario.hasFixedSaliency() && config.seeds.size() > 1)
-        config.seeds.erase(config.seeds.begin() + 1, config.seeds.end());
+    std::vector<double> lambdas = request.sweepLambdas;
+    std::sort(lambdas.begin(), lambdas.end());
+    lambdas.erase(std::unique(lambdas.begin(), lambdas.end()), lambdas.end());
+    Scenario steering = scenario;
+    steering.params = params;
+    const SweepConfig config =
+        sweepConfigFor(steering, scenario.hasWorkloadFile() ? &workload : nullptr,
+                       scenario.hasFixedSaliency() ? &prepared.raw.values : nullptr,
+                       std::move(lambdas), request.sweepSeeds);
     const std::vector<SweepRow> sweep = runSweep(config, backend, request.control);
     sources.sweep = sweep;
     sources.sweepSeeds = int(config.seeds.size());
 
-    // The image under the grid: the caller's, else read here once.
-    sources.image = request.image;
-    if (prepared.raw.projection && sources.image.isNull() && !scenario.saliencyImagePath.empty()) {
-        QImageReader reader(QString::fromStdString(scenario.saliencyImagePath));
-        reader.setDecideFormatFromContent(true);
-        reader.setAutoTransform(false); // the saliency map is the pixel grid as stored
-        sources.image = reader.read();
-    }
+    // The image under the grid, as prepareScenario decoded it.
+    sources.image = prepared.raw.image;
 
     // The matrix of the head, capped like the window's.
     const std::size_t keys = std::size_t(workload.keys());
-    const int queries = int(std::min<std::size_t>(
-        std::size_t(workload.queries()), std::max<std::size_t>(1, request.maxMatrixCells / keys)));
+    const int queries = matrixQueries(workload.queries(), workload.keys(), request.maxMatrixCells);
     if (queries < workload.queries() && warnings)
         warnings->push_back("matrix: showing the first " + std::to_string(queries) + " of " +
                             std::to_string(workload.queries()) + " queries of head " +

@@ -19,13 +19,6 @@
 
 namespace attnsteer {
 
-/// The matrix view holds at most this many cells (as the window's): 4 Mi cells = 32 MiB of
-/// doubles. Larger heads show their first queries only.
-inline constexpr std::size_t kMaxPlotMatrixCells = std::size_t(1) << 22;
-
-/// POINTS evenly spaced lambdas from 0 to MAX, both included (POINTS >= 2; 1 gives {0}).
-std::vector<double> evenLambdaGrid(int points = 64, double max = 1.0);
-
 /// What to show, besides the scenario.
 struct PlotRequest {
     int head = 0;  ///< head of the per-token row and of the matrix
@@ -37,10 +30,7 @@ struct PlotRequest {
     std::vector<std::uint64_t> sweepSeeds = {0, 1, 2};
     bool sortBySaliency = false;
     bool difference = false; ///< the matrix holds A' - A instead of A'
-    std::size_t maxMatrixCells = kMaxPlotMatrixCells;
-    /// Drawn under the grid when the saliency came from an image. Null: read from
-    /// Scenario::saliencyImagePath (as stored, orientation metadata not applied).
-    QImage image;
+    std::size_t maxMatrixCells = kMaxMatrixCells;
     RunControl control; ///< progress and cancellation of the sweep
 };
 
