@@ -48,4 +48,21 @@ int Range::coefficients(double lambda, double* f, double* g) const {
     return used;
 }
 
+LambdaPlan planLambdas(std::span<const double> lambdas, const Range& range, bool useMoments) {
+    LambdaPlan plan;
+    double f[kTerms], g[kTerms];
+    for (std::size_t l = 0; l < lambdas.size(); ++l) {
+        const int used = useMoments ? range.coefficients(lambdas[l], f, g) : 0;
+        if (used == 0) {
+            plan.exact.push_back(l);
+            continue;
+        }
+        plan.terms = std::max(plan.terms, used);
+        plan.moments.push_back(l);
+        plan.f.insert(plan.f.end(), f, f + kTerms);
+        plan.g.insert(plan.g.end(), g, g + kTerms);
+    }
+    return plan;
+}
+
 } // namespace attnsteer::chebyshev
