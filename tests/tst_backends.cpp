@@ -253,7 +253,7 @@ void TestBackends::inputErrorsMatchCpu() {
     QCOMPARE(errorOf([&] { engine->evaluate(workload, s, params); }),
              QStringLiteral("--steer-heads: head 3 is out of range 0..2"));
     QCOMPARE(errorOf([&] { engine->evaluate(workload, defaultSaliency(95, 0), SteeringParams{}); }),
-             QStringLiteral("saliency: length is 95, expected 96 (keys)"));
+             QStringLiteral("--saliency: length is 95, expected 96 (keys)"));
     params = {};
     params.eps = -1;
     QCOMPARE(errorOf([&] { engine->evaluate(workload, s, params); }),
@@ -261,7 +261,7 @@ void TestBackends::inputErrorsMatchCpu() {
     auto badSaliency = s;
     badSaliency[5] = NAN;
     QCOMPARE(errorOf([&] { engine->evaluate(workload, badSaliency, SteeringParams{}); }),
-             QStringLiteral("saliency: contains NaN or Inf"));
+             QStringLiteral("--saliency: contains NaN or Inf"));
     const std::vector<double> badLambda = {0.5, INFINITY};
     QCOMPARE(errorOf([&] { engine->evaluate(workload, s, badLambda, SteeringParams{}); }),
              QStringLiteral("--lambda: must be a finite number"));
