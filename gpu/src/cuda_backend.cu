@@ -3,10 +3,13 @@
 // evaluate() puts the workload's values on the device once per Workload::id() and keeps them there
 // while lambda moves: a random workload is generated there (generate.cu), a file is uploaded. The
 // per-row results stay on the device; per-head sums come back (H x L doubles), and the totals are
-// formed on the host in head order as the CPU backend forms them.
+// formed on the host in head order as the CPU backend forms them. Which lambdas take the moments
+// path and which the exact pass is chebyshev::planLambdas's choice, as on the CPU. A device that
+// fails (out of memory, a failed launch or copy) throws DeviceError; the backend stays usable.
+#include "cuda_backend.h"
+
 #include "attnsteer/chebyshev.h"
 #include "attnsteer/errors.h"
-#include "attnsteer/gpu.h"
 
 #include "generate.h"
 #include "kernels.cuh"
@@ -30,9 +33,10 @@ namespace {
 
 namespace k = kernels;
 
+/// The DeviceError "WHAT: <CUDA's message>".
 [[noreturn]] void fail(cudaError_t error, const char* what) {
     cudaGetLastError(); // a failed call leaves its error pending; the next launch must not see it
-    throw std::runtime_error(std::string("cuda: ") + what + ": " + cudaGetErrorString(error));
+    throw DeviceError(std::string(what) + ": " + cudaGetErrorString(error));
 }
 
 void check(cudaError_t error, const char* what) {
@@ -132,7 +136,7 @@ template <typename T, typename Memory = DeviceMemory> class Buffer {
 
     T* data() const { return data_; }
 
-    /// At least COUNT elements. Out of device memory: the InputError naming WHAT.
+    /// At least COUNT elements. Out of device memory: the DeviceError naming WHAT.
     T* reserve(std::size_t count, const char* what) {
         if (count <= capacity_)
             return data_;
@@ -144,9 +148,8 @@ template <typename T, typename Memory = DeviceMemory> class Buffer {
             cudaGetLastError();
             std::size_t free = 0, total = 0;
             cudaMemGetInfo(&free, &total);
-            throw InputError("--backend", "cuda: out of device memory (" + std::string(what) +
-                                              " needs " + mib(bytes) + ", " + mib(free) +
-                                              " free of " + mib(total) + ")");
+            throw DeviceError("out of device memory (" + std::string(what) + " needs " +
+                              mib(bytes) + ", " + mib(free) + " free of " + mib(total) + ")");
         }
         check(error, Memory::kOnDevice ? "cudaMalloc" : "cudaMallocHost");
         data_ = static_cast<T*>(pointer);
@@ -313,7 +316,7 @@ struct CudaBackend::Impl {
 
 CudaBackend::CudaBackend(CudaBackendOptions options) {
     if (!isAvailable())
-        throw InputError("--backend", "cuda: " + unavailableReason());
+        throw settingError("backend", "cuda: " + unavailableReason());
     impl_ = std::make_unique<Impl>();
     impl_->options = options;
     check(cudaSetDevice(0), "cudaSetDevice");
