@@ -308,12 +308,23 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
     return fresh;
 }
 
-/// S1, S2 and S3 of a piece or block of rows (a row each) for L lambdas (a column each).
+/// S1, S2, S3 and log S1 of a piece or block of rows (a row each) for L lambdas (a column each).
 struct Products {
-    Eigen::MatrixXd s1, s2, s3;
+    Eigen::MatrixXd s1, s2, s3, logS1;
     Products(std::size_t rows, std::size_t lambdas)
         : s1(Eigen::Index(rows), Eigen::Index(lambdas)), s2(s1.rows(), s1.cols()),
-          s3(s1.rows(), s1.cols()) {}
+          s3(s1.rows(), s1.cols()), logS1(s1.rows(), s1.cols()) {}
+    /// log S1 of the first ROWS rows, vectorized: the scalar logarithm per row and lambda took a
+    /// third of a many-lambda evaluation.
+    void takeLogs(Eigen::Index rows) {
+        logS1.topRows(rows).array() = s1.topRows(rows).array().log();
+    }
+    /// H(A') and KL of row I, lambda column C, as steering::metricsGivenLogS1.
+    bool metrics(const steering::RowSums& sums, double lambda, Eigen::Index i, Eigen::Index c,
+                 double& entropy, double& kl) const {
+        return steering::metricsGivenLogS1(sums, lambda, s1(i, c), logS1(i, c), s2(i, c), s3(i, c),
+                                           entropy, kl);
+    }
 };
 
 bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan& plan,
@@ -343,6 +354,7 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
                 products.s3.topRows(rows).noalias() = m * g;
                 products.s2.topRows(rows).noalias() =
                     cached.n.block(Eigen::Index(first), 0, rows, plan.terms) * f;
+                products.takeLogs(rows);
             }
             double original = 0;
             for (Eigen::Index i = 0; i < rows; ++i) {
@@ -350,11 +362,8 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
                 original += sums.entropy;
                 for (std::size_t c = 0; c < count; ++c) {
                     const std::size_t l = plan.moments[c];
-                    const auto col = Eigen::Index(c);
                     double h = sums.entropy, d = 0;
-                    if (isSteered &&
-                        !steering::metricsFromSums(sums, lambdas[l], products.s1(i, col),
-                                                   products.s2(i, col), products.s3(i, col), h, d))
+                    if (isSteered && !products.metrics(sums, lambdas[l], i, Eigen::Index(c), h, d))
                         underflow = true;
                     entropy[l] += h, kl[l] += d;
                 }
@@ -403,17 +412,16 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
                     products.s1.topRows(rows).noalias() = e * weights;
                     products.s2.topRows(rows).noalias() = buffers.ex.topRows(rows) * weights;
                     products.s3.topRows(rows).noalias() = e * weightsTimesShifted;
+                    products.takeLogs(rows);
                 }
                 for (int i = 0; i < rows; ++i) {
                     const steering::RowSums& sums = buffers.sums[std::size_t(i)];
                     original += sums.entropy;
                     for (std::size_t c = 0; c < count; ++c) {
                         const std::size_t l = columns[c];
-                        const auto col = Eigen::Index(c);
                         double h = sums.entropy, d = 0;
-                        if (isSteered && !steering::metricsFromSums(
-                                             sums, lambdas[l], products.s1(i, col),
-                                             products.s2(i, col), products.s3(i, col), h, d))
+                        if (isSteered &&
+                            !products.metrics(sums, lambdas[l], i, Eigen::Index(c), h, d))
                             steering::steeredRowMetrics(buffers.a.col(i).data(),
                                                         buffers.logA.col(i).data(), saliency.data(),
                                                         std::size_t(keys), lambdas[l], eps,

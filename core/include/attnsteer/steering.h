@@ -69,17 +69,30 @@ struct RowSums {
     double sumA = 0;        ///< sum A (1 up to rounding for softmax rows)
 };
 
+/// Whether S1 leaves log S1 its digits: false where it underflowed (<= kUnderflow), overflowed
+/// or is not a number, and the row then needs steeredRowMetrics.
+ATTNSTEER_HOST_DEVICE inline bool usableS1(double s1) {
+    return s1 > kUnderflow && !std::isinf(s1);
+}
+
+/// metricsFromSums with LOG_S1 = log S1 given, for a caller that takes the logarithms of many S1
+/// at once (the CPU, vectorized). False (outputs untouched) where !usableS1(S1).
+ATTNSTEER_HOST_DEVICE inline bool metricsGivenLogS1(const RowSums& sums, double lambda, double s1,
+                                                    double logS1, double s2, double s3,
+                                                    double& entropy, double& kl) {
+    if (!usableS1(s1))
+        return false;
+    entropy = logS1 - (s2 + lambda * s3) / s1;
+    kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
+    return true;
+}
+
 /// H(A') and KL(A||A') of a row at LAMBDA from its three sums. False (outputs untouched) where
 /// S1 underflowed or overflowed: the row then needs steeredRowMetrics.
 ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double lambda, double s1,
                                                   double s2, double s3, double& entropy,
                                                   double& kl) {
-    if (!(s1 > kUnderflow) || std::isinf(s1))
-        return false;
-    const double logS1 = std::log(s1);
-    entropy = logS1 - (s2 + lambda * s3) / s1;
-    kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
-    return true;
+    return usableS1(s1) && metricsGivenLogS1(sums, lambda, s1, std::log(s1), s2, s3, entropy, kl);
 }
 
 /// The steered logits z_k = steeredLogit of a row of K keys into OUT; returns their maximum, the
