@@ -346,29 +346,34 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
             const bool isSteered = steered[pieces.head(piece)];
             double* entropy = out.steeredOf(piece);
             double* kl = out.klOf(piece);
-            for (std::size_t l : plan.moments)
-                entropy[l] = kl[l] = 0;
-            if (isSteered) {
-                const auto m = cached.m.block(Eigen::Index(first), 0, rows, plan.terms);
-                products.s1.topRows(rows).noalias() = m * f;
-                products.s3.topRows(rows).noalias() = m * g;
-                products.s2.topRows(rows).noalias() =
-                    cached.n.block(Eigen::Index(first), 0, rows, plan.terms) * f;
-                products.takeLogs(rows);
-            }
             double original = 0;
-            for (Eigen::Index i = 0; i < rows; ++i) {
-                const steering::RowSums& sums = cached.sums[first + std::size_t(i)];
-                original += sums.entropy;
-                for (std::size_t c = 0; c < count; ++c) {
-                    const std::size_t l = plan.moments[c];
-                    double h = sums.entropy, d = 0;
-                    if (isSteered && !products.metrics(sums, lambdas[l], i, Eigen::Index(c), h, d))
-                        underflow = true;
-                    entropy[l] += h, kl[l] += d;
-                }
-            }
+            for (Eigen::Index i = 0; i < rows; ++i)
+                original += cached.sums[first + std::size_t(i)].entropy;
             out.entropyOriginal[piece] = original;
+            if (!isSteered) {
+                for (std::size_t l : plan.moments)
+                    entropy[l] = original, kl[l] = 0;
+                return;
+            }
+            const auto m = cached.m.block(Eigen::Index(first), 0, rows, plan.terms);
+            products.s1.topRows(rows).noalias() = m * f;
+            products.s3.topRows(rows).noalias() = m * g;
+            products.s2.topRows(rows).noalias() =
+                cached.n.block(Eigen::Index(first), 0, rows, plan.terms) * f;
+            products.takeLogs(rows);
+            // A lambda at a time down its column: the sums stay in registers.
+            for (std::size_t c = 0; c < count; ++c) {
+                const std::size_t l = plan.moments[c];
+                double sumEntropy = 0, sumKl = 0;
+                for (Eigen::Index i = 0; i < rows; ++i) {
+                    double h = 0, d = 0;
+                    if (!products.metrics(cached.sums[first + std::size_t(i)], lambdas[l], i,
+                                          Eigen::Index(c), h, d))
+                        underflow = true;
+                    sumEntropy += h, sumKl += d;
+                }
+                entropy[l] = sumEntropy, kl[l] = sumKl;
+            }
         });
     return !underflow;
 }
@@ -407,30 +412,36 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
             for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows_) {
                 const int rows = int(std::min(blockRows_, end - first));
                 prepareBlock(workload, eps, shifted, first, rows, buffers);
-                if (isSteered) {
-                    const auto e = buffers.e.topRows(rows);
-                    products.s1.topRows(rows).noalias() = e * weights;
-                    products.s2.topRows(rows).noalias() = buffers.ex.topRows(rows) * weights;
-                    products.s3.topRows(rows).noalias() = e * weightsTimesShifted;
-                    products.takeLogs(rows);
-                }
-                for (int i = 0; i < rows; ++i) {
-                    const steering::RowSums& sums = buffers.sums[std::size_t(i)];
-                    original += sums.entropy;
-                    for (std::size_t c = 0; c < count; ++c) {
-                        const std::size_t l = columns[c];
-                        double h = sums.entropy, d = 0;
-                        if (isSteered &&
-                            !products.metrics(sums, lambdas[l], i, Eigen::Index(c), h, d))
+                for (int i = 0; i < rows; ++i)
+                    original += buffers.sums[std::size_t(i)].entropy;
+                if (!isSteered)
+                    continue;
+                const auto e = buffers.e.topRows(rows);
+                products.s1.topRows(rows).noalias() = e * weights;
+                products.s2.topRows(rows).noalias() = buffers.ex.topRows(rows) * weights;
+                products.s3.topRows(rows).noalias() = e * weightsTimesShifted;
+                products.takeLogs(rows);
+                // A lambda at a time down its column, carrying on the piece's sums in row order.
+                for (std::size_t c = 0; c < count; ++c) {
+                    const std::size_t l = columns[c];
+                    double sumEntropy = entropy[l], sumKl = kl[l];
+                    for (int i = 0; i < rows; ++i) {
+                        double h = 0, d = 0;
+                        if (!products.metrics(buffers.sums[std::size_t(i)], lambdas[l], i,
+                                              Eigen::Index(c), h, d))
                             steering::steeredRowMetrics(buffers.a.col(i).data(),
                                                         buffers.logA.col(i).data(), saliency.data(),
                                                         std::size_t(keys), lambdas[l], eps,
                                                         buffers.x.data(), h, d);
-                        entropy[l] += h, kl[l] += d;
+                        sumEntropy += h, sumKl += d;
                     }
+                    entropy[l] = sumEntropy, kl[l] = sumKl;
                 }
             }
             out.entropyOriginal[piece] = original;
+            if (!isSteered) // A' = A: H(A') = H(A), KL = 0
+                for (std::size_t l : columns)
+                    entropy[l] = original, kl[l] = 0;
         });
 }
 
