@@ -741,13 +741,13 @@ void TestCore::steeringRowMath() {
                 if (e > 0)
                     s1 += e * w, s2 += e * x * w, s3 += e * w * shifted;
             }
-            double entropy = 0, kl = 0, directEntropy = 0, directKl = 0;
+            double entropy = 0, kl = 0, entropyFromA = 0, klFromA = 0;
             QVERIFY(steering::metricsFromSums(sums, lambda, s1, s2, s3, entropy, kl));
             steering::steeredRowMetrics(a.data(), logA.data(), s.data(), a.size(), lambda, eps,
-                                        scratch.data(), directEntropy, directKl);
-            COMPARE_RELATIVE(entropy, directEntropy, 1e-12);
-            COMPARE_RELATIVE(kl, directKl, 1e-10);
-            QVERIFY(directKl > 0);
+                                        scratch.data(), entropyFromA, klFromA);
+            COMPARE_RELATIVE(entropy, entropyFromA, 1e-12);
+            COMPARE_RELATIVE(kl, klFromA, 1e-10);
+            QVERIFY(klFromA > 0);
             // An S1 beyond double's range is refused, the outputs untouched.
             double untouched = 7, alsoUntouched = 7;
             QVERIFY(
