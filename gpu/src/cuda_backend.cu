@@ -24,9 +24,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
-#include <numeric>
 #include <optional>
-#include <stdexcept>
 
 namespace attnsteer::gpu {
 namespace {
