@@ -4,9 +4,9 @@
 // device code includes it like philox_normal.h.
 //
 // Per row over K keys, with E = A + eps, x = log E, s~ = s - max s and w_k = e^{lambda s~_k} <= 1:
-//   A'_k      = E_k w_k / S1,                        S1 = sum_k E_k w_k
-//   H(A')     = log S1 - (S2 + lambda S3) / S1,      S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k
-//   s~_k KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+//   A'_k      = E_k w_k / S1,                    S1 = sum_k E_k w_k
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,  S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
+//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
 // The shift by max s cancels in A' and keeps w from overflowing at large lambda; the lambda-free
 // sums (H(A), sum A x, sum A s~, sum A) are computed once per row. So a row needs only three dot
 // products per lambda (S1, S2, S3), which the backends get either from per-row Chebyshev moments
@@ -28,7 +28,7 @@
 namespace attnsteer::steering {
 
 /// S1 at or below this (or not finite) leaves too few digits for log S1: the row is computed
-/// straight from A instead (steeredRow / steeredRowMetrics), with its own shift.
+/// straight from A instead (steeredRowMetrics), with its own shift.
 inline constexpr double kUnderflow = 1e-280;
 
 /// Below this eps / A the series for log(A + eps) is exact in double (y^4/4 < 2.5e-17).
