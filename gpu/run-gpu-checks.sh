@@ -185,13 +185,13 @@ grep -E "median|^bench_gpu:" "$out/bench_gpu.txt" >>"$summary"
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null)
 if [ -n "$sanitizer" ]; then
-    # API errors are not reported: outOfMemoryIsAnInputError fails a cudaMalloc on purpose.
+    # API errors are not reported: outOfMemoryIsADeviceError fails a cudaMalloc on purpose.
     # With the bundle, compute-sanitizer itself runs with its LD_LIBRARY_PATH too.
     step memcheck 600 "$out/sanitizer.txt" "${run[@]}" "$sanitizer" --tool memcheck \
         --leak-check full --report-api-errors no --error-exitcode 99 "$tests"
     step racecheck 300 "$out/sanitizer.txt" "${run[@]}" "$sanitizer" --tool racecheck \
         --error-exitcode 99 "$tests" "matchesReference:cuda: random 3x50x300" \
-        "matchesReference:cuda direct: random 3x50x300" \
+        "matchesReference:cuda exact: random 3x50x300" \
         "matchesReference:cuda: causal attention 2x40 eps=0"
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.txt" >>"$summary"
     if grep -qi "device not supported" "$out/sanitizer.txt"; then

@@ -1,6 +1,7 @@
 #include "attnsteer/chebyshev.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numbers>
 
@@ -23,17 +24,35 @@ void Range::basis(std::span<const double> shifted, double* out, std::size_t keyS
     }
 }
 
+namespace {
+
+/// The interpolation's lambda-free part: cos theta_i at node i and the weights
+/// cos(j theta_i) (j = 0 ? 1 : 2) / n, computed once (a sweep asks for many lambdas).
+struct Nodes {
+    std::array<double, kTerms> cosTheta;
+    std::array<std::array<double, kTerms>, kTerms> weight; ///< [node][j]
+    Nodes() {
+        constexpr int n = kTerms;
+        for (int node = 0; node < n; ++node) {
+            const double theta = std::numbers::pi * (node + 0.5) / n;
+            cosTheta[node] = std::cos(theta);
+            for (int j = 0; j < n; ++j)
+                weight[node][j] = std::cos(j * theta) * (j == 0 ? 1.0 : 2.0) / n;
+        }
+    }
+};
+
+} // namespace
+
 int Range::coefficients(double lambda, double* f, double* g) const {
     constexpr int n = kTerms;
+    static const Nodes nodes;
     std::fill_n(f, n, 0.0), std::fill_n(g, n, 0.0);
     for (int node = 0; node < n; ++node) {
-        const double theta = std::numbers::pi * (node + 0.5) / n;
-        const double u = center + halfWidth * std::cos(theta);
+        const double u = center + halfWidth * nodes.cosTheta[node];
         const double fu = std::exp(lambda * u), gu = u * fu;
-        for (int j = 0; j < n; ++j) {
-            const double weight = std::cos(j * theta) * (j == 0 ? 1.0 : 2.0) / n;
-            f[j] += fu * weight, g[j] += gu * weight;
-        }
+        for (int j = 0; j < n; ++j)
+            f[j] += fu * nodes.weight[node][j], g[j] += gu * nodes.weight[node][j];
     }
     const double smallestWeight = std::exp(lambda * (center - halfWidth));
     const double tail =
@@ -46,6 +65,23 @@ int Range::coefficients(double lambda, double* f, double* g) const {
     while (used > 2 && std::abs(f[used - 1]) + std::abs(g[used - 1]) <= 1e-17 * smallestWeight)
         --used;
     return used;
+}
+
+LambdaPlan planLambdas(std::span<const double> lambdas, const Range& range, bool useMoments) {
+    LambdaPlan plan;
+    double f[kTerms], g[kTerms];
+    for (std::size_t l = 0; l < lambdas.size(); ++l) {
+        const int used = useMoments ? range.coefficients(lambdas[l], f, g) : 0;
+        if (used == 0) {
+            plan.exact.push_back(l);
+            continue;
+        }
+        plan.terms = std::max(plan.terms, used);
+        plan.moments.push_back(l);
+        plan.f.insert(plan.f.end(), f, f + kTerms);
+        plan.g.insert(plan.g.end(), g, g + kTerms);
+    }
+    return plan;
 }
 
 } // namespace attnsteer::chebyshev

@@ -11,6 +11,9 @@ MetricSummary evaluateStraightforward(const Workload& workload, std::span<const 
                                       const SteeringParams& params) {
     using Tensor = Eigen::Array<Scalar, Eigen::Dynamic, Eigen::Dynamic>; // K x rows, a row a column
     const Eigen::Index keys = workload.keys(), rows = Eigen::Index(workload.rowCount());
+    // The one thing shared with the backends: which heads are steered, with the same checks.
+    const std::vector<unsigned char> steered =
+        checkSteeringInputs(workload, saliency, std::span(&params.lambda, 1), params);
     std::vector<float> values(std::size_t(rows * keys));
     workload.fillRows(0, std::size_t(rows), values.data());
     Tensor a = Eigen::Map<const Eigen::ArrayXXf>(values.data(), keys, rows).cast<Scalar>();
@@ -18,9 +21,6 @@ MetricSummary evaluateStraightforward(const Workload& workload, std::span<const 
         a = (a.rowwise() - a.colwise().maxCoeff()).exp();
         a = a.rowwise() / a.colwise().sum();
     }
-    std::vector<char> steered(std::size_t(workload.heads()), params.steeredHeads.empty());
-    for (int head : params.steeredHeads)
-        steered[std::size_t(head)] = 1;
     const Eigen::Array<Scalar, Eigen::Dynamic, 1> bias =
         (Scalar(params.lambda) * Eigen::Map<const Eigen::ArrayXd>(saliency.data(), keys))
             .template cast<Scalar>();

@@ -3,10 +3,13 @@
 // evaluate() puts the workload's values on the device once per Workload::id() and keeps them there
 // while lambda moves: a random workload is generated there (generate.cu), a file is uploaded. The
 // per-row results stay on the device; per-head sums come back (H x L doubles), and the totals are
-// formed on the host in head order as the CPU backend forms them.
+// formed on the host in head order as the CPU backend forms them. Which lambdas take the moments
+// path and which the exact pass is chebyshev::planLambdas's choice, as on the CPU. A device that
+// fails (out of memory, a failed launch or copy) throws DeviceError; the backend stays usable.
+#include "cuda_backend.h"
+
 #include "attnsteer/chebyshev.h"
 #include "attnsteer/errors.h"
-#include "attnsteer/gpu.h"
 
 #include "generate.h"
 #include "kernels.cuh"
@@ -21,18 +24,17 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <mutex>
-#include <numeric>
 #include <optional>
-#include <stdexcept>
 
 namespace attnsteer::gpu {
 namespace {
 
 namespace k = kernels;
 
+/// The DeviceError "WHAT: <CUDA's message>".
 [[noreturn]] void fail(cudaError_t error, const char* what) {
     cudaGetLastError(); // a failed call leaves its error pending; the next launch must not see it
-    throw std::runtime_error(std::string("cuda: ") + what + ": " + cudaGetErrorString(error));
+    throw DeviceError(std::string(what) + ": " + cudaGetErrorString(error));
 }
 
 void check(cudaError_t error, const char* what) {
@@ -132,7 +134,7 @@ template <typename T, typename Memory = DeviceMemory> class Buffer {
 
     T* data() const { return data_; }
 
-    /// At least COUNT elements. Out of device memory: the InputError naming WHAT.
+    /// At least COUNT elements. Out of device memory: the DeviceError naming WHAT.
     T* reserve(std::size_t count, const char* what) {
         if (count <= capacity_)
             return data_;
@@ -144,9 +146,8 @@ template <typename T, typename Memory = DeviceMemory> class Buffer {
             cudaGetLastError();
             std::size_t free = 0, total = 0;
             cudaMemGetInfo(&free, &total);
-            throw InputError("--backend", "cuda: out of device memory (" + std::string(what) +
-                                              " needs " + mib(bytes) + ", " + mib(free) +
-                                              " free of " + mib(total) + ")");
+            throw DeviceError("out of device memory (" + std::string(what) + " needs " +
+                              mib(bytes) + ", " + mib(free) + " free of " + mib(total) + ")");
         }
         check(error, Memory::kOnDevice ? "cudaMalloc" : "cudaMallocHost");
         data_ = static_cast<T*>(pointer);
@@ -170,14 +171,14 @@ template <typename T> using DeviceBuffer = Buffer<T>;
 template <typename T> using PinnedBuffer = Buffer<T, PinnedHostMemory>;
 
 /// Where each input of one evaluation lies in the packed block that run() uploads in one copy:
-/// s~ and s (K doubles each), the lambdas (series ones first), the series coefficients f and g
-/// (kTerms per series lambda each), then one byte per head (1: steered).
+/// s~ and s (K doubles each), the lambdas (the moments path's first), the series coefficients f
+/// and g (kTerms per moments lambda each), then one byte per head (1: steered).
 struct InputLayout {
     std::size_t shifted, saliency, lambdas, f, g, steered, doubles;
-    InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t seriesCount,
+    InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t momentsCount,
                 std::size_t heads)
         : shifted(0), saliency(keys), lambdas(2 * keys), f(lambdas + lambdaCount),
-          g(f + seriesCount * chebyshev::kTerms), steered(g + seriesCount * chebyshev::kTerms),
+          g(f + momentsCount * chebyshev::kTerms), steered(g + momentsCount * chebyshev::kTerms),
           doubles(steered + (heads + sizeof(double) - 1) / sizeof(double)) {}
 };
 
@@ -277,7 +278,7 @@ struct CudaBackend::Impl {
     DeviceBuffer<int> fallbackCount;
 
     /// The Chebyshev moments of the resident values for one saliency and eps, with the row
-    /// statistics of that saliency and eps (the direct pass writes STATS afresh every call).
+    /// statistics of that saliency and eps (the exact pass writes STATS afresh every call).
     struct MomentKey {
         ResidentKey workload;
         double eps;
@@ -313,7 +314,7 @@ struct CudaBackend::Impl {
 
 CudaBackend::CudaBackend(CudaBackendOptions options) {
     if (!isAvailable())
-        throw InputError("--backend", "cuda: " + unavailableReason());
+        throw settingError("backend", "cuda: " + unavailableReason());
     impl_ = std::make_unique<Impl>();
     impl_->options = options;
     check(cudaSetDevice(0), "cudaSetDevice");
@@ -436,29 +437,15 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     const chebyshev::Range range(*std::min_element(saliencyIn.begin(), saliencyIn.end()) -
                                  saliencyMax);
 
-    // The lambdas whose series converges take the moments (computed once per workload, saliency
-    // and eps), the others a pass over the values. ORDER: the series ones first, as the inputs
-    // and results hold them; F and G: their coefficients.
-    std::vector<std::size_t> order;
-    std::vector<unsigned char> inSeries(lambdaCount, 0);
-    std::vector<double> f, g;
-    int seriesTerms = 0;
-    if (options.useMoments) {
-        std::vector<double> fl(chebyshev::kTerms), gl(chebyshev::kTerms);
-        for (std::size_t l = 0; l < lambdaCount; ++l)
-            if (const int used = range.coefficients(lambdaList[l], fl.data(), gl.data())) {
-                seriesTerms = std::max(seriesTerms, used);
-                order.push_back(l);
-                inSeries[l] = 1;
-                f.insert(f.end(), fl.begin(), fl.end());
-                g.insert(g.end(), gl.begin(), gl.end());
-            }
-    }
-    const std::size_t seriesCount = order.size(), directCount = lambdaCount - seriesCount;
-    for (std::size_t l = 0; l < lambdaCount; ++l)
-        if (!inSeries[l])
-            order.push_back(l);
-    const InputLayout in(keys, lambdaCount, seriesCount, heads);
+    // The moments path's lambdas (their moments computed once per workload, saliency and eps),
+    // then the exact pass's. ORDER: the caller's index of each, as the inputs and results hold
+    // them.
+    const chebyshev::LambdaPlan plan =
+        chebyshev::planLambdas(lambdaList, range, options.useMoments);
+    std::vector<std::size_t> order = plan.moments;
+    order.insert(order.end(), plan.exact.begin(), plan.exact.end());
+    const std::size_t momentsCount = plan.moments.size(), exactCount = plan.exact.size();
+    const InputLayout in(keys, lambdaCount, momentsCount, heads);
     const ResultLayout out(heads, lambdaCount);
 
     // A call that threw may have left copies from the pinned buffers in flight.
@@ -474,13 +461,13 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     }
     for (std::size_t i = 0; i < lambdaCount; ++i)
         staged[in.lambdas + i] = lambdaList[order[i]];
-    std::copy(f.begin(), f.end(), staged + in.f);
-    std::copy(g.begin(), g.end(), staged + in.g);
+    std::copy(plan.f.begin(), plan.f.end(), staged + in.f);
+    std::copy(plan.g.begin(), plan.g.end(), staged + in.g);
     std::memcpy(staged + in.steered, steeredHeads.data(), heads);
 
-    const int seriesLd = seriesCount ? lambdaSlots(seriesCount) : 0;
-    const int directLd = directCount ? lambdaSlots(directCount) : 0;
-    const std::size_t ld = std::size_t(std::max(seriesLd, directLd));
+    const int momentsLd = momentsCount ? lambdaSlots(momentsCount) : 0;
+    const int exactLd = exactCount ? lambdaSlots(exactCount) : 0;
+    const std::size_t ld = std::size_t(std::max(momentsLd, exactLd));
     // The largest allocation first: it is the one that may not fit.
     const bool newValues = reserveValues(workload);
     entropySteered.reserve(rows * ld, "per-row entropies");
@@ -489,13 +476,13 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     fallbackCount.reserve(1, "the fallback list");
     inputs.reserve(in.doubles, "the saliency and lambdas");
     results.reserve(out.doubles, "per-head sums");
-    if (directCount) {
+    if (exactCount) {
         stats.reserve(rows, "row statistics");
         entropyOriginal.reserve(rows, "per-row entropies");
-        weights.reserve(keys * std::size_t(directLd), "the weight table");
-        weightsShifted.reserve(keys * std::size_t(directLd), "the weight table");
+        weights.reserve(keys * std::size_t(exactLd), "the weight table");
+        weightsShifted.reserve(keys * std::size_t(exactLd), "the weight table");
     }
-    const bool newMoments = seriesCount > 0 && !momentsCurrent(saliencyIn, params.eps);
+    const bool newMoments = momentsCount > 0 && !momentsCurrent(saliencyIn, params.eps);
     if (newMoments)
         prepareMoments(rows, std::span<const double>(staged + in.shifted, keys));
 
@@ -507,7 +494,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
           "upload of the saliency and lambdas");
 
     const double* lambdas = inputs.data() + in.lambdas;
-    const k::Rows directRows =
+    const k::Rows exactRows =
         rowsOf(workload, params.eps, inputs.data(), in, stats.data(), entropyOriginal.data());
     auto chunkAt = [&](std::size_t first, int chunkLd, std::size_t sectionEnd) {
         return k::Chunk{lambdas + first,
@@ -520,12 +507,12 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
                         fallback.data(),
                         fallbackCount.data()};
     };
-    const bool tiled = directCount > std::size_t(k::kMaxRowLambdas);
-    const std::size_t seriesChunks = seriesCount ? (seriesCount + seriesLd - 1) / seriesLd : 0;
-    const std::size_t directChunks = !directCount ? 0
-                                     : tiled      ? (directCount + directLd - 1) / directLd
-                                                  : 1;
-    const std::size_t chunks = seriesChunks + directChunks;
+    const bool tiled = exactCount > std::size_t(k::kMaxRowLambdas);
+    const std::size_t momentsChunks = momentsCount ? (momentsCount + momentsLd - 1) / momentsLd : 0;
+    const std::size_t exactChunks = !exactCount ? 0
+                                    : tiled     ? (exactCount + exactLd - 1) / exactLd
+                                                : 1;
+    const std::size_t chunks = momentsChunks + exactChunks;
     std::size_t chunksDone = 0;
     // After the per-row results of the chunk of lambdas from FIRST on: the rows whose S1
     // underflowed, the per-head sums, then progress and cancellation.
@@ -550,50 +537,50 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     };
 
     const double* original = nullptr; // per-row H(A)
-    if (seriesCount) {
-        k::Rows seriesRows = directRows;
-        seriesRows.stats = momentStats.data();
-        seriesRows.entropyOriginal = momentEntropyOriginal.data();
+    if (momentsCount) {
+        k::Rows momentsRows = exactRows;
+        momentsRows.stats = momentStats.data();
+        momentsRows.entropyOriginal = momentEntropyOriginal.data();
         if (newMoments)
-            computeMoments(seriesRows, saliencyIn, params.eps);
+            computeMoments(momentsRows, saliencyIn, params.eps);
         original = momentEntropyOriginal.data();
-        const unsigned seriesBlocks = unsigned(
+        const unsigned momentsBlocks = unsigned(
             std::min<std::size_t>((rows + k::kSeriesThreads - 1) / k::kSeriesThreads, 1u << 16));
-        for (std::size_t first = 0; first < seriesCount; first += std::size_t(seriesLd)) {
-            const k::Chunk chunk = chunkAt(first, seriesLd, seriesCount);
+        for (std::size_t first = 0; first < momentsCount; first += std::size_t(momentsLd)) {
+            const k::Chunk chunk = chunkAt(first, momentsLd, momentsCount);
             check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
             const k::Series series{momentsM.data(),
                                    momentsN.data(),
                                    inputs.data() + in.f + first * chebyshev::kTerms,
                                    inputs.data() + in.g + first * chebyshev::kTerms,
                                    chebyshev::kTerms,
-                                   seriesTerms};
-            launch(k::seriesKernel, seriesBlocks, k::kSeriesThreads, stream, "seriesKernel",
-                   seriesRows, chunk, series);
-            finishChunk(seriesRows, chunk, first);
+                                   plan.terms};
+            launch(k::seriesKernel, momentsBlocks, k::kSeriesThreads, stream, "seriesKernel",
+                   momentsRows, chunk, series);
+            finishChunk(momentsRows, chunk, first);
         }
     }
-    if (directCount) {
+    if (exactCount) {
         original = entropyOriginal.data();
         const unsigned tileBlocks = unsigned((rows + k::kTileRows - 1) / k::kTileRows);
         const unsigned weightBlocks = unsigned(std::min<std::size_t>(
-            (keys * std::size_t(directLd) + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
+            (keys * std::size_t(exactLd) + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
         const int perThread = k::perThreadFor(int(keys));
         if (tiled) // the row statistics first; tileKernel reads them
             launch(rowKernelFor(0, perThread), unsigned(rows), k::kBlockThreads, stream,
-                   "rowKernel", directRows, chunkAt(seriesCount, directLd, lambdaCount));
-        for (std::size_t first = seriesCount; first < lambdaCount; first += std::size_t(directLd)) {
-            const k::Chunk chunk = chunkAt(first, directLd, lambdaCount);
+                   "rowKernel", exactRows, chunkAt(momentsCount, exactLd, lambdaCount));
+        for (std::size_t first = momentsCount; first < lambdaCount; first += std::size_t(exactLd)) {
+            const k::Chunk chunk = chunkAt(first, exactLd, lambdaCount);
             launch(k::weightsKernel, weightBlocks, k::kBlockThreads, stream, "weightsKernel",
-                   directRows.shifted, int(keys), chunk, weights.data(), weightsShifted.data());
+                   exactRows.shifted, int(keys), chunk, weights.data(), weightsShifted.data());
             check(cudaMemsetAsync(fallbackCount.data(), 0, sizeof(int), stream), "cudaMemset");
             if (tiled)
                 launch(k::tileKernel<false>, tileBlocks, k::kBlockThreads, stream, "tileKernel",
-                       directRows, chunk, k::MomentsOut{nullptr, nullptr});
+                       exactRows, chunk, k::MomentsOut{nullptr, nullptr});
             else
-                launch(rowKernelFor(directLd, perThread), unsigned(rows), k::kBlockThreads, stream,
-                       "rowKernel", directRows, chunk);
-            finishChunk(directRows, chunk, first);
+                launch(rowKernelFor(exactLd, perThread), unsigned(rows), k::kBlockThreads, stream,
+                       "rowKernel", exactRows, chunk);
+            finishChunk(exactRows, chunk, first);
         }
     }
     launch(k::headSumKernel, dim3(unsigned(heads), 1), k::kBlockThreads, stream, "headSumKernel",
@@ -607,7 +594,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     float deviceMs = 0;
     check(cudaEventElapsedTime(&deviceMs, started, finished), "cudaEventElapsedTime");
     lastMs = deviceMs;
-    lastBytes = directCount > 0 || newMoments ? rows * keys * sizeof(float) : 0;
+    lastBytes = exactCount > 0 || newMoments ? rows * keys * sizeof(float) : 0;
 
     // Back to the caller's order of lambdas.
     std::vector<double> steeredSums(heads * lambdaCount), klSums(heads * lambdaCount);

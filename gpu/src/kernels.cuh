@@ -1,12 +1,13 @@
 #pragma once
 // Device code of the CUDA backend; included by cuda_backend.cu only.
 //
-// Per row, with E = A + eps, x = log E, s~ = s - max s and w = exp(lambda s~) <= 1 (the algebra of
-// core/src/backend_cpu.cpp):
-//   H(A')     = log S1 - (S2 + lambda S3) / S1,  S1 = sum E w, S2 = sum E x w, S3 = sum E w s~
-//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
-// Every per-row sum is accumulated in double. Reductions use fixed trees (butterfly shuffles, then
-// the warps' partial sums in warp order), so results do not vary from run to run.
+// The per-row algebra is attnsteer/steering.h, which these kernels call: per row the lambda-free
+// sums (RowSums), and per lambda S1 = sum E w, S2 = sum E x w, S3 = sum E w s~ (E = A + eps,
+// x = log E, w = exp(lambda s~), s~ = s - max s), from which steering::metricsFromSums gives H(A')
+// and KL. Every per-row sum is accumulated in double. Reductions use fixed trees (butterfly
+// shuffles, then the warps' partial sums in warp order), so results do not vary from run to run.
+// The two paths of a lambda (attnsteer/chebyshev.h): moments (tileKernel<true> once, then
+// seriesKernel per lambda) and exact (weightsKernel, then rowKernel or tileKernel<false>).
 //
 // Kernels, in launch order:
 //   weightsKernel    w[k][l] and w[k][l] s~_k for one chunk of lambdas (K x ld, row-independent)
@@ -16,14 +17,15 @@
 //   tileKernel       many lambdas: a block computes S1..S3 for 32 rows x 64 lambdas as a small
 //                    matrix product over K, with E, E x and w staged in shared memory; with
 //                    kMoments, the same product against the Chebyshev basis T_j(t_k) gives the
-//                    per-row moments M = E T and N = (E x) T (attnsteer/chebyshev.h)
+//                    per-row moments M = E T and N = (E x) T
 //   seriesKernel     a lambda from the moments: S1 = M f, S2 = N f, S3 = M g per row, with the
-//                    lambda's coefficients f and g; the values are not read
+//                    lambda's series coefficients f and g; the values are not read
 //   fallbackKernel   the (row, lambda) pairs whose S1 underflowed: H(A') and KL straight from A
-//   with
-//                    the row's own shift (lambda in the hundreds, saliency maximum masked out)
+//                    with the row's own shift (lambda in the hundreds, saliency maximum masked)
 //   headSumKernel    per-head sums of the per-row results
 // (The random workload's generator is in generate.cu.)
+
+#include "attnsteer/steering.h"
 
 #include <cstdint>
 #include <math.h>
@@ -34,8 +36,6 @@ constexpr int kWarpSize = 32;
 constexpr int kBlockThreads = 256;
 constexpr int kWarpsPerBlock = kBlockThreads / kWarpSize;
 constexpr unsigned kFullMask = 0xffffffffu;
-/// S1 at or below this (or infinite) takes the direct per-row computation, as on the CPU.
-constexpr double kUnderflow = 1e-280;
 /// rowKernel handles up to this many lambdas in its single pass.
 constexpr int kMaxRowLambdas = 8;
 /// tileKernel: rows x lambdas per block, keys per shared-memory stage.
@@ -47,13 +47,10 @@ constexpr int kLambdasPerThread = kTileLambdas / kWarpSize; // 2
 
 /// The lambda-free quantities of one row.
 struct RowStats {
-    double maxLogit;    ///< m = max_k Z_k (logits rows; 0 for attention rows)
-    double logSum;      ///< log sum_k exp(Z_k - m)
-    double invSum;      ///< 1 / sum_k exp(Z_k - m)
-    double entropy;     ///< H(A) = -sum_{A>0} A log A
-    double sumAx;       ///< sum_{A>0} A x
-    double sumAShifted; ///< sum A s~
-    double sumA;        ///< sum A
+    double maxLogit;        ///< m = max_k Z_k (logits rows; 0 for attention rows)
+    double logSum;          ///< log sum_k exp(Z_k - m)
+    double invSum;          ///< 1 / sum_k exp(Z_k - m)
+    steering::RowSums sums; ///< H(A), sum A x, sum A s~, sum A
 };
 
 /// The rows every steering kernel reads, and where the lambda-free results go.
@@ -146,14 +143,7 @@ struct Element {
 __device__ __forceinline__ Element elementOf(Attention at, double eps) {
     Element el;
     el.at = at;
-    if (eps == 0) {
-        el.x = el.at.logA;
-    } else {
-        // log(A + eps) = log A + log1p(y), y = eps / A: the series is exact in double to
-        // y^4/4 < 2.5e-17 for y < 1e-4 and saves a logarithm per element.
-        const double y = eps / el.at.a; // +inf where A = 0
-        el.x = y < 1e-4 ? el.at.logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0))) : log(el.at.a + eps);
-    }
+    el.x = steering::shiftedLog(at.a, at.logA, eps);
     el.e = el.at.a + eps;
     el.ex = el.e > 0 ? el.e * el.x : 0.0;
     return el;
@@ -170,22 +160,18 @@ __device__ __forceinline__ void finishRow(const Rows& rows, const Chunk& chunk, 
                                           double s3) {
     const unsigned long long slot = (unsigned long long)row * chunk.ld + l;
     if (!rows.steered[row / rows.queries]) {
-        chunk.entropySteered[slot] = stats.entropy;
+        chunk.entropySteered[slot] = stats.sums.entropy;
         chunk.kl[slot] = 0;
         return;
     }
     // S1 underflowed (lambda in the hundreds, the saliency maximum masked out) or overflowed
     // (lambda very negative: exp(lambda s~) = inf): fallbackKernel fills these, as the CPU does.
-    if (!(s1 > kUnderflow) || isinf(s1)) {
+    if (!steering::metricsFromSums(stats.sums, chunk.lambdas[l], s1, s2, s3,
+                                   chunk.entropySteered[slot], chunk.kl[slot])) {
         chunk.fallback[atomicAdd(chunk.fallbackCount, 1)] = slot;
         chunk.entropySteered[slot] = NAN;
         chunk.kl[slot] = NAN;
-        return;
     }
-    const double lambda = chunk.lambdas[l];
-    const double logS1 = log(s1);
-    chunk.entropySteered[slot] = logS1 - (s2 + lambda * s3) / s1;
-    chunk.kl[slot] = -stats.entropy - stats.sumAx - lambda * stats.sumAShifted + stats.sumA * logS1;
 }
 
 __global__ void weightsKernel(const double* shifted, int keys, Chunk chunk, double* weights,
@@ -309,10 +295,10 @@ __global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chun
     }
     __syncthreads();
 
-    const RowStats stats{maxLogit, logSum, invSum, total[0], total[1], total[2], total[3]};
+    const RowStats stats{maxLogit, logSum, invSum, {total[0], total[1], total[2], total[3]}};
     if (threadIdx.x == 0) {
         rows.stats[row] = stats;
-        rows.entropyOriginal[row] = stats.entropy;
+        rows.entropyOriginal[row] = stats.sums.entropy;
     }
     const int l = threadIdx.x;
     if (l < kLambdas && l < chunk.count)
@@ -363,7 +349,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
 
     if (threadIdx.x < kTileRows) {
         const long long row = firstRow + threadIdx.x;
-        const RowStats stats = row < rows.count ? rows.stats[row] : RowStats{0, 0, 1, 0, 0, 0, 0};
+        const RowStats stats = row < rows.count ? rows.stats[row] : RowStats{0, 0, 1, {}};
         tileShift[threadIdx.x][0] = stats.maxLogit;
         tileShift[threadIdx.x][1] = stats.logSum;
         tileShift[threadIdx.x][2] = stats.invSum;
@@ -503,13 +489,6 @@ __global__ void __launch_bounds__(kSeriesThreads)
     }
 }
 
-/// log(A + eps) + lambda s_k, -inf where A + eps = 0.
-__device__ __forceinline__ double steeredLogit(const Attention& at, double eps, double lambda,
-                                               double saliency) {
-    const double e = at.a + eps;
-    return e > 0 ? log(e) + lambda * saliency : -INFINITY;
-}
-
 /// One block per (row, lambda) slot of the fallback list (grid-stride over the list).
 __global__ void __launch_bounds__(kBlockThreads) fallbackKernel(Rows rows, Chunk chunk) {
     __shared__ double scratch[kWarpsPerBlock];
@@ -524,25 +503,25 @@ __global__ void __launch_bounds__(kBlockThreads) fallbackKernel(Rows rows, Chunk
         auto attention = [&](int k) {
             return attentionOf(values[k], rows.logits, stats.maxLogit, stats.logSum, stats.invSum);
         };
+        auto logit = [&](const Attention& at, int k) {
+            return steering::steeredLogit(at.a, rows.eps, lambda, rows.saliency[k]);
+        };
+        // As steering::steeredRowMetrics, with the keys shared among the block's threads.
         double peak = -INFINITY;
         for (int k = threadIdx.x; k < keys; k += kBlockThreads)
-            peak = fmax(peak, steeredLogit(attention(k), rows.eps, lambda, rows.saliency[k]));
+            peak = fmax(peak, logit(attention(k), k));
         peak = blockMax(peak, scratch);
         double sum = 0;
         for (int k = threadIdx.x; k < keys; k += kBlockThreads)
-            sum += exp(steeredLogit(attention(k), rows.eps, lambda, rows.saliency[k]) - peak);
+            sum += exp(logit(attention(k), k) - peak);
         sum = blockSum(sum, scratch);
-        const double logSum = log(sum) + peak;
+        const double logNormalizer = log(sum) + peak;
         double entropy = 0, kl = 0;
         for (int k = threadIdx.x; k < keys; k += kBlockThreads) {
             const Attention at = attention(k);
-            const double logit = steeredLogit(at, rows.eps, lambda, rows.saliency[k]);
-            const double steered = exp(logit - peak) / sum;
-            const double logSteered = logit - logSum;
-            if (steered > 0)
-                entropy -= steered * logSteered;
-            if (at.a > 0)
-                kl += at.a * (at.logA - logSteered);
+            const double z = logit(at, k);
+            steering::addSteeredTerms(at.a, at.logA, exp(z - peak) / sum, z - logNormalizer,
+                                      entropy, kl);
         }
         entropy = blockSum(entropy, scratch);
         kl = blockSum(kl, scratch);

@@ -2,15 +2,16 @@
 // Kernel launches of the CUDA backend, in one place: the triple-chevron launch with nvcc, and a
 // call of the kernel for every thread in the CPU emulation build (gpu/emulation/cuda_runtime.h).
 
+#include "attnsteer/errors.h"
+
 #include <cuda_runtime.h>
 
-#include <stdexcept>
 #include <string>
 
 namespace attnsteer::gpu {
 
 /// Launches KERNEL on STREAM and reports a launch error (a bad configuration, no kernel image for
-/// this device) at once, naming the kernel.
+/// this device) at once: the DeviceError "NAME: <CUDA's message>".
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, const char* name,
             Args... args) {
@@ -21,7 +22,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t strea
     kernel<<<grid, block, 0, stream>>>(args...);
 #endif
     if (const cudaError_t error = cudaGetLastError(); error != cudaSuccess)
-        throw std::runtime_error(std::string("cuda: ") + name + ": " + cudaGetErrorString(error));
+        throw DeviceError(std::string(name) + ": " + cudaGetErrorString(error));
 }
 
 } // namespace attnsteer::gpu

@@ -35,6 +35,8 @@ BackendSelection selectBackend(BackendChoice choice, int cpuThreads) {
             selection.backend = makeCudaBackend();
         } catch (const InputError&) {
             // The device went away between the probe and the start: fall through to the CPU.
+        } catch (const DeviceError&) {
+            // It is there but failed to start (no stream, no events): likewise.
         }
     }
     if (!selection.backend) {

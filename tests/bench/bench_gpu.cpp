@@ -1,9 +1,12 @@
 // CUDA backend benchmarks at 32 x 1024 x 1024 (the write-up's size) and 32 x 4096 x 4096. Times are
 // device times from CUDA events around the backend's work (manual timing); "GB/s" is the bytes of
 // logits the kernels read (H*Q*K*4) over that time, shown where they read them. Each benchmark runs
-// twice: as the backend runs by default (lambdas from the cached Chebyshev moments) and with
-// "Direct" (useMoments off: every evaluation a fused pass over the logits). Run by hand or by
-// gpu/run-gpu-checks.sh, never by CTest. Without a CUDA device it says so and exits 0.
+// twice, once per path of a lambda (attnsteer/chebyshev.h): "Moments" as the backend runs by
+// default (lambdas from the cached Chebyshev moments) and "Exact" (useMoments off: every
+// evaluation the exact pass over the logits). Run by hand or by gpu/run-gpu-checks.sh, never by
+// CTest. Without a CUDA device it says so and exits 0.
+#include "cuda_backend.h" // gpu/src: the class with its extras (device time, bytes read)
+
 #include "attnsteer/backend.h"
 #include "attnsteer/gpu.h"
 #include "attnsteer/saliency.h"
@@ -18,7 +21,7 @@ using namespace attnsteer;
 
 namespace {
 
-enum class Path { Moments, Direct };
+enum class Path { Moments, Exact };
 
 /// The backend, or nullptr (and the benchmark marked skipped) without a device.
 gpu::CudaBackend* backendFor(benchmark::State& state, Path path) {
@@ -27,8 +30,8 @@ gpu::CudaBackend* backendFor(benchmark::State& state, Path path) {
         return nullptr;
     }
     static gpu::CudaBackend withMoments({.useMoments = true});
-    static gpu::CudaBackend direct({.useMoments = false});
-    return path == Path::Moments ? &withMoments : &direct;
+    static gpu::CudaBackend exact({.useMoments = false});
+    return path == Path::Moments ? &withMoments : &exact;
 }
 
 WorkloadSpec specOf(const benchmark::State& state) {
@@ -90,7 +93,7 @@ static void BM_CudaOneLambda(benchmark::State& state, Path path) {
     runResident(state, path, {0.25});
 }
 
-/// 64 lambdas in one call (Direct: the tiled path), the workload resident.
+/// 64 lambdas in one call (Exact: the tiled kernel), the workload resident.
 static void BM_CudaSweep64(benchmark::State& state, Path path) {
     runResident(state, path, sweepLambdas());
 }
@@ -119,7 +122,7 @@ static void BM_CudaColdStart(benchmark::State& state, Path path) {
         ->Arg(4096)                                                                                \
         ->UseManualTime()                                                                          \
         ->Unit(benchmark::kMillisecond);                                                           \
-    BENCHMARK_CAPTURE(function, Direct, Path::Direct)                                              \
+    BENCHMARK_CAPTURE(function, Exact, Path::Exact)                                                \
         ->Arg(1024)                                                                                \
         ->Arg(4096)                                                                                \
         ->UseManualTime()                                                                          \

@@ -56,18 +56,25 @@ class Backend {
                          const SteeringParams& params, int head, int query) = 0;
 };
 
-/// The checks every backend makes before steering, with the same one-line messages: SALIENCY has
-/// K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist. Returns a
-/// flag per head: 1 where the head is steered. Throws InputError.
+/// Whether HEAD gets the bias under PARAMS (steering::isHeadSteered): every head when no heads
+/// are listed. Does not check the list; checkSteeringInputs does.
+bool isHeadSteered(const SteeringParams& params, int head);
+
+/// The checks every computation makes before steering, with the same one-line messages: SALIENCY
+/// has K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist
+/// ("--steer-heads: head 3 is out of range 0..2"). Returns a flag per head: 1 where the head is
+/// steered. Throws InputError (about the setting "saliency", "eps", "lambda" or "steer-heads").
 std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
                                                std::span<const double> saliency,
                                                std::span<const double> lambdas,
                                                const SteeringParams& params);
 
 struct CpuBackendOptions {
-    int threads = 0;        ///< OpenMP threads; 0 = OpenMP's default (all cores)
-    int blockRows = 32;     ///< rows per block of the passes over the rows
-    bool useMoments = true; ///< Chebyshev moments where exact to double precision (see .cpp)
+    int threads = 0;    ///< OpenMP threads; 0 = OpenMP's default (all cores)
+    int blockRows = 32; ///< rows per block of the passes over the rows
+    /// The moments path for the lambdas whose series converges (attnsteer/chebyshev.h); false:
+    /// every lambda by the exact pass.
+    bool useMoments = true;
 };
 
 /// The CPU backend: Eigen, OpenMP over blocks of rows. Results do not depend on the thread count.

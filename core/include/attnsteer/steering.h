@@ -4,11 +4,20 @@
 // device code includes it like philox_normal.h.
 //
 // Per row over K keys, with E = A + eps, x = log E, s~ = s - max s and w_k = e^{lambda s~_k} <= 1:
-//   A'_k      = E_k w_k / S1,                        S1 = sum_k E_k w_k
-//   H(A')     = log S1 - (S2 + lambda S3) / S1,      S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k
-//   s~_k KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+//   A'_k      = E_k w_k / S1,                    S1 = sum_k E_k w_k
+//   H(A')     = log S1 - (S2 + lambda S3) / S1,  S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
+//   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
 // The shift by max s cancels in A' and keeps w from overflowing at large lambda; the lambda-free
-// sums (H(A), sum A x, sum A s~, sum A) are computed once per row.
+// sums (H(A), sum A x, sum A s~, sum A) are computed once per row. So a row needs only three dot
+// products per lambda (S1, S2, S3), which the backends get either from per-row Chebyshev moments
+// or from an exact pass over the values (attnsteer/chebyshev.h). Where S1 underflows (lambda in
+// the hundreds, the saliency maximum masked out in that row) the row is computed straight from A
+// with its own shift instead: steeredRowMetrics, or per key steeredLogit and addSteeredTerms.
+//
+// Derivation: log A'_k = x_k + lambda s~_k - log S1, so
+//   H(A')     = -sum_k A'_k log A'_k = log S1 - sum_k E_k w_k (x_k + lambda s~_k) / S1
+//   KL(A||A') = sum_k A_k (log A_k - log A'_k) = sum A log A - sum A x - lambda sum A s~
+//               + (sum A) log S1.
 
 #include "attnsteer/philox_normal.h" // ATTNSTEER_HOST_DEVICE
 
@@ -19,20 +28,29 @@
 namespace attnsteer::steering {
 
 /// S1 at or below this (or not finite) leaves too few digits for log S1: the row is computed
-/// straight from A instead (steeredRow / steeredRowMetrics), with its own shift.
+/// straight from A instead (steeredRowMetrics), with its own shift.
 inline constexpr double kUnderflow = 1e-280;
 
 /// Below this eps / A the series for log(A + eps) is exact in double (y^4/4 < 2.5e-17).
 inline constexpr double kLogSeriesLimit = 1e-4;
 
-/// x = log(A + eps) from A and log A: log A + log1p(y), y = eps / A, by its series
-/// y - y^2/2 + y^3/3 where y < kLogSeriesLimit (a logarithm per element saved), else the
-/// logarithm. -inf where A + eps = 0.
+/// log A + log1p(y) by the series y - y^2/2 + y^3/3, exact in double for y < kLogSeriesLimit.
+/// Doubles, or Eigen arrays so that the CPU evaluates a whole row vectorized (it then redoes the
+/// keys with y >= kLogSeriesLimit by shiftedLog); the arguments must outlive the returned
+/// expression.
+template <typename LogA, typename Y>
+ATTNSTEER_HOST_DEVICE inline auto shiftedLogSeries(const LogA& logA, const Y& y) {
+    return logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0)));
+}
+
+/// x = log(A + eps) from A and log A: log A + log1p(y), y = eps / A, by shiftedLogSeries where
+/// y < kLogSeriesLimit (a logarithm per element saved), else the logarithm. -inf where
+/// A + eps = 0.
 ATTNSTEER_HOST_DEVICE inline double shiftedLog(double a, double logA, double eps) {
     if (eps == 0)
         return logA;
     const double y = eps / a; // +inf where A = 0
-    return y < kLogSeriesLimit ? logA + y * (1.0 - y * (0.5 - y * (1.0 / 3.0))) : std::log(a + eps);
+    return y < kLogSeriesLimit ? shiftedLogSeries(logA, y) : std::log(a + eps);
 }
 
 /// z = log(A + eps) + lambda s of one key, -inf where A + eps = 0: the steered logit before the
@@ -51,23 +69,76 @@ struct RowSums {
     double sumA = 0;        ///< sum A (1 up to rounding for softmax rows)
 };
 
-/// H(A') and KL(A||A') of a row at LAMBDA from its three sums. False (outputs untouched) where
-/// S1 underflowed or overflowed: the row then needs steeredRowMetrics.
-ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double lambda, double s1,
-                                                  double s2, double s3, double& entropy,
-                                                  double& kl) {
-    if (!(s1 > kUnderflow) || std::isinf(s1))
+/// Whether S1 leaves log S1 its digits: false where it underflowed (<= kUnderflow), overflowed
+/// or is not a number, and the row then needs steeredRowMetrics.
+ATTNSTEER_HOST_DEVICE inline bool usableS1(double s1) {
+    return s1 > kUnderflow && !std::isinf(s1);
+}
+
+/// metricsFromSums with LOG_S1 = log S1 given, for a caller that takes the logarithms of many S1
+/// at once (the CPU, vectorized). False (outputs untouched) where !usableS1(S1).
+ATTNSTEER_HOST_DEVICE inline bool metricsGivenLogS1(const RowSums& sums, double lambda, double s1,
+                                                    double logS1, double s2, double s3,
+                                                    double& entropy, double& kl) {
+    if (!usableS1(s1))
         return false;
-    const double logS1 = std::log(s1);
     entropy = logS1 - (s2 + lambda * s3) / s1;
     kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
     return true;
 }
 
-/// A' of one row from its shifted logs: OUT[k] = softmax_k(LOG_SHIFTED[k] + lambda s_k) over K
-/// keys, LOG_SHIFTED = log(A + eps) (-inf where masked), shifted by the row's largest steered
-/// logit (any lambda; masked keys give 0). OUT may be LOG_SHIFTED itself. Returns the log of the
-/// normalizer, log sum_k e^{z_k}, so that log A'_k = z_k - that.
+/// H(A') and KL(A||A') of a row at LAMBDA from its three sums. False (outputs untouched) where
+/// S1 underflowed or overflowed: the row then needs steeredRowMetrics.
+ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double lambda, double s1,
+                                                  double s2, double s3, double& entropy,
+                                                  double& kl) {
+    return usableS1(s1) && metricsGivenLogS1(sums, lambda, s1, std::log(s1), s2, s3, entropy, kl);
+}
+
+/// The steered logits z_k = steeredLogit of a row of K keys into OUT; returns their maximum, the
+/// shift that keeps e^{z - max} finite whatever lambda.
+ATTNSTEER_HOST_DEVICE inline double steeredLogits(const double* attention, const double* saliency,
+                                                  std::size_t keys, double lambda, double eps,
+                                                  double* out) {
+    double top = -INFINITY;
+    for (std::size_t k = 0; k < keys; ++k) {
+        out[k] = steeredLogit(attention[k], eps, lambda, saliency[k]);
+        top = out[k] > top ? out[k] : top;
+    }
+    return top;
+}
+
+/// Z (K steered logits, maximum TOP) turned into their softmax in place; returns the log of the
+/// normalizer, log sum_k e^{z_k}, so that log A'_k = z_k - it. Masked keys (-inf) give 0.
+ATTNSTEER_HOST_DEVICE inline double softmaxInPlace(double* z, std::size_t keys, double top) {
+    double sum = 0;
+    for (std::size_t k = 0; k < keys; ++k)
+        sum += z[k] = z[k] > -INFINITY ? std::exp(z[k] - top) : 0.0;
+    const double scale = 1 / sum;
+    for (std::size_t k = 0; k < keys; ++k)
+        z[k] *= scale;
+    return std::log(sum) + top;
+}
+
+/// A' of one row: OUT[k] = softmax_k(log(A_k + eps) + lambda s_k) over K keys, shifted by the
+/// row's largest steered logit (any lambda, masked keys give 0). OUT may alias nothing else.
+/// Returns log of the softmax's normalizer, log sum_k e^{z_k}, so that log A'_k = z_k - it.
+ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const double* saliency,
+                                               std::size_t keys, double lambda, double eps,
+                                               double* out) {
+    return softmaxInPlace(out, keys, steeredLogits(attention, saliency, keys, lambda, eps, out));
+}
+
+/// log(A + eps) of every key of a row, -inf where A + eps = 0: what a view that moves lambda over
+/// one head keeps, so that a lambda costs no logarithm (steerShiftedLogs).
+ATTNSTEER_HOST_DEVICE inline void shiftedLogs(const double* attention, std::size_t keys, double eps,
+                                              double* out) {
+    for (std::size_t k = 0; k < keys; ++k)
+        out[k] = steeredLogit(attention[k], eps, 0.0, 0.0);
+}
+
+/// steeredRow from the row's shiftedLogs: OUT[k] = softmax_k(LOG_SHIFTED[k] + lambda s_k). OUT
+/// may be LOG_SHIFTED itself.
 ATTNSTEER_HOST_DEVICE inline double steerShiftedLogs(const double* logShifted,
                                                      const double* saliency, std::size_t keys,
                                                      double lambda, double* out) {
@@ -76,29 +147,36 @@ ATTNSTEER_HOST_DEVICE inline double steerShiftedLogs(const double* logShifted,
         out[k] = logShifted[k] > -INFINITY ? logShifted[k] + lambda * saliency[k] : -INFINITY;
         top = out[k] > top ? out[k] : top;
     }
+    return softmaxInPlace(out, keys, top);
+}
+
+/// What key k adds to H(A') = -sum_{A'>0} A' log A' and KL(A||A') = sum_{A>0} A (log A - log A'),
+/// given A_k, log A_k, A'_k and log A'_k (taken as z_k - log sum e^z, which stays finite where
+/// A'_k underflows to 0 and A_k > 0 still weighs it).
+ATTNSTEER_HOST_DEVICE inline void addSteeredTerms(double a, double logA, double steered,
+                                                  double logSteered, double& entropy, double& kl) {
+    if (steered > 0)
+        entropy -= steered * logSteered;
+    if (a > 0)
+        kl += a * (logA - logSteered);
+}
+
+/// H(A') and KL(A||A') of one row straight from A (ATTENTION) and log A (LOG_ATTENTION, -inf at
+/// zeros), with the row's own shift: the fallback where metricsFromSums refuses S1. SCRATCH holds
+/// K doubles. Host only: the CUDA fallback kernel shares the keys of a row among threads and
+/// calls steeredLogit and addSteeredTerms per key.
+inline void steeredRowMetrics(const double* attention, const double* logAttention,
+                              const double* saliency, std::size_t keys, double lambda, double eps,
+                              double* scratch, double& entropy, double& kl) {
+    const double top = steeredLogits(attention, saliency, keys, lambda, eps, scratch);
     double sum = 0;
     for (std::size_t k = 0; k < keys; ++k)
-        sum += out[k] = out[k] > -INFINITY ? std::exp(out[k] - top) : 0.0;
-    const double scale = 1 / sum;
+        sum += std::exp(scratch[k] - top);
+    const double logNormalizer = std::log(sum) + top;
+    entropy = 0, kl = 0;
     for (std::size_t k = 0; k < keys; ++k)
-        out[k] *= scale;
-    return std::log(sum) + top;
-}
-
-/// log(A + eps) of every key of a row, -inf where A + eps = 0 (what steerShiftedLogs takes).
-ATTNSTEER_HOST_DEVICE inline void shiftedLogs(const double* attention, std::size_t keys, double eps,
-                                              double* out) {
-    for (std::size_t k = 0; k < keys; ++k)
-        out[k] = steeredLogit(attention[k], eps, 0.0, 0.0);
-}
-
-/// A' of one row: OUT[k] = softmax_k(log(A_k + eps) + lambda s_k) over K keys (see
-/// steerShiftedLogs). OUT must not alias ATTENTION.
-ATTNSTEER_HOST_DEVICE inline double steeredRow(const double* attention, const double* saliency,
-                                               std::size_t keys, double lambda, double eps,
-                                               double* out) {
-    shiftedLogs(attention, keys, eps, out);
-    return steerShiftedLogs(out, saliency, keys, lambda, out);
+        addSteeredTerms(attention[k], logAttention[k], std::exp(scratch[k] - top) / sum,
+                        scratch[k] - logNormalizer, entropy, kl);
 }
 
 /// A' - A of one row, in place on OUT as steeredRow leaves it.

@@ -1,0 +1,50 @@
+// What every backend shares: the checks before steering and the one-lambda evaluate().
+#include "attnsteer/backend.h"
+
+#include "attnsteer/errors.h"
+#include "attnsteer/steering.h"
+
+#include <cmath>
+#include <string>
+
+namespace attnsteer {
+
+bool isHeadSteered(const SteeringParams& params, int head) {
+    return steering::isHeadSteered(params.steeredHeads.data(), params.steeredHeads.size(), head);
+}
+
+std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
+                                               std::span<const double> saliency,
+                                               std::span<const double> lambdas,
+                                               const SteeringParams& params) {
+    if (saliency.size() != std::size_t(workload.keys()))
+        throw settingError("saliency", "length is " + std::to_string(saliency.size()) +
+                                           ", expected " + std::to_string(workload.keys()) +
+                                           " (keys)");
+    if (!(params.eps >= 0) || !std::isfinite(params.eps))
+        throw settingError("eps", "must be a finite number >= 0");
+    for (double s : saliency)
+        if (!std::isfinite(s))
+            throw settingError("saliency", "contains NaN or Inf");
+    for (double lambda : lambdas)
+        if (!std::isfinite(lambda))
+            throw settingError("lambda", "must be a finite number");
+    for (int head : params.steeredHeads)
+        if (head < 0 || head >= workload.heads())
+            throw settingError("steer-heads", "head " + std::to_string(head) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(workload.heads() - 1));
+    std::vector<unsigned char> steered(std::size_t(workload.heads()));
+    for (int head = 0; head < workload.heads(); ++head)
+        steered[std::size_t(head)] = isHeadSteered(params, head) ? 1 : 0;
+    return steered;
+}
+
+Metrics Backend::evaluate(const Workload& workload, std::span<const double> saliency,
+                          const SteeringParams& params, const RunControl& control) {
+    const double lambda = params.lambda;
+    return evaluate(workload, saliency, std::span<const double>(&lambda, 1), params, control)
+        .front();
+}
+
+} // namespace attnsteer
