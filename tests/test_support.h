@@ -14,12 +14,23 @@
 
 namespace testsupport {
 
-/// The message of the InputError that ACTION throws, or "(no error)".
+/// ERROR as the command line words it ("--eps: must be ...", "PATH: ..."): what the tests of the
+/// core's messages compare with, so that its subject (setting or file) is checked too.
+inline std::string commandLineText(const attnsteer::InputError& error) {
+    using Kind = attnsteer::InputSubject::Kind;
+    const attnsteer::InputSubject& subject = error.subject();
+    if (subject.kind == Kind::None)
+        return error.problem();
+    // Settings as their options; files and other inputs by their names.
+    return (subject.kind == Kind::Setting ? "--" : "") + subject.name + ": " + error.problem();
+}
+
+/// The InputError that ACTION throws, as commandLineText words it, or "(no error)".
 inline QString errorOf(const std::function<void()>& action) {
     try {
         action();
     } catch (const attnsteer::InputError& error) {
-        return QString::fromStdString(error.what());
+        return QString::fromStdString(commandLineText(error));
     }
     return QStringLiteral("(no error)");
 }

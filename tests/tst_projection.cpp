@@ -1,6 +1,9 @@
 // Saliency map -> vision-token projection (Qwen2-VL's smart_resize and the token boxes). Every
 // expected number below is worked out by hand in the comments.
+#include "test_support.h"
+
 #include "attnsteer/errors.h"
+
 #include "attnsteer/projection.h"
 
 #include <QElapsedTimer>
@@ -31,7 +34,7 @@ template <typename F> std::string inputErrorOf(F&& f) {
     try {
         f();
     } catch (const InputError& error) {
-        return error.what();
+        return testsupport::commandLineText(error);
     }
     return {};
 }

@@ -1,9 +1,9 @@
 #include "options.h"
 
-#include "option_values.h"
 #include "scenario_plot_data.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/option_values.h"
 
 #include <QCommandLineOption>
 #include <QCommandLineParser>
@@ -291,9 +291,9 @@ void readOptions(const ValueReader& in, CliOptions& out) {
         out.seeds = {spec.seed, spec.seed + 1, spec.seed + 2};
     }
     if (in.isSet("lambdas"))
-        out.lambdas = parseLambdaList(in.text("lambdas"), "--lambdas");
+        out.lambdas = parseLambdaList(in.text("lambdas"));
     if (in.isSet("seeds"))
-        out.seeds = parseSeedList(in.text("seeds"), "--seeds");
+        out.seeds = parseSeedList(in.text("seeds"));
     if (in.isSet("csv")) {
         std::string csv;
         in.path("csv", csv);

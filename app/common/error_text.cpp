@@ -13,6 +13,7 @@ std::string commandLineMessage(const InputError& error) {
     case InputSubject::Kind::Setting:
         return "--" + subject.name + ": " + error.problem();
     case InputSubject::Kind::File:
+    case InputSubject::Kind::Input:
         return subject.name + ": " + error.problem();
     case InputSubject::Kind::None:
         break;
@@ -61,6 +62,8 @@ QString windowMessage(const InputError& error) {
     case InputSubject::Kind::File:
         return QDir::toNativeSeparators(QString::fromStdString(subject.name)) +
                QStringLiteral(": ") + problem;
+    case InputSubject::Kind::Input:
+        return QString::fromStdString(subject.name) + QStringLiteral(": ") + problem;
     case InputSubject::Kind::None:
         break;
     }

@@ -133,7 +133,7 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
     if (scenario.hasWorkloadFile())
         prepared.workload = loadWorkload(scenario);
     else if (scenario.spec.heads < 1 || scenario.spec.queries < 1 || scenario.spec.keys < 1)
-        throw settingError("workload", "heads, queries and keys must be at least 1");
+        throw inputError("workload", "heads, queries and keys must be at least 1");
     const int keys = prepared.workload ? prepared.workload->keys() : scenario.spec.keys;
     prepared.saliency = loadFixedSaliency(scenario, keys);
     if (prepared.saliency)

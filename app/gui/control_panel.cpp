@@ -2,14 +2,15 @@
 
 #include "error_text.h"
 
-#include "option_values.h"
 #include "projection_controls.h"
 #include "sci_spin_box.h"
 #include "widget_helpers.h"
 #include "window_controls.h"
 
+#include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/option_values.h"
 
 #include <QCheckBox>
 #include <QComboBox>
@@ -318,14 +319,12 @@ void ControlPanel::applySteeredHeads() {
             refuseSteeredHeads(windowMessage(error));
             return;
         }
-        const int available = workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value();
-        for (int head : heads)
-            if (head >= available) {
-                refuseSteeredHeads(tr("steered heads: head %1 is out of range 0..%2")
-                                       .arg(head)
-                                       .arg(available - 1));
-                return;
-            }
+        try {
+            checkSteeredHeads(heads, workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value());
+        } catch (const InputError& error) {
+            refuseSteeredHeads(windowMessage(error));
+            return;
+        }
         std::sort(heads.begin(), heads.end());
         heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
     }
@@ -377,16 +376,13 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
         c.head->setValue(head);
         c.query->setValue(query);
     }
-    for (int steered : steeredHeads_)
-        if (steered >= workload.heads()) {
-            emit errorFound(tr("steered heads: head %1 is out of range 0..%2 for this workload; "
-                               "steering all heads")
-                                .arg(steered)
-                                .arg(workload.heads() - 1));
-            c.steeredHeads->setText(QStringLiteral("all"));
-            applySteeredHeads();
-            break;
-        }
+    try {
+        checkSteeredHeads(steeredHeads_, workload.heads());
+    } catch (const InputError& error) {
+        emit errorFound(tr("%1 for this workload; steering all heads").arg(windowMessage(error)));
+        c.steeredHeads->setText(QStringLiteral("all"));
+        applySteeredHeads();
+    }
 }
 
 void ControlPanel::showSources(const Scenario& s) {

@@ -2,9 +2,9 @@
 // on the command line.
 #include "error_text.h"
 #include "main_window.h"
-#include "option_values.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/option_values.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -13,12 +13,6 @@
 namespace attnsteer {
 namespace {
 
-void checkIndex(const char* option, int value, int count) {
-    if (value < 0 || value >= count)
-        throw InputError(option, std::to_string(value) + " is out of range 0.." +
-                                     std::to_string(count - 1));
-}
-
 /// The first QUERIES rows of HEAD: A' (or A' - A), row-major QUERIES x K.
 std::vector<double> headMatrix(const Workload& workload, std::span<const double> saliency,
                                const SteeringParams& params, int head, int queries, bool difference,
@@ -87,8 +81,6 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
                        std::vector<std::string>* warnings) {
     const Workload& workload = prepared.workload;
     const std::vector<double>& saliency = prepared.saliency.values;
-    checkIndex("--head", request.head, workload.heads());
-    checkIndex("--query", request.query, workload.queries());
 
     PlotSources sources;
     sources.scenario = &scenario;

@@ -73,7 +73,7 @@ PlotData assemblePlotData(PlotSources sources);
 /// - the image, its token grid, resized size and grid offset (the vision offset) when the
 ///   saliency came from an image;
 /// computed here, then put together by assemblePlotData.
-/// Throws InputError("--head" / "--query", "N is out of range 0..M"), the InputErrors of the
+/// Throws the InputErrors of BACKEND.row (head or query "N is out of range 0..M"), of the
 /// backend and the sweep, Cancelled. WARNINGS (when given) gets one line when the matrix shows
 /// only the first queries.
 PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepared, Backend& backend,

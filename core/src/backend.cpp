@@ -13,6 +13,14 @@ bool isHeadSteered(const SteeringParams& params, int head) {
     return steering::isHeadSteered(params.steeredHeads.data(), params.steeredHeads.size(), head);
 }
 
+void checkSteeredHeads(std::span<const int> steeredHeads, int heads) {
+    for (int head : steeredHeads)
+        if (head < 0 || head >= heads)
+            throw settingError("steer-heads", "head " + std::to_string(head) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(heads - 1));
+}
+
 std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
                                                std::span<const double> saliency,
                                                std::span<const double> lambdas,
@@ -29,11 +37,7 @@ std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
     for (double lambda : lambdas)
         if (!std::isfinite(lambda))
             throw settingError("lambda", "must be a finite number");
-    for (int head : params.steeredHeads)
-        if (head < 0 || head >= workload.heads())
-            throw settingError("steer-heads", "head " + std::to_string(head) +
-                                                  " is out of range 0.." +
-                                                  std::to_string(workload.heads() - 1));
+    checkSteeredHeads(params.steeredHeads, workload.heads());
     std::vector<unsigned char> steered(std::size_t(workload.heads()));
     for (int head = 0; head < workload.heads(); ++head)
         steered[std::size_t(head)] = isHeadSteered(params, head) ? 1 : 0;

@@ -78,8 +78,8 @@ class HeaderParser {
             if (key == "descr") {
                 markSeen(haveDescr, key);
                 if (peek() == '[')
-                    throw InputError(path_, "dtype is a structured type, expected float32 or "
-                                            "float64 (little-endian)");
+                    throw fileError(path_, "dtype is a structured type, expected float32 or "
+                                           "float64 (little-endian)");
                 header.descr = parseString("descr to be a string");
             } else if (key == "fortran_order") {
                 markSeen(haveFortran, key);
@@ -115,7 +115,7 @@ class HeaderParser {
 
   private:
     [[noreturn]] void fail(const std::string& what) const {
-        throw InputError(path_, "malformed .npy header: " + what);
+        throw fileError(path_, "malformed .npy header: " + what);
     }
 
     bool atEnd() const { return pos_ >= text_.size(); }
@@ -195,7 +195,7 @@ class HeaderParser {
             while (!atEnd() && text_[pos_] >= '0' && text_[pos_] <= '9') {
                 const std::size_t digit = std::size_t(text_[pos_] - '0');
                 if (dim > (kMaxElements - digit) / 10)
-                    throw InputError(path_, "shape too large");
+                    throw fileError(path_, "shape too large");
                 dim = dim * 10 + digit;
                 ++pos_;
             }
@@ -254,18 +254,18 @@ NpyArray readNpy(const std::string& path) {
     errno = 0;
     FilePtr file(std::fopen(path.c_str(), "rb"));
     if (!file)
-        throw InputError(path, "cannot open file: " + errnoText(errno ? errno : ENOENT));
+        throw fileError(path, "cannot open file: " + errnoText(errno ? errno : ENOENT));
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec))
-        throw InputError(path, "cannot open file: " + errnoText(EISDIR));
+        throw fileError(path, "cannot open file: " + errnoText(EISDIR));
     const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
     if (ec)
-        throw InputError(path, "cannot open file: " + ec.message());
+        throw fileError(path, "cannot open file: " + ec.message());
 
     auto readExactly = [&](void* buffer, std::size_t bytes) {
         const std::size_t got = std::fread(buffer, 1, bytes, file.get());
         if (got != bytes && std::ferror(file.get()))
-            throw InputError(path, "cannot read file: " + errnoText(errno ? errno : EIO));
+            throw fileError(path, "cannot read file: " + errnoText(errno ? errno : EIO));
         return got;
     };
 
@@ -274,21 +274,21 @@ NpyArray readNpy(const std::string& path) {
     const std::string notNpy = "not a .npy file (missing NUMPY magic)";
     if (fileSize < 10 || readExactly(preamble, 10) != 10 ||
         std::memcmp(preamble, kMagic, kMagicSize) != 0)
-        throw InputError(path, notNpy);
+        throw fileError(path, notNpy);
     const int major = preamble[6], minor = preamble[7];
     if (major < 1 || major > 3 || minor != 0)
-        throw InputError(path, "unsupported .npy version " + std::to_string(major) + "." +
-                                   std::to_string(minor));
+        throw fileError(path, "unsupported .npy version " + std::to_string(major) + "." +
+                                  std::to_string(minor));
     const int lengthBytes = major == 1 ? 2 : 4;
     const std::uintmax_t preambleSize = 8 + std::uintmax_t(lengthBytes);
     if (fileSize < preambleSize || (lengthBytes == 4 && readExactly(preamble + 10, 2) != 2))
-        throw InputError(path, "malformed .npy header: file ends inside the header");
+        throw fileError(path, "malformed .npy header: file ends inside the header");
     const std::uintmax_t headerSize = littleEndian(preamble + 8, lengthBytes);
     if (fileSize - preambleSize < headerSize)
-        throw InputError(path, "malformed .npy header: file ends inside the header");
+        throw fileError(path, "malformed .npy header: file ends inside the header");
     std::string headerText(std::size_t(headerSize), '\0');
     if (readExactly(headerText.data(), headerText.size()) != headerText.size())
-        throw InputError(path, "malformed .npy header: file ends inside the header");
+        throw fileError(path, "malformed .npy header: file ends inside the header");
 
     const Header header = HeaderParser(path, headerText).parse();
 
@@ -299,29 +299,29 @@ NpyArray readNpy(const std::string& path) {
     else if (descr == "<f8" || descr == "=f8")
         array.sourceBytesPerElement = 8;
     else
-        throw InputError(path, "dtype is " + printable(descr) +
-                                   ", expected float32 or float64 (little-endian)");
+        throw fileError(path, "dtype is " + printable(descr) +
+                                  ", expected float32 or float64 (little-endian)");
     if (header.fortranOrder)
-        throw InputError(path, "Fortran order is not supported; save with numpy.ascontiguousarray");
+        throw fileError(path, "Fortran order is not supported; save with numpy.ascontiguousarray");
     const std::optional<std::size_t> count = checkedCount(header.shape);
     if (!count)
-        throw InputError(path, "shape too large");
+        throw fileError(path, "shape too large");
 
     // Sizes first, allocation second: a wrong shape must not cost gigabytes of memory.
     const std::uintmax_t needed =
         std::uintmax_t(*count) * std::uintmax_t(array.sourceBytesPerElement);
     const std::uintmax_t found = fileSize - preambleSize - headerSize;
     if (found < needed)
-        throw InputError(path, "truncated: expected " + std::to_string(needed) +
-                                   " bytes of data, found " + std::to_string(found));
+        throw fileError(path, "truncated: expected " + std::to_string(needed) +
+                                  " bytes of data, found " + std::to_string(found));
     if (found > needed)
-        throw InputError(path, std::to_string(found - needed) + " extra bytes after the data");
+        throw fileError(path, std::to_string(found - needed) + " extra bytes after the data");
 
     array.shape = header.shape;
     array.data.resize(*count);
     const auto truncatedWhileReading = [&](std::uintmax_t got) {
-        return InputError(path, "truncated: expected " + std::to_string(needed) +
-                                    " bytes of data, found " + std::to_string(got));
+        return fileError(path, "truncated: expected " + std::to_string(needed) +
+                                   " bytes of data, found " + std::to_string(got));
     };
     if (*count == 0) {
         // Nothing to read; the sizes above already matched.
@@ -385,7 +385,7 @@ void writeNpy(const std::string& path, std::span<const std::size_t> shape,
     const auto fail = [&](int error, const std::string& why) {
         std::error_code ignored;
         std::filesystem::remove(tmp, ignored);
-        throw InputError(path, "cannot write file: " + (why.empty() ? errnoText(error) : why));
+        throw fileError(path, "cannot write file: " + (why.empty() ? errnoText(error) : why));
     };
     errno = 0;
     FilePtr file(std::fopen(tmp.c_str(), "wb"));

@@ -21,13 +21,13 @@ std::string shortNumber(double value) {
 
 void checkFactor(int factor) {
     if (factor < 1)
-        throw InputError("--patch-factor", "must be a positive integer");
+        throw settingError("patch-factor", "must be a positive integer");
 }
 
 /// A resized side as int; Python's int would not overflow, ours must not silently.
 int resizedSide(double side, int height, int width) {
     if (!(side <= double(std::numeric_limits<int>::max())))
-        throw InputError("image", "size " + std::to_string(width) + "x" + std::to_string(height) +
+        throw inputError("image", "size " + std::to_string(width) + "x" + std::to_string(height) +
                                       " resizes to more than " +
                                       std::to_string(std::numeric_limits<int>::max()) +
                                       " pixels per side");
@@ -69,18 +69,18 @@ ResizedSize smartResize(int height, int width, int factor, std::int64_t minPixel
                         std::int64_t maxPixels) {
     checkFactor(factor);
     if (height < 1 || width < 1)
-        throw InputError("image", "size " + std::to_string(width) + "x" + std::to_string(height) +
+        throw inputError("image", "size " + std::to_string(width) + "x" + std::to_string(height) +
                                       " is empty");
     if (minPixels < 0)
-        throw InputError("--min-pixels", "must be >= 0");
+        throw settingError("min-pixels", "must be >= 0");
     if (maxPixels < 1)
-        throw InputError("--max-pixels", "must be >= 1");
+        throw settingError("max-pixels", "must be >= 1");
 
     // Every step repeats the double operations of the Python reference in the same order, so
     // floor/ceil land on the same side of an integer.
     const double ratio = double(std::max(height, width)) / double(std::min(height, width));
     if (ratio > 200)
-        throw InputError("image", "aspect ratio " + shortNumber(ratio) + " exceeds 200");
+        throw inputError("image", "aspect ratio " + shortNumber(ratio) + " exceeds 200");
 
     const double f = factor;
     // std::nearbyint rounds half to even in the default rounding mode, like Python's round().
@@ -110,12 +110,12 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
     checkFactor(factor);
     std::int64_t maxPixels = options.maxPixels;
     if (maxPixels < 0)
-        throw InputError("--max-pixels", "must be >= 0 (0 means keys x patch factor^2)");
+        throw settingError("max-pixels", "must be >= 0 (0 means keys x patch factor^2)");
     if (maxPixels == 0) {
         if (keys < 1)
-            throw InputError("--max-pixels",
-                             "0 means keys x patch factor^2, but the key count is " +
-                                 std::to_string(keys));
+            throw settingError("max-pixels",
+                               "0 means keys x patch factor^2, but the key count is " +
+                                   std::to_string(keys));
         maxPixels = std::int64_t(keys) * factor * factor;
     }
     const ResizedSize resized = smartResize(height, width, factor, options.minPixels, maxPixels);
@@ -131,7 +131,7 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
     projection.gridWidth = resized.width / factor;
     const std::int64_t tokenCount = std::int64_t(projection.gridHeight) * projection.gridWidth;
     if (tokenCount > std::numeric_limits<int>::max())
-        throw InputError("image", "resized to " + std::to_string(resized.width) + "x" +
+        throw inputError("image", "resized to " + std::to_string(resized.width) + "x" +
                                       std::to_string(resized.height) + ", too many vision tokens");
 
     // Separable box weights: a token's sum is sum_y wy(y) * sum_x wx(x) * map(y, x). Each token row
@@ -174,11 +174,12 @@ std::vector<double> placeOnKeySequence(const SaliencyProjection& projection, int
                                     " tokens, its grid " + std::to_string(count));
     const std::int64_t offset = options.visionOffset;
     if (offset < 0 || offset + count > keys)
-        throw InputError("--vision-offset",
-                         "the " + std::to_string(projection.gridHeight) + "x" +
-                             std::to_string(projection.gridWidth) + " = " + std::to_string(count) +
-                             " vision tokens at offset " + std::to_string(offset) +
-                             " do not fit into " + std::to_string(keys) + " keys");
+        throw settingError("vision-offset", "the " + std::to_string(projection.gridHeight) + "x" +
+                                                std::to_string(projection.gridWidth) + " = " +
+                                                std::to_string(count) +
+                                                " vision tokens at offset " +
+                                                std::to_string(offset) + " do not fit into " +
+                                                std::to_string(keys) + " keys");
     std::vector<double> saliency(std::size_t(keys), options.textSaliency);
     std::copy(projection.tokens.begin(), projection.tokens.end(),
               saliency.begin() + std::ptrdiff_t(offset));

@@ -94,15 +94,15 @@ NormalizedSaliency normalizeSaliency(std::span<const double> raw, Normalization 
 std::vector<double> loadSaliencyNpy(const std::string& path, int keys) {
     const NpyArray array = readNpy(path);
     if (array.shape.size() != 1)
-        throw InputError(path, "saliency must have shape [K], found " +
-                                   std::to_string(array.shape.size()) + " dimensions");
+        throw fileError(path, "saliency must have shape [K], found " +
+                                  std::to_string(array.shape.size()) + " dimensions");
     if (array.shape[0] != std::size_t(keys))
-        throw InputError(path, "saliency length is " + std::to_string(array.shape[0]) +
-                                   ", expected " + std::to_string(keys) + " (keys)");
+        throw fileError(path, "saliency length is " + std::to_string(array.shape[0]) +
+                                  ", expected " + std::to_string(keys) + " (keys)");
     std::vector<double> values(array.data.begin(), array.data.end());
     for (std::size_t i = 0; i < values.size(); ++i)
         if (!std::isfinite(values[i]))
-            throw InputError(path, "contains NaN or Inf at index " + std::to_string(i));
+            throw fileError(path, "contains NaN or Inf at index " + std::to_string(i));
     return values;
 }
 

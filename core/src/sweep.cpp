@@ -1,8 +1,8 @@
 #include "attnsteer/sweep.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/option_values.h"
 
-#include <charconv>
 #include <cmath>
 #include <string>
 
@@ -29,18 +29,12 @@ std::string_view trim(std::string_view text) {
     return text;
 }
 
-template <typename Number> Number parseNumber(std::string_view text, std::string_view option) {
-    text = trim(text);
-    Number value{};
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size())
-        throw InputError(std::string(option),
-                         "'" + std::string(text) + "' is not a valid " +
-                             (std::is_integral_v<Number> ? "whole number" : "number"));
-    if constexpr (std::is_floating_point_v<Number>)
-        if (!std::isfinite(value))
-            throw InputError(std::string(option), "'" + std::string(text) + "' is not finite");
-    return value;
+/// One number of a list: the option parser's, with the spaces around it allowed.
+double realItem(std::string_view text, std::string_view setting) {
+    return parseRealNumber(trim(text), setting);
+}
+std::uint64_t seedItem(std::string_view text, std::string_view setting) {
+    return parseUnsigned(trim(text), setting);
 }
 
 constexpr std::size_t kMaxListLength = 100000;
@@ -51,63 +45,63 @@ std::vector<double> defaultSweepLambdas() {
     return {0.0, 0.05, 0.10, 0.15, 0.25, 0.40, 0.60, 0.80, 1.00};
 }
 
-std::vector<double> parseLambdaList(std::string_view text, std::string_view option) {
-    const std::string name(option);
+std::vector<double> parseLambdaList(std::string_view text, std::string_view setting) {
+    const std::string name(setting);
     const auto range = split(text, ':');
     std::vector<double> values;
     if (range.size() == 3) {
-        const double start = parseNumber<double>(range[0], option);
-        const double stop = parseNumber<double>(range[1], option);
-        const double step = parseNumber<double>(range[2], option);
+        const double start = realItem(range[0], setting);
+        const double stop = realItem(range[1], setting);
+        const double step = realItem(range[2], setting);
         if (!(step > 0))
-            throw InputError(name, "step must be > 0 in START:STOP:STEP");
+            throw settingError(name, "step must be > 0 in START:STOP:STEP");
         if (stop < start)
-            throw InputError(name, "STOP must not be less than START in START:STOP:STEP");
+            throw settingError(name, "STOP must not be less than START in START:STOP:STEP");
         // The stop belongs to the grid when it lies on it up to rounding of the decimal inputs.
         const double steps = std::floor((stop - start) / step + 1e-9);
         if (steps + 1 > double(kMaxListLength))
-            throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
+            throw settingError(name, "more than " + std::to_string(kMaxListLength) + " values");
         for (double i = 0; i <= steps; ++i)
             values.push_back(start + i * step);
         return values;
     }
     if (range.size() != 1)
-        throw InputError(name, "expected a comma-separated list or START:STOP:STEP");
+        throw settingError(name, "expected a comma-separated list or START:STOP:STEP");
     for (std::string_view part : split(text, ','))
-        values.push_back(parseNumber<double>(part, option));
+        values.push_back(realItem(part, setting));
     if (values.size() > kMaxListLength)
-        throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
+        throw settingError(name, "more than " + std::to_string(kMaxListLength) + " values");
     return values;
 }
 
-std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view option) {
-    const std::string name(option);
+std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view setting) {
+    const std::string name(setting);
     const auto range = split(text, ':');
     std::vector<std::uint64_t> seeds;
     if (range.size() == 2) {
-        const auto first = parseNumber<std::uint64_t>(range[0], option);
-        const auto last = parseNumber<std::uint64_t>(range[1], option);
+        const auto first = seedItem(range[0], setting);
+        const auto last = seedItem(range[1], setting);
         if (last < first)
-            throw InputError(name, "LAST must not be less than FIRST in FIRST:LAST");
+            throw settingError(name, "LAST must not be less than FIRST in FIRST:LAST");
         if (last - first >= kMaxListLength)
-            throw InputError(name, "more than " + std::to_string(kMaxListLength) + " values");
-        for (std::uint64_t seed = first; seed <= last; ++seed)
-            seeds.push_back(seed);
+            throw settingError(name, "more than " + std::to_string(kMaxListLength) + " values");
+        for (std::uint64_t offset = 0; offset <= last - first; ++offset) // no wrap at 2^64 - 1
+            seeds.push_back(first + offset);
         return seeds;
     }
     if (range.size() != 1)
-        throw InputError(name, "expected a comma-separated list or FIRST:LAST");
+        throw settingError(name, "expected a comma-separated list or FIRST:LAST");
     for (std::string_view part : split(text, ','))
-        seeds.push_back(parseNumber<std::uint64_t>(part, option));
+        seeds.push_back(seedItem(part, setting));
     return seeds;
 }
 
 std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
                                const RunControl& control) {
     if (config.seeds.empty())
-        throw InputError("--seeds", "needs at least one seed");
+        throw settingError("seeds", "needs at least one seed");
     if (config.lambdas.empty())
-        throw InputError("--lambdas", "needs at least one lambda");
+        throw settingError("lambdas", "needs at least one lambda");
     const std::size_t seedCount = config.seeds.size(), lambdaCount = config.lambdas.size();
     std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount);
     for (std::size_t i = 0; i < seedCount; ++i) {

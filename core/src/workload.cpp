@@ -37,14 +37,14 @@ Workload loadFile(const std::string& path, WorkloadSource source) {
     } else if (shape.size() == 4 && shape[0] == 1) {
         heads = shape[1], queries = shape[2], keys = shape[3];
     } else {
-        throw InputError(path, "shape " + shapeText(shape) +
-                                   " does not fit: expected [Q,K], [H,Q,K] or [1,H,Q,K]");
+        throw fileError(path, "shape " + shapeText(shape) +
+                                  " does not fit: expected [Q,K], [H,Q,K] or [1,H,Q,K]");
     }
     if (heads == 0 || queries == 0 || keys == 0)
-        throw InputError(path, "shape " + shapeText(shape) + " is empty");
+        throw fileError(path, "shape " + shapeText(shape) + " is empty");
     if (heads * queries > std::size_t(std::numeric_limits<int>::max()) ||
         keys > std::size_t(std::numeric_limits<int>::max()))
-        throw InputError(path, "shape " + shapeText(shape) + " is too large");
+        throw fileError(path, "shape " + shapeText(shape) + " is too large");
     return Workload::fromValues(int(heads), int(queries), int(keys), std::move(array.data), source,
                                 path);
 }
@@ -59,11 +59,11 @@ std::uint64_t nextWorkloadId() {
 Workload Workload::generate(const WorkloadSpec& spec) {
     constexpr long long kIntMax = std::numeric_limits<int>::max();
     if (spec.heads < 1 || spec.queries < 1 || spec.keys < 1)
-        throw InputError("workload", "heads, queries and keys must be at least 1");
+        throw inputError("workload", "heads, queries and keys must be at least 1");
     if ((long long)spec.heads * spec.queries > kIntMax)
-        throw InputError("workload", "heads x queries must be below 2^31");
+        throw inputError("workload", "heads x queries must be below 2^31");
     if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
-        throw InputError("--logit-std", "must be a finite number >= 0");
+        throw settingError("logit-std", "must be a finite number >= 0");
     Workload workload;
     workload.heads_ = spec.heads;
     workload.queries_ = spec.queries;
@@ -80,9 +80,9 @@ Workload Workload::loadLogits(const std::string& path) {
     const auto bad = std::find_if(workload.values_.begin(), workload.values_.end(),
                                   [](float v) { return !std::isfinite(v); });
     if (bad != workload.values_.end())
-        throw InputError(path, "contains NaN or Inf at " +
-                                   indexText(std::size_t(bad - workload.values_.begin()),
-                                             workload.queries_, workload.keys_));
+        throw fileError(path, "contains NaN or Inf at " +
+                                  indexText(std::size_t(bad - workload.values_.begin()),
+                                            workload.queries_, workload.keys_));
     return workload;
 }
 
@@ -94,18 +94,18 @@ Workload Workload::loadAttention(const std::string& path) {
         for (std::size_t k = 0; k < keys; ++k) {
             const float p = workload.values_[row * keys + k];
             if (!std::isfinite(p))
-                throw InputError(path, "contains NaN or Inf at " +
-                                           indexText(row * keys + k, workload.queries_, int(keys)));
+                throw fileError(path, "contains NaN or Inf at " +
+                                          indexText(row * keys + k, workload.queries_, int(keys)));
             if (p < 0)
-                throw InputError(path, "negative probability at " +
-                                           indexText(row * keys + k, workload.queries_, int(keys)));
+                throw fileError(path, "negative probability at " +
+                                          indexText(row * keys + k, workload.queries_, int(keys)));
             sum += p;
         }
         if (std::abs(sum - 1.0) > 1e-3) {
             char text[160];
             std::snprintf(text, sizeof text, "row (%zu, %zu) sums to %.6g, expected 1 within 1e-3",
                           row / workload.queries_, row % workload.queries_, sum);
-            throw InputError(path, text);
+            throw fileError(path, text);
         }
     }
     return workload;
@@ -115,8 +115,8 @@ Workload Workload::fromValues(int heads, int queries, int keys, std::vector<floa
                               WorkloadSource source, std::string label) {
     if (heads < 1 || queries < 1 || keys < 1 ||
         values.size() != std::size_t(heads) * queries * keys)
-        throw InputError(label, "values do not match the shape " + std::to_string(heads) + " x " +
-                                    std::to_string(queries) + " x " + std::to_string(keys));
+        throw fileError(label, "values do not match the shape " + std::to_string(heads) + " x " +
+                                   std::to_string(queries) + " x " + std::to_string(keys));
     Workload workload;
     workload.heads_ = heads;
     workload.queries_ = queries;

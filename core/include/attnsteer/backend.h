@@ -60,6 +60,11 @@ class Backend {
 /// are listed. Does not check the list; checkSteeringInputs does.
 bool isHeadSteered(const SteeringParams& params, int head);
 
+/// Throws InputError about "steer-heads" ("head 7 is out of range 0..3") for a steered head that
+/// a workload of HEADS heads does not have: the one rule checkSteeringInputs and the window's
+/// steered-heads box both apply.
+void checkSteeredHeads(std::span<const int> steeredHeads, int heads);
+
 /// The checks every computation makes before steering, with the same one-line messages: SALIENCY
 /// has K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist
 /// ("--steer-heads: head 3 is out of range 0..2"). Returns a flag per head: 1 where the head is

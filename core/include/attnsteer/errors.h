@@ -16,6 +16,8 @@ struct InputSubject {
         Setting, ///< a value the user chose: NAME is its identifier, the command line's option
                  ///< without the dashes ("eps", "steer-heads", "saliency", "head")
         File,    ///< a file the user gave: NAME is its path
+        Input,   ///< an input that is neither: NAME says which in plain words ("image" for the
+                 ///< image being projected, "workload" for its sizes)
         None,    ///< nothing in particular (an unknown command): the problem says it all
     };
     Kind kind = Kind::None;
@@ -23,29 +25,22 @@ struct InputSubject {
 
     static InputSubject setting(std::string name) { return {Kind::Setting, std::move(name)}; }
     static InputSubject file(std::string path) { return {Kind::File, std::move(path)}; }
+    static InputSubject input(std::string name) { return {Kind::Input, std::move(name)}; }
     bool operator==(const InputSubject&) const = default;
 };
 
 /// Bad input from the user: a file that cannot be read or a value out of range. problem() is one
-/// line ("dtype is <i4, expected float32 or float64"); what() is "SUBJECT: PROBLEM" (TRANSITIONAL:
-/// a setting as "--NAME"). The CLI prints its own rendering and exits
-/// with code 2; the GUI shows its own in a message.
+/// line ("dtype is <i4, expected float32 or float64"); what() is "NAME: PROBLEM" with the
+/// subject's bare name (a setting without dashes), for logs. Users see the front ends' wording
+/// (app/common/error_text.h): the CLI prints its own and exits with code 2, the GUI shows its own.
 class InputError : public std::runtime_error {
   public:
     InputError(InputSubject subject, const std::string& problem)
-        : std::runtime_error(subject.kind == InputSubject::Kind::None ? problem
-                             : subject.kind == InputSubject::Kind::Setting
-                                 ? "--" + subject.name + ": " + problem
-                                 : subject.name + ": " + problem),
+        : std::runtime_error(
+              subject.kind == InputSubject::Kind::None ? problem : subject.name + ": " + problem),
           subject_(std::move(subject)), problem_(problem) {}
     /// About nothing in particular: PROBLEM says it all ("unknown command 'x'").
     explicit InputError(const std::string& problem) : InputError(InputSubject{}, problem) {}
-    /// Transitional, removed before this change lands: "--NAME" is a setting, anything else a
-    /// file.
-    InputError(const std::string& source, const std::string& problem)
-        : InputError(source.starts_with("--") ? InputSubject::setting(source.substr(2))
-                                              : InputSubject::file(source),
-                     problem) {}
     const InputSubject& subject() const noexcept { return subject_; }
     const std::string& problem() const noexcept { return problem_; }
 
@@ -57,6 +52,10 @@ class InputError : public std::runtime_error {
 /// InputError about the setting NAME (its command-line option without dashes).
 inline InputError settingError(std::string name, const std::string& problem) {
     return InputError(InputSubject::setting(std::move(name)), problem);
+}
+/// InputError about the input NAME ("image", "workload").
+inline InputError inputError(std::string name, const std::string& problem) {
+    return InputError(InputSubject::input(std::move(name)), problem);
 }
 /// InputError about the file PATH.
 inline InputError fileError(std::string path, const std::string& problem) {

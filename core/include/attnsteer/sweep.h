@@ -16,12 +16,12 @@ namespace attnsteer {
 std::vector<double> defaultSweepLambdas();
 
 /// Parses "0,0.1,0.5" or "START:STOP:STEP" (STOP included when it lies on the grid within
-/// 1e-9 * STEP; "0:1:0.25" gives five values). Throws InputError(OPTION, ...) on bad text,
+/// 1e-9 * STEP; "0:1:0.25" gives five values), each number as parseRealNumber reads it. Throws
+/// InputError about SETTING on bad text,
 /// a step <= 0, STOP < START or more than 100000 values.
-std::vector<double> parseLambdaList(std::string_view text, std::string_view option = "--lambdas");
+std::vector<double> parseLambdaList(std::string_view text, std::string_view setting = "lambdas");
 /// Parses "0,1,2" or "START:STOP" (both ends included) into seeds.
-std::vector<std::uint64_t> parseSeedList(std::string_view text,
-                                         std::string_view option = "--seeds");
+std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view setting = "seeds");
 
 struct SweepRow {
     double lambda = 0;

@@ -1,5 +1,6 @@
 #pragma once
-// Option values from text, with the one-line errors the command line prints and the GUI shows.
+// Option values from text (the one number parser of the command line, the window and the
+// sweep lists), with the one-line errors the command line prints and the GUI shows.
 // Every error is an InputError about the setting named SETTING (the option without dashes:
 // "heads"), e.g. problem "'abc' is not a valid whole number" or "must be at least 1". Parsing
 // ignores the locale.

@@ -1,4 +1,4 @@
-#include "option_values.h"
+#include "attnsteer/option_values.h"
 
 #include "attnsteer/errors.h"
 #include "attnsteer/sweep.h"
@@ -89,7 +89,7 @@ double parseRealNumber(std::string_view text, std::string_view setting, double m
 
 std::vector<int> parseHeadList(std::string_view text, std::string_view setting) {
     // Same grammar as the seed list: "0,3,5" or "FIRST:LAST".
-    const std::vector<std::uint64_t> values = parseSeedList(text, "--" + std::string(setting));
+    const std::vector<std::uint64_t> values = parseSeedList(text, setting);
     std::vector<int> heads;
     heads.reserve(values.size());
     for (std::uint64_t value : values) {
