@@ -75,13 +75,13 @@ void PlotPanel::showSaliency(const PlotData& data) {
     saliencyPanel_->updateLayout(); // the grid's shape may have changed
 }
 
-void PlotPanel::showRows(const PlotData& data) {
+void PlotPanel::showRows(PlotData data) {
     perToken_->setData(data);
-    showMatrix(data);
+    showMatrix(std::move(data));
 }
 
-void PlotPanel::showMatrix(const PlotData& data) {
-    matrix_->setData(data);
+void PlotPanel::showMatrix(PlotData data) {
+    matrix_->setData(std::move(data));
 }
 
 void PlotPanel::showSweep(const PlotData& data) {

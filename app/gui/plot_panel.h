@@ -36,9 +36,9 @@ class PlotPanel : public QSplitter {
     /// The saliency grid of DATA, its caption; the panel takes the grid's shape.
     void showSaliency(const PlotData& data);
     /// The per-token row and the matrix of DATA.
-    void showRows(const PlotData& data);
+    void showRows(PlotData data);
     /// The matrix of DATA.
-    void showMatrix(const PlotData& data);
+    void showMatrix(PlotData data);
     /// The tradeoff curve of DATA, its marker at DATA.lambda.
     void showSweep(const PlotData& data);
     /// Sets DATA's view settings as the views have them: sorting, highlighted token, overlay

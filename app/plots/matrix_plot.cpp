@@ -92,10 +92,10 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     setMatrix({}, 0, 0, false, 0, 0);
 }
 
-void MatrixPlot::setData(const PlotData& data) {
+void MatrixPlot::setData(PlotData data) {
     currentQuery_ = data.query;
-    setMatrix(data.matrix, data.matrixQueries, data.matrixKeys, data.matrixIsDifference, data.head,
-              data.lambda);
+    setMatrix(std::move(data.matrix), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
+              data.head, data.lambda);
 }
 
 void MatrixPlot::setMatrix(std::vector<double> values, int queries, int keys, bool difference,

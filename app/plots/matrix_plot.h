@@ -26,7 +26,9 @@ class MatrixPlot : public PlotView {
     /// DIFFERENCE (shown with a colour scale symmetric around 0). Empty VALUES clears the view.
     void setMatrix(std::vector<double> values, int queries, int keys, bool difference, int head,
                    double lambda);
-    void setData(const PlotData& data);
+    /// The matrix of DATA (moved out of it: a matrix is megabytes, and a dragged lambda sends one
+    /// per step).
+    void setData(PlotData data);
     /// Marks query row QUERY with a line; -1 clears.
     void setCurrentQuery(int query);
     int currentQuery() const { return currentQuery_; }
