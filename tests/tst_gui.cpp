@@ -1243,6 +1243,12 @@ void chooseInFileDialog(DialogScript& script, QFileDialog* dialog, const QString
         return;
     }
     typeOver(edit, text);
+    // While the text is typed the dialog selects the entries it matches on the way ("/tmp/t"
+    // selects a file "t" in /tmp when that folder is already listed, as it is when the tests run
+    // from below it); with two selected, Choose is disabled. What was typed is what counts.
+    for (QAbstractItemView* view : dialog->findChildren<QAbstractItemView*>())
+        if (view->selectionModel())
+            view->selectionModel()->clearSelection();
     pressEnterLater(script, edit);
 }
 
