@@ -3,6 +3,7 @@
 // the bfloat16 conversion. Timing is not checked here: attnsteer-cli attention-bench measures it.
 #include "attnsteer/attention.h"
 #include "attnsteer/errors.h"
+#include "attnsteer/gpu.h"
 #include "attnsteer/steering.h"
 #include "attnsteer/workload.h"
 
@@ -106,6 +107,10 @@ class TestAttention : public QObject {
     void steeredProbabilitiesMatchSteeredRows();
     void bfloat16Rounding();
     void badSizes();
+    void cudaMatchesCpu_data();
+    void cudaMatchesCpu();
+    void cudaTimedRuns();
+    void cudaErrors();
 };
 
 void TestAttention::matchesReference_data() {
@@ -324,6 +329,95 @@ void TestAttention::badSizes() {
                              attention::forward(p, q, kv, kv, shortBias, out));
     QVERIFY_THROWS_EXCEPTION(std::invalid_argument, attention::forward(p, q, q, kv, none, out));
     attention::forward(p, q, kv, kv, none, out); // the right sizes
+}
+
+void TestAttention::cudaMatchesCpu_data() {
+    QTest::addColumn<int>("heads");
+    QTest::addColumn<int>("queries");
+    QTest::addColumn<int>("keys");
+    QTest::addColumn<int>("dim");
+    QTest::addColumn<bool>("causal");
+    QTest::addColumn<float>("lambda"); ///< NaN: no bias
+    // Small sizes (the emulator runs every thread as a fiber), chosen to cover the kernel's 16
+    // queries x 64 keys tiles: partial tiles, several key tiles, the causal diagonal inside a tile.
+    const float none = std::nanf("");
+    QTest::newRow("plain") << 2 << 20 << 70 << 12 << false << none;
+    QTest::newRow("bias") << 2 << 20 << 70 << 12 << false << 0.5f;
+    QTest::newRow("causal, Q < K, bias") << 2 << 19 << 70 << 16 << true << 0.5f;
+    QTest::newRow("causal, Q == K") << 1 << 33 << 33 << 8 << true << none;
+    QTest::newRow("head dim 128, bias") << 1 << 17 << 65 << 128 << false << 0.25f;
+    QTest::newRow("lambda 40 over three key tiles") << 1 << 16 << 130 << 8 << false << 40.0f;
+    QTest::newRow("one of each") << 1 << 1 << 1 << 1 << false << 1.0f;
+}
+
+void TestAttention::cudaMatchesCpu() {
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(QString::fromStdString("no CUDA device: " + gpu::unavailableReason())));
+    QFETCH(int, heads);
+    QFETCH(int, queries);
+    QFETCH(int, keys);
+    QFETCH(int, dim);
+    QFETCH(bool, causal);
+    QFETCH(float, lambda);
+    AttentionParams p;
+    p.heads = heads, p.queries = queries, p.keys = keys, p.headDim = dim, p.causal = causal;
+    p.lambda = std::isnan(lambda) ? 0.0f : lambda;
+    const auto q = normals(std::size_t(heads) * queries * dim, 21);
+    const auto k = normals(std::size_t(heads) * keys * dim, 22);
+    const auto v = normals(std::size_t(heads) * keys * dim, 23);
+    const auto bias = std::isnan(lambda) ? std::vector<float>{} : saliencyOf(keys, 24);
+    const std::vector<double> expected = referenceForward(p, q, k, v, bias);
+    const std::vector<float> cpu = run(p, q, k, v, bias);
+    std::vector<float> cuda(q.size(), std::nanf(""));
+    gpu::attentionForward(p, q, k, v, bias, cuda);
+    const double vScale = std::abs(*std::max_element(
+        v.begin(), v.end(), [](float a, float b) { return std::abs(a) < std::abs(b); }));
+    // The same tolerance as the CPU's against the reference: float32 sums in another order.
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        QVERIFY2(std::abs(double(cuda[i]) - expected[i]) <= 1e-5 * vScale,
+                 qPrintable(QStringLiteral("O[%1] = %2, expected %3")
+                                .arg(i)
+                                .arg(double(cuda[i]), 0, 'g', 9)
+                                .arg(expected[i], 0, 'g', 9)));
+        QVERIFY2(std::abs(double(cuda[i]) - double(cpu[i])) <= 1e-5 * vScale,
+                 qPrintable(QString::number(i)));
+    }
+}
+
+void TestAttention::cudaTimedRuns() {
+    if (!gpu::isAvailable())
+        QSKIP("no CUDA device");
+    AttentionParams p;
+    p.heads = 1, p.queries = 16, p.keys = 64, p.headDim = 8, p.lambda = 0.5f;
+    const auto q = normals(16 * 8, 31), k = normals(64 * 8, 32), v = normals(64 * 8, 33);
+    const auto bias = saliencyOf(64, 34);
+    std::vector<float> timed(q.size()), once(q.size());
+    const gpu::AttentionRuns runs = gpu::timeAttention(p, q, k, v, bias, timed, 3);
+    QCOMPARE(runs.plainMs.size(), std::size_t(3));
+    QCOMPARE(runs.steeredMs.size(), std::size_t(3));
+    for (double ms : runs.plainMs)
+        QVERIFY(ms >= 0);
+    // The timed runs leave the steered O, as one forward does.
+    gpu::attentionForward(p, q, k, v, bias, once);
+    QVERIFY(timed == once);
+    const gpu::AttentionRuns plainOnly = gpu::timeAttention(p, q, k, v, {}, timed, 2);
+    QCOMPARE(plainOnly.plainMs.size(), std::size_t(2));
+    QVERIFY(plainOnly.steeredMs.empty());
+}
+
+void TestAttention::cudaErrors() {
+    AttentionParams p;
+    p.heads = 1, p.queries = 2, p.keys = 2, p.headDim = 129;
+    std::vector<float> q(2 * 129), out(2 * 129);
+    // Sizes are checked before the device: the same message with a GPU or without.
+    QCOMPARE(settingErrorOf([&] { gpu::attentionForward(p, q, q, q, {}, out); }),
+             QStringLiteral("head-dim: must be at most 128 on the CUDA backend"));
+    if (gpu::isAvailable())
+        return;
+    p.headDim = 8;
+    q.assign(16, 0.0f), out.assign(16, 0.0f);
+    QCOMPARE(settingErrorOf([&] { gpu::attentionForward(p, q, q, q, {}, out); }),
+             QString::fromStdString("backend: cuda: " + gpu::unavailableReason()));
 }
 
 QTEST_GUILESS_MAIN(TestAttention)
