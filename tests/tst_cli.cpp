@@ -953,22 +953,40 @@ void TestCli::attentionBenchBackends() {
     const QStringList small = {
         "attention-bench", "--heads", "1",     "--queries", "8", "--keys", "8", "--head-dim", "4",
         "--repetitions",   "1",       "--json"};
-    // The fused forward runs on the CPU only: auto says so in one notice, with a device or without.
     const CliRun automatic = runCli(small);
     QCOMPARE(automatic.exitCode, 0);
-    QCOMPARE(QString::fromUtf8(automatic.err),
-             gpu::isAvailable()
-                 ? QStringLiteral("attnsteer-cli: notice: attention-bench has no CUDA kernel yet; "
-                                  "using the CPU backend\n")
-                 : autoFallbackNotice());
-    QCOMPARE(parseObject(automatic.out).value("backend").toString(), QStringLiteral("cpu"));
     const CliRun cuda = runCli(small + QStringList{"--backend", "cuda"});
+    // bf16 inputs run on the CPU only: auto says so with a device, cuda refuses them either way.
+    const CliRun bf16 = runCli(small + QStringList{"--dtype", "bf16"});
+    QCOMPARE(bf16.exitCode, 0);
+    QCOMPARE(parseObject(bf16.out).value("backend").toString(), QStringLiteral("cpu"));
+    const CliRun cudaBf16 = runCli(small + QStringList{"--dtype", "bf16", "--backend", "cuda"});
+    QCOMPARE(cudaBf16.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(cudaBf16.err),
+             QStringLiteral("attnsteer-cli: error: --dtype: bf16 runs on the CPU backend only\n"));
+    if (gpu::isAvailable()) {
+        // The kernel's times, no GEMM (a CPU yardstick); the same keys otherwise.
+        for (const CliRun* run : {&automatic, &cuda}) {
+            QCOMPARE(run->exitCode, 0);
+            QCOMPARE(run->err, QByteArray());
+            const QJsonObject object = parseObject(run->out);
+            QCOMPARE(object.value("backend").toString(), QStringLiteral("cuda"));
+            QVERIFY(object.value("plain_ms").toDouble() >= 0);
+            QVERIFY(object.value("gemm_gflops").isNull());
+            QCOMPARE(object.value("plain_runs_ms").toArray().size(), 1);
+        }
+        QCOMPARE(QString::fromUtf8(bf16.err),
+                 QStringLiteral("attnsteer-cli: notice: bf16 runs on the CPU backend only; using "
+                                "it\n"));
+        return;
+    }
+    QCOMPARE(QString::fromUtf8(automatic.err), autoFallbackNotice());
+    QCOMPARE(parseObject(automatic.out).value("backend").toString(), QStringLiteral("cpu"));
     QCOMPARE(cuda.exitCode, 2);
     QCOMPARE(cuda.out, QByteArray());
     QCOMPARE(QString::fromUtf8(cuda.err),
              QStringLiteral("attnsteer-cli: error: --backend: cuda: %1\n")
-                 .arg(gpu::isAvailable() ? QStringLiteral("attention-bench has no CUDA kernel yet")
-                                         : QString::fromStdString(gpu::unavailableReason())));
+                 .arg(QString::fromStdString(gpu::unavailableReason())));
 }
 
 void TestCli::badInput_data() {

@@ -399,17 +399,21 @@ template <typename F> double timedMs(F&& f) {
 
 void runAttentionBench(const CliOptions& options, Messages& messages) {
     const AttentionBenchOptions& a = options.attention;
-    // The fused forward has a CPU implementation only: --backend cuda is refused as for the
-    // other commands without a device, and with a device as not implemented; auto says so once.
-    const std::string noKernel = "attention-bench has no CUDA kernel yet";
-    if (options.backend == gpu::BackendChoice::Cuda)
-        throw settingError("backend",
-                           "cuda: " + (gpu::isAvailable() ? noKernel : gpu::unavailableReason()));
-    if (options.backend == gpu::BackendChoice::Auto)
-        messages.notices.push_back(gpu::isAvailable()
-                                       ? noKernel + "; using the CPU backend"
-                                       : "no CUDA device (" + gpu::unavailableReason() +
-                                             "); using the CPU backend");
+    // The device runs float32 only: bf16 inputs stay on the CPU (auto says so, cuda refuses).
+    bool onDevice = false;
+    if (options.backend == gpu::BackendChoice::Cuda) {
+        if (a.bfloat16)
+            throw settingError("dtype", "bf16 runs on the CPU backend only");
+        onDevice = true; // without a device timeAttention throws the usual InputError
+    } else if (options.backend == gpu::BackendChoice::Auto) {
+        if (!gpu::isAvailable())
+            messages.notices.push_back("no CUDA device (" + gpu::unavailableReason() +
+                                       "); using the CPU backend");
+        else if (a.bfloat16)
+            messages.notices.push_back("bf16 runs on the CPU backend only; using it");
+        else
+            onDevice = true;
+    }
 
     attention::AttentionParams params;
     params.heads = a.heads, params.queries = a.queries, params.keys = a.keys;
@@ -448,6 +452,34 @@ void runAttentionBench(const CliOptions& options, Messages& messages) {
         else
             attention::forward(params, std::span<const float>(q), k, v, bias, out);
     };
+
+    if (onDevice) {
+        setActivity("the attention forward on the device");
+        try {
+            const gpu::AttentionRuns runs =
+                gpu::timeAttention(params, q, k, v, saliency, out, a.repetitions);
+            AttentionBenchResult result;
+            result.flops =
+                4.0 * a.heads * double(a.queries) * a.keys * a.headDim / (a.causal ? 2 : 1);
+            result.plainRunsMs = runs.plainMs;
+            result.steeredRunsMs = runs.steeredMs;
+            result.plainMs = median(runs.plainMs);
+            result.steeredMs = median(runs.steeredMs);
+            result.heads = a.heads, result.queries = a.queries, result.keys = a.keys;
+            result.headDim = a.headDim, result.causal = a.causal, result.dtype = "float32";
+            result.lambda = a.lambda, result.repetitions = a.repetitions;
+            result.backend = "cuda";
+            setActivity("the output");
+            writeOut(options.json ? attentionBenchJson(result)
+                                  : attentionBenchText(result).toUtf8());
+            return;
+        } catch (const DeviceError& error) {
+            if (options.backend == gpu::BackendChoice::Cuda)
+                throw;
+            messages.notices.push_back(std::string("cuda: ") + error.what() +
+                                       "; using the CPU backend");
+        }
+    }
 
     // The GEMM of the same FLOP count: C (Q x K) = A (Q x 2Hd) B (2Hd x K), 4 H Q K d operations
     // (inner dimension H d when causal, for half).

@@ -135,10 +135,12 @@ QByteArray attentionBenchJson(const AttentionBenchResult& r) {
     object.insert(QStringLiteral("overhead_pct"), jsonNumber(r.overheadPct()));
     object.insert(QStringLiteral("attention_gflops"), jsonNumber(r.attentionGflops()));
     object.insert(QStringLiteral("steered_gflops"), jsonNumber(r.steeredGflops()));
-    object.insert(QStringLiteral("gemm_gflops"), jsonNumber(r.gemmGflops()));
-    object.insert(QStringLiteral("gemm_ms"), jsonNumber(r.gemmMs));
+    const bool gemm = r.gemmMs > 0;
+    const QJsonValue null(QJsonValue::Null);
+    object.insert(QStringLiteral("gemm_gflops"), gemm ? jsonNumber(r.gemmGflops()) : null);
+    object.insert(QStringLiteral("gemm_ms"), gemm ? jsonNumber(r.gemmMs) : null);
     object.insert(QStringLiteral("attention_vs_gemm_pct"),
-                  jsonNumber(r.attentionGflops() / r.gemmGflops() * 100));
+                  gemm ? jsonNumber(r.attentionGflops() / r.gemmGflops() * 100) : null);
     object.insert(QStringLiteral("flops"), jsonNumber(r.flops));
     object.insert(QStringLiteral("heads"), r.heads);
     object.insert(QStringLiteral("queries"), r.queries);
@@ -164,21 +166,28 @@ QString attentionBenchText(const AttentionBenchResult& r) {
                               .arg(r.headDim)
                               .arg(r.causal ? QStringLiteral(", causal") : QString())
                               .arg(QString::fromStdString(r.dtype));
-    return aligned({
+    std::vector<std::pair<QString, QString>> lines = {
         {QStringLiteral("workload"), sizes},
         {QStringLiteral("plain"), fixed(r.plainMs, 2) + QStringLiteral(" ms")},
         {QStringLiteral("steered"), fixed(r.steeredMs, 2) + QStringLiteral(" ms (lambda ") +
                                         QString::number(r.lambda) + QLatin1Char(')')},
         {QStringLiteral("overhead"), fixed(r.overheadPct(), 2) + QStringLiteral(" %")},
         {QStringLiteral("attention"), fixed(r.attentionGflops(), 1) + QStringLiteral(" GFLOP/s")},
-        {QStringLiteral("GEMM"), fixed(r.gemmGflops(), 1) + QStringLiteral(" GFLOP/s (") +
-                                     fixed(r.attentionGflops() / r.gemmGflops() * 100, 1) +
-                                     QStringLiteral(" % of it)")},
-        {QStringLiteral("runs"), QStringLiteral("median of %1, %2 threads, %3 backend")
-                                     .arg(r.repetitions)
-                                     .arg(r.threads)
-                                     .arg(QString::fromStdString(r.backend))},
-    });
+    };
+    if (r.gemmMs > 0)
+        lines.push_back(
+            {QStringLiteral("GEMM"), fixed(r.gemmGflops(), 1) + QStringLiteral(" GFLOP/s (") +
+                                         fixed(r.attentionGflops() / r.gemmGflops() * 100, 1) +
+                                         QStringLiteral(" % of it)")});
+    lines.push_back({QStringLiteral("runs"),
+                     r.backend == "cuda"
+                         ? QStringLiteral("median of %1, kernel time by CUDA events, cuda backend")
+                               .arg(r.repetitions)
+                         : QStringLiteral("median of %1, %2 threads, %3 backend")
+                               .arg(r.repetitions)
+                               .arg(r.threads)
+                               .arg(QString::fromStdString(r.backend))});
+    return aligned(lines);
 }
 
 } // namespace attnsteer::cli

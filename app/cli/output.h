@@ -51,7 +51,7 @@ struct AttentionBenchResult {
 
 /// {"plain_ms", "steered_ms", "overhead_pct", "attention_gflops", "gemm_gflops",
 /// "steered_gflops", "gemm_ms", "attention_vs_gemm_pct", "flops", the sizes and options, and the
-/// runs ("plain_runs_ms", ...)}.
+/// runs ("plain_runs_ms", ...)}. On the device the GEMM keys are null (not measured).
 QByteArray attentionBenchJson(const AttentionBenchResult& result);
 /// The same as "label   value" lines.
 QString attentionBenchText(const AttentionBenchResult& result);
