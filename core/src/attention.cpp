@@ -64,6 +64,24 @@ const float* tileRows(const std::uint16_t* data, std::size_t first, int count, i
     return buffer.data();
 }
 
+/// The K or V of one head as float32: DATA itself for float; for bfloat16 widened into BUFFER
+/// once per head and thread (HEAD_IN_BUFFER says which head BUFFER holds), not once per query
+/// tile, which would cost as much as a third of the products.
+const float* headRows(const float* data, int, std::size_t count, std::vector<float>&, int&) {
+    (void)count;
+    return data;
+}
+const float* headRows(const std::uint16_t* data, int head, std::size_t count,
+                      std::vector<float>& buffer, int& headInBuffer) {
+    if (headInBuffer != head) {
+        buffer.resize(count);
+        for (std::size_t i = 0; i < count; ++i)
+            buffer[i] = fromBFloat16(data[i]);
+        headInBuffer = head;
+    }
+    return buffer.data();
+}
+
 template <typename T>
 void forwardTiles(const AttentionParams& p, const T* q, const T* k, const T* v,
                   std::span<const float> bias, float* out) {
@@ -86,13 +104,17 @@ void forwardTiles(const AttentionParams& p, const T* q, const T* k, const T* v,
         RowMatrix scores(tileQ, tileK), acc(tileQ, dim), scaledQ(tileQ, dim);
         Eigen::ArrayXf runningMax(tileQ), runningSum(tileQ);
         std::vector<float> qBuffer, kBuffer, vBuffer;
+        int kHeadInBuffer = -1, vHeadInBuffer = -1;
 #pragma omp for collapse(2) schedule(dynamic)
         for (int h = 0; h < heads; ++h) {
             for (int t = 0; t < queryTiles; ++t) {
                 const int q0 = t * tileQ, rows = std::min(tileQ, queries - q0);
                 const T* qHead = q + std::size_t(h) * std::size_t(queries) * std::size_t(dim);
-                const T* kHead = k + std::size_t(h) * std::size_t(keys) * std::size_t(dim);
-                const T* vHead = v + std::size_t(h) * std::size_t(keys) * std::size_t(dim);
+                const std::size_t headValues = std::size_t(keys) * std::size_t(dim);
+                const float* kHead = headRows(k + std::size_t(h) * headValues, h, headValues,
+                                              kBuffer, kHeadInBuffer);
+                const float* vHead = headRows(v + std::size_t(h) * headValues, h, headValues,
+                                              vBuffer, vHeadInBuffer);
                 // The scale goes on Q (d multiplies per query instead of K).
                 auto qs = scaledQ.topRows(rows);
                 qs = ConstRowMap(tileRows(qHead, std::size_t(q0), rows, dim, qBuffer), rows, dim) *
@@ -109,9 +131,8 @@ void forwardTiles(const AttentionParams& p, const T* q, const T* k, const T* v,
                     const int cols = std::min(tileK, endKey - k0);
                     auto s = scores.topLeftCorner(rows, cols);
                     s.noalias() =
-                        qs *
-                        ConstRowMap(tileRows(kHead, std::size_t(k0), cols, dim, kBuffer), cols, dim)
-                            .transpose();
+                        qs * ConstRowMap(kHead + std::size_t(k0) * std::size_t(dim), cols, dim)
+                                 .transpose();
                     // The online softmax, row by row while the row (keyTile floats) is in L1:
                     // the bias (one add per score), the row's maximum, the exponentials and
                     // their sum; the keys a causal query does not see are zeroed.
@@ -136,8 +157,7 @@ void forwardTiles(const AttentionParams& p, const T* q, const T* k, const T* v,
                             o.row(i) *= alpha;
                     }
                     o.noalias() +=
-                        s * ConstRowMap(tileRows(vHead, std::size_t(k0), cols, dim, vBuffer), cols,
-                                        dim);
+                        s * ConstRowMap(vHead + std::size_t(k0) * std::size_t(dim), cols, dim);
                 }
                 RowMap(out + (std::size_t(h) * std::size_t(queries) + std::size_t(q0)) *
                                  std::size_t(dim),
