@@ -906,6 +906,11 @@ void TestCli::attentionBench() {
     const double plain = object.value("plain_ms").toDouble();
     const double steered = object.value("steered_ms").toDouble();
     COMPARE_CLOSE(object.value("overhead_pct").toDouble(), (steered - plain) / plain * 100);
+    const double plainMin = object.value("plain_min_ms").toDouble();
+    const double steeredMin = object.value("steered_min_ms").toDouble();
+    QVERIFY(plainMin > 0 && plainMin <= plain && steeredMin > 0 && steeredMin <= steered);
+    COMPARE_CLOSE(object.value("overhead_min_pct").toDouble(),
+                  (steeredMin - plainMin) / plainMin * 100);
     const double flops = 4.0 * 2 * 64 * 64 * 16;
     QCOMPARE(object.value("flops").toDouble(), flops);
     COMPARE_CLOSE(object.value("attention_gflops").toDouble(), flops / plain / 1e6);
@@ -920,6 +925,8 @@ void TestCli::attentionBench() {
             sorted.push_back(value.toDouble());
         std::sort(sorted.begin(), sorted.end());
         QCOMPARE(object.value(QString("%1_ms").arg(variant)).toDouble(), sorted[1]);
+        if (std::strcmp(variant, "gemm") != 0)
+            QCOMPARE(object.value(QString("%1_min_ms").arg(variant)).toDouble(), sorted[0]);
     }
     QCOMPARE(object.value("heads").toInt(), 2);
     QCOMPARE(object.value("head_dim").toInt(), 16);

@@ -152,6 +152,9 @@ QByteArray attentionBenchJson(const AttentionBenchResult& r) {
     object.insert(QStringLiteral("repetitions"), r.repetitions);
     object.insert(QStringLiteral("threads"), r.threads);
     object.insert(QStringLiteral("backend"), QString::fromStdString(r.backend));
+    object.insert(QStringLiteral("plain_min_ms"), jsonNumber(r.plainMinMs()));
+    object.insert(QStringLiteral("steered_min_ms"), jsonNumber(r.steeredMinMs()));
+    object.insert(QStringLiteral("overhead_min_pct"), jsonNumber(r.overheadMinPct()));
     object.insert(QStringLiteral("plain_runs_ms"), runs(r.plainRunsMs));
     object.insert(QStringLiteral("steered_runs_ms"), runs(r.steeredRunsMs));
     object.insert(QStringLiteral("gemm_runs_ms"), runs(r.gemmRunsMs));
@@ -171,7 +174,9 @@ QString attentionBenchText(const AttentionBenchResult& r) {
         {QStringLiteral("plain"), fixed(r.plainMs, 2) + QStringLiteral(" ms")},
         {QStringLiteral("steered"), fixed(r.steeredMs, 2) + QStringLiteral(" ms (lambda ") +
                                         QString::number(r.lambda) + QLatin1Char(')')},
-        {QStringLiteral("overhead"), fixed(r.overheadPct(), 2) + QStringLiteral(" %")},
+        {QStringLiteral("overhead"), fixed(r.overheadPct(), 2) +
+                                         QStringLiteral(" % (fastest runs: ") +
+                                         fixed(r.overheadMinPct(), 2) + QStringLiteral(" %)")},
         {QStringLiteral("attention"), fixed(r.attentionGflops(), 1) + QStringLiteral(" GFLOP/s")},
     };
     if (r.gemmMs > 0)

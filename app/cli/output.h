@@ -9,6 +9,7 @@
 #include <QString>
 #include <QStringList>
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <vector>
@@ -47,11 +48,19 @@ struct AttentionBenchResult {
     double attentionGflops() const { return flops / plainMs / 1e6; }
     double steeredGflops() const { return flops / steeredMs / 1e6; }
     double gemmGflops() const { return flops / gemmMs / 1e6; }
+    /// The fastest run of each variant and their overhead: on a shared machine the run least
+    /// disturbed by others, steadier than the medians when the load varies.
+    double plainMinMs() const { return *std::min_element(plainRunsMs.begin(), plainRunsMs.end()); }
+    double steeredMinMs() const {
+        return *std::min_element(steeredRunsMs.begin(), steeredRunsMs.end());
+    }
+    double overheadMinPct() const { return (steeredMinMs() - plainMinMs()) / plainMinMs() * 100; }
 };
 
 /// {"plain_ms", "steered_ms", "overhead_pct", "attention_gflops", "gemm_gflops",
 /// "steered_gflops", "gemm_ms", "attention_vs_gemm_pct", "flops", the sizes and options, and the
-/// runs ("plain_runs_ms", ...)}. On the device the GEMM keys are null (not measured).
+/// runs ("plain_runs_ms", ...), and "plain_min_ms", "steered_min_ms", "overhead_min_pct" from the
+/// fastest runs}. On the device the GEMM keys are null (not measured).
 QByteArray attentionBenchJson(const AttentionBenchResult& result);
 /// The same as "label   value" lines.
 QString attentionBenchText(const AttentionBenchResult& result);
