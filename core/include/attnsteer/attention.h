@@ -44,7 +44,7 @@ void forward(const AttentionParams& params, std::span<const float> q, std::span<
              std::span<const float> v, std::span<const float> bias, std::span<float> out);
 
 /// The same with bfloat16 Q, K, V given as bit patterns (toBFloat16), widened to float32 (Q tile
-/// by tile, K and V once per head and thread: H K d floats of scratch per thread, 2 MiB at the
+/// by tile, K and V once per head and thread: 2 K d floats of scratch per thread, 2 MiB at the
 /// defaults); accumulation, the bias and O stay float32.
 void forward(const AttentionParams& params, std::span<const std::uint16_t> q,
              std::span<const std::uint16_t> k, std::span<const std::uint16_t> v,
