@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks in one go, for a machine with a CUDA device (run from the repository root): run
-# tst_backends, bench_gpu at 32x1024x1024 and 32x4096x4096, then the tests under compute-sanitizer
+# tst_backends and tst_attention, bench_gpu at 32x1024x1024 and 32x4096x4096 (and the fused
+# attention at 28 heads x 2048 and 8192 tokens), then the tests under compute-sanitizer
 # (memcheck, and racecheck on the kernels with shared memory). Logs go to $OUT (default
 # ./gpu-check-logs), six files at most: summary.txt, build.log, tst_backends.txt, bench_gpu.txt,
 # bench_gpu.json, sanitizer.txt. Exits non-zero if a step failed or a CUDA row was skipped.
@@ -162,12 +163,16 @@ if [ -z "$tests" ]; then
         finish
     fi
     step build 900 "$out/build.log" cmake --build "$build" -j"$(nproc)" \
-        --target tst_backends bench_gpu || finish
+        --target tst_backends tst_attention bench_gpu || finish
     tests=$build/tests/tst_backends
     bench=$build/tests/bench/bench_gpu
 fi
 
 step tst_backends 600 "$out/tst_backends.txt" "${run[@]}" "$tests"
+# The fused attention kernel against the CPU forward and the float64 reference (tst_attention sits
+# next to tst_backends, in the bundle and in the build); its log goes with tst_backends'.
+attention_tests=$(dirname "$tests")/tst_attention
+step tst_attention 300 "$out/tst_backends.txt" "${run[@]}" "$attention_tests"
 grep -E "^Totals|^FAIL" "$out/tst_backends.txt" >>"$summary"
 if grep -q "no CUDA device" "$out/tst_backends.txt"; then
     note "tst_backends: the CUDA rows were skipped: $(grep -m1 -o 'no CUDA device.*' \
@@ -193,6 +198,10 @@ if [ -n "$sanitizer" ]; then
         --error-exitcode 99 "$tests" "matchesReference:cuda: random 3x50x300" \
         "matchesReference:cuda exact: random 3x50x300" \
         "matchesReference:cuda: causal attention 2x40 eps=0"
+    # The attention kernel shares one shared-memory tile between K and V: the barrier between them
+    # is only checked here (the emulator's shuffles keep its warps in step).
+    step racecheck-attention 300 "$out/sanitizer.txt" "${run[@]}" "$sanitizer" --tool racecheck \
+        --error-exitcode 99 "$attention_tests" cudaMatchesCpu
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$out/sanitizer.txt" >>"$summary"
     if grep -qi "device not supported" "$out/sanitizer.txt"; then
         note "compute-sanitizer: \"Device not supported\" on this machine (seen on gVisor" \

@@ -25,6 +25,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -300,6 +301,10 @@ class TestCli : public QObject {
     void autoFallsBackWhenTheDeviceIsFull();
 
     void projectJson();
+
+    void attentionBench();
+    void attentionBenchText();
+    void attentionBenchBackends();
     void projectKeepsSixteenBits();
 
     void badInput_data();
@@ -886,12 +891,131 @@ void TestCli::projectKeepsSixteenBits() {
     COMPARE_CLOSE(saliency[1].toDouble(), 1.0);
 }
 
+void TestCli::attentionBench() {
+    const CliRun run =
+        runCli({"attention-bench", "--heads", "2", "--queries", "64", "--keys", "64", "--head-dim",
+                "16", "--json", "--repetitions", "3", "--backend", "cpu"});
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(run.err, QByteArray());
+    const QJsonObject object = parseObject(run.out);
+    QVERIFY2(!object.isEmpty(), run.out.constData());
+    for (const char* key : {"plain_ms", "steered_ms", "attention_gflops", "gemm_gflops",
+                            "steered_gflops", "gemm_ms", "flops"})
+        QVERIFY2(object.value(key).toDouble() > 0, key);
+    QVERIFY(object.value("overhead_pct").isDouble());
+    const double plain = object.value("plain_ms").toDouble();
+    const double steered = object.value("steered_ms").toDouble();
+    COMPARE_CLOSE(object.value("overhead_pct").toDouble(), (steered - plain) / plain * 100);
+    const double plainMin = object.value("plain_min_ms").toDouble();
+    const double steeredMin = object.value("steered_min_ms").toDouble();
+    QVERIFY(plainMin > 0 && plainMin <= plain && steeredMin > 0 && steeredMin <= steered);
+    COMPARE_CLOSE(object.value("overhead_min_pct").toDouble(),
+                  (steeredMin - plainMin) / plainMin * 100);
+    const double flops = 4.0 * 2 * 64 * 64 * 16;
+    QCOMPARE(object.value("flops").toDouble(), flops);
+    COMPARE_CLOSE(object.value("attention_gflops").toDouble(), flops / plain / 1e6);
+    COMPARE_CLOSE(object.value("gemm_gflops").toDouble(),
+                  flops / object.value("gemm_ms").toDouble() / 1e6);
+    // The medians are the middle ones of the runs.
+    for (const char* variant : {"plain", "steered", "gemm"}) {
+        const QJsonArray runs = object.value(QString("%1_runs_ms").arg(variant)).toArray();
+        QCOMPARE(runs.size(), 3);
+        std::vector<double> sorted;
+        for (const QJsonValue& value : runs)
+            sorted.push_back(value.toDouble());
+        std::sort(sorted.begin(), sorted.end());
+        QCOMPARE(object.value(QString("%1_ms").arg(variant)).toDouble(), sorted[1]);
+        if (std::strcmp(variant, "gemm") != 0)
+            QCOMPARE(object.value(QString("%1_min_ms").arg(variant)).toDouble(), sorted[0]);
+    }
+    QCOMPARE(object.value("heads").toInt(), 2);
+    QCOMPARE(object.value("head_dim").toInt(), 16);
+    QCOMPARE(object.value("causal").toBool(), false);
+    QCOMPARE(object.value("dtype").toString(), QStringLiteral("float32"));
+    QCOMPARE(object.value("backend").toString(), QStringLiteral("cpu"));
+
+    // Causal halves the FLOP count; bf16 inputs.
+    const CliRun causal = runCli({"attention-bench", "--heads", "1", "--queries", "32", "--keys",
+                                  "48", "--head-dim", "8", "--causal", "--dtype", "bf16", "--json",
+                                  "--repetitions", "1", "--backend", "cpu"});
+    QCOMPARE(causal.exitCode, 0);
+    const QJsonObject causalObject = parseObject(causal.out);
+    QCOMPARE(causalObject.value("flops").toDouble(), 4.0 * 32 * 48 * 8 / 2);
+    QCOMPARE(causalObject.value("causal").toBool(), true);
+    QCOMPARE(causalObject.value("dtype").toString(), QStringLiteral("bf16"));
+}
+
+void TestCli::attentionBenchText() {
+    const CliRun run = runCli({"attention-bench", "--heads", "1", "--queries", "16", "--keys", "16",
+                               "--head-dim", "8", "--repetitions", "1", "--backend", "cpu"});
+    QCOMPARE(run.exitCode, 0);
+    const QString text = QString::fromUtf8(run.out);
+    QVERIFY2(text.startsWith("workload   1 heads x 16 queries x 16 keys, head dim 8, float32\n"),
+             run.out.constData());
+    for (const char* label : {"\nplain ", "\nsteered ", "\noverhead ", "\nattention ", "\nGEMM "})
+        QVERIFY2(text.contains(QLatin1String(label)), label);
+}
+
+void TestCli::attentionBenchBackends() {
+    const QStringList small = {
+        "attention-bench", "--heads", "1",     "--queries", "8", "--keys", "8", "--head-dim", "4",
+        "--repetitions",   "1",       "--json"};
+    const CliRun automatic = runCli(small);
+    QCOMPARE(automatic.exitCode, 0);
+    const CliRun cuda = runCli(small + QStringList{"--backend", "cuda"});
+    // bf16 inputs run on the CPU only: auto says so with a device, cuda refuses them either way.
+    const CliRun bf16 = runCli(small + QStringList{"--dtype", "bf16"});
+    QCOMPARE(bf16.exitCode, 0);
+    QCOMPARE(parseObject(bf16.out).value("backend").toString(), QStringLiteral("cpu"));
+    const CliRun cudaBf16 = runCli(small + QStringList{"--dtype", "bf16", "--backend", "cuda"});
+    QCOMPARE(cudaBf16.exitCode, 2);
+    QCOMPARE(QString::fromUtf8(cudaBf16.err),
+             QStringLiteral("attnsteer-cli: error: --dtype: bf16 runs on the CPU backend only\n"));
+    if (gpu::isAvailable()) {
+        // The kernel's times, no GEMM (a CPU yardstick); the same keys otherwise.
+        for (const CliRun* run : {&automatic, &cuda}) {
+            QCOMPARE(run->exitCode, 0);
+            QCOMPARE(run->err, QByteArray());
+            const QJsonObject object = parseObject(run->out);
+            QCOMPARE(object.value("backend").toString(), QStringLiteral("cuda"));
+            QVERIFY(object.value("plain_ms").toDouble() >= 0);
+            QVERIFY(object.value("gemm_gflops").isNull());
+            QCOMPARE(object.value("plain_runs_ms").toArray().size(), 1);
+        }
+        QCOMPARE(QString::fromUtf8(bf16.err),
+                 QStringLiteral("attnsteer-cli: notice: bf16 runs on the CPU backend only; using "
+                                "it\n"));
+        return;
+    }
+    QCOMPARE(QString::fromUtf8(automatic.err), autoFallbackNotice());
+    QCOMPARE(parseObject(automatic.out).value("backend").toString(), QStringLiteral("cpu"));
+    QCOMPARE(cuda.exitCode, 2);
+    QCOMPARE(cuda.out, QByteArray());
+    QCOMPARE(QString::fromUtf8(cuda.err),
+             QStringLiteral("attnsteer-cli: error: --backend: cuda: %1\n")
+                 .arg(QString::fromStdString(gpu::unavailableReason())));
+}
+
 void TestCli::badInput_data() {
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("message"); ///< the whole line after "attnsteer-cli: error: "
 
     QTest::newRow("unknown option")
         << QStringList{"metrics", "--frobnicate"} << "unknown option 'frobnicate'";
+    QTest::newRow("attention head dim 0")
+        << QStringList{"attention-bench", "--head-dim", "0"} << "--head-dim: must be at least 1";
+    QTest::newRow("attention bad dtype") << QStringList{"attention-bench", "--dtype", "fp8"}
+                                         << "--dtype: 'fp8' is not one of float32, bf16";
+    QTest::newRow("attention causal Q > K")
+        << QStringList{"attention-bench", "--causal", "--queries", "65", "--keys", "64"}
+        << "--queries: must not exceed the keys (64) with --causal";
+    QTest::newRow("attention repetitions 0") << QStringList{"attention-bench", "--repetitions", "0"}
+                                             << "--repetitions: must be at least 1";
+    QTest::newRow("workload file on attention-bench")
+        << QStringList{"attention-bench", "--logits", path("x.npy")}
+        << "--logits: not used by the attention-bench command";
+    QTest::newRow("head dim on metrics") << QStringList{"metrics", "--head-dim", "64"}
+                                         << "--head-dim: not used by the metrics command";
     QTest::newRow("bad number") << QStringList{"metrics", "--heads", "abc"}
                                 << "--heads: 'abc' is not a valid whole number";
     QTest::newRow("heads 0") << QStringList{"metrics", "--heads", "0"}
@@ -901,7 +1025,8 @@ void TestCli::badInput_data() {
     QTest::newRow("missing value")
         << QStringList{"metrics", "--keys"} << "missing value after '--keys'";
     QTest::newRow("unknown command")
-        << QStringList{"foo"} << "unknown command 'foo' (expected metrics, sweep, project or plot)";
+        << QStringList{"foo"}
+        << "unknown command 'foo' (expected metrics, sweep, project, plot or attention-bench)";
     QTest::newRow("plot without --out") << QStringList{"plot"} << "plot: needs --out DIR";
     QTest::newRow("plot option on metrics")
         << QStringList{"metrics", "--width", "100"} << "--width: not used by the metrics command";
@@ -1030,15 +1155,15 @@ void TestCli::missingCommandPrintsHelp() {
     QCOMPARE(run.exitCode, 2);
     QCOMPARE(run.out, QByteArray());
     QVERIFY(run.err.startsWith("Usage: attnsteer-cli"));
-    QVERIFY(run.err.endsWith(
-        "attnsteer-cli: error: no command given (expected metrics, sweep, project or plot)\n"));
+    QVERIFY(run.err.endsWith("attnsteer-cli: error: no command given (expected metrics, sweep, "
+                             "project, plot or attention-bench)\n"));
 }
 
 void TestCli::help() {
     const CliRun run = runCli({"--help"});
     QCOMPARE(run.exitCode, 0);
     QCOMPARE(run.err, QByteArray());
-    for (const char* command : {"metrics", "sweep", "project", "plot"})
+    for (const char* command : {"metrics", "sweep", "project", "plot", "attention-bench"})
         QVERIFY2(run.out.contains(QByteArray("\n  ") + command + " "), command);
     QVERIFY(run.out.contains("--saliency-image"));
     QVERIFY(run.out.contains("--backend"));

@@ -7,6 +7,7 @@
 #include "scenario_plot_data.h"
 #include "sweep_csv.h"
 
+#include "attnsteer/attention.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
@@ -18,8 +19,13 @@
 #include <QString>
 #include <QtGlobal>
 
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <random>
 #include <system_error>
 #if __has_include(<unistd.h>)
 #include <fcntl.h>
@@ -363,6 +369,157 @@ void runPlot(const CliOptions& options, Messages& messages) {
     for (const QString& file : result.files)
         text += shown(file) + QLatin1Char('\n');
     writeOut(text);
+}
+
+namespace {
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::vector<float> normalValues(std::size_t count, std::uint64_t seed) {
+    std::mt19937_64 generator(seed);
+    std::normal_distribution<float> normal;
+    std::vector<float> values(count);
+    for (float& x : values)
+        x = normal(generator);
+    return values;
+}
+
+template <typename F> double timedMs(F&& f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+}
+
+} // namespace
+
+void runAttentionBench(const CliOptions& options, Messages& messages) {
+    const AttentionBenchOptions& a = options.attention;
+    // The device runs float32 only: bf16 inputs stay on the CPU (auto says so, cuda refuses).
+    bool onDevice = false;
+    if (options.backend == gpu::BackendChoice::Cuda) {
+        if (a.bfloat16)
+            throw settingError("dtype", "bf16 runs on the CPU backend only");
+        onDevice = true; // without a device timeAttention throws the usual InputError
+    } else if (options.backend == gpu::BackendChoice::Auto) {
+        if (!gpu::isAvailable())
+            messages.notices.push_back("no CUDA device (" + gpu::unavailableReason() +
+                                       "); using the CPU backend");
+        else if (a.bfloat16)
+            messages.notices.push_back("bf16 runs on the CPU backend only; using it");
+        else
+            onDevice = true;
+    }
+
+    attention::AttentionParams params;
+    params.heads = a.heads, params.queries = a.queries, params.keys = a.keys;
+    params.headDim = a.headDim, params.causal = a.causal, params.lambda = float(a.lambda);
+    params.threads = options.scenario.threads;
+    const std::size_t queryValues =
+        std::size_t(a.heads) * std::size_t(a.queries) * std::size_t(a.headDim);
+    const std::size_t keyValues =
+        std::size_t(a.heads) * std::size_t(a.keys) * std::size_t(a.headDim);
+
+    setActivity("the attention inputs (" + std::to_string(2 * queryValues + 2 * keyValues) +
+                " float32 values)");
+    std::vector<float> q = normalValues(queryValues, a.seed * 4 + 0);
+    std::vector<float> k = normalValues(keyValues, a.seed * 4 + 1);
+    std::vector<float> v = normalValues(keyValues, a.seed * 4 + 2);
+    std::vector<float> saliency = normalValues(std::size_t(a.keys), a.seed * 4 + 3);
+    float top = 0;
+    for (float& s : saliency)
+        top = std::max(top, s = std::abs(s));
+    for (float& s : saliency)
+        s = top > 0 ? s / top : 0.0f; // s = |x| / max |x|, the default saliency
+    std::vector<float> out(queryValues);
+    std::vector<std::uint16_t> qb, kb, vb;
+    if (a.bfloat16) {
+        for (auto [from, to] : {std::pair{&q, &qb}, std::pair{&k, &kb}, std::pair{&v, &vb}}) {
+            to->resize(from->size());
+            std::transform(from->begin(), from->end(), to->begin(), attention::toBFloat16);
+            std::vector<float>().swap(*from);
+        }
+    }
+    const auto forward = [&](bool steered) {
+        const std::span<const float> bias =
+            steered ? std::span<const float>(saliency) : std::span<const float>();
+        if (a.bfloat16)
+            attention::forward(params, std::span<const std::uint16_t>(qb), kb, vb, bias, out);
+        else
+            attention::forward(params, std::span<const float>(q), k, v, bias, out);
+    };
+
+    if (onDevice) {
+        setActivity("the attention forward on the device");
+        try {
+            const gpu::AttentionRuns runs =
+                gpu::timeAttention(params, q, k, v, saliency, out, a.repetitions);
+            AttentionBenchResult result;
+            result.flops =
+                4.0 * a.heads * double(a.queries) * a.keys * a.headDim / (a.causal ? 2 : 1);
+            result.plainRunsMs = runs.plainMs;
+            result.steeredRunsMs = runs.steeredMs;
+            result.plainMs = median(runs.plainMs);
+            result.steeredMs = median(runs.steeredMs);
+            result.heads = a.heads, result.queries = a.queries, result.keys = a.keys;
+            result.headDim = a.headDim, result.causal = a.causal, result.dtype = "float32";
+            result.lambda = a.lambda, result.repetitions = a.repetitions;
+            result.backend = "cuda";
+            setActivity("the output");
+            writeOut(options.json ? attentionBenchJson(result)
+                                  : attentionBenchText(result).toUtf8());
+            return;
+        } catch (const DeviceError& error) {
+            if (options.backend == gpu::BackendChoice::Cuda)
+                throw;
+            messages.notices.push_back(std::string("cuda: ") + error.what() +
+                                       "; using the CPU backend");
+        }
+    }
+
+    // The GEMM of the same FLOP count: C (Q x K) = A (Q x 2Hd) B (2Hd x K), 4 H Q K d operations
+    // (inner dimension H d when causal, for half).
+    AttentionBenchResult result;
+    result.flops = 4.0 * a.heads * double(a.queries) * a.keys * a.headDim / (a.causal ? 2 : 1);
+    setActivity("the GEMM matrices");
+    attention::GemmTimer gemm(a.queries, a.keys, (a.causal ? 1 : 2) * a.heads * a.headDim,
+                              options.scenario.threads);
+
+    setActivity("the attention forward");
+    forward(false); // warm-up: pages, caches, OpenMP's threads
+    forward(true);
+    gemm.runMs();
+    // Interleaved, the order alternating, so that machine noise hits every variant alike.
+    for (int r = 0; r < a.repetitions; ++r) {
+        if (r % 2 == 0) {
+            result.plainRunsMs.push_back(timedMs([&] { forward(false); }));
+            result.steeredRunsMs.push_back(timedMs([&] { forward(true); }));
+        } else {
+            result.steeredRunsMs.push_back(timedMs([&] { forward(true); }));
+            result.plainRunsMs.push_back(timedMs([&] { forward(false); }));
+        }
+        result.gemmRunsMs.push_back(gemm.runMs());
+    }
+    result.plainMs = median(result.plainRunsMs);
+    result.steeredMs = median(result.steeredRunsMs);
+    result.gemmMs = median(result.gemmRunsMs);
+    result.heads = a.heads, result.queries = a.queries, result.keys = a.keys;
+    result.headDim = a.headDim, result.causal = a.causal;
+    result.dtype = a.bfloat16 ? "bf16" : "float32";
+    result.lambda = a.lambda, result.repetitions = a.repetitions;
+    result.threads =
+        options.scenario.threads > 0 ? options.scenario.threads : omp_get_max_threads();
+    result.backend = "cpu";
+
+    setActivity("the output");
+    if (options.json)
+        writeOut(attentionBenchJson(result));
+    else
+        writeOut(attentionBenchText(result));
 }
 
 } // namespace attnsteer::cli

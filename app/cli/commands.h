@@ -22,6 +22,9 @@ struct Messages {
 void runMetrics(const CliOptions& options, Messages& messages);
 void runSweep(const CliOptions& options, Messages& messages);
 void runProject(const CliOptions& options, Messages& messages);
+/// Times the fused attention forward plain and steered, interleaved, and a GEMM of the same
+/// FLOP count (attnsteer/attention.h).
+void runAttentionBench(const CliOptions& options, Messages& messages);
 /// Needs a QApplication (the views are widgets, drawn offscreen).
 void runPlot(const CliOptions& options, Messages& messages);
 

@@ -67,6 +67,9 @@ int run(const attnsteer::cli::CliOptions& options) {
     case Command::Plot:
         runPlot(options, messages);
         break;
+    case Command::AttentionBench:
+        runAttentionBench(options, messages);
+        break;
     }
     for (const std::string& notice : messages.notices)
         printNotice(notice);

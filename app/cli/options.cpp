@@ -17,8 +17,10 @@ namespace attnsteer::cli {
 namespace {
 
 /// The commands an option belongs to, as bits.
-enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4, kPlot = 8 };
+enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4, kPlot = 8, kAttention = 16 };
+/// The commands about steering's effect on attention rows (the workload and saliency options).
 constexpr unsigned kAllCommands = kMetrics | kSweep | kProject | kPlot;
+constexpr unsigned kEveryCommand = kAllCommands | kAttention;
 
 constexpr int kIntMax = std::numeric_limits<int>::max();
 
@@ -91,13 +93,27 @@ const OptionSpec kOptions[] = {
     {"query", "N", "Query of the per-token row (default 0).", kPlot},
     {"sort-by-saliency", nullptr, "Per-token plot: order the tokens by saliency.", kPlot},
     {"difference", nullptr, "Matrix: show A' - A instead of A'.", kPlot},
+    // The fused attention forward (attention-bench).
+    {"heads", "H", "Attention heads (default 28, a Qwen2-VL-7B layer).", kAttention},
+    {"queries", "Q", "Query tokens per head (default 2048).", kAttention},
+    {"keys", "K", "Key tokens per head (default 2048).", kAttention},
+    {"head-dim", "D", "Head dimension (default 128).", kAttention},
+    {"causal", nullptr, "Causal mask: query q sees the keys up to q + K - Q (needs Q <= K).",
+     kAttention},
+    {"dtype", "TYPE", "Q, K, V as float32 or bf16 (default float32; accumulation in float32).",
+     kAttention},
+    {"repetitions", "N", "Timed runs of each variant, after one warm-up (default 5).", kAttention},
+    {"lambda", "L", "Steering strength of the steered run (default 0.25).", kAttention},
+    {"seed", "N", "Seed of the random Q, K, V and saliency (default 0).", kAttention},
     // Output and resources.
-    {"json", nullptr, "Print one JSON object instead of text.", kMetrics | kSweep | kProject},
+    {"json", nullptr, "Print one JSON object instead of text.",
+     kMetrics | kSweep | kProject | kAttention},
     {"per-head", nullptr, "Also print a table per head.", kMetrics},
     {"backend", "NAME",
      "cpu, cuda or auto (default auto: CUDA when a device is available, else the CPU).",
-     kMetrics | kSweep | kPlot},
-    {"threads", "N", "CPU threads (default 0 = all cores).", kMetrics | kSweep | kPlot},
+     kMetrics | kSweep | kPlot | kAttention},
+    {"threads", "N", "CPU threads (default 0 = all cores).",
+     kMetrics | kSweep | kPlot | kAttention},
 };
 
 /// The commands that an option NAME belongs to, over all its entries.
@@ -123,9 +139,11 @@ const CommandSpec kCommands[] = {
      "the vision-token saliency that a saliency image projects to"},
     {Command::Plot, "plot", kPlot,
      "the four views as PNG files: per-token row, tradeoff curve, saliency grid, matrix"},
+    {Command::AttentionBench, "attention-bench", kAttention,
+     "times a fused attention forward plain and with the steering bias"},
 };
 
-const char* const kExpectedCommands = "expected metrics, sweep, project or plot";
+const char* const kExpectedCommands = "expected metrics, sweep, project, plot or attention-bench";
 
 const CommandSpec* findCommand(const QString& name) {
     for (const CommandSpec& spec : kCommands)
@@ -169,14 +187,15 @@ QString generalHelp() {
                                          "line.\n\nCommands:\n");
     for (const CommandSpec& spec : kCommands)
         description += QStringLiteral("  %1  %2\n")
-                           .arg(QString::fromLatin1(spec.name), -8)
+                           .arg(QString::fromLatin1(spec.name), -15)
                            .arg(QString::fromLatin1(spec.summary));
     description += QStringLiteral("\nRun 'attnsteer-cli COMMAND --help' for the options of one "
                                   "command. Errors exit with code 2.");
     parser.setApplicationDescription(description);
-    configure(parser, kAllCommands);
-    parser.addPositionalArgument(QStringLiteral("command"),
-                                 QStringLiteral("metrics, sweep, project or plot."));
+    configure(parser, kEveryCommand);
+    parser.addPositionalArgument(
+        QStringLiteral("command"),
+        QStringLiteral("metrics, sweep, project, plot or attention-bench."));
     return withProgramName(parser.helpText());
 }
 
@@ -239,7 +258,44 @@ class ValueReader {
     const QCommandLineParser& parser_;
 };
 
+void readBackend(const ValueReader& in, CliOptions& out) {
+    if (in.isSet("backend")) {
+        const std::string name = in.text("backend");
+        const auto choice = gpu::parseBackendChoice(name);
+        if (!choice)
+            throw settingError("backend", "'" + name + "' is not one of cpu, cuda, auto");
+        out.backend = *choice;
+    }
+}
+
+void readAttentionOptions(const ValueReader& in, CliOptions& out) {
+    AttentionBenchOptions& a = out.attention;
+    in.wholeNumber("heads", a.heads, 1);
+    in.wholeNumber("queries", a.queries, 1);
+    in.wholeNumber("keys", a.keys, 1);
+    in.wholeNumber("head-dim", a.headDim, 1);
+    a.causal = in.isSet("causal");
+    if (in.isSet("dtype")) {
+        const std::string type = in.text("dtype");
+        if (type != "float32" && type != "bf16")
+            throw settingError("dtype", "'" + type + "' is not one of float32, bf16");
+        a.bfloat16 = type == "bf16";
+    }
+    if (a.causal && a.queries > a.keys)
+        throw settingError("queries", "must not exceed the keys (" + std::to_string(a.keys) +
+                                          ") with --causal");
+    in.wholeNumber("repetitions", a.repetitions, 1, 1000);
+    in.realNumber("lambda", a.lambda);
+    if (in.isSet("seed"))
+        a.seed = parseUnsigned(in.text("seed"), "seed");
+    readBackend(in, out);
+    out.json = in.isSet("json");
+    in.wholeNumber("threads", out.scenario.threads, 0);
+}
+
 void readOptions(const ValueReader& in, CliOptions& out) {
+    if (out.command == Command::AttentionBench)
+        return readAttentionOptions(in, out);
     Scenario& scenario = out.scenario;
     WorkloadSpec& spec = scenario.spec;
     in.path("logits", scenario.logitsPath);
@@ -317,13 +373,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     out.sortBySaliency = in.isSet("sort-by-saliency");
     out.difference = in.isSet("difference");
 
-    if (in.isSet("backend")) {
-        const std::string name = in.text("backend");
-        const auto choice = gpu::parseBackendChoice(name);
-        if (!choice)
-            throw settingError("backend", "'" + name + "' is not one of cpu, cuda, auto");
-        out.backend = *choice;
-    }
+    readBackend(in, out);
     out.json = in.isSet("json");
     out.perHead = in.isSet("per-head");
     in.wholeNumber("threads", scenario.threads, 0);
@@ -340,7 +390,7 @@ QString commandName(Command command) {
 
 ParseOutcome parseCommandLine(const QStringList& arguments) {
     QCommandLineParser parser;
-    configure(parser, kAllCommands);
+    configure(parser, kEveryCommand);
     if (!parser.parse(arguments))
         throw InputError(plainMessage(parser.errorText()));
 

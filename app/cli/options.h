@@ -16,7 +16,20 @@
 
 namespace attnsteer::cli {
 
-enum class Command { Metrics, Sweep, Project, Plot };
+enum class Command { Metrics, Sweep, Project, Plot, AttentionBench };
+
+/// attention-bench: the sizes of the fused attention forward and how it is timed.
+struct AttentionBenchOptions {
+    int heads = 28;         ///< --heads (Qwen2-VL-7B: 28 query heads)
+    int queries = 2048;     ///< --queries
+    int keys = 2048;        ///< --keys
+    int headDim = 128;      ///< --head-dim
+    bool causal = false;    ///< --causal
+    bool bfloat16 = false;  ///< --dtype bf16 (else float32)
+    int repetitions = 5;    ///< --repetitions: timed runs of each variant, after one warm-up
+    double lambda = 0.25;   ///< --lambda: the bias is lambda * s
+    std::uint64_t seed = 0; ///< --seed: the random Q, K, V and saliency
+};
 
 /// Everything one run needs, parsed and range-checked.
 struct CliOptions {
@@ -37,6 +50,7 @@ struct CliOptions {
     bool sortBySaliency = false;       ///< --sort-by-saliency
     bool difference = false;           ///< --difference: the matrix shows A' - A
     std::vector<std::string> warnings; ///< options given but not used
+    AttentionBenchOptions attention;   ///< attention-bench
 };
 
 /// Either options to run, or an exit code when parsing already did everything (help, version,

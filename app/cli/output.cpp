@@ -122,4 +122,77 @@ QString aligned(const std::vector<std::pair<QString, QString>>& lines) {
     return text;
 }
 
+QByteArray attentionBenchJson(const AttentionBenchResult& r) {
+    const auto runs = [](const std::vector<double>& values) {
+        QJsonArray array;
+        for (double value : values)
+            array.append(jsonNumber(value));
+        return array;
+    };
+    QJsonObject object;
+    object.insert(QStringLiteral("plain_ms"), jsonNumber(r.plainMs));
+    object.insert(QStringLiteral("steered_ms"), jsonNumber(r.steeredMs));
+    object.insert(QStringLiteral("overhead_pct"), jsonNumber(r.overheadPct()));
+    object.insert(QStringLiteral("attention_gflops"), jsonNumber(r.attentionGflops()));
+    object.insert(QStringLiteral("steered_gflops"), jsonNumber(r.steeredGflops()));
+    const bool gemm = r.gemmMs > 0;
+    const QJsonValue null(QJsonValue::Null);
+    object.insert(QStringLiteral("gemm_gflops"), gemm ? jsonNumber(r.gemmGflops()) : null);
+    object.insert(QStringLiteral("gemm_ms"), gemm ? jsonNumber(r.gemmMs) : null);
+    object.insert(QStringLiteral("attention_vs_gemm_pct"),
+                  gemm ? jsonNumber(r.attentionGflops() / r.gemmGflops() * 100) : null);
+    object.insert(QStringLiteral("flops"), jsonNumber(r.flops));
+    object.insert(QStringLiteral("heads"), r.heads);
+    object.insert(QStringLiteral("queries"), r.queries);
+    object.insert(QStringLiteral("keys"), r.keys);
+    object.insert(QStringLiteral("head_dim"), r.headDim);
+    object.insert(QStringLiteral("causal"), r.causal);
+    object.insert(QStringLiteral("dtype"), QString::fromStdString(r.dtype));
+    object.insert(QStringLiteral("lambda"), jsonNumber(r.lambda));
+    object.insert(QStringLiteral("repetitions"), r.repetitions);
+    object.insert(QStringLiteral("threads"), r.threads);
+    object.insert(QStringLiteral("backend"), QString::fromStdString(r.backend));
+    object.insert(QStringLiteral("plain_min_ms"), jsonNumber(r.plainMinMs()));
+    object.insert(QStringLiteral("steered_min_ms"), jsonNumber(r.steeredMinMs()));
+    object.insert(QStringLiteral("overhead_min_pct"), jsonNumber(r.overheadMinPct()));
+    object.insert(QStringLiteral("plain_runs_ms"), runs(r.plainRunsMs));
+    object.insert(QStringLiteral("steered_runs_ms"), runs(r.steeredRunsMs));
+    object.insert(QStringLiteral("gemm_runs_ms"), runs(r.gemmRunsMs));
+    return jsonText(object);
+}
+
+QString attentionBenchText(const AttentionBenchResult& r) {
+    const QString sizes = QStringLiteral("%1 heads x %2 queries x %3 keys, head dim %4%5, %6")
+                              .arg(r.heads)
+                              .arg(r.queries)
+                              .arg(r.keys)
+                              .arg(r.headDim)
+                              .arg(r.causal ? QStringLiteral(", causal") : QString())
+                              .arg(QString::fromStdString(r.dtype));
+    std::vector<std::pair<QString, QString>> lines = {
+        {QStringLiteral("workload"), sizes},
+        {QStringLiteral("plain"), fixed(r.plainMs, 2) + QStringLiteral(" ms")},
+        {QStringLiteral("steered"), fixed(r.steeredMs, 2) + QStringLiteral(" ms (lambda ") +
+                                        QString::number(r.lambda) + QLatin1Char(')')},
+        {QStringLiteral("overhead"), fixed(r.overheadPct(), 2) +
+                                         QStringLiteral(" % (fastest runs: ") +
+                                         fixed(r.overheadMinPct(), 2) + QStringLiteral(" %)")},
+        {QStringLiteral("attention"), fixed(r.attentionGflops(), 1) + QStringLiteral(" GFLOP/s")},
+    };
+    if (r.gemmMs > 0)
+        lines.push_back(
+            {QStringLiteral("GEMM"), fixed(r.gemmGflops(), 1) + QStringLiteral(" GFLOP/s (") +
+                                         fixed(r.attentionGflops() / r.gemmGflops() * 100, 1) +
+                                         QStringLiteral(" % of it)")});
+    lines.push_back({QStringLiteral("runs"),
+                     r.backend == "cuda"
+                         ? QStringLiteral("median of %1, kernel time by CUDA events, cuda backend")
+                               .arg(r.repetitions)
+                         : QStringLiteral("median of %1, %2 threads, %3 backend")
+                               .arg(r.repetitions)
+                               .arg(r.threads)
+                               .arg(QString::fromStdString(r.backend))});
+    return aligned(lines);
+}
+
 } // namespace attnsteer::cli

@@ -25,4 +25,16 @@ std::unique_ptr<Backend> makeCudaBackend(CudaBackendOptions) {
     throw settingError("backend", std::string("cuda: ") + kReason);
 }
 
+AttentionRuns timeAttention(const attention::AttentionParams&, std::span<const float>,
+                            std::span<const float>, std::span<const float>, std::span<const float>,
+                            std::span<float>, int) {
+    throw settingError("backend", std::string("cuda: ") + kReason);
+}
+
+void attentionForward(const attention::AttentionParams&, std::span<const float>,
+                      std::span<const float>, std::span<const float>, std::span<const float>,
+                      std::span<float>) {
+    throw settingError("backend", std::string("cuda: ") + kReason);
+}
+
 } // namespace attnsteer::gpu

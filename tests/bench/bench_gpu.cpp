@@ -1,10 +1,11 @@
-// CUDA backend benchmarks at 32 x 1024 x 1024 (the write-up's size) and 32 x 4096 x 4096. Times are
-// device times from CUDA events around the backend's work (manual timing); "GB/s" is the bytes of
-// logits the kernels read (H*Q*K*4) over that time, shown where they read them. Each benchmark runs
-// twice, once per path of a lambda (attnsteer/chebyshev.h): "Moments" as the backend runs by
-// default (lambdas from the cached Chebyshev moments) and "Exact" (useMoments off: every
-// evaluation the exact pass over the logits). Run by hand or by gpu/run-gpu-checks.sh, never by
-// CTest. Without a CUDA device it says so and exits 0.
+// CUDA backend benchmarks at 32 x 1024 x 1024 (the write-up's size) and 32 x 4096 x 4096, and the
+// fused attention forward plain vs steered at 28 heads x 2048 and 8192 tokens x 128
+// (BM_CudaAttention). Times are device times from CUDA events around the backend's work (manual
+// timing); "GB/s" is the bytes of logits the kernels read (H*Q*K*4) over that time, shown where
+// they read them. Each benchmark runs twice, once per path of a lambda (attnsteer/chebyshev.h):
+// "Moments" as the backend runs by default (lambdas from the cached Chebyshev moments) and "Exact"
+// (useMoments off: every evaluation the exact pass over the logits). Run by hand or by
+// gpu/run-gpu-checks.sh, never by CTest. Without a CUDA device it says so and exits 0.
 #include "cuda_backend.h" // gpu/src: the class with its extras (device time, bytes read)
 
 #include "attnsteer/backend.h"
@@ -14,8 +15,11 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include <random>
 
 using namespace attnsteer;
 
@@ -127,6 +131,56 @@ static void BM_CudaColdStart(benchmark::State& state, Path path) {
         ->Arg(4096)                                                                                \
         ->UseManualTime()                                                                          \
         ->Unit(benchmark::kMillisecond)
+
+/// The fused attention forward (gpu::timeAttention) at 28 heads x N tokens x head dim 128, plain
+/// and steered (lambda 0.25, s = |x| / max |x|) interleaved, 10 timed runs each after a warm-up:
+/// kernel times by CUDA events, medians in the counters; the iteration time is the steered
+/// median. One iteration: the runs are inside it.
+static void BM_CudaAttention(benchmark::State& state) {
+    if (!gpu::isAvailable()) {
+        state.SkipWithError(("no CUDA device: " + gpu::unavailableReason()).c_str());
+        return;
+    }
+    attention::AttentionParams params;
+    params.heads = 28, params.headDim = 128, params.lambda = 0.25f;
+    params.queries = params.keys = int(state.range(0));
+    params.causal = state.range(1) != 0;
+    const std::size_t values = std::size_t(params.heads) * params.queries * params.headDim;
+    std::mt19937_64 generator(0);
+    std::normal_distribution<float> normal;
+    std::vector<float> q(values), k(values), v(values), out(values), bias(params.keys);
+    for (auto* x : {&q, &k, &v, &bias})
+        for (float& e : *x)
+            e = normal(generator);
+    float top = 0;
+    for (float& e : bias)
+        top = std::max(top, e = std::abs(e));
+    for (float& e : bias)
+        e /= top;
+    const auto median = [](std::vector<double> x) {
+        std::sort(x.begin(), x.end());
+        return x.size() % 2 ? x[x.size() / 2] : (x[x.size() / 2 - 1] + x[x.size() / 2]) / 2;
+    };
+    for (auto _ : state) {
+        const gpu::AttentionRuns runs = gpu::timeAttention(params, q, k, v, bias, out, 10);
+        const double plain = median(runs.plainMs), steered = median(runs.steeredMs);
+        state.SetIterationTime(steered * 1e-3);
+        const double flops = 4.0 * params.heads * double(params.queries) * params.keys *
+                             params.headDim / (params.causal ? 2 : 1);
+        state.counters["plain_ms"] = plain;
+        state.counters["steered_ms"] = steered;
+        state.counters["overhead_pct"] = (steered - plain) / plain * 100;
+        state.counters["plain_TFLOPs"] = flops / plain / 1e9;
+    }
+}
+BENCHMARK(BM_CudaAttention)
+    ->ArgNames({"tokens", "causal"})
+    ->Args({2048, 0})
+    ->Args({8192, 0})
+    ->Args({8192, 1})
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 ATTNSTEER_GPU_BENCHMARK(BM_CudaOneLambda);
 ATTNSTEER_GPU_BENCHMARK(BM_CudaSweep64);

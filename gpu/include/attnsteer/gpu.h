@@ -2,13 +2,16 @@
 // The CUDA backend, seen from code that never includes a CUDA header. Builds without CUDA compile
 // gpu/src/no_cuda.cpp instead: the same functions, reporting that no device can be used.
 
+#include "attnsteer/attention.h"
 #include "attnsteer/backend.h"
 
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace attnsteer::gpu {
 
@@ -52,5 +55,27 @@ struct BackendSelection {
 /// makeCudaBackend's InputError. Auto: CUDA when a device is available and starts, else the CPU
 /// backend with the notice "no CUDA device (<reason>); using the CPU backend".
 BackendSelection selectBackend(BackendChoice choice, int cpuThreads = 0);
+
+/// Kernel milliseconds of the fused attention forward on the device, per run.
+struct AttentionRuns {
+    std::vector<double> plainMs;   ///< without the bias
+    std::vector<double> steeredMs; ///< with it (empty when no bias was given)
+};
+
+/// attention::forward (attnsteer/attention.h) on device 0, float32, d <= 128 (the tiles and
+/// threads of PARAMS belong to the CPU and are not used): Q, K, V and lambda * s go up once; after
+/// one warm-up of each variant, REPETITIONS runs of the plain and (when BIAS is given) of the
+/// steered forward, interleaved with the order alternating, each timed by CUDA events around the
+/// kernel alone; then O of the steered (or plain) forward comes back into OUT. Throws InputError
+/// about "backend" without a device ("cuda: <reason>"), about "head-dim" beyond 128 and as
+/// attention::forward for bad sizes; DeviceError when the device fails.
+AttentionRuns timeAttention(const attention::AttentionParams& params, std::span<const float> q,
+                            std::span<const float> k, std::span<const float> v,
+                            std::span<const float> bias, std::span<float> out, int repetitions);
+
+/// One forward on the device into OUT: timeAttention without the timed runs.
+void attentionForward(const attention::AttentionParams& params, std::span<const float> q,
+                      std::span<const float> k, std::span<const float> v,
+                      std::span<const float> bias, std::span<float> out);
 
 } // namespace attnsteer::gpu
