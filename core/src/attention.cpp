@@ -24,22 +24,6 @@ using RowMap = Eigen::Map<RowMatrix>;
 
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
-void checkParams(const AttentionParams& p) {
-    if (p.heads < 1)
-        throw settingError("heads", "must be at least 1");
-    if (p.queries < 1)
-        throw settingError("queries", "must be at least 1");
-    if (p.keys < 1)
-        throw settingError("keys", "must be at least 1");
-    if (p.headDim < 1)
-        throw settingError("head-dim", "must be at least 1");
-    if (p.causal && p.queries > p.keys)
-        throw settingError("queries", "must not exceed the keys (" + std::to_string(p.keys) +
-                                          ") with the causal mask");
-    if (p.queryTile < 1 || p.keyTile < 1)
-        throw std::invalid_argument("attention: tiles need at least one query and one key");
-}
-
 void checkSize(const char* what, std::size_t actual, std::size_t expected) {
     if (actual != expected)
         throw std::invalid_argument(std::string("attention: ") + what + " holds " +
@@ -170,7 +154,7 @@ void forwardTiles(const AttentionParams& p, const T* q, const T* k, const T* v,
 template <typename T>
 void forwardChecked(const AttentionParams& params, std::span<const T> q, std::span<const T> k,
                     std::span<const T> v, std::span<const float> bias, std::span<float> out) {
-    checkParams(params);
+    checkSizes(params);
     const std::size_t dim = std::size_t(params.headDim);
     const std::size_t queryValues = std::size_t(params.heads) * std::size_t(params.queries) * dim;
     const std::size_t keyValues = std::size_t(params.heads) * std::size_t(params.keys) * dim;
@@ -184,6 +168,22 @@ void forwardChecked(const AttentionParams& params, std::span<const T> q, std::sp
 }
 
 } // namespace
+
+void checkSizes(const AttentionParams& p) {
+    if (p.heads < 1)
+        throw settingError("heads", "must be at least 1");
+    if (p.queries < 1)
+        throw settingError("queries", "must be at least 1");
+    if (p.keys < 1)
+        throw settingError("keys", "must be at least 1");
+    if (p.headDim < 1)
+        throw settingError("head-dim", "must be at least 1");
+    if (p.causal && p.queries > p.keys)
+        throw settingError("queries", "must not exceed the keys (" + std::to_string(p.keys) +
+                                          ") with the causal mask");
+    if (p.queryTile < 1 || p.keyTile < 1)
+        throw std::invalid_argument("attention: tiles need at least one query and one key");
+}
 
 void forward(const AttentionParams& params, std::span<const float> q, std::span<const float> k,
              std::span<const float> v, std::span<const float> bias, std::span<float> out) {

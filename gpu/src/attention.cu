@@ -224,21 +224,11 @@ void checkSize(const char* what, std::size_t actual, std::size_t expected) {
 AttentionRuns timeAttention(const attention::AttentionParams& p, std::span<const float> q,
                             std::span<const float> k, std::span<const float> v,
                             std::span<const float> bias, std::span<float> out, int repetitions) {
-    if (p.heads < 1)
-        throw settingError("heads", "must be at least 1");
-    if (p.queries < 1)
-        throw settingError("queries", "must be at least 1");
-    if (p.keys < 1)
-        throw settingError("keys", "must be at least 1");
-    if (p.headDim < 1)
-        throw settingError("head-dim", "must be at least 1");
+    attention::checkSizes(p);
     if (p.headDim > AttentionDeviceArgs::kMaxDim)
         throw settingError("head-dim", "must be at most " +
                                            std::to_string(AttentionDeviceArgs::kMaxDim) +
                                            " on the CUDA backend");
-    if (p.causal && p.queries > p.keys)
-        throw settingError("queries", "must not exceed the keys (" + std::to_string(p.keys) +
-                                          ") with the causal mask");
     const std::size_t queryValues = std::size_t(p.heads) * p.queries * p.headDim;
     const std::size_t keyValues = std::size_t(p.heads) * p.keys * p.headDim;
     checkSize("Q", q.size(), queryValues);

@@ -38,6 +38,11 @@ struct AttentionParams {
     int threads = 0;     ///< OpenMP threads; 0: OpenMP's default
 };
 
+/// Throws InputError for sizes < 1 ("heads", "queries", "keys", "head-dim") and for a causal
+/// mask with more queries than keys; std::invalid_argument for empty tiles. Every forward (CPU
+/// and CUDA) checks this first.
+void checkSizes(const AttentionParams& params);
+
 /// O for float32 Q, K, V (Q and OUT: H*Q*d floats, K and V: H*K*d). BIAS: K floats s, or empty
 /// for plain attention (then lambda is not used).
 void forward(const AttentionParams& params, std::span<const float> q, std::span<const float> k,
