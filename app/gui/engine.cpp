@@ -386,8 +386,7 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = steering::isHeadSteered(params.steeredHeads.data(),
-                                                         params.steeredHeads.size(), request.head);
+        const bool headSteered = isHeadSteered(params, request.head);
         if (steered)
             result.matrixSteered = steered;
         else if (!headSteered)

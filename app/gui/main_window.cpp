@@ -235,7 +235,7 @@ void MainWindow::onWorkloadReady() {
     const Workload& workload = *data->workload;
     controlPanel_->showWorkload(workload, data->scenario.hasWorkloadFile(), engine_->head(),
                                 engine_->query());
-    plots_->showSaliency(plotData());
+    plots_->showSaliency(viewData(WithMatrix::No));
     controlPanel_->showSources(data->scenario);
     if (!data->saliency.warning.empty())
         statusBar()->showMessage(QString::fromStdString(data->saliency.warning), 8000);
@@ -266,7 +266,7 @@ void MainWindow::onEvaluationFinished() {
 
 void MainWindow::onSweepFinished() {
     progress_->finish(ProgressIndicator::Task::Sweep);
-    PlotData data = plotData();
+    PlotData data = viewData(WithMatrix::No);
     data.lambda = controlPanel_->lambda(); // the marker where the controls are, as lambdaChanged
     plots_->showSweep(data);
     updateComputeTimes();
@@ -314,7 +314,7 @@ QString MainWindow::imageCaption() const {
     return controls_.imageCaption->text();
 }
 
-PlotData MainWindow::plotData() const {
+PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     PlotSources sources;
     sources.lambda = controlPanel_->lambda();
     const auto set = engine_->dataSet();
@@ -332,7 +332,7 @@ PlotData MainWindow::plotData() const {
         sources.matrixQueries = rows->queries;
         sources.matrixKeys = rows->keys;
         sources.matrixIsDifference = controls_.showDifference->isChecked();
-        if (rows->matrixSteered) {
+        if (rows->matrixSteered && withMatrix == WithMatrix::Yes) {
             sources.matrix = *rows->matrixSteered;
             if (sources.matrixIsDifference)
                 steering::subtractOriginal(rows->matrixOriginal->data(), sources.matrix.size(),

@@ -72,7 +72,7 @@ class MainWindow : public QMainWindow {
     QString imageCaption() const;
     /// Everything the views draw now (what "Export all plots" writes): the engine's results put
     /// together by assemblePlotData, with the views' settings.
-    PlotData plotData() const;
+    PlotData plotData() const { return viewData(WithMatrix::Yes); }
 
     // --- actions without their dialogs: the menu actions ask, then call these ---
     /// Reads the image (errors shown at once), then projects it onto the vision tokens.
@@ -111,6 +111,9 @@ class MainWindow : public QMainWindow {
     void dropEvent(QDropEvent* event) override;
 
   private:
+    enum class WithMatrix { No, Yes };
+    /// plotData(); without the matrix (megabytes) for the views that do not draw it.
+    PlotData viewData(WithMatrix withMatrix) const;
     void addDocks();
     void buildMenus();
     void connectParts();
