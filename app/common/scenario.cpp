@@ -68,7 +68,7 @@ RawSaliency loadRawSaliency(const Scenario& scenario, int keys) {
         return std::move(*fixed);
     RawSaliency raw;
     raw.values = randomSaliencyRaw(keys, scenario.spec.seed);
-    raw.label = "random, seed " + std::to_string(scenario.spec.seed);
+    raw.label = saliencyLabel(scenario, PathStyle::FullPath); // "random, seed N"
     return raw;
 }
 
