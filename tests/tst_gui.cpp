@@ -360,6 +360,7 @@ class TestGui : public QObject {
     void openNpyMenuUsesTheChosenFile();
     void copyShortcutPutsReadoutOnClipboard();
     void f5RecomputesAndRereadsTheImage();
+    void loadingTheSameImageAgainRereadsIt();
     void quitShortcutClosesTheWindowAndSavesSettings();
     void aboutBoxOpensFromTheHelpMenu();
     void menuKeysAreUnique();
@@ -1858,6 +1859,33 @@ void TestGui::f5RecomputesAndRereadsTheImage() {
     QCOMPARE(s[std::size_t(gh * gw - 1)], 1.0);
     QVERIFY(s[0] < 0.2);
     QVERIFY(withoutTimes(window->metricsText()) != withoutTimes(readout));
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::loadingTheSameImageAgainRereadsIt() {
+    auto window = activeWindow(2, 16, 256);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("saliency.png"));
+    QVERIFY(samplePicture(300, 140).save(path));
+    QVERIFY(window->loadSaliencyImage(path));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->saliency.values[0], 1.0); // bright at the top left
+    const auto workload = window->engine()->dataSet()->workload;
+    const std::uint64_t epoch = window->engine()->dataSet()->epoch;
+
+    // The file changed on disk; File > Load with the same name reads it anew, and keeps the
+    // random workload (nothing about it changed).
+    const QImage changed = mirroredPicture(140, 300);
+    QVERIFY(changed.save(path));
+    QVERIFY(window->loadSaliencyImage(path));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->epoch != epoch && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->workload, workload);
+    QCOMPARE(window->plotData().image.convertToFormat(QImage::Format_RGB32), changed);
+    QVERIFY(window->engine()->dataSet()->saliency.values[0] < 0.2);
     QCOMPARE(errors.size(), 0);
 }
 

@@ -258,6 +258,11 @@ void Engine::start() {
     requestDataSet();
 }
 
+void Engine::reloadSaliency() {
+    if (started_)
+        requestDataSet();
+}
+
 void Engine::cancel() {
     dataJob_.cancel();
     rowsJob_.cancel();

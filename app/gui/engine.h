@@ -129,6 +129,9 @@ class Engine : public QObject {
 
     /// Starts working (the first call), or recomputes everything from scratch (F5).
     void start();
+    /// Prepares the data set again, the saliency file read anew (the same image loaded once
+    /// more); the workload is kept unless its source changed. Nothing runs before start().
+    void reloadSaliency();
     /// Stops what runs: the data set, evaluation and sweep jobs (results are dropped).
     void cancel();
     bool isBusy() const;

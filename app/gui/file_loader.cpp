@@ -93,7 +93,7 @@ bool FileLoader::loadSaliencyImage(const QString& path) {
     const bool again = scenario.saliencyImagePath == engine_->scenario().saliencyImagePath;
     engine_->setScenario(scenario);
     if (again) // the same file once more: read it anew, as the user expects of a load
-        engine_->start();
+        engine_->reloadSaliency();
     emit statusMessage(tr("Projecting %1 onto the vision tokens...").arg(path), 0);
     return true;
 }
