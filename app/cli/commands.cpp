@@ -147,12 +147,26 @@ QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
     const SteeringParams& params = options.scenario.params;
     const QString source =
         QString::fromStdString(workloadLabel(options.scenario, PathStyle::FullPath));
+    const bool layered = workload.sourceLayers() > 1;
+    const QString shape =
+        layered ? QStringLiteral("%1 x %2 x %3 x %4 (layers x heads x queries x keys), %5 of %6 "
+                                 "layers, %7")
+                      .arg(workload.layers())
+                      .arg(workload.headsPerLayer())
+                      .arg(workload.queries())
+                      .arg(workload.keys())
+                      .arg(workload.layers() == workload.sourceLayers()
+                               ? QStringLiteral("all")
+                               : QStringLiteral("layer %1").arg(workload.sourceLayer(0)))
+                      .arg(workload.sourceLayers())
+                      .arg(QString::fromStdString(workload.storedDtype()))
+                : QStringLiteral("%1 x %2 x %3 (heads x queries x keys)")
+                      .arg(workload.headsPerLayer())
+                      .arg(workload.queries())
+                      .arg(workload.keys());
+    const LayeredMetrics split = splitLayers(metrics, workload.layers(), workload.headsPerLayer());
     QString text = aligned({
-        {QStringLiteral("workload"), QStringLiteral("%1 x %2 x %3 (heads x queries x keys), %4")
-                                         .arg(workload.heads())
-                                         .arg(workload.queries())
-                                         .arg(workload.keys())
-                                         .arg(source)},
+        {QStringLiteral("workload"), shape + QStringLiteral(", ") + source},
         {QStringLiteral("saliency"),
          QStringLiteral("%1, normalized %2")
              .arg(QString::fromStdString(prepared.raw.label),
@@ -167,10 +181,24 @@ QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
         {QStringLiteral("backend"), QString::fromStdString(metrics.backend)},
         {QStringLiteral("elapsed"), QString::number(metrics.elapsedMs, 'f', 1) + " ms"},
     });
+    if (layered) {
+        std::vector<QStringList> rows;
+        for (std::size_t l = 0; l < split.layers.size(); ++l) {
+            const MetricSummary& layer = split.layers[l].total;
+            rows.push_back({QString::number(workload.sourceLayer(int(l))),
+                            number(layer.entropyOriginal), number(layer.entropySteered),
+                            number(layer.entropyReductionPct), number(layer.kl)});
+        }
+        text += QLatin1Char('\n') +
+                alignedTable({QStringLiteral("layer"), QStringLiteral("entropy original"),
+                              QStringLiteral("entropy steered"), QStringLiteral("reduction %"),
+                              QStringLiteral("KL")},
+                             rows);
+    }
     if (options.perHead) {
         std::vector<QStringList> rows;
-        for (std::size_t h = 0; h < metrics.heads.size(); ++h) {
-            const MetricSummary& head = metrics.heads[h];
+        for (std::size_t h = 0; h < split.aggregate.heads.size(); ++h) {
+            const MetricSummary& head = split.aggregate.heads[h];
             rows.push_back({QString::number(h), number(head.entropyOriginal),
                             number(head.entropySteered), number(head.entropyReductionPct),
                             number(head.kl)});
@@ -230,7 +258,7 @@ void runMetrics(const CliOptions& options, Messages& messages) {
 
     setActivity("the output");
     if (options.json)
-        writeOut(metricsJson(metrics));
+        writeOut(metricsJson(metrics, prepared.workload));
     else
         writeOut(metricsText(options, prepared, metrics));
 }
@@ -268,14 +296,21 @@ void runSweep(const CliOptions& options, Messages& messages) {
 void runProject(const CliOptions& options, Messages& messages) {
     const Scenario& scenario = options.scenario;
     int keys = scenario.spec.keys;
+    std::optional<DumpMeta> meta;
     if (scenario.hasWorkloadFile()) {
         setActivity(workloadActivity(scenario));
-        keys = loadWorkload(scenario).keys();
+        const Workload workload = loadWorkload(scenario);
+        keys = workload.keys();
+        meta = loadDumpMeta(scenario, workload);
+    } else if (!scenario.metaPath.empty()) {
+        throw settingError("meta", "needs a dump (--logits or --attention)");
     }
+    const ProjectionOptions projectionOptions =
+        effectiveProjection(scenario, meta ? &*meta : nullptr);
     setActivity("the image " + scenario.saliencyImagePath);
     const ImageSaliency image = [&] {
         QuietStderr quiet;
-        return projectSaliencyImage(scenario.saliencyImagePath, scenario.projection, keys);
+        return projectSaliencyImage(scenario.saliencyImagePath, projectionOptions, keys);
     }();
     const SaliencyProjection& projection = image.projection;
     // Normalized over the vision tokens alone: the text tokens play no part here.
@@ -296,10 +331,15 @@ void runProject(const CliOptions& options, Messages& messages) {
         {QStringLiteral("resized"), QStringLiteral("%1 x %2 pixels (width x height)")
                                         .arg(projection.resizedWidth)
                                         .arg(projection.resizedHeight)},
-        {QStringLiteral("grid"), QStringLiteral("%1 x %2 = %3 vision tokens (rows x columns)")
-                                     .arg(projection.gridHeight)
-                                     .arg(projection.gridWidth)
-                                     .arg(projection.tokenCount())},
+        {QStringLiteral("grid"),
+         (projection.frames > 1 ? QStringLiteral("%1 frames x ").arg(projection.frames)
+                                : QString()) +
+             QStringLiteral("%1 x %2 = %3 vision tokens (rows x columns)%4")
+                 .arg(projection.gridHeight)
+                 .arg(projection.gridWidth)
+                 .arg(projection.tokenCount())
+                 .arg(projectionOptions.grid.isSet() ? QStringLiteral(", the model's grid")
+                                                     : QString())},
         {QStringLiteral("saliency"),
          QStringLiteral("per vision token, normalized %1, row by row:")
              .arg(QLatin1String(normalizationName(scenario.normalization)))},

@@ -42,9 +42,20 @@ const OptionSpec kOptions[] = {
     {"logit-std", "SIGMA", "Standard deviation of the random logits (default 0.1).",
      kMetrics | kSweep | kPlot},
     {"seed", "N", "Seed of the random logits and saliency (default 0).", kMetrics | kPlot},
-    {"logits", "FILE", "Logits .npy of shape [Q,K], [H,Q,K] or [1,H,Q,K] instead of random ones.",
+    {"logits", "FILE",
+     "Logits dump (.npy, .npz or .safetensors; [Q,K], [H,Q,K], [L,H,Q,K] or one array per "
+     "layer; float16, bfloat16, float32, float64; -inf = masked) instead of random logits.",
      kAllCommands},
-    {"attention", "FILE", "Attention probabilities .npy (same shapes) instead of random logits.",
+    {"attention", "FILE",
+     "Attention probabilities dump (the same containers and shapes) instead of random logits.",
+     kAllCommands},
+    {"layer", "N",
+     "Layer of the dump: 0-based, negative counts from the end (-1 = last), or all (default "
+     "all).",
+     kMetrics | kSweep | kPlot},
+    {"meta", "FILE",
+     "The dump's sidecar JSON (tokens, vision_start, image_grid_thw; default DUMP.json beside "
+     "the dump, when present).",
      kAllCommands},
     // The saliency.
     {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.",
@@ -54,8 +65,13 @@ const OptionSpec kOptions[] = {
      kAllCommands},
     {"normalize", "MODE", "Saliency normalization: max, minmax, zscore or none (default max).",
      kAllCommands},
-    {"vision-offset", "N", "Key index of the first vision token (default 0).",
+    {"vision-offset", "N",
+     "Key index of the first vision token (default the sidecar's vision_start, else 0).",
      kMetrics | kSweep | kPlot},
+    {"image-grid", "ROWSxCOLS",
+     "The model's vision-token grid, e.g. 24x24: the saliency map is averaged over its boxes "
+     "(default the sidecar's grid, else one derived from the image's size).",
+     kAllCommands},
     {"patch-factor", "F", "Patch size x spatial merge, pixels per token side (default 28).",
      kAllCommands},
     {"min-pixels", "P", "Smallest resized image area (default 3136).", kAllCommands},
@@ -302,7 +318,10 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     in.path("attention", scenario.attentionPath);
     in.path("saliency", scenario.saliencyPath);
     in.path("saliency-image", scenario.saliencyImagePath);
+    in.path("meta", scenario.metaPath);
     checkScenario(scenario);
+    if (in.isSet("layer"))
+        scenario.layer = parseLayerChoice(in.text("layer"));
 
     in.wholeNumber("heads", spec.heads, 1);
     in.wholeNumber("queries", spec.queries, 1);
@@ -330,6 +349,9 @@ void readOptions(const ValueReader& in, CliOptions& out) {
 
     ProjectionOptions& projection = scenario.projection;
     in.wholeNumber("vision-offset", projection.visionOffset, 0);
+    scenario.visionOffsetGiven = in.isSet("vision-offset");
+    if (in.isSet("image-grid"))
+        projection.grid = parseImageGrid(in.text("image-grid"));
     in.wholeNumber("patch-factor", projection.patchFactor, 1);
     in.wholeNumber("min-pixels", projection.minPixels, 0, std::numeric_limits<std::int64_t>::max());
     in.wholeNumber("max-pixels", projection.maxPixels, 1, std::numeric_limits<std::int64_t>::max());

@@ -25,6 +25,16 @@ QJsonObject summaryObject(const MetricSummary& summary) {
     return object;
 }
 
+/// The summary of METRICS with "heads".
+QJsonObject metricsObject(const Metrics& metrics) {
+    QJsonObject object = summaryObject(metrics.total);
+    QJsonArray heads;
+    for (const MetricSummary& head : metrics.heads)
+        heads.append(summaryObject(head));
+    object.insert(QStringLiteral("heads"), heads);
+    return object;
+}
+
 QByteArray jsonText(const QJsonObject& object) {
     return QJsonDocument(object).toJson(QJsonDocument::Indented);
 }
@@ -35,12 +45,19 @@ QString fixed(double value, int decimals) {
 
 } // namespace
 
-QByteArray metricsJson(const Metrics& metrics) {
-    QJsonObject object = summaryObject(metrics.total);
-    QJsonArray heads;
-    for (const MetricSummary& head : metrics.heads)
-        heads.append(summaryObject(head));
-    object.insert(QStringLiteral("heads"), heads);
+QByteArray metricsJson(const Metrics& metrics, const Workload& workload) {
+    const LayeredMetrics layered =
+        splitLayers(metrics, workload.layers(), workload.headsPerLayer());
+    QJsonObject object = metricsObject(layered.aggregate);
+    if (workload.sourceLayers() > 1) {
+        QJsonArray layers;
+        for (std::size_t i = 0; i < layered.layers.size(); ++i) {
+            QJsonObject layer = metricsObject(layered.layers[i]);
+            layer.insert(QStringLiteral("layer"), workload.sourceLayer(int(i)));
+            layers.append(layer);
+        }
+        object.insert(QStringLiteral("layers"), layers);
+    }
     object.insert(QStringLiteral("backend"), QString::fromStdString(metrics.backend));
     object.insert(QStringLiteral("elapsed_ms"), jsonNumber(metrics.elapsedMs));
     return jsonText(object);
@@ -79,6 +96,8 @@ QByteArray projectionJson(const SaliencyProjection& projection, std::span<const 
     object.insert(QStringLiteral("grid_h"), projection.gridHeight);
     object.insert(QStringLiteral("grid_w"), projection.gridWidth);
     object.insert(QStringLiteral("tokens"), projection.tokenCount());
+    if (projection.frames > 1)
+        object.insert(QStringLiteral("frames"), projection.frames);
     object.insert(QStringLiteral("resized_h"), projection.resizedHeight);
     object.insert(QStringLiteral("resized_w"), projection.resizedWidth);
     QJsonArray values;

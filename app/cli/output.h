@@ -4,6 +4,7 @@
 #include "attnsteer/metrics.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/sweep.h"
+#include "attnsteer/workload.h"
 
 #include <QByteArray>
 #include <QString>
@@ -18,7 +19,11 @@ namespace attnsteer::cli {
 
 /// {"entropy_original", "entropy_steered", "entropy_reduction_pct", "kl", "heads": [{the same
 /// four}...], "backend", "elapsed_ms"}. Doubles round-trip exactly; NaN and Inf become null.
-QByteArray metricsJson(const Metrics& metrics);
+/// METRICS are of WORKLOAD: the top level is the aggregate over its rows, "heads" one per head of
+/// a layer (the mean over the layers chosen); when its source has more than one layer, "layers"
+/// adds one object per chosen layer: {"layer": index in the file, the same keys but "backend"
+/// and "elapsed_ms"}.
+QByteArray metricsJson(const Metrics& metrics, const Workload& workload);
 
 /// {"rows": [{"lambda", "entropy_reduction_pct_mean", "entropy_reduction_pct_std", "kl_mean",
 /// "kl_std"}...], "backend": BACKEND}.

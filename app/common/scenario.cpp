@@ -18,12 +18,46 @@ void checkScenario(const Scenario& scenario) {
         throw settingError("saliency", "cannot be combined with --saliency-image");
 }
 
-Workload loadWorkload(const Scenario& scenario) {
+namespace {
+Workload loadAllLayers(const Scenario& scenario) {
     if (!scenario.logitsPath.empty())
         return Workload::loadLogits(scenario.logitsPath);
     if (!scenario.attentionPath.empty())
         return Workload::loadAttention(scenario.attentionPath);
     return Workload::generate(scenario.spec);
+}
+} // namespace
+
+Workload loadWorkload(const Scenario& scenario) {
+    Workload workload = loadAllLayers(scenario);
+    if (!scenario.layer)
+        return workload;
+    return workload.selectLayers(chooseLayers(scenario.layer, workload.sourceLayers()));
+}
+
+std::optional<DumpMeta> loadDumpMeta(const Scenario& scenario, const Workload& workload) {
+    const std::string& dump =
+        !scenario.logitsPath.empty() ? scenario.logitsPath : scenario.attentionPath;
+    if (dump.empty()) {
+        if (!scenario.metaPath.empty())
+            throw settingError("meta", "needs a dump (--logits or --attention)");
+        return std::nullopt;
+    }
+    const std::string path = scenario.metaPath.empty() ? sidecarPathFor(dump) : scenario.metaPath;
+    if (path.empty())
+        return std::nullopt;
+    return readDumpMeta(path, workload.keys(), workload.queries());
+}
+
+ProjectionOptions effectiveProjection(const Scenario& scenario, const DumpMeta* meta) {
+    ProjectionOptions options = scenario.projection;
+    if (meta && meta->hasVisionSpan()) {
+        if (!options.grid.isSet())
+            options.grid = meta->grid;
+        if (!scenario.visionOffsetGiven)
+            options.visionOffset = *meta->visionStart;
+    }
+    return options;
 }
 
 ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOptions& options,
@@ -43,7 +77,8 @@ ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOpti
     return result;
 }
 
-std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys) {
+std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys,
+                                             const ProjectionOptions& projection) {
     if (!scenario.saliencyPath.empty()) {
         RawSaliency raw;
         raw.values = loadSaliencyNpy(scenario.saliencyPath, keys);
@@ -51,10 +86,9 @@ std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys)
         return raw;
     }
     if (!scenario.saliencyImagePath.empty()) {
-        ImageSaliency image =
-            projectSaliencyImage(scenario.saliencyImagePath, scenario.projection, keys);
+        ImageSaliency image = projectSaliencyImage(scenario.saliencyImagePath, projection, keys);
         RawSaliency raw;
-        raw.values = placeOnKeySequence(image.projection, keys, scenario.projection);
+        raw.values = placeOnKeySequence(image.projection, keys, projection);
         raw.projection = std::move(image.projection);
         raw.image = std::move(image.image);
         raw.label = scenario.saliencyImagePath;
@@ -63,8 +97,9 @@ std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys)
     return std::nullopt;
 }
 
-RawSaliency loadRawSaliency(const Scenario& scenario, int keys) {
-    if (auto fixed = loadFixedSaliency(scenario, keys))
+RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
+                            const ProjectionOptions& projection) {
+    if (auto fixed = loadFixedSaliency(scenario, keys, projection))
         return std::move(*fixed);
     RawSaliency raw;
     raw.values = randomSaliencyRaw(keys, scenario.spec.seed);
@@ -83,7 +118,9 @@ PreparedScenario prepareScenario(const Scenario& scenario) {
     checkScenario(scenario);
     PreparedScenario prepared;
     prepared.workload = loadWorkload(scenario);
-    prepared.raw = loadRawSaliency(scenario, prepared.workload.keys());
+    prepared.meta = loadDumpMeta(scenario, prepared.workload);
+    prepared.projection = effectiveProjection(scenario, prepared.meta ? &*prepared.meta : nullptr);
+    prepared.raw = loadRawSaliency(scenario, prepared.workload.keys(), prepared.projection);
     prepared.saliency = normalizeRawSaliency(prepared.raw, scenario.normalization);
     return prepared;
 }
@@ -135,7 +172,12 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
     else if (scenario.spec.heads < 1 || scenario.spec.queries < 1 || scenario.spec.keys < 1)
         throw inputError("workload", "heads, queries and keys must be at least 1");
     const int keys = prepared.workload ? prepared.workload->keys() : scenario.spec.keys;
-    prepared.saliency = loadFixedSaliency(scenario, keys);
+    if (prepared.workload)
+        prepared.meta = loadDumpMeta(scenario, *prepared.workload);
+    else if (scenario.layer && chooseLayers(scenario.layer, 1).empty())
+        throw settingError("layer", "no layer selected"); // checks the choice against 1 layer
+    prepared.saliency = loadFixedSaliency(
+        scenario, keys, effectiveProjection(scenario, prepared.meta ? &*prepared.meta : nullptr));
     if (prepared.saliency)
         prepared.warning = normalizeRawSaliency(*prepared.saliency, scenario.normalization).warning;
 

@@ -4,6 +4,7 @@
 // build the same Scenario from their options and controls.
 
 #include "attnsteer/backend.h"
+#include "attnsteer/dump_meta.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/saliency.h"
 #include "attnsteer/sweep.h"
@@ -22,14 +23,19 @@ namespace attnsteer {
 struct Scenario {
     WorkloadSpec spec;             ///< the random workload; with a file only spec.seed is used
                                    ///< (for the random saliency)
-    std::string logitsPath;        ///< [Q,K], [H,Q,K] or [1,H,Q,K] logits .npy; or empty
-    std::string attentionPath;     ///< the same shapes as probabilities; or empty
+    std::string logitsPath;        ///< a logits dump (attnsteer/tensor_file.h); or empty
+    std::string attentionPath;     ///< an attention (probabilities) dump; or empty
+    std::optional<int> layer;      ///< --layer: nullopt = all layers (chooseLayers)
+    std::string metaPath;          ///< --meta: the dump's sidecar; empty = DUMP.json if present
     std::string saliencyPath;      ///< [K] raw saliency .npy; or empty
     std::string saliencyImagePath; ///< a saliency map image, projected onto the vision tokens
     Normalization normalization = Normalization::Max; ///< applied to the raw per-key saliency
-    ProjectionOptions projection; ///< how a saliency image becomes per-key saliency
-    SteeringParams params;        ///< lambda, eps, steered heads
-    int threads = 0;              ///< CPU threads of the backend; 0 = all cores
+    ProjectionOptions projection;   ///< how a saliency image becomes per-key saliency; a dump's
+                                    ///< sidecar fills in the grid and the vision offset that the
+                                    ///< user did not give (effectiveProjection)
+    bool visionOffsetGiven = false; ///< projection.visionOffset was chosen (--vision-offset)
+    SteeringParams params;          ///< lambda, eps, steered heads
+    int threads = 0;                ///< CPU threads of the backend; 0 = all cores
 
     bool hasWorkloadFile() const { return !logitsPath.empty() || !attentionPath.empty(); }
     bool hasFixedSaliency() const { return !saliencyPath.empty() || !saliencyImagePath.empty(); }
@@ -39,8 +45,18 @@ struct Scenario {
 /// --saliency with --saliency-image.
 void checkScenario(const Scenario& scenario);
 
-/// The rows: loaded from the logits or attention file, or generated from SCENARIO.spec.
+/// The rows: loaded from the logits or attention file, or generated from SCENARIO.spec; the
+/// layers of SCENARIO.layer selected.
 Workload loadWorkload(const Scenario& scenario);
+
+/// The sidecar of SCENARIO's dump: --meta, else DUMP.json beside the dump, else nullopt (also
+/// for a random workload). WORKLOAD is the loaded dump (its keys and queries are checked).
+/// Throws InputError about "meta" when --meta is given without a dump.
+std::optional<DumpMeta> loadDumpMeta(const Scenario& scenario, const Workload& workload);
+
+/// SCENARIO.projection with what META says and the user did not: the grid (unless
+/// --image-grid) and the vision offset (unless --vision-offset).
+ProjectionOptions effectiveProjection(const Scenario& scenario, const DumpMeta* meta);
 
 /// A saliency image projected onto the vision-token grid.
 struct ImageSaliency {
@@ -62,11 +78,14 @@ struct RawSaliency {
     QImage image;                                 ///< the image it came from, decoded once, or null
 };
 
-/// The saliency from SCENARIO's .npy or image for KEYS keys, or nullopt when it is random.
-std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys);
+/// The saliency from SCENARIO's .npy or image for KEYS keys, or nullopt when it is random. An
+/// image is projected with PROJECTION (effectiveProjection).
+std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys,
+                                             const ProjectionOptions& projection);
 
 /// The fixed saliency, or the random one of SCENARIO.spec.seed.
-RawSaliency loadRawSaliency(const Scenario& scenario, int keys);
+RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
+                            const ProjectionOptions& projection);
 
 /// The normalized saliency; a warning (constant input) is prefixed with where it came from.
 NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mode);
@@ -74,6 +93,8 @@ NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mo
 /// What one evaluation needs.
 struct PreparedScenario {
     Workload workload;
+    std::optional<DumpMeta> meta; ///< the dump's sidecar, if any
+    ProjectionOptions projection; ///< effectiveProjection
     RawSaliency raw;
     NormalizedSaliency saliency; ///< values (K) and a warning that is empty unless it is constant
 };
@@ -105,6 +126,7 @@ int matrixQueries(int queries, int keys, std::size_t maxCells = kMaxMatrixCells)
 struct PreparedSweep {
     std::optional<Workload> workload;    ///< the file workload; random ones are made per seed
     std::optional<RawSaliency> saliency; ///< the fixed saliency; random ones are made per seed
+    std::optional<DumpMeta> meta;        ///< the dump's sidecar, if any
     std::string warning;                 ///< from normalizing a fixed saliency, or empty
     SweepConfig baseConfig;              ///< everything but the workload pointer
 

@@ -22,7 +22,8 @@ namespace attnsteer {
 namespace {
 
 bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
-    if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath)
+    if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath || a.layer != b.layer ||
+        a.metaPath != b.metaPath)
         return false;
     if (a.hasWorkloadFile())
         return true;
@@ -34,7 +35,8 @@ bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
 bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
     return a.patchFactor == b.patchFactor && a.minPixels == b.minPixels &&
            a.maxPixels == b.maxPixels && a.visionOffset == b.visionOffset &&
-           a.textSaliency == b.textSaliency;
+           a.textSaliency == b.textSaliency && a.grid.frames == b.grid.frames &&
+           a.grid.rows == b.grid.rows && a.grid.cols == b.grid.cols;
 }
 
 /// Whether the data set (workload, saliency) of A and B differ. The projection options matter
@@ -305,7 +307,9 @@ void Engine::requestDataSet() {
             data->workload = previous->workload;
         else
             data->workload = std::make_shared<const Workload>(loadWorkload(scenario));
-        data->raw = loadRawSaliency(scenario, data->workload->keys());
+        data->meta = loadDumpMeta(scenario, *data->workload);
+        data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
+        data->raw = loadRawSaliency(scenario, data->workload->keys(), data->projection);
         data->saliency = normalizeRawSaliency(data->raw, scenario.normalization);
         data->scenario = scenario;
         data->epoch = epoch;
@@ -391,7 +395,7 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = isHeadSteered(params, request.head);
+        const bool headSteered = isHeadSteered(params, workload.headOfUnit(request.head));
         if (steered)
             result.matrixSteered = steered;
         else if (!headSteered)

@@ -33,11 +33,13 @@ namespace attnsteer {
 /// The workload and saliency that every evaluation uses; shared read-only with the jobs.
 struct DataSet {
     std::shared_ptr<const Workload> workload;
-    RawSaliency raw;             ///< per-key saliency before normalization (+ image projection)
-    NormalizedSaliency saliency; ///< s, K values, and a warning for a constant input
-    Scenario scenario;           ///< what it was made from
-    std::uint64_t epoch = 0;     ///< grows with every new data set
-    double elapsedMs = 0;        ///< time to load or generate it
+    std::optional<DumpMeta> meta; ///< the dump's sidecar (tokens, vision span, grid), if any
+    ProjectionOptions projection; ///< the scenario's, with the sidecar's grid and offset
+    RawSaliency raw;              ///< per-key saliency before normalization (+ image projection)
+    NormalizedSaliency saliency;  ///< s, K values, and a warning for a constant input
+    Scenario scenario;            ///< what it was made from
+    std::uint64_t epoch = 0;      ///< grows with every new data set
+    double elapsedMs = 0;         ///< time to load or generate it
 };
 
 /// What a lambda evaluation is about: the steering and the row and head shown.

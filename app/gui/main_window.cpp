@@ -319,7 +319,7 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     sources.lambda = controlPanel_->lambda();
     const auto set = engine_->dataSet();
     if (set) {
-        sources.scenario = &set->scenario;
+        sources.visionOffset = set->projection.visionOffset;
         sources.raw = &set->raw;
         sources.saliency = set->saliency.values;
         sources.image = set->raw.image;

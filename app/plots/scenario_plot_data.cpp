@@ -13,18 +13,18 @@
 namespace attnsteer {
 namespace {
 
-/// The first QUERIES rows of HEAD: A' (or A' - A), row-major QUERIES x K.
+/// The first QUERIES rows of backend head UNIT: A' (or A' - A), row-major QUERIES x K.
 std::vector<double> headMatrix(const Workload& workload, std::span<const double> saliency,
-                               const SteeringParams& params, int head, int queries, bool difference,
+                               const SteeringParams& params, int unit, int queries, bool difference,
                                const std::atomic<bool>* cancel) {
     const std::size_t keys = std::size_t(workload.keys());
-    const bool steered = isHeadSteered(params, head);
+    const bool steered = isHeadSteered(params, workload.headOfUnit(unit));
     std::vector<double> matrix(std::size_t(queries) * keys);
     std::vector<double> original(keys);
     for (int q = 0; q < queries; ++q) {
         if (cancel && q % 64 == 0 && cancel->load())
             throw Cancelled();
-        workload.attentionRow(head, q, original);
+        workload.attentionRow(unit, q, original);
         double* out = matrix.data() + std::size_t(q) * keys;
         if (!steered) {
             // A' = A: the difference is 0.
@@ -69,7 +69,7 @@ PlotData assemblePlotData(PlotSources sources) {
         data.gridWidth = projection.gridWidth;
         data.resizedHeight = projection.resizedHeight;
         data.resizedWidth = projection.resizedWidth;
-        data.gridOffset = sources.scenario ? sources.scenario->projection.visionOffset : 0;
+        data.gridOffset = sources.visionOffset;
         data.image = sources.image;
     }
     return data;
@@ -82,15 +82,20 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     const std::vector<double>& saliency = prepared.saliency.values;
 
     PlotSources sources;
-    sources.scenario = &scenario;
+    sources.visionOffset = prepared.projection.visionOffset;
     sources.raw = &prepared.raw;
     sources.saliency = saliency;
     sources.head = request.head;
     sources.query = request.query;
     sources.lambda = params.lambda;
 
+    // With several layers, the row and the matrix are of the first one chosen.
+    if (request.head < 0 || request.head >= workload.headsPerLayer())
+        throw settingError("head", std::to_string(request.head) + " is out of range 0.." +
+                                       std::to_string(workload.headsPerLayer() - 1));
+    const int unit = workload.unitOf(0, request.head);
     // The per-token row, from the backend itself: what it shows is what the core computes.
-    const TokenRow row = backend.row(workload, saliency, params, request.head, request.query);
+    const TokenRow row = backend.row(workload, saliency, params, unit, request.query);
     sources.row = &row;
 
     // The tradeoff curve.
@@ -118,8 +123,8 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
                             std::to_string(workload.queries()) + " queries of head " +
                             std::to_string(request.head) + " (at most " +
                             std::to_string(request.maxMatrixCells) + " cells)");
-    sources.matrix = headMatrix(workload, saliency, params, request.head, queries,
-                                request.difference, request.control.cancel);
+    sources.matrix = headMatrix(workload, saliency, params, unit, queries, request.difference,
+                                request.control.cancel);
     sources.matrixQueries = queries;
     sources.matrixKeys = int(keys);
     sources.matrixIsDifference = request.difference;

@@ -21,7 +21,7 @@ namespace attnsteer {
 
 /// What to show, besides the scenario.
 struct PlotRequest {
-    int head = 0;  ///< head of the per-token row and of the matrix
+    int head = 0;  ///< head of the per-token row and of the matrix, in the first layer chosen
     int query = 0; ///< query of the per-token row
     /// The tradeoff sweep's grid; drawn in ascending order (sorted, duplicates dropped).
     std::vector<double> sweepLambdas = evenLambdaGrid();
@@ -38,15 +38,15 @@ struct PlotRequest {
 /// Engine). The spans and pointers refer to the caller's data, which assemblePlotData copies;
 /// what is empty or null draws empty.
 struct PlotSources {
-    const Scenario* scenario = nullptr; ///< of the saliency: the vision offset of an image
-    const RawSaliency* raw = nullptr;   ///< the saliency's label and image projection, or null
-    std::span<const double> saliency;   ///< s as applied (normalized), K values
-    int head = 0;                       ///< head of the row and of the matrix
-    int query = 0;                      ///< query of the row
-    double lambda = 0.25;               ///< lambda of the row and of the matrix
-    const TokenRow* row = nullptr;      ///< A and A' of (head, query), or null
-    std::span<const SweepRow> sweep;    ///< the tradeoff curve, ascending lambda
-    int sweepSeeds = 1;                 ///< seeds the sweep's means are over
+    int visionOffset = 0;             ///< key of the image's first token (effectiveProjection)
+    const RawSaliency* raw = nullptr; ///< the saliency's label and image projection, or null
+    std::span<const double> saliency; ///< s as applied (normalized), K values
+    int head = 0;                     ///< head (of its layer) of the row and of the matrix
+    int query = 0;                    ///< query of the row
+    double lambda = 0.25;             ///< lambda of the row and of the matrix
+    const TokenRow* row = nullptr;    ///< A and A' of (head, query), or null
+    std::span<const SweepRow> sweep;  ///< the tradeoff curve, ascending lambda
+    int sweepSeeds = 1;               ///< seeds the sweep's means are over
     /// The matrix of the head, matrixQueries x matrixKeys row-major: A', or A' - A when
     /// matrixIsDifference. Moved into the PlotData (it may be large).
     std::vector<double> matrix;

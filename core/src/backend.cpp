@@ -37,10 +37,11 @@ std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
     for (double lambda : lambdas)
         if (!std::isfinite(lambda))
             throw settingError("lambda", "must be a finite number");
-    checkSteeredHeads(params.steeredHeads, workload.heads());
+    checkSteeredHeads(params.steeredHeads, workload.headsPerLayer());
+    // One flag per backend head (layer x head): the listed heads are steered in every layer.
     std::vector<unsigned char> steered(std::size_t(workload.heads()));
-    for (int head = 0; head < workload.heads(); ++head)
-        steered[std::size_t(head)] = isHeadSteered(params, head) ? 1 : 0;
+    for (int unit = 0; unit < workload.heads(); ++unit)
+        steered[std::size_t(unit)] = isHeadSteered(params, workload.headOfUnit(unit)) ? 1 : 0;
     return steered;
 }
 

@@ -41,3 +41,38 @@ std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
 }
 
 } // namespace attnsteer
+
+namespace attnsteer {
+namespace {
+
+/// The mean of SUMMARIES[first], SUMMARIES[first + stride], ...: COUNT summaries of equally many
+/// rows; the reduction is recomputed from the mean entropies, as for any mean over rows.
+MetricSummary meanOf(const std::vector<MetricSummary>& summaries, std::size_t first,
+                     std::size_t stride, std::size_t count) {
+    double original = 0, steered = 0, kl = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        const MetricSummary& s = summaries[first + i * stride];
+        original += s.entropyOriginal, steered += s.entropySteered, kl += s.kl;
+    }
+    return summarize(original, steered, kl, double(count));
+}
+
+} // namespace
+
+LayeredMetrics splitLayers(const Metrics& metrics, int layers, int headsPerLayer) {
+    const std::size_t layerCount = std::size_t(layers), perLayer = std::size_t(headsPerLayer);
+    LayeredMetrics result;
+    result.aggregate = metrics;
+    result.aggregate.heads.clear();
+    for (std::size_t head = 0; head < perLayer; ++head)
+        result.aggregate.heads.push_back(meanOf(metrics.heads, head, perLayer, layerCount));
+    for (std::size_t layer = 0; layer < layerCount; ++layer) {
+        Metrics& one = result.layers.emplace_back(metrics);
+        one.heads.assign(metrics.heads.begin() + std::ptrdiff_t(layer * perLayer),
+                         metrics.heads.begin() + std::ptrdiff_t((layer + 1) * perLayer));
+        one.total = meanOf(one.heads, 0, 1, perLayer);
+    }
+    return result;
+}
+
+} // namespace attnsteer

@@ -1,6 +1,7 @@
 #include "attnsteer/option_values.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/projection.h"
 #include "attnsteer/sweep.h"
 
 #include <charconv>
@@ -99,6 +100,23 @@ std::vector<int> parseHeadList(std::string_view text, std::string_view setting) 
         heads.push_back(int(value));
     }
     return heads;
+}
+
+ImageGrid parseImageGrid(std::string_view text) {
+    const std::size_t x = text.find_first_of("xX");
+    if (x == std::string_view::npos)
+        throw settingError("image-grid", quoted(text) + " is not ROWSxCOLS, e.g. 24x24");
+    ImageGrid grid;
+    grid.rows = int(parseWholeNumber(text.substr(0, x), "image-grid", 1, 1 << 24));
+    grid.cols = int(parseWholeNumber(text.substr(x + 1), "image-grid", 1, 1 << 24));
+    checkImageGrid(grid);
+    return grid;
+}
+
+std::optional<int> parseLayerChoice(std::string_view text) {
+    if (text == "all")
+        return std::nullopt;
+    return int(parseWholeNumber(text, "layer", -(1 << 30), 1 << 30));
 }
 
 } // namespace attnsteer

@@ -65,6 +65,14 @@ std::vector<Span> boxSpans(int pixels, int cells) {
 
 } // namespace
 
+void checkImageGrid(const ImageGrid& grid) {
+    constexpr std::int64_t kMaxTokens = std::int64_t(1) << 24;
+    if (grid.frames < 1 || grid.rows < 1 || grid.cols < 1)
+        throw settingError("image-grid", "every side must be at least 1");
+    if (std::int64_t(grid.frames) * grid.rows * grid.cols > kMaxTokens)
+        throw settingError("image-grid", "more than 2^24 vision tokens");
+}
+
 ResizedSize smartResize(int height, int width, int factor, std::int64_t minPixels,
                         std::int64_t maxPixels) {
     checkFactor(factor);
@@ -108,31 +116,45 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
                                       const ProjectionOptions& options, int keys) {
     const int factor = options.patchFactor;
     checkFactor(factor);
-    std::int64_t maxPixels = options.maxPixels;
-    if (maxPixels < 0)
-        throw settingError("max-pixels", "must be >= 0 (0 means keys x patch factor^2)");
-    if (maxPixels == 0) {
-        if (keys < 1)
-            throw settingError("max-pixels",
-                               "0 means keys x patch factor^2, but the key count is " +
-                                   std::to_string(keys));
-        maxPixels = std::int64_t(keys) * factor * factor;
-    }
-    const ResizedSize resized = smartResize(height, width, factor, options.minPixels, maxPixels);
-    if (map.size() != std::size_t(height) * std::size_t(width))
+    if (map.size() != std::size_t(std::max(height, 0)) * std::size_t(std::max(width, 0)))
         throw std::invalid_argument("projectSaliencyMap: the map has " +
                                     std::to_string(map.size()) + " values, expected " +
                                     std::to_string(height) + " x " + std::to_string(width));
-
     SaliencyProjection projection;
-    projection.resizedHeight = resized.height;
-    projection.resizedWidth = resized.width;
-    projection.gridHeight = resized.height / factor;
-    projection.gridWidth = resized.width / factor;
+    if (options.grid.isSet()) {
+        // The model's own grid: the map, whatever its size, is averaged over that grid's boxes.
+        if (height < 1 || width < 1)
+            throw inputError("image", "size " + std::to_string(width) + "x" +
+                                          std::to_string(height) + " is empty");
+        checkImageGrid(options.grid);
+        projection.gridHeight = options.grid.rows;
+        projection.gridWidth = options.grid.cols;
+        projection.frames = options.grid.frames;
+        projection.resizedHeight = options.grid.rows * factor;
+        projection.resizedWidth = options.grid.cols * factor;
+    } else {
+        std::int64_t maxPixels = options.maxPixels;
+        if (maxPixels < 0)
+            throw settingError("max-pixels", "must be >= 0 (0 means keys x patch factor^2)");
+        if (maxPixels == 0) {
+            if (keys < 1)
+                throw settingError("max-pixels",
+                                   "0 means keys x patch factor^2, but the key count is " +
+                                       std::to_string(keys));
+            maxPixels = std::int64_t(keys) * factor * factor;
+        }
+        const ResizedSize resized =
+            smartResize(height, width, factor, options.minPixels, maxPixels);
+        projection.resizedHeight = resized.height;
+        projection.resizedWidth = resized.width;
+        projection.gridHeight = resized.height / factor;
+        projection.gridWidth = resized.width / factor;
+    }
     const std::int64_t tokenCount = std::int64_t(projection.gridHeight) * projection.gridWidth;
-    if (tokenCount > std::numeric_limits<int>::max())
-        throw inputError("image", "resized to " + std::to_string(resized.width) + "x" +
-                                      std::to_string(resized.height) + ", too many vision tokens");
+    if (tokenCount * projection.frames > std::numeric_limits<int>::max())
+        throw inputError("image", "resized to " + std::to_string(projection.resizedWidth) + "x" +
+                                      std::to_string(projection.resizedHeight) +
+                                      ", too many vision tokens");
 
     // Separable box weights: a token's sum is sum_y wy(y) * sum_x wx(x) * map(y, x). Each token row
     // first collapses its pixel rows into one weighted row, then every column span reads it.
@@ -160,6 +182,10 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
             out[c] = sum / boxArea;
         }
     }
+    // Every frame of a video grid sees the same map.
+    for (int frame = 1; frame < projection.frames; ++frame)
+        projection.tokens.insert(projection.tokens.end(), projection.tokens.begin(),
+                                 projection.tokens.begin() + std::ptrdiff_t(tokenCount));
     return projection;
 }
 
@@ -174,12 +200,13 @@ std::vector<double> placeOnKeySequence(const SaliencyProjection& projection, int
                                     " tokens, its grid " + std::to_string(count));
     const std::int64_t offset = options.visionOffset;
     if (offset < 0 || offset + count > keys)
-        throw settingError("vision-offset", "the " + std::to_string(projection.gridHeight) + "x" +
-                                                std::to_string(projection.gridWidth) + " = " +
-                                                std::to_string(count) +
-                                                " vision tokens at offset " +
-                                                std::to_string(offset) + " do not fit into " +
-                                                std::to_string(keys) + " keys");
+        throw settingError(
+            "vision-offset",
+            "the " +
+                (projection.frames > 1 ? std::to_string(projection.frames) + "x" : std::string()) +
+                std::to_string(projection.gridHeight) + "x" + std::to_string(projection.gridWidth) +
+                " = " + std::to_string(count) + " vision tokens at offset " +
+                std::to_string(offset) + " do not fit into " + std::to_string(keys) + " keys");
     std::vector<double> saliency(std::size_t(keys), options.textSaliency);
     std::copy(projection.tokens.begin(), projection.tokens.end(),
               saliency.begin() + std::ptrdiff_t(offset));

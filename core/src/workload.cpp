@@ -1,57 +1,38 @@
 #include "attnsteer/workload.h"
 
 #include "attnsteer/errors.h"
-#include "attnsteer/npy.h"
 #include "attnsteer/random.h"
+#include "attnsteer/tensor_file.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <limits>
+#include <mutex>
 
 namespace attnsteer {
 namespace {
 
-std::string shapeText(const std::vector<std::size_t>& shape) {
-    std::string text = "(";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        text += (i ? ", " : "") + std::to_string(shape[i]);
-    return text + (shape.size() == 1 ? ",)" : ")");
-}
-
-std::string indexText(std::size_t flat, int queries, int keys) {
-    const std::size_t k = flat % keys, row = flat / keys;
-    return "(" + std::to_string(row / queries) + ", " + std::to_string(row % queries) + ", " +
-           std::to_string(k) + ")";
-}
-
-Workload loadFile(const std::string& path, WorkloadSource source) {
-    NpyArray array = readNpy(path);
-    const auto& shape = array.shape;
-    std::size_t heads = 0, queries = 0, keys = 0;
-    if (shape.size() == 2) {
-        heads = 1, queries = shape[0], keys = shape[1];
-    } else if (shape.size() == 3) {
-        heads = shape[0], queries = shape[1], keys = shape[2];
-    } else if (shape.size() == 4 && shape[0] == 1) {
-        heads = shape[1], queries = shape[2], keys = shape[3];
-    } else {
-        throw fileError(path, "shape " + shapeText(shape) +
-                                  " does not fit: expected [Q,K], [H,Q,K] or [1,H,Q,K]");
-    }
-    if (heads == 0 || queries == 0 || keys == 0)
-        throw fileError(path, "shape " + shapeText(shape) + " is empty");
-    if (heads * queries > std::size_t(std::numeric_limits<int>::max()) ||
-        keys > std::size_t(std::numeric_limits<int>::max()))
-        throw fileError(path, "shape " + shapeText(shape) + " is too large");
-    return Workload::fromValues(int(heads), int(queries), int(keys), std::move(array.data), source,
-                                path);
-}
-
 std::uint64_t nextWorkloadId() {
     static std::atomic<std::uint64_t> counter{0};
     return ++counter;
+}
+
+/// Rows per block of the check pass: 32 rows of 1024 keys are 128 KiB of floats per thread.
+constexpr std::size_t kCheckBlockRows = 32;
+constexpr std::size_t kNoRow = std::numeric_limits<std::size_t>::max();
+
+/// Where a row of the source is, as numpy would index the file: "(h, q" or "(l, h, q" (without
+/// the closing parenthesis, so that a key can follow).
+std::string rowPosition(std::size_t row, int layers, int heads, int queries) {
+    const std::size_t q = row % std::size_t(queries), unit = row / std::size_t(queries);
+    const std::size_t h = unit % std::size_t(heads), l = unit / std::size_t(heads);
+    std::string text = "(";
+    if (layers > 1)
+        text += std::to_string(l) + ", ";
+    return text + std::to_string(h) + ", " + std::to_string(q);
 }
 
 } // namespace
@@ -65,7 +46,7 @@ Workload Workload::generate(const WorkloadSpec& spec) {
     if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
         throw settingError("logit-std", "must be a finite number >= 0");
     Workload workload;
-    workload.heads_ = spec.heads;
+    workload.headsPerLayer_ = spec.heads;
     workload.queries_ = spec.queries;
     workload.keys_ = spec.keys;
     workload.source_ = WorkloadSource::RandomLogits;
@@ -75,82 +56,208 @@ Workload Workload::generate(const WorkloadSpec& spec) {
     return workload;
 }
 
-Workload Workload::loadLogits(const std::string& path) {
-    Workload workload = loadFile(path, WorkloadSource::FileLogits);
-    const auto bad = std::find_if(workload.values_.begin(), workload.values_.end(),
-                                  [](float v) { return !std::isfinite(v); });
-    if (bad != workload.values_.end())
-        throw fileError(path, "contains NaN or Inf at " +
-                                  indexText(std::size_t(bad - workload.values_.begin()),
-                                            workload.queries_, workload.keys_));
+Workload Workload::openDump(const std::string& path, WorkloadSource source) {
+    Workload workload;
+    workload.file_ = TensorFile::open(path);
+    const TensorFile& file = *workload.file_;
+    workload.source_ = source;
+    workload.label_ = path;
+    workload.sourceLayers_ = file.layers();
+    workload.headsPerLayer_ = file.heads();
+    workload.queries_ = file.queries();
+    workload.keys_ = file.keys();
+    workload.dtype_ = dtypeName(file.dtype());
+    workload.layerMap_.resize(std::size_t(file.layers()));
+    for (int l = 0; l < file.layers(); ++l)
+        workload.layerMap_[std::size_t(l)] = l;
+    workload.spec_ = WorkloadSpec{file.heads(), file.queries(), file.keys(), 0.0, 0};
+    workload.id_ = nextWorkloadId();
+    workload.checkValues();
     return workload;
+}
+
+Workload Workload::loadLogits(const std::string& path) {
+    return openDump(path, WorkloadSource::FileLogits);
 }
 
 Workload Workload::loadAttention(const std::string& path) {
-    Workload workload = loadFile(path, WorkloadSource::FileAttention);
-    const std::size_t keys = std::size_t(workload.keys_);
-    for (std::size_t row = 0; row < workload.rowCount(); ++row) {
-        double sum = 0;
-        for (std::size_t k = 0; k < keys; ++k) {
-            const float p = workload.values_[row * keys + k];
-            if (!std::isfinite(p))
-                throw fileError(path, "contains NaN or Inf at " +
-                                          indexText(row * keys + k, workload.queries_, int(keys)));
-            if (p < 0)
-                throw fileError(path, "negative probability at " +
-                                          indexText(row * keys + k, workload.queries_, int(keys)));
-            sum += p;
-        }
-        if (std::abs(sum - 1.0) > 1e-3) {
-            char text[160];
-            std::snprintf(text, sizeof text, "row (%zu, %zu) sums to %.6g, expected 1 within 1e-3",
-                          row / workload.queries_, row % workload.queries_, sum);
-            throw fileError(path, text);
-        }
-    }
-    return workload;
+    return openDump(path, WorkloadSource::FileAttention);
 }
 
 Workload Workload::fromValues(int heads, int queries, int keys, std::vector<float> values,
-                              WorkloadSource source, std::string label) {
-    if (heads < 1 || queries < 1 || keys < 1 ||
-        values.size() != std::size_t(heads) * queries * keys)
-        throw fileError(label, "values do not match the shape " + std::to_string(heads) + " x " +
-                                   std::to_string(queries) + " x " + std::to_string(keys));
+                              WorkloadSource source, std::string label, int layers) {
+    if (layers < 1 || heads < 1 || queries < 1 || keys < 1 ||
+        values.size() != std::size_t(layers) * heads * queries * keys)
+        throw fileError(label, "values do not match the shape " +
+                                   (layers > 1 ? std::to_string(layers) + " x " : "") +
+                                   std::to_string(heads) + " x " + std::to_string(queries) + " x " +
+                                   std::to_string(keys));
     Workload workload;
-    workload.heads_ = heads;
+    workload.sourceLayers_ = layers;
+    workload.layerMap_.resize(std::size_t(layers));
+    for (int l = 0; l < layers; ++l)
+        workload.layerMap_[std::size_t(l)] = l;
+    workload.headsPerLayer_ = heads;
     workload.queries_ = queries;
     workload.keys_ = keys;
     workload.source_ = source;
     workload.label_ = std::move(label);
-    workload.values_ = std::move(values);
+    workload.values_ = std::make_shared<const std::vector<float>>(std::move(values));
     workload.spec_ = WorkloadSpec{heads, queries, keys, 0.0, 0};
     workload.id_ = nextWorkloadId();
     return workload;
 }
 
-void Workload::fillRows(std::size_t firstRow, std::size_t count, float* out) const {
-    const std::size_t keys = std::size_t(keys_);
-    if (!isGenerated()) {
-        std::copy_n(values_.data() + firstRow * keys, count * keys, out);
-        return;
-    }
-    thread_local std::vector<double> normals;
-    normals.resize(count * keys);
-    philoxNormals(spec_.seed, RandomStream::Logits, std::uint64_t(firstRow) * keys, count * keys,
-                  normals.data());
-    for (std::size_t i = 0; i < count * keys; ++i)
-        out[i] = float(spec_.logitStd * normals[i]);
+Workload Workload::selectLayers(std::span<const int> layers) const {
+    if (layers.empty())
+        throw settingError("layer", "no layer selected");
+    for (int layer : layers)
+        if (layer < 0 || layer >= sourceLayers_)
+            throw settingError("layer", "layer " + std::to_string(layer) + " is out of range 0.." +
+                                            std::to_string(sourceLayers_ - 1));
+    Workload selection = *this;
+    selection.layerMap_.assign(layers.begin(), layers.end());
+    selection.id_ = nextWorkloadId();
+    return selection;
 }
 
-std::vector<float> Workload::rowValues(int head, int query) const {
+void Workload::checkValues() const {
+    const bool logits = holdsLogits();
+    const bool halfPrecision = dtype_ == "float16" || dtype_ == "bfloat16";
+    const double tolerance = halfPrecision ? 2e-2 : 1e-3;
+    const char* toleranceText = halfPrecision ? "2e-2" : "1e-3";
+    const std::size_t keys = std::size_t(keys_);
+    const std::size_t rowsPerLayer = std::size_t(headsPerLayer_) * std::size_t(queries_);
+    const std::size_t rows = std::size_t(sourceLayers_) * rowsPerLayer;
+    const std::size_t blocks = (rows + kCheckBlockRows - 1) / kCheckBlockRows;
+
+    // The first bad row of the whole file is reported, whatever the thread count: blocks after
+    // a known bad row are skipped, blocks before it still run.
+    std::atomic<std::size_t> firstBadRow{kNoRow};
+    std::mutex mutex;
+    std::string message;
+    std::exception_ptr failure;
+    auto report = [&](std::size_t row, std::string text) {
+        const std::lock_guard lock(mutex);
+        if (row < firstBadRow.load()) {
+            firstBadRow = row;
+            message = std::move(text);
+        }
+    };
+#pragma omp parallel
+    {
+        std::vector<float> buffer(kCheckBlockRows * keys);
+#pragma omp for schedule(dynamic)
+        for (std::int64_t block = 0; block < std::int64_t(blocks); ++block) {
+            const std::size_t first = std::size_t(block) * kCheckBlockRows;
+            if (first > firstBadRow.load(std::memory_order_relaxed))
+                continue;
+            const std::size_t count = std::min(kCheckBlockRows, rows - first);
+            try {
+                for (std::size_t done = 0; done < count;) { // a block may cross layers
+                    const std::size_t row = first + done;
+                    const std::size_t layer = row / rowsPerLayer, inLayer = row % rowsPerLayer;
+                    const std::size_t n = std::min(count - done, rowsPerLayer - inLayer);
+                    readSourceRows(int(layer), inLayer, n, buffer.data() + done * keys);
+                    done += n;
+                }
+            } catch (...) {
+                const std::lock_guard lock(mutex);
+                if (!failure)
+                    failure = std::current_exception();
+                continue;
+            }
+            for (std::size_t i = 0; i < count; ++i) {
+                const std::size_t row = first + i;
+                const float* values = buffer.data() + i * keys;
+                auto at = [&](std::size_t k) {
+                    return " at " + rowPosition(row, sourceLayers_, headsPerLayer_, queries_) +
+                           ", " + std::to_string(k) + ")";
+                };
+                std::string problem;
+                double sum = 0;
+                bool anyUnmasked = false;
+                for (std::size_t k = 0; k < keys && problem.empty(); ++k) {
+                    const float v = values[k];
+                    if (logits) {
+                        if (std::isnan(v))
+                            problem = "contains NaN" + at(k);
+                        else if (v == std::numeric_limits<float>::infinity())
+                            problem = "contains +Inf" + at(k);
+                        anyUnmasked = anyUnmasked || v > -std::numeric_limits<float>::infinity();
+                    } else if (!std::isfinite(v)) {
+                        problem = "contains NaN or Inf" + at(k);
+                    } else if (v < 0) {
+                        problem = "negative probability" + at(k);
+                    } else {
+                        sum += v;
+                    }
+                }
+                const std::string position =
+                    rowPosition(row, sourceLayers_, headsPerLayer_, queries_) + ")";
+                if (problem.empty() && logits && !anyUnmasked)
+                    problem = "row " + position + " is masked everywhere (every logit is -inf)";
+                if (problem.empty() && !logits && std::abs(sum - 1.0) > tolerance) {
+                    char text[64];
+                    std::snprintf(text, sizeof text, "%.6g", sum);
+                    problem = "row " + position + " sums to " + text + ", expected 1 within " +
+                              toleranceText;
+                }
+                if (!problem.empty()) {
+                    report(row, std::move(problem));
+                    break;
+                }
+            }
+        }
+    }
+    if (failure)
+        std::rethrow_exception(failure);
+    if (firstBadRow.load() != kNoRow)
+        throw fileError(label_, message);
+}
+
+void Workload::readSourceRows(int sourceLayer, std::size_t firstRow, std::size_t count,
+                              float* out) const {
+    const std::size_t keys = std::size_t(keys_);
+    if (file_) {
+        file_->readRows(sourceLayer, firstRow, count, out);
+        return;
+    }
+    const std::size_t rowsPerLayer = std::size_t(headsPerLayer_) * std::size_t(queries_);
+    std::copy_n(values_->data() + (std::size_t(sourceLayer) * rowsPerLayer + firstRow) * keys,
+                count * keys, out);
+}
+
+void Workload::fillRows(std::size_t firstRow, std::size_t count, float* out) const {
+    const std::size_t keys = std::size_t(keys_);
+    if (isGenerated()) {
+        thread_local std::vector<double> normals;
+        normals.resize(count * keys);
+        philoxNormals(spec_.seed, RandomStream::Logits, std::uint64_t(firstRow) * keys,
+                      count * keys, normals.data());
+        for (std::size_t i = 0; i < count * keys; ++i)
+            out[i] = float(spec_.logitStd * normals[i]);
+        return;
+    }
+    const std::size_t rowsPerLayer = std::size_t(headsPerLayer_) * std::size_t(queries_);
+    while (count > 0) { // a block of rows may span selected layers
+        const std::size_t layer = firstRow / rowsPerLayer, inLayer = firstRow % rowsPerLayer;
+        const std::size_t n = std::min(count, rowsPerLayer - inLayer);
+        readSourceRows(layerMap_[layer], inLayer, n, out);
+        firstRow += n;
+        count -= n;
+        out += n * keys;
+    }
+}
+
+std::vector<float> Workload::rowValues(int unit, int query) const {
     std::vector<float> values(static_cast<std::size_t>(keys_));
-    fillRows(std::size_t(head) * queries_ + query, 1, values.data());
+    fillRows(std::size_t(unit) * queries_ + query, 1, values.data());
     return values;
 }
 
-void Workload::attentionRow(int head, int query, std::span<double> out) const {
-    const auto values = rowValues(head, query);
+void Workload::attentionRow(int unit, int query, std::span<double> out) const {
+    const auto values = rowValues(unit, query);
     if (!holdsLogits()) {
         std::copy(values.begin(), values.end(), out.begin());
         return;
@@ -158,9 +265,26 @@ void Workload::attentionRow(int head, int query, std::span<double> out) const {
     const double maxLogit = *std::max_element(values.begin(), values.end());
     double sum = 0;
     for (std::size_t k = 0; k < values.size(); ++k)
-        sum += out[k] = std::exp(double(values[k]) - maxLogit);
+        sum += out[k] = std::exp(double(values[k]) - maxLogit); // 0 where masked (-inf)
     for (double& a : out)
         a /= sum;
+}
+
+std::vector<int> chooseLayers(std::optional<int> choice, int sourceLayers) {
+    std::vector<int> layers;
+    if (!choice) {
+        for (int l = 0; l < sourceLayers; ++l)
+            layers.push_back(l);
+        return layers;
+    }
+    const int layer = *choice < 0 ? sourceLayers + *choice : *choice;
+    if (layer < 0 || layer >= sourceLayers)
+        throw settingError("layer", "layer " + std::to_string(*choice) + " is out of range " +
+                                        std::to_string(-sourceLayers) + ".." +
+                                        std::to_string(sourceLayers - 1) + " (" +
+                                        std::to_string(sourceLayers) +
+                                        (sourceLayers == 1 ? " layer)" : " layers)"));
+    return {layer};
 }
 
 } // namespace attnsteer

@@ -18,7 +18,8 @@ namespace attnsteer {
 struct SteeringParams {
     double lambda = 0.25;          ///< strength of the bias
     double eps = 1e-9;             ///< added to A before the log; 0 allowed (log 0 = -inf)
-    std::vector<int> steeredHeads; ///< heads that get the bias; empty means all heads
+    std::vector<int> steeredHeads; ///< heads (of a layer) that get the bias, in every layer;
+                                   ///< empty means all heads
 };
 
 /// Progress and cancellation of long work. Both are optional.
@@ -67,8 +68,10 @@ void checkSteeredHeads(std::span<const int> steeredHeads, int heads);
 
 /// The checks every computation makes before steering, with the same one-line messages: SALIENCY
 /// has K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist
-/// ("--steer-heads: head 3 is out of range 0..2"). Returns a flag per head: 1 where the head is
-/// steered. Throws InputError (about the setting "saliency", "eps", "lambda" or "steer-heads").
+/// ("--steer-heads: head 3 is out of range 0..2", against the heads of one layer). Returns a
+/// flag per backend head (Workload::heads(), layer-major): 1 where the head is steered; a listed
+/// head is steered in every layer. Throws InputError (about the setting "saliency", "eps", "lambda"
+/// or "steer-heads").
 std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
                                                std::span<const double> saliency,
                                                std::span<const double> lambdas,

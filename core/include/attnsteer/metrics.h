@@ -41,4 +41,16 @@ std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
                                          std::span<const double> kl, int queries,
                                          const std::string& backend, double elapsedMs);
 
+/// Metrics of a workload of several layers, whose backend heads are LAYERS x HEADS_PER_LAYER,
+/// layer-major (Workload::heads()).
+struct LayeredMetrics {
+    /// Over every row: the totals as given; head h is the mean of head h over the layers.
+    Metrics aggregate;
+    std::vector<Metrics> layers; ///< per layer: its heads, and their mean as its total
+};
+
+/// METRICS split by layer. Every head has the same number of rows, so a mean of means is the
+/// mean over the rows; each reduction % is recomputed from its mean entropies.
+LayeredMetrics splitLayers(const Metrics& metrics, int layers, int headsPerLayer);
+
 } // namespace attnsteer

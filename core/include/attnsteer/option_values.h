@@ -7,10 +7,13 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 namespace attnsteer {
+
+struct ImageGrid;
 
 /// A whole number in [MIN, MAX]: decimal digits with an optional sign, nothing else.
 std::int64_t parseWholeNumber(std::string_view text, std::string_view setting,
@@ -27,5 +30,12 @@ double parseRealNumber(std::string_view text, std::string_view setting,
 /// Head indices: "0,3,5" or "FIRST:LAST" with both ends included ("0:7" is eight heads).
 /// Whether they exist is checked later, against the workload.
 std::vector<int> parseHeadList(std::string_view text, std::string_view setting = "--steer-heads");
+
+/// "ROWSxCOLS" (--image-grid), e.g. "24x24": the vision tokens' grid. Throws InputError about
+/// "image-grid".
+ImageGrid parseImageGrid(std::string_view text);
+
+/// --layer: "all" (nullopt) or a layer index, negative counting from the end (chooseLayers).
+std::optional<int> parseLayerChoice(std::string_view text);
 
 } // namespace attnsteer
