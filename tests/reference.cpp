@@ -62,8 +62,10 @@ Result evaluate(const attnsteer::Workload& workload, std::span<const double> sal
     for (int head = 0; head < workload.heads(); ++head) {
         if (onlyHead >= 0 && head != onlyHead)
             continue;
-        const bool isSteered =
-            steered.empty() || std::find(steered.begin(), steered.end(), head) != steered.end();
+        // The listed heads are heads of a layer, steered in every layer.
+        const int layerHead = head % workload.headsPerLayer();
+        const bool isSteered = steered.empty() || std::find(steered.begin(), steered.end(),
+                                                            layerHead) != steered.end();
         for (int query = 0; query < workload.queries(); ++query, ++rows) {
             const auto a = attentionOf(workload, head, query);
             const auto aSteered = isSteered ? steer(a, saliency, lambda, eps) : a;

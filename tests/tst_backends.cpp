@@ -23,6 +23,7 @@
 #include <bit>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 using namespace attnsteer;
 using testsupport::causalAttention;
@@ -80,6 +81,21 @@ Workload fileLogits(int heads, int queries, int keys, double sigma, std::uint64_
                                 "logits in memory");
 }
 
+/// Logits of LAYERS layers with a causal mask (-inf above the diagonal: query q sees keys
+/// 0..q + K - Q), as a decoder's dump holds them before the softmax.
+Workload maskedLogits(int layers, int heads, int queries, int keys, std::uint64_t seed) {
+    std::vector<float> values(std::size_t(layers) * heads * queries * keys);
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        const int key = int(i % std::size_t(keys));
+        const int query = int(i / std::size_t(keys) % std::size_t(queries));
+        values[i] = key > query + keys - queries
+                        ? -std::numeric_limits<float>::infinity()
+                        : float(1.5 * philoxNormal(seed, RandomStream::Logits, i));
+    }
+    return Workload::fromValues(heads, queries, keys, std::move(values), WorkloadSource::FileLogits,
+                                "masked logits", layers);
+}
+
 Workload randomWorkload(int heads, int queries, int keys, double sigma, std::uint64_t seed) {
     return Workload::generate(WorkloadSpec{heads, queries, keys, sigma, seed});
 }
@@ -113,6 +129,17 @@ const std::vector<Input>& inputs() {
         {"random 2x3x5000 eps=0", [] { return randomWorkload(2, 3, 5000, 0.5, 8); }, 8, 0.0, {}},
         {"causal attention 2x40 eps=0", [] { return causalAttention(2, 40, 9); }, 9, 0.0, {}},
         {"causal attention 2x40 eps=1e-9", [] { return causalAttention(2, 40, 9); }, 9, 1e-9, {}},
+        // A dump's layers: the backends see 3 x 2 heads; head 1 is steered in every layer.
+        {"masked logits 3 layers x 2x20x50 head 1 steered",
+         [] { return maskedLogits(3, 2, 20, 50, 10); },
+         10,
+         1e-9,
+         {1}},
+        {"masked logits 3 layers x 2x20x50 eps=0",
+         [] { return maskedLogits(3, 2, 20, 50, 11); },
+         11,
+         0.0,
+         {}},
     };
     return list;
 }

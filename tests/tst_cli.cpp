@@ -5,7 +5,10 @@
 
 #include "attnsteer/backend.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/metrics.h"
+#include "attnsteer/npy.h"
 #include "attnsteer/projection.h"
+#include "attnsteer/random.h"
 #include "attnsteer/saliency.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
@@ -301,6 +304,8 @@ class TestCli : public QObject {
     void autoFallsBackWhenTheDeviceIsFull();
 
     void projectJson();
+    void metricsOfADumpPerLayer();
+    void dumpLayerAndSidecarOptions();
 
     void attentionBench();
     void attentionBenchText();
@@ -874,6 +879,144 @@ void TestCli::projectJson() {
     const CliRun text = runCli({"project", "--saliency-image", path("half.png")});
     QCOMPARE(text.exitCode, 0);
     QVERIFY2(text.out.contains("2 x 2 = 4 vision tokens"), text.out.constData());
+}
+
+namespace {
+
+/// A 3-layer [L,H,Q,K] attention dump (H = 2, Q = K = 12) at PATH.npy with PATH.json: keys 3..5
+/// are a 1 x 3 vision grid (image_grid_thw [1, 2, 6], merge 2).
+attnsteer::Workload writeLayeredDump(const QString& stem) {
+    const int layers = 3, heads = 2, size = 12;
+    std::vector<float> values(std::size_t(layers) * heads * size * size);
+    for (std::size_t row = 0; row < values.size() / size; ++row) {
+        double sum = 0;
+        std::vector<double> p(size);
+        for (int k = 0; k < size; ++k)
+            sum += p[std::size_t(k)] =
+                std::exp(0.8 * philoxNormal(3, RandomStream::Logits, row * size + std::size_t(k)));
+        for (int k = 0; k < size; ++k)
+            values[row * size + std::size_t(k)] = float(p[std::size_t(k)] / sum);
+    }
+    const std::vector<std::size_t> shape = {layers, heads, size, size};
+    writeNpy((stem + ".npy").toStdString(), shape, values);
+    writeFile(stem + ".json", R"({"vision_start": 3, "image_grid_thw": [1, 2, 6]})");
+    return Workload::loadAttention((stem + ".npy").toStdString());
+}
+
+} // namespace
+
+void TestCli::metricsOfADumpPerLayer() {
+    const Workload workload = writeLayeredDump(path("layered"));
+    const QString dump = path("layered.npy");
+    // half.png (left half black) on the sidecar's 1 x 3 grid: 0, 0.5, 1 at keys 3, 4, 5.
+    std::vector<double> s(12, 0.0);
+    s[4] = 0.5, s[5] = 1.0;
+    SteeringParams params;
+    params.lambda = 2;
+    params.steeredHeads = {1};
+    const LayeredMetrics expected =
+        splitLayers(makeCpuBackend()->evaluate(workload, s, params), 3, 2);
+
+    const CliRun run =
+        runCli({"metrics", "--json", "--backend", "cpu", "--attention", dump, "--saliency-image",
+                path("half.png"), "--lambda", "2", "--steer-heads", "1"});
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    compareSummary(object, expected.aggregate.total, false);
+    QCOMPARE(object.value("heads").toArray().size(), 2);
+    for (int h = 0; h < 2; ++h)
+        compareSummary(object.value("heads").toArray()[h].toObject(),
+                       expected.aggregate.heads[std::size_t(h)]);
+    const QJsonArray layers = object.value("layers").toArray();
+    QCOMPARE(layers.size(), 3);
+    for (int l = 0; l < 3; ++l) {
+        const QJsonObject layer = layers[l].toObject();
+        QCOMPARE(keySet(layer), kSummaryKeys + QSet<QString>({"layer", "heads"}));
+        QCOMPARE(layer.value("layer").toInt(), l);
+        compareSummary(layer, expected.layers[std::size_t(l)].total, false);
+        QCOMPARE(layer.value("heads").toArray()[0].toObject().value("kl").toDouble(), 0.0);
+        compareSummary(layer.value("heads").toArray()[1].toObject(),
+                       expected.layers[std::size_t(l)].heads[1]);
+    }
+
+    // --layer -1: the last layer alone, still listed with its index.
+    const CliRun last =
+        runCli({"metrics", "--json", "--backend", "cpu", "--attention", dump, "--saliency-image",
+                path("half.png"), "--lambda", "2", "--steer-heads", "1", "--layer", "-1"});
+    QCOMPARE(last.exitCode, 0);
+    const QJsonObject lastObject = parseObject(last.out);
+    compareSummary(lastObject, expected.layers[2].total, false);
+    QCOMPARE(lastObject.value("layers").toArray().size(), 1);
+    QCOMPARE(lastObject.value("layers").toArray()[0].toObject().value("layer").toInt(), 2);
+
+    // The text names the layers and lists them.
+    const CliRun text = runCli({"metrics", "--backend", "cpu", "--attention", dump});
+    QCOMPARE(text.exitCode, 0);
+    QVERIFY2(text.out.contains("3 x 2 x 12 x 12 (layers x heads x queries x keys), all of 3 "
+                               "layers, float32"),
+             text.out.constData());
+    QVERIFY2(text.out.contains("layer  entropy original"), text.out.constData());
+}
+
+void TestCli::dumpLayerAndSidecarOptions() {
+    writeLayeredDump(path("options"));
+    const QString dump = path("options.npy");
+    // project: the sidecar's grid, whatever the image's size; --image-grid overrides it.
+    const CliRun projected = runCli({"project", "--json", "--normalize", "none", "--attention",
+                                     dump, "--saliency-image", path("half.png")});
+    QCOMPARE(projected.err, QByteArray());
+    QCOMPARE(projected.exitCode, 0);
+    const QJsonObject grid = parseObject(projected.out);
+    QCOMPARE(grid.value("grid_h").toInt(), 1);
+    QCOMPARE(grid.value("grid_w").toInt(), 3);
+    // Boxes of 56/3 pixels: the sums of fractional pixels round in the last bit.
+    const QJsonArray saliency = grid.value("saliency").toArray();
+    QCOMPARE(saliency.size(), 3);
+    COMPARE_CLOSE(saliency[0].toDouble() + 1, 1.0);
+    COMPARE_CLOSE(saliency[1].toDouble(), 0.5);
+    COMPARE_CLOSE(saliency[2].toDouble(), 1.0);
+    const CliRun overridden =
+        runCli({"project", "--json", "--normalize", "none", "--attention", dump, "--image-grid",
+                "1x4", "--saliency-image", path("half.png")});
+    QCOMPARE(overridden.exitCode, 0);
+    QCOMPARE(parseObject(overridden.out).value("saliency").toArray(),
+             (QJsonArray{0.0, 0.0, 1.0, 1.0}));
+
+    // sweep and plot take --layer.
+    const CliRun sweep = runCli({"sweep", "--json", "--backend", "cpu", "--attention", dump,
+                                 "--layer", "1", "--lambdas", "0,1"});
+    QCOMPARE(sweep.exitCode, 0);
+    QCOMPARE(parseObject(sweep.out).value("rows").toArray().size(), 2);
+    const CliRun plot = runCli({"plot", "--backend", "cpu", "--attention", dump, "--layer", "2",
+                                "--head", "1", "--out", path("layer-plots")});
+    QCOMPARE(plot.err, QByteArray());
+    QCOMPARE(plot.exitCode, 0);
+
+    // Errors: one line, exit 2.
+    const QString other = path("other.json");
+    writeFile(other, R"({"tokens": ["a"]})");
+    const QList<std::pair<QStringList, QString>> errors = {
+        {{"metrics", "--attention", dump, "--layer", "3"},
+         "--layer: layer 3 is out of range -3..2 (3 layers)"},
+        {{"metrics", "--attention", dump, "--layer", "top"},
+         "--layer: 'top' is not a valid whole number"},
+        {{"metrics", "--meta", other}, "--meta: needs a dump (--logits or --attention)"},
+        {{"metrics", "--attention", dump, "--meta", other},
+         other + ": tokens has 1 entries, expected 12 (keys)"},
+        {{"project", "--attention", dump, "--image-grid", "4", "--saliency-image",
+          path("half.png")},
+         "--image-grid: '4' is not ROWSxCOLS, e.g. 24x24"},
+        {{"plot", "--attention", dump, "--head", "2", "--out", path("bad-head")},
+         "--head: 2 is out of range 0..1"},
+    };
+    for (const auto& [arguments, message] : errors) {
+        const bool project = arguments.first() == QLatin1String("project");
+        const CliRun run =
+            runCli(arguments + (project ? QStringList{} : QStringList{"--backend", "cpu"}));
+        QCOMPARE(run.exitCode, 2);
+        QCOMPARE(QString::fromUtf8(run.err), "attnsteer-cli: error: " + message + "\n");
+    }
 }
 
 void TestCli::projectKeepsSixteenBits() {

@@ -70,6 +70,7 @@ class TestProjection : public QObject {
     void tallStripAtRatio200();
     void optionErrors();
     void largeImageIsFast();
+    void modelGridAveragesAnyMapSize();
     void placeOnKeySequenceFillsText();
     void placeOnKeySequenceRejectsOverflow();
 };
@@ -415,6 +416,44 @@ void TestProjection::placeOnKeySequenceRejectsOverflow() {
                          "fit into 2048 keys"));
     options.visionOffset = 0;
     QCOMPARE(placeOnKeySequence(p, 1024, options), std::vector<double>(1024, 0.5));
+}
+
+void TestProjection::modelGridAveragesAnyMapSize() {
+    // A 5 x 5 map whose value is its column index x, on the model's 2 x 2 grid: a token covers
+    // 2.5 x 2.5 pixels. Column means: token 0 covers x = 0, 1 and half of 2: (0 + 1 + 0.5 * 2) /
+    // 2.5 = 0.8; token 1 the other half of 2, then 3 and 4: (0.5 * 2 + 3 + 4) / 2.5 = 3.2.
+    std::vector<float> map(25);
+    for (int i = 0; i < 25; ++i)
+        map[std::size_t(i)] = float(i % 5);
+    ProjectionOptions options;
+    options.grid = ImageGrid{1, 2, 2};
+    options.maxPixels = 1; // the resize options do not apply to the model's grid
+    const SaliencyProjection p = projectSaliencyMap(map, 5, 5, options, 0);
+    QCOMPARE(p.gridHeight, 2);
+    QCOMPARE(p.gridWidth, 2);
+    QCOMPARE(p.resizedHeight, 56);
+    QCOMPARE(p.resizedWidth, 56);
+    QCOMPARE(int(p.tokens.size()), 4);
+    QVERIFY(std::abs(p.tokens[0] - 0.8) < 1e-12 && std::abs(p.tokens[2] - 0.8) < 1e-12);
+    QVERIFY(std::abs(p.tokens[1] - 3.2) < 1e-12 && std::abs(p.tokens[3] - 3.2) < 1e-12);
+    // Two frames (a video grid): the same tokens twice, placed from the vision offset.
+    options.grid = ImageGrid{2, 2, 2};
+    const SaliencyProjection video = projectSaliencyMap(map, 5, 5, options, 0);
+    QCOMPARE(video.tokenCount(), 8);
+    for (int i = 0; i < 4; ++i)
+        QCOMPARE(video.tokens[std::size_t(i + 4)], video.tokens[std::size_t(i)]);
+    options.visionOffset = 3;
+    const auto keys = placeOnKeySequence(video, 12, options);
+    QCOMPARE(keys[3], video.tokens[0]);
+    QCOMPARE(keys[10], video.tokens[7]);
+    QCOMPARE(keys[11], 0.0);
+    QCOMPARE(inputErrorOf([&] { placeOnKeySequence(video, 10, options); }),
+             std::string("--vision-offset: the 2x2x2 = 8 vision tokens at offset 3 do not fit "
+                         "into 10 keys"));
+    options.grid = ImageGrid{1, 0, 3};
+    options.grid.rows = 2, options.grid.frames = 0;
+    QCOMPARE(inputErrorOf([&] { projectSaliencyMap(map, 5, 5, options, 0); }),
+             std::string("--image-grid: every side must be at least 1"));
 }
 
 QTEST_GUILESS_MAIN(TestProjection)
