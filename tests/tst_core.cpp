@@ -88,6 +88,7 @@ class TestCore : public QObject {
     void fastPathMatchesStraightforward_data();
     void fastPathMatchesStraightforward();
     void momentsAreReusedAndInvalidated();
+    void momentBudgetTakesTheExactPass();
     void steeredHeadsRule();
     void steeringRowMath();
     void lambdaPlanChoosesPaths();
@@ -686,6 +687,31 @@ void TestCore::momentsAreReusedAndInvalidated() {
                 const auto expected = reference::evaluate(*workload, *saliency, 0.6, eps);
                 COMPARE_RELATIVE(got.total.kl, expected.kl, 1e-9);
             }
+}
+
+void TestCore::momentBudgetTakesTheExactPass() {
+    // 72 rows need 72 x momentBytes(1) bytes of tables: a budget one byte short of that makes
+    // every lambda take the exact pass, the same numbers bit for bit as with the moments off.
+    const Workload workload = Workload::generate(smallSpec(4));
+    QCOMPARE(momentBytes(72), 72 * momentBytes(1));
+    QVERIFY(momentBytes(1) >= 2 * chebyshev::kTerms * sizeof(double));
+    const auto s = defaultSaliency(96, 4);
+    const std::vector<double> lambdas = {0.1, 0.5, 2};
+    SteeringParams params;
+    auto exact = makeCpuBackend({.useMoments = false});
+    auto overBudget = makeCpuBackend({.maxMomentBytes = momentBytes(72) - 1});
+    auto withinBudget = makeCpuBackend({.maxMomentBytes = momentBytes(72)});
+    const auto expected = exact->evaluate(workload, s, lambdas, params);
+    const auto got = overBudget->evaluate(workload, s, lambdas, params);
+    const auto moments = withinBudget->evaluate(workload, s, lambdas, params);
+    for (std::size_t l = 0; l < lambdas.size(); ++l) {
+        QCOMPARE(got[l].total.kl, expected[l].total.kl);
+        QCOMPARE(got[l].total.entropySteered, expected[l].total.entropySteered);
+        // The moments path agrees within the contract, but not bit for bit: it did run.
+        COMPARE_RELATIVE(moments[l].total.kl, expected[l].total.kl, kMetricsTolerance);
+        QVERIFY(moments[l].total.kl != expected[l].total.kl ||
+                moments[l].total.entropySteered != expected[l].total.entropySteered);
+    }
 }
 
 void TestCore::steeredHeadsRule() {

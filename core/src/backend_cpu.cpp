@@ -229,12 +229,20 @@ struct Moments {
           n(nStorage.data(), Eigen::Index(rows), kTerms), sums(rows) {}
 };
 
+} // namespace
+
+std::size_t momentBytes(std::size_t rows) {
+    return rows * (2 * kTerms * sizeof(double) + sizeof(steering::RowSums));
+}
+
+namespace {
+
 class CpuBackend final : public Backend {
   public:
     explicit CpuBackend(const CpuBackendOptions& options)
         : threads_(options.threads > 0 ? options.threads : omp_get_max_threads()),
-          blockRows_(std::size_t(std::max(1, options.blockRows))), useMoments_(options.useMoments) {
-    }
+          blockRows_(std::size_t(std::max(1, options.blockRows))), useMoments_(options.useMoments),
+          maxMomentBytes_(options.maxMomentBytes) {}
     std::string name() const override { return "cpu"; }
 
     std::vector<Metrics> evaluate(const Workload& workload, std::span<const double> saliency,
@@ -265,6 +273,7 @@ class CpuBackend final : public Backend {
     int threads_;
     std::size_t blockRows_;
     bool useMoments_;
+    std::size_t maxMomentBytes_;
     std::mutex cacheMutex_;
     std::shared_ptr<const Moments> cache_;
 };
@@ -459,8 +468,15 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     const Pieces pieces(workload);
     PieceSums sums(pieces.count(), lambdaCount);
 
-    const chebyshev::LambdaPlan plan =
-        chebyshev::planLambdas(lambdas, chebyshev::Range(shifted.minCoeff()), useMoments_);
+    // The moments of a workload too large for the budget are not kept: its lambdas take the
+    // exact pass, which holds nothing per row (a dump of many layers evaluated once).
+    const bool momentsFit = momentBytes(workload.rowCount()) <= maxMomentBytes_;
+    if (!momentsFit) {
+        std::lock_guard lock(cacheMutex_);
+        cache_.reset();
+    }
+    const chebyshev::LambdaPlan plan = chebyshev::planLambdas(
+        lambdas, chebyshev::Range(shifted.minCoeff()), useMoments_ && momentsFit);
     std::vector<std::size_t> exact = plan.exact;
     if (!plan.moments.empty()) {
         const auto held = moments(workload, saliency, shifted, params.eps, pieces, control);

@@ -83,7 +83,15 @@ struct CpuBackendOptions {
     /// The moments path for the lambdas whose series converges (attnsteer/chebyshev.h); false:
     /// every lambda by the exact pass.
     bool useMoments = true;
+    /// The most memory the moment tables of one workload may take (momentBytes); a larger
+    /// workload takes the exact pass for every lambda. 128 MiB: the random workload up to
+    /// 32 x 4096 rows (100 MiB), one layer of a 28 x 1024 x 1024 dump (22 MiB), but not a dump
+    /// of many layers, whose one-off evaluation would otherwise hold ~770 bytes per row.
+    std::size_t maxMomentBytes = std::size_t(128) << 20;
 };
+
+/// Bytes of the CPU backend's moment tables for ROWS rows.
+std::size_t momentBytes(std::size_t rows);
 
 /// The CPU backend: Eigen, OpenMP over blocks of rows. Results do not depend on the thread count.
 /// It keeps the lambda-free moments of the last workload, saliency and eps, so that moving lambda
