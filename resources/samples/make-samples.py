@@ -7,6 +7,8 @@ the dump numpy as well: Debian's python3-numpy)
 - gaussian-blobs.png  (448 x 336): three Gaussian blobs of different size and strength
 - object-mask.png     (392 x 392): a soft-edged object silhouette (a mug: body, handle, steam)
 - gradient.png        (560 x 280): a left-to-right linear ramp
+- synthetic-dump-saliency.png (504 x 336): a saliency map of the synthetic dump's picture, a
+  blurred blob on the ball (steer the sample with it)
 - synthetic-dump.safetensors, synthetic-dump.json, synthetic-dump.png: made-up attention of 4
   layers x 8 heads over 126 tokens (a chat prompt around an 8 x 12 grid of vision tokens) on a
   504 x 336 picture of a red ball on grass; written by scripts/dump-attention.py's write_dump.
@@ -248,6 +250,13 @@ def synthetic_dump(here):
                   "object": "a red ball covering " + described})
 
 
+def ball_saliency(x, y):
+    """What a vision model's saliency might say about the sample's picture: the ball, a little
+    blurred and larger than it is, over a faint response to the bright sky."""
+    ball = math.exp(-(math.hypot(x - BALL_X, y - BALL_Y) / (1.3 * BALL_R)) ** 2)
+    return min(1.0, ball + 0.08 * max(0.0, 1.0 - y / 120.0))
+
+
 def luminance_keys(luminance, k, v0):
     """The picture's brightness per vision token as a row over all K keys (0 for text keys)."""
     import numpy as np
@@ -263,3 +272,5 @@ if __name__ == "__main__":
     write_png(os.path.join(here, "object-mask.png"), 392, 392, mug)
     write_png(os.path.join(here, "gradient.png"), 560, 280, gradient)
     synthetic_dump(here)
+    write_png(os.path.join(here, "synthetic-dump-saliency.png"), PICTURE_W, PICTURE_H,
+              ball_saliency)
