@@ -51,17 +51,23 @@ std::size_t dtypeBytes(TensorDtype dtype) {
 
 namespace {
 
-/// binary16 to binary32 without branches, so that loops over it vectorize: normal numbers
-/// rebias the exponent, subnormals are their mantissa times 2^-24 (exact: the product is a
-/// normal float, so no flush-to-zero mode can touch it), infinities and NaN keep their payload.
+/// binary16 to binary32 with masks instead of branches, so that loops over it vectorize: normal
+/// numbers rebias the exponent; subnormals are (2^-14 + m 2^-24) - 2^-14, exact (Sterbenz) and
+/// computed on normal floats only, so no flush-to-zero mode can touch them; infinities and NaN
+/// keep their payload, as numpy's conversion does.
 inline float halfBitsToFloat(std::uint16_t half) {
     const std::uint32_t sign = std::uint32_t(half & 0x8000u) << 16;
     const std::uint32_t magnitude = half & 0x7fffu;
-    const std::uint32_t normal = (magnitude << 13) + (std::uint32_t(127 - 15) << 23);
-    const std::uint32_t special = (magnitude << 13) | 0x7f800000u;
-    const std::uint32_t subnormal = std::bit_cast<std::uint32_t>(float(int(magnitude)) * 0x1p-24f);
-    std::uint32_t bits = magnitude >= 0x7c00u ? special : normal;
-    bits = magnitude < 0x400u ? subnormal : bits;
+    const std::uint32_t shifted = magnitude << 13;
+    const std::uint32_t isSpecial = 0u - std::uint32_t(magnitude >= 0x7c00u);
+    const std::uint32_t isSubnormal = 0u - std::uint32_t(magnitude < 0x400u);
+    const std::uint32_t normal = shifted + (std::uint32_t(127 - 15) << 23);
+    const std::uint32_t special = shifted | 0x7f800000u;
+    constexpr std::uint32_t kTwoToMinus14 = std::uint32_t(127 - 14) << 23;
+    const std::uint32_t subnormal = std::bit_cast<std::uint32_t>(
+        std::bit_cast<float>(shifted + kTwoToMinus14) - std::bit_cast<float>(kTwoToMinus14));
+    std::uint32_t bits = (normal & ~isSpecial) | (special & isSpecial);
+    bits = (bits & ~isSubnormal) | (subnormal & isSubnormal);
     return std::bit_cast<float>(bits | sign);
 }
 
