@@ -539,7 +539,7 @@ class TestTensorFile : public QObject {
         QTest::newRow("empty .npy")
             << "a.npy" << QByteArray() << "not a .npy file (missing NUMPY magic)";
         QTest::newRow("zip signature only")
-            << "a.npz" << QByteArray("PK\x03\x04 and nothing else", 23)
+            << "a.npz" << QByteArray("PK\x03\x04", 4) + " and nothing else"
             << "not a zip archive, or cut off: no end of central directory record";
 
         QTest::newRow("npy [K]") << "a.npy" << npyBytes(npyDict("<f4", "(4,)"), f4x4)
