@@ -514,12 +514,14 @@ void TestCore::badFilesAreRejectedWithTheirMessage() {
         writeNpy(path(name), shape, data);
         return path(name);
     };
-    const auto fiveD = write("5d.npy", {1, 1, 1, 2, 2}, std::vector<float>(4, 0.f));
-    QCOMPARE(errorOf([&] { Workload::loadLogits(fiveD); }),
-             QString::fromStdString(fiveD + ": shape (1, 1, 1, 2, 2) does not fit: expected "
-                                            "[Q,K], [H,Q,K] or [1,H,Q,K]"));
-    const auto notBatch = write("2batch.npy", {2, 1, 2, 2}, std::vector<float>(8, 0.f));
-    QVERIFY(errorOf([&] { Workload::loadLogits(notBatch); }).contains("does not fit"));
+    const auto sixD = write("6d.npy", {1, 1, 1, 1, 2, 2}, std::vector<float>(4, 0.f));
+    QCOMPARE(errorOf([&] { Workload::loadLogits(sixD); }),
+             QString::fromStdString(sixD + ": shape (1, 1, 1, 1, 2, 2) does not fit: expected "
+                                           "[Q,K], [H,Q,K], [L,H,Q,K] or [L,1,H,Q,K]"));
+    const auto notBatch = write("2batch.npy", {3, 2, 1, 2, 2}, std::vector<float>(24, 0.f));
+    QCOMPARE(errorOf([&] { Workload::loadLogits(notBatch); }),
+             QString::fromStdString(notBatch + ": batch size is 2; only batch 1 is supported: "
+                                               "dump one example per file"));
     const auto withNan = write("nan.npy", {2, 3}, {0, 0, 0, 0, NAN, 0});
     QCOMPARE(errorOf([&] { Workload::loadLogits(withNan); }),
              QString::fromStdString(withNan + ": contains NaN at (0, 1, 1)"));

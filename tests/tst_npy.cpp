@@ -8,8 +8,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -189,6 +193,96 @@ class TestNpy : public QObject {
         }
     }
 
+    void otherDtypes_data() {
+        QTest::addColumn<QByteArray>("descr");
+        QTest::addColumn<int>("bytes");
+        QTest::addColumn<bool>("bigEndian");
+        QTest::newRow("<f2") << QByteArray("<f2") << 2 << false;
+        QTest::newRow(">f2") << QByteArray(">f2") << 2 << true;
+        QTest::newRow("=f2") << QByteArray("=f2") << 2 << false;
+        QTest::newRow(">f4") << QByteArray(">f4") << 4 << true;
+        QTest::newRow(">f8") << QByteArray(">f8") << 8 << true;
+    }
+
+    void otherDtypes() {
+        QFETCH(QByteArray, descr);
+        QFETCH(int, bytes);
+        QFETCH(bool, bigEndian);
+        // Values exact in float16: -2 .. 3.5 in quarters, then an infinity, a float16 subnormal
+        // (2^-24) and -0.
+        std::vector<float> expected;
+        for (int i = 0; i < 23; ++i)
+            expected.push_back(float(i) * 0.25f - 2.0f);
+        expected.push_back(-std::numeric_limits<float>::infinity());
+        expected.push_back(std::ldexp(1.0f, -24));
+        expected.push_back(-0.0f);
+        QByteArray data;
+        for (float value : expected) {
+            QByteArray element;
+            if (bytes == 2) {
+                // float16 bits by hand: sign, exponent, mantissa.
+                std::uint16_t bits = 0;
+                if (std::isinf(value))
+                    bits = 0xfc00;
+                else if (value == std::ldexp(1.0f, -24))
+                    bits = 0x0001;
+                else if (value != 0) {
+                    int exponent = 0;
+                    const float mantissa = std::frexp(std::fabs(value), &exponent); // [0.5, 1)
+                    bits = std::uint16_t(((exponent - 1 + 15) << 10) |
+                                         (int(mantissa * 2048.0f) - 1024));
+                }
+                if (std::signbit(value))
+                    bits |= 0x8000;
+                element = QByteArray(reinterpret_cast<const char*>(&bits), 2);
+            } else if (bytes == 4) {
+                element = QByteArray(reinterpret_cast<const char*>(&value), 4);
+            } else {
+                const double wide = value;
+                element = QByteArray(reinterpret_cast<const char*>(&wide), 8);
+            }
+            if (bigEndian)
+                std::reverse(element.begin(), element.end());
+            data += element;
+        }
+        const std::string path =
+            writeFile("dtype.npy", npyBytes(dictText(descr, false, "(2, 13)"), 1, data));
+        const NpyArray array = readNpy(path);
+        QCOMPARE(array.sourceBytesPerElement, bytes);
+        QCOMPARE(array.shape, (std::vector<std::size_t>{2, 13}));
+        QCOMPARE(array.data.size(), expected.size());
+        QVERIFY(std::memcmp(array.data.data(), expected.data(), expected.size() * 4) == 0);
+    }
+
+    void longShapeShortMessage() {
+        // 5000 dimensions of 1 and a data section of the wrong size: the message stays one short
+        // line; the same shape with the right data is read.
+        QByteArray shape = "(";
+        for (int i = 0; i < 5000; ++i)
+            shape += "1, ";
+        shape += ")";
+        const std::string bad =
+            writeFile("long.npy", npyBytes(dictText("<f4", false, shape), 2, floatData(2)));
+        const std::string error = errorOf(bad);
+        QCOMPARE(error, bad + ": 4 extra bytes after the data");
+        const std::string good =
+            writeFile("long.npy", npyBytes(dictText("<f4", false, shape), 2, floatData(1)));
+        QCOMPARE(readNpy(good).shape.size(), std::size_t(5000));
+        QByteArray badShape = shape;
+        badShape[badShape.size() - 4] = 'x';
+        const std::string malformed =
+            writeFile("long.npy", npyBytes(dictText("<f4", false, badShape), 2, floatData(1)));
+        QCOMPARE(errorOf(malformed),
+                 malformed +
+                     ": malformed .npy header: shape is not a tuple of non-negative integers");
+    }
+
+    void fifoDoesNotHang() {
+        const std::string path = pathFor("fifo.npy");
+        QCOMPARE(::mkfifo(path.c_str(), 0600), 0);
+        QCOMPARE(errorOf(path), path + ": cannot open file: not a regular file");
+    }
+
     void headerVariants_data() {
         QTest::addColumn<QByteArray>("dict");
         QTest::addColumn<int>("major");
@@ -238,14 +332,16 @@ class TestNpy : public QObject {
         QTest::newRow("short magic")
             << QByteArray("\x93NUMPY\x01", 7) << "not a .npy file (missing NUMPY magic)";
         QTest::newRow("int32") << npyBytes(dictText("<i4", false, "(3, 4)"), 1, twelve)
-                               << "dtype is <i4, expected float32 or float64 (little-endian)";
-        QTest::newRow("big-endian") << npyBytes(dictText(">f4", false, "(3, 4)"), 1, twelve)
-                                    << "dtype is >f4, expected float32 or float64 (little-endian)";
-        QTest::newRow("float16") << npyBytes(dictText("<f2", false, "(3, 4)"), 1, twelve)
-                                 << "dtype is <f2, expected float32 or float64 (little-endian)";
+                               << "dtype is <i4, expected float16, float32 or float64";
+        QTest::newRow("complex") << npyBytes(dictText("<c8", false, "(3, 2)"), 1, twelve)
+                                 << "dtype is <c8, expected float16, float32 or float64";
+        QTest::newRow("float128") << npyBytes(dictText("<f16", false, "(3,)"), 1, twelve)
+                                  << "dtype is <f16, expected float16, float32 or float64";
+        QTest::newRow("byte order |") << npyBytes(dictText("|f4", false, "(3, 4)"), 1, twelve)
+                                      << "dtype is |f4, expected float16, float32 or float64";
         QTest::newRow("structured")
             << npyBytes("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }")
-            << "dtype is a structured type, expected float32 or float64 (little-endian)";
+            << "dtype is a structured type, expected float16, float32 or float64";
         QTest::newRow("fortran") << npyBytes(dictText("<f4", true, "(3, 4)"), 1, twelve)
                                  << "Fortran order is not supported; save with "
                                     "numpy.ascontiguousarray";
@@ -277,6 +373,14 @@ class TestNpy : public QObject {
         QTest::newRow("negative dim") << npyBytes(dictText("<f4", false, "(-1, 12)"), 1, twelve)
                                       << "malformed .npy header: shape is not a tuple of "
                                          "non-negative integers";
+        QTest::newRow("leading zero")
+            << npyBytes(dictText("<f4", false, "(03, 4)"), 1, twelve)
+            << "malformed .npy header: shape has a number with a leading zero";
+        QTest::newRow("leading zeros")
+            << npyBytes(dictText("<f4", false, "(3, 004)"), 1, twelve)
+            << "malformed .npy header: shape has a number with a leading zero";
+        QTest::newRow("truncated f2") << npyBytes(dictText("<f2", false, "(3, 40)"), 1, twelve)
+                                      << "truncated: expected 240 bytes of data, found 48";
         QTest::newRow("list shape") << npyBytes(dictText("<f4", false, "[3, 4]"), 1, twelve)
                                     << "malformed .npy header: shape is not a tuple of "
                                        "non-negative integers";

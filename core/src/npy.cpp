@@ -1,6 +1,8 @@
 #include "attnsteer/npy.h"
 
 #include "attnsteer/errors.h"
+#include "npy_header.h"
+#include "tensor_file_io.h"
 
 #include <algorithm>
 #include <bit>
@@ -20,30 +22,23 @@ namespace attnsteer {
 static_assert(std::endian::native == std::endian::little,
               "the .npy reader and writer assume a little-endian host");
 
+using detail::printable;
+
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
 constexpr std::size_t kMagicSize = 6;
-/// The largest element count we accept: 2^34 floats are 64 GiB, far beyond any saliency map.
+/// The largest element count readNpy accepts (it holds them all): 2^34 floats are 64 GiB, far
+/// beyond any saliency map.
 constexpr std::size_t kMaxElements = std::size_t(1) << 34;
-/// Elements converted per read when the file holds float64.
-constexpr std::size_t kF8Chunk = std::size_t(1) << 20;
+/// Bytes read per step when the file's elements need converting.
+constexpr std::size_t kConvertChunkBytes = std::size_t(1) << 22;
+const std::string kExpectedDtypes = "expected float16, float32 or float64";
 
 struct FileCloser {
     void operator()(std::FILE* f) const { std::fclose(f); }
 };
 using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-/// Makes header text safe to quote in a one-line message: printable ASCII only, short.
-std::string printable(std::string_view text) {
-    constexpr std::size_t kMaxShown = 32;
-    std::string out;
-    for (char c : text.substr(0, kMaxShown))
-        out += (c >= 0x20 && c <= 0x7e) ? c : '?';
-    if (text.size() > kMaxShown)
-        out += "...";
-    return out;
-}
 
 /// The parsed header dictionary.
 struct Header {
@@ -56,7 +51,8 @@ struct Header {
 /// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
 class HeaderParser {
   public:
-    HeaderParser(const std::string& path, std::string_view text) : path_(path), text_(text) {}
+    HeaderParser(const std::string& path, const std::string& prefix, std::string_view text)
+        : path_(path), prefix_(prefix), text_(text) {}
 
     Header parse() {
         skipSpace();
@@ -78,8 +74,8 @@ class HeaderParser {
             if (key == "descr") {
                 markSeen(haveDescr, key);
                 if (peek() == '[')
-                    throw fileError(path_, "dtype is a structured type, expected float32 or "
-                                           "float64 (little-endian)");
+                    throw fileError(path_,
+                                    prefix_ + "dtype is a structured type, " + kExpectedDtypes);
                 header.descr = parseString("descr to be a string");
             } else if (key == "fortran_order") {
                 markSeen(haveFortran, key);
@@ -115,7 +111,7 @@ class HeaderParser {
 
   private:
     [[noreturn]] void fail(const std::string& what) const {
-        throw fileError(path_, "malformed .npy header: " + what);
+        throw fileError(path_, prefix_ + "malformed .npy header: " + what);
     }
 
     bool atEnd() const { return pos_ >= text_.size(); }
@@ -176,7 +172,8 @@ class HeaderParser {
         fail("fortran_order is not True or False");
     }
 
-    /// A tuple of non-negative integers: (), (5,), (3, 4) or (3, 4,); Python 2's 3L also passes.
+    /// A tuple of non-negative integers: (), (5,), (3, 4) or (3, 4,); Python 2's 3L also passes,
+    /// a leading zero (03) does not, as in Python.
     std::vector<std::size_t> parseShape() {
         const std::string bad = "shape is not a tuple of non-negative integers";
         if (peek() != '(')
@@ -191,11 +188,14 @@ class HeaderParser {
             }
             if (peek() < '0' || peek() > '9')
                 fail(bad);
+            if (peek() == '0' && pos_ + 1 < text_.size() && text_[pos_ + 1] >= '0' &&
+                text_[pos_ + 1] <= '9')
+                fail("shape has a number with a leading zero");
             std::size_t dim = 0;
             while (!atEnd() && text_[pos_] >= '0' && text_[pos_] <= '9') {
                 const std::size_t digit = std::size_t(text_[pos_] - '0');
-                if (dim > (kMaxElements - digit) / 10)
-                    throw fileError(path_, "shape too large");
+                if (dim > (detail::kMaxNpyElements - digit) / 10)
+                    throw fileError(path_, prefix_ + "shape too large");
                 dim = dim * 10 + digit;
                 ++pos_;
             }
@@ -212,22 +212,45 @@ class HeaderParser {
     }
 
     const std::string& path_;
+    const std::string& prefix_;
     std::string_view text_;
     std::size_t pos_ = 0;
 };
 
-/// The element count of SHAPE, or nullopt when it exceeds kMaxElements. A zero dimension makes
-/// any shape empty; the parser already caps each dimension at kMaxElements.
-std::optional<std::size_t> checkedCount(std::span<const std::size_t> shape) {
+/// The element count of SHAPE, or nullopt when it exceeds MAX_ELEMENTS. A zero dimension makes
+/// any shape empty; the parser already caps each dimension at kMaxNpyElements.
+std::optional<std::uint64_t> checkedCount(std::span<const std::size_t> shape,
+                                          std::uint64_t maxElements) {
     if (std::find(shape.begin(), shape.end(), std::size_t(0)) != shape.end())
-        return std::size_t(0);
-    std::size_t count = 1;
+        return std::uint64_t(0);
+    std::uint64_t count = 1;
     for (std::size_t dim : shape) {
-        if (dim > kMaxElements / count)
+        if (dim > maxElements / count)
             return std::nullopt;
         count *= dim;
     }
     return count;
+}
+
+/// The dtype of DESCR when it is a float the readers convert: '<f2' '<f4' '<f8', '>' for
+/// big-endian, '=' for native (little-endian here).
+std::optional<std::pair<TensorDtype, bool>> floatDtype(std::string_view descr) {
+    if (descr.size() != 3 || descr[1] != 'f')
+        return std::nullopt;
+    const char order = descr[0];
+    if (order != '<' && order != '>' && order != '=')
+        return std::nullopt;
+    const bool bigEndian = order == '>';
+    switch (descr[2]) {
+    case '2':
+        return std::pair{TensorDtype::Float16, bigEndian};
+    case '4':
+        return std::pair{TensorDtype::Float32, bigEndian};
+    case '8':
+        return std::pair{TensorDtype::Float64, bigEndian};
+    default:
+        return std::nullopt;
+    }
 }
 
 std::uint32_t littleEndian(const unsigned char* bytes, int size) {
@@ -250,98 +273,99 @@ std::size_t NpyArray::elementCount() const {
     return count;
 }
 
-NpyArray readNpy(const std::string& path) {
-    errno = 0;
-    FilePtr file(std::fopen(path.c_str(), "rb"));
-    if (!file)
-        throw fileError(path, "cannot open file: " + errnoText(errno ? errno : ENOENT));
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec))
-        throw fileError(path, "cannot open file: " + errnoText(EISDIR));
-    const std::uintmax_t fileSize = std::filesystem::file_size(path, ec);
-    if (ec)
-        throw fileError(path, "cannot open file: " + ec.message());
+namespace detail {
 
-    auto readExactly = [&](void* buffer, std::size_t bytes) {
-        const std::size_t got = std::fread(buffer, 1, bytes, file.get());
-        if (got != bytes && std::ferror(file.get()))
-            throw fileError(path, "cannot read file: " + errnoText(errno ? errno : EIO));
-        return got;
-    };
-
+NpyHeader readNpyHeader(const std::string& path, const std::string& prefix, std::uint64_t size,
+                        const NpyReadAt& read, std::uint64_t maxElements) {
+    const auto fail = [&](const std::string& problem) { return fileError(path, prefix + problem); };
     // Preamble: magic, major and minor version, header length (2 bytes in 1.0, 4 in 2.0 and 3.0).
     unsigned char preamble[12] = {};
-    const std::string notNpy = "not a .npy file (missing NUMPY magic)";
-    if (fileSize < 10 || readExactly(preamble, 10) != 10 ||
-        std::memcmp(preamble, kMagic, kMagicSize) != 0)
-        throw fileError(path, notNpy);
+    if (size < 10 || read(preamble, 10, 0) != 10 || std::memcmp(preamble, kMagic, kMagicSize) != 0)
+        throw fail("not a .npy file (missing NUMPY magic)");
     const int major = preamble[6], minor = preamble[7];
     if (major < 1 || major > 3 || minor != 0)
-        throw fileError(path, "unsupported .npy version " + std::to_string(major) + "." +
-                                  std::to_string(minor));
+        throw fail("unsupported .npy version " + std::to_string(major) + "." +
+                   std::to_string(minor));
     const int lengthBytes = major == 1 ? 2 : 4;
-    const std::uintmax_t preambleSize = 8 + std::uintmax_t(lengthBytes);
-    if (fileSize < preambleSize || (lengthBytes == 4 && readExactly(preamble + 10, 2) != 2))
-        throw fileError(path, "malformed .npy header: file ends inside the header");
-    const std::uintmax_t headerSize = littleEndian(preamble + 8, lengthBytes);
-    if (fileSize - preambleSize < headerSize)
-        throw fileError(path, "malformed .npy header: file ends inside the header");
+    const std::uint64_t preambleSize = 8 + std::uint64_t(lengthBytes);
+    const std::string cut = "malformed .npy header: file ends inside the header";
+    if (size < preambleSize || (lengthBytes == 4 && read(preamble + 10, 2, 10) != 2))
+        throw fail(cut);
+    const std::uint64_t headerSize = littleEndian(preamble + 8, lengthBytes);
+    if (size - preambleSize < headerSize)
+        throw fail(cut);
     std::string headerText(std::size_t(headerSize), '\0');
-    if (readExactly(headerText.data(), headerText.size()) != headerText.size())
-        throw fileError(path, "malformed .npy header: file ends inside the header");
+    if (read(headerText.data(), headerText.size(), preambleSize) != headerText.size())
+        throw fail(cut);
 
-    const Header header = HeaderParser(path, headerText).parse();
-
-    NpyArray array;
-    const std::string_view descr = header.descr;
-    if (descr == "<f4" || descr == "=f4")
-        array.sourceBytesPerElement = 4;
-    else if (descr == "<f8" || descr == "=f8")
-        array.sourceBytesPerElement = 8;
-    else
-        throw fileError(path, "dtype is " + printable(descr) +
-                                  ", expected float32 or float64 (little-endian)");
-    if (header.fortranOrder)
-        throw fileError(path, "Fortran order is not supported; save with numpy.ascontiguousarray");
-    const std::optional<std::size_t> count = checkedCount(header.shape);
+    const Header dict = HeaderParser(path, prefix, headerText).parse();
+    const auto dtype = floatDtype(dict.descr);
+    if (!dtype)
+        throw fail("dtype is " + printable(dict.descr) + ", " + kExpectedDtypes);
+    if (dict.fortranOrder)
+        throw fail("Fortran order is not supported; save with numpy.ascontiguousarray");
+    const std::optional<std::uint64_t> count = checkedCount(dict.shape, maxElements);
     if (!count)
-        throw fileError(path, "shape too large");
+        throw fail("shape too large");
 
-    // Sizes first, allocation second: a wrong shape must not cost gigabytes of memory.
-    const std::uintmax_t needed =
-        std::uintmax_t(*count) * std::uintmax_t(array.sourceBytesPerElement);
-    const std::uintmax_t found = fileSize - preambleSize - headerSize;
+    NpyHeader header;
+    header.shape = dict.shape;
+    header.dtype = dtype->first;
+    header.bigEndian = dtype->second;
+    header.elements = *count;
+    header.dataOffset = preambleSize + headerSize;
+    const std::uint64_t needed = *count * dtypeBytes(header.dtype);
+    const std::uint64_t found = size - header.dataOffset;
     if (found < needed)
-        throw fileError(path, "truncated: expected " + std::to_string(needed) +
-                                  " bytes of data, found " + std::to_string(found));
+        throw fail("truncated: expected " + std::to_string(needed) + " bytes of data, found " +
+                   std::to_string(found));
     if (found > needed)
-        throw fileError(path, std::to_string(found - needed) + " extra bytes after the data");
+        throw fail(std::to_string(found - needed) + " extra bytes after the data");
+    return header;
+}
 
+} // namespace detail
+
+NpyArray readNpy(const std::string& path) {
+    const detail::PosixFile file = detail::PosixFile::open(path);
+    const detail::NpyHeader header = detail::readNpyHeader(
+        path, {}, file.size(),
+        [&](void* buffer, std::size_t bytes, std::uint64_t offset) {
+            return file.readAt(buffer, bytes, offset);
+        },
+        kMaxElements);
+
+    // Sizes first (readNpyHeader checked them against the file), allocation second.
+    const std::size_t count = std::size_t(header.elements);
+    const std::size_t elementBytes = dtypeBytes(header.dtype);
+    const std::uint64_t needed = header.elements * elementBytes;
+    NpyArray array;
     array.shape = header.shape;
-    array.data.resize(*count);
-    const auto truncatedWhileReading = [&](std::uintmax_t got) {
+    array.sourceBytesPerElement = int(elementBytes);
+    array.data.resize(count);
+    const auto truncatedWhileReading = [&](std::uint64_t got) {
         return fileError(path, "truncated: expected " + std::to_string(needed) +
                                    " bytes of data, found " + std::to_string(got));
     };
-    if (*count == 0) {
-        // Nothing to read; the sizes above already matched.
-    } else if (array.sourceBytesPerElement == 4) {
-        const std::size_t bytes = *count * sizeof(float);
-        const std::size_t got = readExactly(array.data.data(), bytes);
-        if (got != bytes)
+    if (count == 0)
+        return array;
+    if (header.dtype == TensorDtype::Float32 && !header.bigEndian) {
+        const std::size_t got = file.readAt(array.data.data(), needed, header.dataOffset);
+        if (got != needed)
             throw truncatedWhileReading(got);
-    } else {
-        std::vector<double> chunk(std::min(*count, kF8Chunk));
-        for (std::size_t done = 0; done < *count;) {
-            const std::size_t n = std::min(chunk.size(), *count - done);
-            const std::size_t got = readExactly(chunk.data(), n * sizeof(double));
-            if (got != n * sizeof(double))
-                throw truncatedWhileReading(done * sizeof(double) + got);
-            std::transform(chunk.begin(), chunk.begin() + std::ptrdiff_t(n),
-                           array.data.begin() + std::ptrdiff_t(done),
-                           [](double v) { return static_cast<float>(v); });
-            done += n;
-        }
+        return array;
+    }
+    const std::size_t chunkElements = kConvertChunkBytes / elementBytes;
+    std::vector<unsigned char> chunk(std::min(count, chunkElements) * elementBytes);
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t n = std::min(chunkElements, count - done);
+        const std::size_t got =
+            file.readAt(chunk.data(), n * elementBytes, header.dataOffset + done * elementBytes);
+        if (got != n * elementBytes)
+            throw truncatedWhileReading(done * elementBytes + got);
+        detail::convertToFloat(header.dtype, header.bigEndian, chunk.data(), n,
+                               array.data.data() + done);
+        done += n;
     }
     return array;
 }

@@ -6,11 +6,21 @@
 #include "attnsteer/saliency.h"
 #include "attnsteer/straightforward.h"
 #include "attnsteer/sweep.h"
+#include "attnsteer/tensor_file.h"
 #include "attnsteer/workload.h"
 
 #include <benchmark/benchmark.h>
 
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
 #include <sys/resource.h>
+#include <unistd.h>
 
 using namespace attnsteer;
 
@@ -137,5 +147,135 @@ static void BM_DefaultSweep(benchmark::State& state) {
         benchmark::DoNotOptimize(runSweep(config, *backend));
 }
 BENCHMARK(BM_DefaultSweep)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+namespace {
+
+/// The dumps BM_TensorFileRows reads: [L, H, Q, K] = [4, 8, 1024, 1024] float16 (64 MiB of data)
+/// as .npy, as an .npz of one stored member (np.savez) and as .safetensors, written once into
+/// $TMPDIR (else /tmp) by the C++ writers below and removed at exit.
+constexpr std::size_t kDumpLayers = 4, kDumpHeads = 8, kDumpQueries = 1024, kDumpKeys = 1024;
+constexpr std::size_t kDumpElements = kDumpLayers * kDumpHeads * kDumpQueries * kDumpKeys;
+
+std::uint32_t crc32Of(const std::string& bytes) {
+    static const std::array<std::uint32_t, 256> table = [] {
+        std::array<std::uint32_t, 256> t{};
+        for (std::uint32_t i = 0; i < 256; ++i) {
+            std::uint32_t c = i;
+            for (int k = 0; k < 8; ++k)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    std::uint32_t crc = 0xffffffffu;
+    for (unsigned char byte : bytes)
+        crc = table[(crc ^ byte) & 0xff] ^ (crc >> 8);
+    return crc ^ 0xffffffffu;
+}
+
+/// Little-endian integers of SIZE bytes.
+std::string le(std::uint64_t value, int size) {
+    std::string out;
+    for (int i = 0; i < size; ++i)
+        out += char((value >> (8 * i)) & 0xff);
+    return out;
+}
+
+struct DumpFiles {
+    std::string npy, npz, safetensors;
+
+    DumpFiles() {
+        const char* env = std::getenv("TMPDIR");
+        const std::string stem = std::string(env && *env ? env : "/tmp") + "/attnsteer-bench-" +
+                                 std::to_string(::getpid());
+        npy = stem + ".npy", npz = stem + ".npz", safetensors = stem + ".safetensors";
+
+        // Attention-like float16 values in [0, 1) from a fixed LCG.
+        std::string data(kDumpElements * 2, '\0');
+        std::uint64_t state = 0x9e3779b97f4a7c15ull;
+        for (std::size_t i = 0; i < kDumpElements; ++i) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            const auto bits = std::uint16_t((state >> 33) % 0x3c00);
+            data[2 * i] = char(bits & 0xff), data[2 * i + 1] = char(bits >> 8);
+        }
+
+        std::string dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (" +
+                           std::to_string(kDumpLayers) + ", " + std::to_string(kDumpHeads) + ", " +
+                           std::to_string(kDumpQueries) + ", " + std::to_string(kDumpKeys) + "), }";
+        dict.append((10 + dict.size() + 1 + 63) / 64 * 64 - 10 - dict.size() - 1, ' ');
+        dict += '\n';
+        const std::string npyBytes =
+            std::string("\x93NUMPY\x01\x00", 8) + le(dict.size(), 2) + dict + data;
+        std::ofstream(npy, std::ios::binary) << npyBytes;
+
+        // A stored zip of one member, as np.savez writes it.
+        const std::string name = "attentions.npy";
+        const std::string sizes = le(crc32Of(npyBytes), 4) + le(npyBytes.size(), 4) +
+                                  le(npyBytes.size(), 4) + le(name.size(), 2) + le(0, 2);
+        const std::string local = le(0x04034b50, 4) + le(20, 2) + le(0, 2) + le(0, 2) + le(0, 2) +
+                                  le(0x21, 2) + sizes + name;
+        const std::string central = le(0x02014b50, 4) + le(20, 2) + le(20, 2) + le(0, 2) +
+                                    le(0, 2) + le(0, 2) + le(0x21, 2) + sizes + le(0, 2) +
+                                    le(0, 2) + le(0, 2) + le(0, 4) + le(0, 4) + name;
+        const std::string end = le(0x06054b50, 4) + le(0, 2) + le(0, 2) + le(1, 2) + le(1, 2) +
+                                le(central.size(), 4) + le(local.size() + npyBytes.size(), 4) +
+                                le(0, 2);
+        std::ofstream(npz, std::ios::binary) << local << npyBytes << central << end;
+
+        std::string header = R"({"__metadata__": {"format": "pt"}, "attentions": {"dtype": )"
+                             R"("F16", "shape": [)" +
+                             std::to_string(kDumpLayers) + ", " + std::to_string(kDumpHeads) +
+                             ", " + std::to_string(kDumpQueries) + ", " +
+                             std::to_string(kDumpKeys) + R"(], "data_offsets": [0, )" +
+                             std::to_string(data.size()) + "]}}";
+        header.append((8 - header.size() % 8) % 8, ' ');
+        std::ofstream(safetensors, std::ios::binary) << le(header.size(), 8) << header << data;
+    }
+    ~DumpFiles() {
+        std::error_code ignored;
+        for (const std::string& path : {npy, npz, safetensors})
+            std::filesystem::remove(path, ignored);
+    }
+};
+
+const DumpFiles& dumpFiles() {
+    static const DumpFiles files;
+    return files;
+}
+
+} // namespace
+
+/// Reading a whole float16 dump as float32 through TensorFile::readRows, 32 rows at a time, the
+/// file in the page cache: what the reader adds to each element of a whole-file evaluation.
+/// ns_per_element is the wall time per element read.
+static void BM_TensorFileRows(benchmark::State& state, std::string DumpFiles::*which) {
+    const auto file = TensorFile::open(dumpFiles().*which);
+    constexpr std::size_t kBlock = 32;
+    const std::size_t rows = std::size_t(file->heads()) * std::size_t(file->queries());
+    std::vector<float> out(kBlock * std::size_t(file->keys()));
+    double seconds = 0;
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        for (int layer = 0; layer < file->layers(); ++layer)
+            for (std::size_t first = 0; first < rows; first += kBlock) {
+                file->readRows(layer, first, kBlock, out.data());
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    state.counters["ns_per_element"] =
+        seconds * 1e9 / (double(state.iterations()) * double(kDumpElements));
+    state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(kDumpElements) * 2);
+}
+BENCHMARK_CAPTURE(BM_TensorFileRows, npy_f16, &DumpFiles::npy)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_TensorFileRows, npz_stored_f16, &DumpFiles::npz)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_TensorFileRows, safetensors_f16, &DumpFiles::safetensors)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();
