@@ -23,7 +23,15 @@ namespace {
 constexpr int kUserError = 2;
 constexpr int kInternalError = 1;
 
-void printError(const std::string& message) {
+/// One line, whatever the message holds: a newline or other control character in a file name
+/// (or a problem quoting one) is shown as '?', and a message of thousands of characters is cut.
+void printError(std::string message) {
+    constexpr std::size_t kMaxLength = 2000;
+    if (message.size() > kMaxLength)
+        message = message.substr(0, kMaxLength) + "...";
+    for (char& c : message)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+            c = '?';
     std::fprintf(stderr, "attnsteer-cli: error: %s\n", message.c_str());
 }
 
@@ -93,7 +101,7 @@ int main(int argc, char** argv) {
     // arguments are parsed first; Qt 6 reads them as UTF-8.
     QStringList arguments;
     for (int i = 0; i < argc; ++i)
-        arguments << QString::fromLocal8Bit(argv[i]);
+        arguments << attnsteer::cli::argumentFromBytes(argv[i]);
 
     try {
         const attnsteer::cli::ParseOutcome parsed = attnsteer::cli::parseCommandLine(arguments);

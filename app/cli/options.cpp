@@ -9,9 +9,11 @@
 #include <QCommandLineParser>
 #include <QCoreApplication>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace attnsteer::cli {
 namespace {
@@ -23,6 +25,9 @@ constexpr unsigned kAllCommands = kMetrics | kSweep | kProject | kPlot;
 constexpr unsigned kEveryCommand = kAllCommands | kAttention;
 
 constexpr int kIntMax = std::numeric_limits<int>::max();
+/// OpenMP starts each thread with its own stack: 100000 of them overflowed libgomp's. 256 is
+/// far more than any machine this runs on has cores.
+constexpr int kMaxThreads = 256;
 
 struct OptionSpec {
     const char* name;
@@ -128,7 +133,7 @@ const OptionSpec kOptions[] = {
     {"backend", "NAME",
      "cpu, cuda or auto (default auto: CUDA when a device is available, else the CPU).",
      kMetrics | kSweep | kPlot | kAttention},
-    {"threads", "N", "CPU threads (default 0 = all cores).",
+    {"threads", "N", "CPU threads, 0..256 (default 0 = all cores).",
      kMetrics | kSweep | kPlot | kAttention},
 };
 
@@ -265,7 +270,7 @@ class ValueReader {
     void path(const char* name, std::string& target) const {
         if (!isSet(name))
             return;
-        target = text(name);
+        target = argumentToBytes(parser_.value(QString::fromLatin1(name)));
         if (target.empty())
             throw settingError(name, "needs a file name");
     }
@@ -306,7 +311,7 @@ void readAttentionOptions(const ValueReader& in, CliOptions& out) {
         a.seed = parseUnsigned(in.text("seed"), "seed");
     readBackend(in, out);
     out.json = in.isSet("json");
-    in.wholeNumber("threads", out.scenario.threads, 0);
+    in.wholeNumber("threads", out.scenario.threads, 0, kMaxThreads);
 }
 
 void readOptions(const ValueReader& in, CliOptions& out) {
@@ -398,7 +403,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     readBackend(in, out);
     out.json = in.isSet("json");
     out.perHead = in.isSet("per-head");
-    in.wholeNumber("threads", scenario.threads, 0);
+    in.wholeNumber("threads", scenario.threads, 0, kMaxThreads);
 }
 
 } // namespace
@@ -454,6 +459,60 @@ ParseOutcome parseCommandLine(const QStringList& arguments) {
     if (options.command == Command::Plot && options.outDir.isEmpty())
         throw InputError("plot: needs --out DIR");
     return {std::move(options), 0};
+}
+
+QString argumentFromBytes(const char* argument) {
+    const std::string_view bytes(argument);
+    QString text;
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+        // The length of a valid UTF-8 sequence at I, or 0.
+        const auto byte = [&](std::size_t at) { return std::uint8_t(bytes[at]); };
+        const std::uint8_t lead = byte(i);
+        std::size_t length = lead < 0x80                   ? 1
+                             : lead >= 0xc2 && lead < 0xe0 ? 2
+                             : lead >= 0xe0 && lead < 0xf0 ? 3
+                             : lead >= 0xf0 && lead < 0xf5 ? 4
+                                                           : 0;
+        for (std::size_t k = 1; k < length; ++k)
+            if (i + k >= bytes.size() || (byte(i + k) & 0xc0) != 0x80)
+                length = 0;
+        if (length > 0) {
+            const QString decoded = QString::fromUtf8(bytes.data() + i, qsizetype(length));
+            // Overlong forms and surrogates decode to U+FFFD: escape those bytes too.
+            if (!decoded.contains(QChar(0xfffd)) ||
+                (length == 3 && byte(i) == 0xef && byte(i + 1) == 0xbf && byte(i + 2) == 0xbd)) {
+                text += decoded;
+                i += length;
+                continue;
+            }
+        }
+        text += QChar(char16_t(0xdc00 + lead));
+        ++i;
+    }
+    return text;
+}
+
+std::string argumentToBytes(const QString& argument) {
+    std::string bytes;
+    QString run; // characters to encode as UTF-8
+    const auto flush = [&] {
+        bytes += run.toStdString();
+        run.clear();
+    };
+    for (qsizetype i = 0; i < argument.size(); ++i) {
+        const char16_t unit = argument[i].unicode();
+        const bool escaped =
+            unit >= 0xdc80 && unit <= 0xdcff && (i == 0 || !argument[i - 1].isHighSurrogate());
+        if (escaped) {
+            flush();
+            bytes += char(unit - 0xdc00);
+        } else {
+            run += argument[i];
+        }
+    }
+    flush();
+    return bytes;
 }
 
 } // namespace attnsteer::cli

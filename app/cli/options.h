@@ -67,4 +67,11 @@ ParseOutcome parseCommandLine(const QStringList& arguments);
 /// "metrics", "sweep", ...
 QString commandName(Command command);
 
+/// ARGUMENT (a command-line argument's bytes) as a QString, losslessly: valid UTF-8 as such, any
+/// other byte b as the lone surrogate U+DC00 + b (Python's "surrogateescape"), so that a file name
+/// that is not UTF-8 still names its file.
+QString argumentFromBytes(const char* argument);
+/// The bytes of a QString made by argumentFromBytes (UTF-8, escaped bytes restored).
+std::string argumentToBytes(const QString& argument);
+
 } // namespace attnsteer::cli

@@ -3,6 +3,8 @@
 
 #include <QString>
 
+#include <string>
+
 #include <vector>
 
 class QImage;
@@ -31,10 +33,16 @@ SaliencyMap saliencyMapFromImage(const QImage& image);
 /// returns its luminance as saliencyMapFromImage does. Orientation metadata is not applied: the
 /// map is the pixel grid as stored. Throws InputError(PATH, problem) for a missing or unreadable
 /// file ("cannot open file: ..."), an empty file ("file is empty"), an image over
-/// kMaxSaliencyImagePixels ("image is WxH = N megapixels, more than the 100 megapixel limit",
-/// checked before decoding) and an undecodable one ("cannot decode image: <Qt's reason>").
+/// kMaxSaliencyImagePixels ("image is WxH = N pixels, more than the limit of 100000000 (100
+/// megapixels)") or over 1024 pixels per byte of file (a decompression bomb), a format other than
+/// PNG, JPEG, BMP and TIFF, a FIFO or other file that is not regular, an uncompressed BMP shorter
+/// than its pixel rows or a JPEG without its end marker ("truncated ..."): all checked before
+/// decoding; and an undecodable one ("cannot decode image: <Qt's reason>").
 /// DECODED, when given, receives the decoded image (for drawing it: the file is decoded once).
 SaliencyMap loadSaliencyImage(const QString& path, QImage* decoded = nullptr);
+/// The same for a path given as bytes (a command-line argument; it need not be UTF-8). Messages
+/// name the file by these bytes.
+SaliencyMap loadSaliencyImage(const std::string& path, QImage* decoded = nullptr);
 
 /// The checks of loadSaliencyImage that need no decoding (the file is there, not empty, of a
 /// format Qt reads, within the pixel limit), with the same errors: the window asks them at once,

@@ -63,7 +63,7 @@ ProjectionOptions effectiveProjection(const Scenario& scenario, const DumpMeta* 
 ImageSaliency projectSaliencyImage(const std::string& path, const ProjectionOptions& options,
                                    int keys) {
     ImageSaliency result;
-    const SaliencyMap map = loadSaliencyImage(QString::fromStdString(path), &result.image);
+    const SaliencyMap map = loadSaliencyImage(path, &result.image);
     result.imageWidth = map.width;
     result.imageHeight = map.height;
     try {

@@ -31,12 +31,19 @@ std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
                                            " (keys)");
     if (!(params.eps >= 0) || !std::isfinite(params.eps))
         throw settingError("eps", "must be a finite number >= 0");
+    // Beyond these the sums overflow to NaN (A + eps and e^{lambda s} at 1e308), and neither
+    // means anything: eps is a guard far below every probability, lambda a few nats.
+    if (params.eps > kMaxEps)
+        throw settingError("eps", "must be at most 1");
     for (double s : saliency)
-        if (!std::isfinite(s))
-            throw settingError("saliency", "contains NaN or Inf");
+        if (!std::isfinite(s) || std::abs(s) > kMaxSaliency)
+            throw settingError("saliency", std::isfinite(s) ? "has a value beyond +-1e6"
+                                                            : "contains NaN or Inf");
     for (double lambda : lambdas)
         if (!std::isfinite(lambda))
             throw settingError("lambda", "must be a finite number");
+        else if (std::abs(lambda) > kMaxLambda)
+            throw settingError("lambda", "must be between -1e6 and 1e6");
     checkSteeredHeads(params.steeredHeads, workload.headsPerLayer());
     // One flag per backend head (layer x head): the listed heads are steered in every layer.
     std::vector<unsigned char> steered(std::size_t(workload.heads()));

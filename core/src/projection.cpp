@@ -19,9 +19,15 @@ std::string shortNumber(double value) {
     return text;
 }
 
+/// Pixels per token side: 28 for Qwen2-VL (patch 14 x merge 2); 1024 is far beyond any model
+/// and keeps keys x factor^2 and the grid's pixel sizes within 64 bits and int.
+constexpr int kMaxPatchFactor = 1024;
+
 void checkFactor(int factor) {
     if (factor < 1)
         throw settingError("patch-factor", "must be a positive integer");
+    if (factor > kMaxPatchFactor)
+        throw settingError("patch-factor", "must be at most " + std::to_string(kMaxPatchFactor));
 }
 
 /// A resized side as int; Python's int would not overflow, ours must not silently.
@@ -69,6 +75,8 @@ void checkImageGrid(const ImageGrid& grid) {
     constexpr std::int64_t kMaxTokens = std::int64_t(1) << 24;
     if (grid.frames < 1 || grid.rows < 1 || grid.cols < 1)
         throw settingError("image-grid", "every side must be at least 1");
+    if (grid.rows > 65536 || grid.cols > 65536)
+        throw settingError("image-grid", "a side of more than 65536 tokens");
     if (std::int64_t(grid.frames) * grid.rows * grid.cols > kMaxTokens)
         throw settingError("image-grid", "more than 2^24 vision tokens");
 }
@@ -83,6 +91,9 @@ ResizedSize smartResize(int height, int width, int factor, std::int64_t minPixel
         throw settingError("min-pixels", "must be >= 0");
     if (maxPixels < 1)
         throw settingError("max-pixels", "must be >= 1");
+    if (minPixels > maxPixels)
+        throw settingError("min-pixels", std::to_string(minPixels) + " is more than the " +
+                                             std::to_string(maxPixels) + " of --max-pixels");
 
     // Every step repeats the double operations of the Python reference in the same order, so
     // floor/ceil land on the same side of an integer.

@@ -69,6 +69,10 @@ Workload Workload::generate(const WorkloadSpec& spec) {
         throw inputError("workload", "heads x queries must be below 2^31");
     if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
         throw settingError("logit-std", "must be a finite number >= 0");
+    // sigma z must stay a float32 (1e39 overflowed to inf, then NaN); 1e6 nats already make
+    // every row one-hot.
+    if (spec.logitStd > 1e6)
+        throw settingError("logit-std", "must be at most 1e6");
     Workload workload;
     workload.headsPerLayer_ = spec.heads;
     workload.queries_ = spec.queries;

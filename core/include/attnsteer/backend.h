@@ -66,8 +66,14 @@ bool isHeadSteered(const SteeringParams& params, int head);
 /// steered-heads box both apply.
 void checkSteeredHeads(std::span<const int> steeredHeads, int heads);
 
+/// Bounds of the steering inputs: beyond them the sums overflow, and nothing needs them.
+inline constexpr double kMaxEps = 1.0;
+inline constexpr double kMaxLambda = 1e6;
+inline constexpr double kMaxSaliency = 1e6; ///< |s| of the normalized saliency
+
 /// The checks every computation makes before steering, with the same one-line messages: SALIENCY
-/// has K finite values, eps is finite and >= 0, LAMBDAS are finite, the steered heads exist
+/// has K finite values within +-kMaxSaliency, eps is in [0, kMaxEps], LAMBDAS are finite and
+/// within +-kMaxLambda, the steered heads exist
 /// ("--steer-heads: head 3 is out of range 0..2", against the heads of one layer). Returns a
 /// flag per backend head (Workload::heads(), layer-major): 1 where the head is steered; a listed
 /// head is steered in every layer. Throws InputError (about the setting "saliency", "eps", "lambda"
