@@ -480,6 +480,22 @@ void TestPlots::perTokenNamesTokensAndShadesTheImage() {
         const int token = view.tokenAtX(x);
         QVERIFY(token < 8 || token > 55);
     }
+    // Words before special tokens: where "<|im_start|>" and " word1" collide, the word stays.
+    PlotData special = data;
+    special.tokens[0] = QStringLiteral("<|im_start|>");
+    view.setData(special);
+    view.setSortBySaliency(false);
+    view.resize(300, 300);
+    view.replotNow();
+    QSet<double> named;
+    for (const auto& [x, label] : view.tickLabels())
+        named.insert(x);
+    QVERIFY(named.contains(1));
+    QVERIFY(!named.contains(0));
+    view.resize(1400, 400);
+    view.customPlot()->xAxis->setRange(-0.5, 3.5); // room for both
+    view.replotNow();
+    QCOMPARE(view.tickLabels().first().second, QStringLiteral("<|im_start|>"));
     // Without token texts: numbers, as before.
     view.setData(makeData());
     view.replotNow();
@@ -558,12 +574,12 @@ void TestPlots::saliencyGridShowsAttentionModes() {
     QVERIFY(std::isnan(view.shownValue(7)) && std::isnan(view.shownValue(56)));
     QCOMPARE(view.colorLower(), 0.0);
     QCOMPARE(view.colorUpper(), largest);
-    QCOMPARE(view.title(), QStringLiteral("A on the image: head 1, query 3"));
+    QCOMPARE(view.title(), QStringLiteral("A on the image\nhead 1, query 3"));
     view.setMode(ImageMode::Steered);
     for (int k = 8; k < 56; ++k)
         QCOMPARE(view.shownValue(k), data.steered[std::size_t(k)]);
     QCOMPARE(view.colorUpper(), largest);
-    QCOMPARE(view.colorLabel(), QStringLiteral("A′ at λ = 0.800 (scale shared with A)"));
+    QCOMPARE(view.colorLabel(), QStringLiteral("A′ at λ = 0.800 (same scale as A)"));
 
     // A' - A: symmetric around 0.
     view.setMode(ImageMode::Difference);
@@ -581,13 +597,20 @@ void TestPlots::saliencyGridShowsAttentionModes() {
     view.setQueryMean(true);
     for (int k = 8; k < 56; ++k)
         QCOMPARE(view.shownValue(k), 0.002 * (kKeys - k) - 0.001 * k);
-    QCOMPARE(view.title(), QStringLiteral("A′ − A on the image: head 1, mean of 12 queries"));
+    QCOMPARE(view.title(), QStringLiteral("A′ − A on the image\nhead 1, mean of 12 queries"));
     // All zero: white on a symmetric scale.
     std::vector<double> same(kKeys, 0.01);
-    view.setAttention(same, same, same, same, QStringLiteral("head 0"), 0, 1, 0);
+    view.setAttention(same, same, same, same, 0, -1, 4, 9, 5, 0);
+    QCOMPARE(view.title(),
+             QStringLiteral("A′ − A on the image\nhead 0, mean of 5 queries × 4 layers"));
     for (int k = 8; k < 56; ++k)
         QCOMPARE(view.shownValue(k), 0.0);
     QCOMPARE(view.colorLower(), -view.colorUpper());
+    view.setQueryMean(false);
+    QCOMPARE(view.title(),
+             QStringLiteral("A′ − A on the image\nhead 0, query 9, mean of 4 layers"));
+    view.setAttention(same, same, same, same, 2, 3, 1, 9, 5, 0);
+    QCOMPARE(view.title(), QStringLiteral("A′ − A on the image\nlayer 3, head 2, query 9"));
 
     // Picture: the modes draw, with an image under them too.
     data.imageMode = ImageMode::Difference;

@@ -113,8 +113,8 @@ void PlotPanel::showSaliency(const PlotData& data) {
 void PlotPanel::showRows(PlotData data) {
     perToken_->setData(data);
     grid_->setAttention(data.attention, data.steered, data.queryMeanAttention,
-                        data.queryMeanSteered, headLabel(data), data.query, data.queryMeanRows,
-                        data.lambda);
+                        data.queryMeanSteered, data.head, data.layer, data.layersAveraged,
+                        data.query, data.queryMeanRows, data.lambda);
     showMatrix(std::move(data));
 }
 

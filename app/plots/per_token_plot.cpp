@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 
 namespace attnsteer {
@@ -40,14 +41,27 @@ QString axisLabel(const QString& token) {
     return text;
 }
 
-/// Ticks at the text tokens whose labels fit: left to right, a label that would overlap the one
-/// before it is skipped. Without labels, the usual numbers.
+/// Whether a token label says little: a special token ("<|im_start|>") or punctuation and line
+/// breaks alone. Such labels get the room that words leave.
+bool isMinorLabel(const QString& label) {
+    if (label.startsWith(QStringLiteral("<|")) || label.startsWith(QLatin1Char('<')))
+        return true;
+    return std::none_of(label.begin(), label.end(), [](QChar c) { return c.isLetterOrNumber(); });
+}
+
+/// Ticks at the text tokens whose labels fit: words first, then special tokens and punctuation
+/// where room is left, each left to right; a label that would overlap one already placed is
+/// skipped. Without labels, the usual numbers.
 class TokenTicker : public QCPAxisTicker {
   public:
     explicit TokenTicker(QCPAxis* axis) : axis_(axis) {}
     /// LABELS[x]: the label at x (empty: none there).
-    void setLabels(std::vector<QString> labels) { labels_ = std::move(labels); }
-    bool hasLabels() const { return !labels_.empty(); }
+    void setLabels(std::vector<QString> labels) {
+        labels_ = std::move(labels);
+        minor_.assign(labels_.size(), false);
+        for (std::size_t x = 0; x < labels_.size(); ++x)
+            minor_[x] = isMinorLabel(labels_[x]);
+    }
 
     void generate(const QCPRange& range, const QLocale& locale, QChar formatChar, int precision,
                   QVector<double>& ticks, QVector<double>* subTicks,
@@ -65,25 +79,38 @@ class TokenTicker : public QCPAxisTicker {
         const QFontMetrics metrics(axis_->tickLabelFont());
         const long first = std::max(0L, long(std::ceil(range.lower)));
         const long last = std::min(long(labels_.size()) - 1, long(std::floor(range.upper)));
-        double right = -std::numeric_limits<double>::infinity();
-        for (long x = first; x <= last; ++x) {
-            const QString& label = labels_[std::size_t(x)];
-            if (label.isEmpty())
-                continue;
-            const double centre = axis_->coordToPixel(double(x));
-            const double half = metrics.horizontalAdvance(label) / 2.0;
-            if (centre - half < right + kTickLabelGap)
-                continue;
-            right = centre + half;
-            ticks << double(x);
+        // Placed labels: left pixel edge -> (right edge, x), kept apart by kTickLabelGap.
+        std::map<double, std::pair<double, long>> placed;
+        const auto fits = [&placed](double left, double right) {
+            auto next = placed.lower_bound(left);
+            if (next != placed.end() && next->first < right + kTickLabelGap)
+                return false;
+            if (next != placed.begin() && std::prev(next)->second.first + kTickLabelGap > left)
+                return false;
+            return true;
+        };
+        for (const bool minor : {false, true})
+            for (long x = first; x <= last; ++x) {
+                const QString& label = labels_[std::size_t(x)];
+                if (label.isEmpty() || minor_[std::size_t(x)] != minor)
+                    continue;
+                const double centre = axis_->coordToPixel(double(x));
+                const double half = metrics.horizontalAdvance(label) / 2.0;
+                if (fits(centre - half, centre + half))
+                    placed.emplace(centre - half, std::make_pair(centre + half, x));
+            }
+        // In the order of x (the axis may be reversed in pixels: it is not here).
+        for (const auto& [left, place] : placed) {
+            ticks << double(place.second);
             if (tickLabels)
-                *tickLabels << label;
+                *tickLabels << labels_[std::size_t(place.second)];
         }
     }
 
   private:
     QCPAxis* axis_;
     std::vector<QString> labels_;
+    std::vector<bool> minor_;
 };
 
 } // namespace

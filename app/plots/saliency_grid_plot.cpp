@@ -164,18 +164,18 @@ void SaliencyGridPlot::setData(const PlotData& data) {
     queryMean_ = data.imageQueryMean;
     attention_ = data.attention, steered_ = data.steered;
     meanAttention_ = data.queryMeanAttention, meanSteered_ = data.queryMeanSteered;
-    headLabel_ = headLabel(data);
+    head_ = data.head, layer_ = data.layer, layersAveraged_ = data.layersAveraged;
     query_ = data.query, meanRows_ = data.queryMeanRows, lambda_ = data.lambda;
     setSaliency(data.saliency, data.gridHeight, data.gridWidth, data.gridOffset);
 }
 
 void SaliencyGridPlot::setAttention(std::vector<double> attention, std::vector<double> steered,
                                     std::vector<double> meanAttention,
-                                    std::vector<double> meanSteered, const QString& headLabel,
-                                    int query, int meanRows, double lambda) {
+                                    std::vector<double> meanSteered, int head, int layer,
+                                    int layersAveraged, int query, int meanRows, double lambda) {
     attention_ = std::move(attention), steered_ = std::move(steered);
     meanAttention_ = std::move(meanAttention), meanSteered_ = std::move(meanSteered);
-    headLabel_ = headLabel;
+    head_ = head, layer_ = layer, layersAveraged_ = layersAveraged;
     query_ = query, meanRows_ = meanRows, lambda_ = lambda;
     if (mode_ == ImageMode::Saliency)
         return; // nothing shown changed: no redraw while lambda is dragged
@@ -347,8 +347,8 @@ void SaliencyGridPlot::updateValues() {
             high = 1; // all zero (a causal row before the image): white on a 0..1 scale
         map_->setGradient(attentionGradient());
         scale_->axis()->setLabel(mode_ == ImageMode::Attention
-                                     ? tr("A, attention (scale shared with A′)")
-                                     : tr("A′ at %1 (scale shared with A)").arg(lambda));
+                                     ? tr("A (same scale as A′)")
+                                     : tr("A′ at %1 (same scale as A)").arg(lambda));
         break;
     }
     case ImageMode::Difference: {
@@ -393,9 +393,18 @@ void SaliencyGridPlot::updateOverlay() {
                                  : tr("Saliency image (%1 × %2 tokens)").arg(gh).arg(gw));
         return;
     }
-    const QString row = queryMean_ ? tr("%1, mean of %2 queries").arg(headLabel_).arg(meanRows_)
-                                   : tr("%1, query %2").arg(headLabel_).arg(query_);
-    setTitle(tr("%1 on the image: %2").arg(modeSymbol(mode_), row));
+    QString row =
+        layer_ >= 0 ? tr("layer %1, head %2").arg(layer_).arg(head_) : tr("head %1").arg(head_);
+    if (queryMean_)
+        row += layersAveraged_ > 1
+                   ? tr(", mean of %1 queries × %2 layers").arg(meanRows_).arg(layersAveraged_)
+                   : tr(", mean of %1 queries").arg(meanRows_);
+    else
+        row += layersAveraged_ > 1
+                   ? tr(", query %1, mean of %2 layers").arg(query_).arg(layersAveraged_)
+                   : tr(", query %1").arg(query_);
+    // Two lines: the row's description is long with a layer mean and a query mean.
+    setTitle(tr("%1 on the image\n%2").arg(modeSymbol(mode_), row));
 }
 
 void SaliencyGridPlot::resetView() {

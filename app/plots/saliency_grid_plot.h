@@ -38,11 +38,12 @@ class SaliencyGridPlot : public PlotView {
     void setOverlayOpacity(double opacity);
     void setData(const PlotData& data);
     /// The attention of the row shown and the mean over the head's queries, K values each (A and
-    /// A'), and what they are of (for the title and the colour scale's label): HEAD_LABEL as
-    /// headLabel() words it, QUERY, MEAN_ROWS rows in the mean, LAMBDA.
+    /// A'), and what they are of (for the title and the colour scale's label): HEAD of LAYER (-1:
+    /// not said) or the mean over LAYERS_AVERAGED layers (> 1), QUERY, MEAN_ROWS rows in the
+    /// mean over queries, LAMBDA.
     void setAttention(std::vector<double> attention, std::vector<double> steered,
-                      std::vector<double> meanAttention, std::vector<double> meanSteered,
-                      const QString& headLabel, int query, int meanRows, double lambda);
+                      std::vector<double> meanAttention, std::vector<double> meanSteered, int head,
+                      int layer, int layersAveraged, int query, int meanRows, double lambda);
     /// What the cells show. A and A' share one sequential scale from 0 to the largest A or A' of
     /// the tokens on the grid (so that they compare); A' - A a diverging one symmetric around 0.
     void setMode(ImageMode mode);
@@ -94,7 +95,7 @@ class SaliencyGridPlot : public PlotView {
 
     std::vector<double> saliency_;
     std::vector<double> attention_, steered_, meanAttention_, meanSteered_;
-    QString headLabel_;
+    int head_ = 0, layer_ = -1, layersAveraged_ = 1;
     int query_ = 0, meanRows_ = 0;
     double lambda_ = 0;
     ImageMode mode_ = ImageMode::Saliency;
