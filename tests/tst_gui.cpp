@@ -1214,6 +1214,9 @@ void TestGui::settingsAreRestored() {
         projection.textSaliency = 0.25;
         window->setProjection(projection);
         window->controls().projectionSection->setExpanded(true);
+        QComboBox* mode = window->controls().imageMode;
+        mode->setCurrentIndex(mode->findData(int(ImageMode::Difference)));
+        window->controls().imageQueryMean->setChecked(true);
         window->close(); // saves
     }
     MainWindow window;
@@ -1231,6 +1234,11 @@ void TestGui::settingsAreRestored() {
     QCOMPARE(projection.textSaliency, 0.25);
     QCOMPARE(window.engine()->scenario().projection.patchFactor, 32);
     QVERIFY(window.controls().projectionSection->isExpanded());
+    // The image view's mode.
+    QCOMPARE(window.controls().imageMode->currentData().toInt(), int(ImageMode::Difference));
+    QCOMPARE(window.saliencyGridPlot()->mode(), ImageMode::Difference);
+    QVERIFY(window.controls().imageQueryMean->isEnabled());
+    QVERIFY(window.saliencyGridPlot()->queryMean());
 }
 
 void TestGui::copyPutsReadoutOnClipboard() {
@@ -2327,7 +2335,7 @@ void TestGui::imageViewShowsTheAttentionOfTheRow() {
     // One scale for A and A': 0 to the largest of either on the grid.
     QCOMPARE(grid->colorLower(), 0.0);
     QCOMPARE(grid->colorUpper(), largest);
-    QVERIFY2(grid->colorLabel().startsWith(QStringLiteral("A, attention")),
+    QVERIFY2(grid->colorLabel().startsWith(QStringLiteral("A (same scale as A′)")),
              qPrintable(grid->colorLabel()));
     c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Steered)));
     for (int key = 4; key < 10; ++key)
