@@ -11,6 +11,8 @@
 #include <QElapsedTimer>
 #include <QImageReader>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -114,6 +116,7 @@ Engine::Engine(QObject* parent)
                    matrixKey_ = {result.epoch, request.head, request.params.lambda,
                                  request.params.eps, request.params.steeredHeads};
                    matrixSteered_ = result.matrixSteered;
+                   matrixSteeredMean_ = result.queryMeanSteered;
                    headMatrix_ = result.headMatrix;
                    lastRows_ = result;
                    emit rowsFinished(*lastRows_);
@@ -275,6 +278,7 @@ void Engine::start() {
         lastEvaluation_.reset(), lastRows_.reset(), lastSweep_.reset();
         matrixKey_ = {};
         matrixSteered_.reset();
+        matrixSteeredMean_.clear();
         headMatrix_.reset();
     }
     requestDataSet(true);
@@ -417,13 +421,15 @@ void Engine::requestRows() {
     const MatrixKey key{data->epoch, request.head, request.params.lambda, request.params.eps,
                         request.params.steeredHeads};
     const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
+    const std::vector<double> steeredMean = steered ? matrixSteeredMean_ : std::vector<double>();
     const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
                                 headMatrix_->head == request.head &&
                                 headMatrix_->eps == request.params.eps
                             ? headMatrix_
                             : nullptr;
     const std::shared_ptr<Backend> backend = rowBackend_;
-    rowsJob_.request([data, request, backend, steered, cached](const JobControl& control) {
+    rowsJob_.request([data, request, backend, steered, steeredMean,
+                      cached](const JobControl& control) {
         QElapsedTimer timer;
         timer.start();
         const Workload& workload = *data->workload;
@@ -459,14 +465,17 @@ void Engine::requestRows() {
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
         const bool headSteered = isHeadSteered(params, request.head);
-        if (steered)
+        result.queryMeanOriginal = head.queryMean;
+        if (steered) {
             result.matrixSteered = steered;
-        else if (!headSteered)
+            result.queryMeanSteered = steeredMean;
+        } else if (!headSteered) {
             result.matrixSteered = head.original;
-        else
-            result.matrixSteered = steeredMatrix(head, s, params.lambda, *control.cancel);
-        result.queryMeanOriginal = queryMean(*result.matrixOriginal, head.queries, head.keys);
-        result.queryMeanSteered = queryMean(*result.matrixSteered, head.queries, head.keys);
+            result.queryMeanSteered = head.queryMean;
+        } else {
+            result.matrixSteered =
+                steeredMatrix(head, s, params.lambda, *control.cancel, result.queryMeanSteered);
+        }
         result.elapsedMs = millisecondsSince(timer);
         return result;
     });
@@ -513,33 +522,36 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     if (layers > 1)
         for (double& value : *original)
             value /= layers;
+    // The mean over the query rows, once per head (it does not change with lambda).
+    matrix->queryMean.assign(std::size_t(keys), 0.0);
+    for (int q = 0; q < queries; ++q) {
+        const double* row = original->data() + std::size_t(q) * std::size_t(keys);
+        for (int k = 0; k < keys; ++k)
+            matrix->queryMean[std::size_t(k)] += row[k];
+    }
+    for (double& value : matrix->queryMean)
+        value /= std::max(queries, 1);
     matrix->original = std::move(original);
     return matrix;
 }
 
-std::vector<double> Engine::queryMean(const std::vector<double>& matrix, int queries, int keys) {
-    std::vector<double> mean(std::size_t(std::max(keys, 0)), 0.0);
-    if (queries < 1)
-        return mean;
-    for (int q = 0; q < queries; ++q)
-        for (int k = 0; k < keys; ++k)
-            mean[std::size_t(k)] += matrix[std::size_t(q) * std::size_t(keys) + std::size_t(k)];
-    for (double& value : mean)
-        value /= queries;
-    return mean;
-}
-
-std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatrix& head,
-                                                                 const std::vector<double>& s,
-                                                                 double lambda,
-                                                                 const std::atomic<bool>& cancel) {
-    // The rows are independent: spread over the cores (a lambda change waits for this).
+std::shared_ptr<const std::vector<double>>
+Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
+                      const std::atomic<bool>& cancel, std::vector<double>& queryMean) {
+    // The rows are independent: spread over the cores (a lambda change waits for this). Each
+    // thread adds its rows to its own sum while they are in its cache; the sums are added in
+    // thread order afterwards (the same result for the same thread count).
     const std::size_t keys = std::size_t(head.keys);
     const std::size_t cells = std::size_t(head.queries) * keys;
     auto steered = std::make_shared<std::vector<double>>(cells);
     std::atomic<bool> stopped{false};
+    std::vector<std::vector<double>> sums;
 #pragma omp parallel
     {
+#pragma omp single
+        sums.resize(std::size_t(omp_get_num_threads()));
+        std::vector<double>& sum = sums[std::size_t(omp_get_thread_num())];
+        sum.assign(keys, 0.0);
         std::vector<double> layerRow(head.layers > 1 ? keys : 0);
 #pragma omp for schedule(static)
         for (int q = 0; q < head.queries; ++q) {
@@ -554,22 +566,30 @@ std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatri
             if (head.layers == 1) {
                 steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
                                            out);
-                continue;
-            }
-            // The mean of each layer's A', summed in layer order, then divided.
-            for (int layer = 0; layer < head.layers; ++layer) {
-                steering::steerShiftedLogs(head.logShifted.data() + std::size_t(layer) * cells +
-                                               offset,
-                                           s.data(), keys, lambda, layerRow.data());
+            } else {
+                // The mean of each layer's A', summed in layer order, then divided.
+                for (int layer = 0; layer < head.layers; ++layer) {
+                    steering::steerShiftedLogs(head.logShifted.data() + std::size_t(layer) * cells +
+                                                   offset,
+                                               s.data(), keys, lambda, layerRow.data());
+                    for (std::size_t k = 0; k < keys; ++k)
+                        out[k] += layerRow[k];
+                }
                 for (std::size_t k = 0; k < keys; ++k)
-                    out[k] += layerRow[k];
+                    out[k] /= head.layers;
             }
             for (std::size_t k = 0; k < keys; ++k)
-                out[k] /= head.layers;
+                sum[k] += out[k];
         }
     }
     if (stopped.load())
         throw Cancelled();
+    queryMean.assign(keys, 0.0);
+    for (const std::vector<double>& sum : sums)
+        for (std::size_t k = 0; k < sum.size(); ++k)
+            queryMean[k] += sum[k];
+    for (double& value : queryMean)
+        value /= std::max(head.queries, 1);
     return steered;
 }
 

@@ -68,6 +68,7 @@ struct HeadMatrix {
     std::shared_ptr<const std::vector<double>> original; ///< A (mean over layers), Q x K
     /// log(A + eps) of each layer, LAYERS x Q x K, -inf where A + eps = 0.
     std::vector<double> logShifted;
+    std::vector<double> queryMean; ///< the mean of A over the Q rows, per key
 };
 
 /// The per-token row and the matrix of one head for a request. With several layers selected
@@ -202,11 +203,11 @@ class Engine : public QObject {
     static std::shared_ptr<const HeadMatrix> headMatrixOf(const DataSet& data,
                                                           const EvaluationRequest& request,
                                                           const std::atomic<bool>& cancel);
-    /// The mean over the QUERIES rows of MATRIX (QUERIES x KEYS), per key.
-    static std::vector<double> queryMean(const std::vector<double>& matrix, int queries, int keys);
+    /// A' of HEAD's rows at LAMBDA (the mean over its layers' A'), and their mean over the rows
+    /// into QUERY_MEAN.
     static std::shared_ptr<const std::vector<double>>
     steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                  const std::atomic<bool>& cancel);
+                  const std::atomic<bool>& cancel, std::vector<double>& queryMean);
     EvaluationRequest currentRequest() const;
 
     Scenario scenario_;
@@ -231,6 +232,7 @@ class Engine : public QObject {
     };
     MatrixKey matrixKey_;
     std::shared_ptr<const std::vector<double>> matrixSteered_;
+    std::vector<double> matrixSteeredMean_; ///< its mean over the query rows
     std::shared_ptr<const HeadMatrix> headMatrix_;
 
     QThreadPool pool_;
