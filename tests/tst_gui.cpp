@@ -471,6 +471,7 @@ class TestGui : public QObject {
     void dumpOpenedWithLayerAndSidecar();
     void ctrlLFocusesTheLayerBox();
     void sampleMenuOffersTheSyntheticDump();
+    void brokenSidecarImageIsToldNotFatal();
 
   private:
     /// A shown window on a small workload, first results in place.
@@ -2569,6 +2570,29 @@ void TestGui::sampleMenuOffersTheSyntheticDump() {
         QFileInfo(QFileInfo(path).dir().filePath(QStringLiteral("synthetic-dump.png"))).isFile());
     // The saliency images are still the three maps.
     QCOMPARE(MainWindow::sampleImages().size(), 3);
+}
+
+void TestGui::brokenSidecarImageIsToldNotFatal() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
+    QFile broken(dir.filePath(QStringLiteral("picture.png")));
+    QVERIFY(broken.open(QIODevice::WriteOnly));
+    broken.write("\x89PNG\r\n\x1a\nnot really");
+    broken.close();
+    writeSidecar(dump, QStringLiteral("picture.png"));
+    QVERIFY(openAttentionDump(*window, dump));
+    // The dump, its tokens and grid are there; the picture is not, and the status bar says why.
+    const auto data = window->engine()->dataSet();
+    QVERIFY(data->meta);
+    QVERIFY(data->metaImage.isNull());
+    QVERIFY2(QString::fromStdString(data->metaImageWarning).contains(QStringLiteral("picture.png")),
+             data->metaImageWarning.c_str());
+    QVERIFY2(window->statusBar()->currentMessage().contains(QStringLiteral("picture.png")),
+             qPrintable(window->statusBar()->currentMessage()));
+    QVERIFY(!window->saliencyGridPlot()->hasImage());
+    QCOMPARE(window->saliencyGridPlot()->gridWidth(), 3);
 }
 
 QTEST_MAIN(TestGui)
