@@ -3,6 +3,7 @@
 #include "engine.h"
 #include "export_dialog.h"
 #include "export_plots.h"
+#include "file_loader.h"
 #include "gui_support.h"
 #include "image_support.h"
 #include "main_window.h"
@@ -16,6 +17,7 @@
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/metrics.h"
 #include "attnsteer/npy.h"
 #include "attnsteer/projection.h"
 
@@ -38,6 +40,9 @@
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QImage>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMenu>
@@ -83,6 +88,95 @@ std::vector<double> graphValues(const MainWindow& window, int graph) {
     for (auto it = data->constBegin(); it != data->constEnd(); ++it)
         values.push_back(it->value);
     return values;
+}
+
+/// An attention dump written for a test: LAYERS x HEADS x QUERIES x KEYS float32 probabilities,
+/// every row its own (a softmax of a smooth function of layer, head, query and key).
+struct AttentionDump {
+    QString path;
+    int layers = 0, heads = 0, queries = 0, keys = 0;
+    std::vector<float> values;
+    /// The value written at (LAYER, HEAD, QUERY, KEY), as the workload reads it.
+    double at(int layer, int head, int query, int key) const {
+        return values[((std::size_t(layer) * heads + head) * queries + query) * keys + key];
+    }
+};
+
+/// Writes DIR/NAME.npy of shape [LAYERS, HEADS, QUERIES, KEYS] (or [HEADS, QUERIES, KEYS] for
+/// LAYERS 0).
+AttentionDump writeAttentionDump(const QString& dir, const QString& name, int layers, int heads,
+                                 int queries, int keys) {
+    AttentionDump dump;
+    dump.path = QDir(dir).filePath(name + QStringLiteral(".npy"));
+    dump.layers = std::max(layers, 1), dump.heads = heads, dump.queries = queries, dump.keys = keys;
+    dump.values.resize(std::size_t(dump.layers) * heads * queries * keys);
+    std::vector<double> row(static_cast<std::size_t>(keys));
+    for (int l = 0; l < dump.layers; ++l)
+        for (int h = 0; h < heads; ++h)
+            for (int q = 0; q < queries; ++q) {
+                double sum = 0;
+                for (int k = 0; k < keys; ++k)
+                    sum += row[std::size_t(k)] =
+                        std::exp((1.0 + l) *
+                                 std::sin(0.9 * l + 1.7 * h + 0.37 * q + 0.61 * k + 0.05 * q * k));
+                for (int k = 0; k < keys; ++k)
+                    dump.values[((std::size_t(l) * heads + h) * queries + q) * keys + k] =
+                        float(row[std::size_t(k)] / sum);
+            }
+    std::vector<std::size_t> shape = {std::size_t(heads), std::size_t(queries), std::size_t(keys)};
+    if (layers > 0)
+        shape.insert(shape.begin(), std::size_t(layers));
+    writeNpy(dump.path.toStdString(), shape, dump.values);
+    return dump;
+}
+
+/// The sixteen tokens of the test sidecar: a chat prompt with six image tokens (keys 4..9).
+const QStringList kSidecarTokens = {"<|im_start|>",
+                                    "user",
+                                    "\n",
+                                    "<|vision_start|>",
+                                    "<|image_pad|>",
+                                    "<|image_pad|>",
+                                    "<|image_pad|>",
+                                    "<|image_pad|>",
+                                    "<|image_pad|>",
+                                    "<|image_pad|>",
+                                    "<|vision_end|>",
+                                    "Where",
+                                    " is",
+                                    " the",
+                                    " ball",
+                                    "?"};
+
+/// Writes the sidecar JSON of DUMP (beside it unless PATH is given): the tokens above (for 16
+/// keys), vision_start 4, image_grid_thw [1, 4, 6] (a 2 x 3 merged grid), and IMAGE when given.
+QString writeSidecar(const AttentionDump& dump, const QString& image = {}, QString path = {}) {
+    if (path.isEmpty())
+        path = dump.path.left(dump.path.size() - 4) + QStringLiteral(".json");
+    QJsonObject meta;
+    meta.insert(QStringLiteral("tokens"), QJsonArray::fromStringList(kSidecarTokens));
+    meta.insert(QStringLiteral("vision_start"), 4);
+    meta.insert(QStringLiteral("image_grid_thw"), QJsonArray{1, 4, 6});
+    meta.insert(QStringLiteral("spatial_merge_size"), 2);
+    if (!image.isEmpty())
+        meta.insert(QStringLiteral("image"), image);
+    QFile file(path);
+    if (file.open(QIODevice::WriteOnly))
+        file.write(QJsonDocument(meta).toJson());
+    return path;
+}
+
+/// Opens DUMP as attention in WINDOW and waits until everything shows it.
+bool openAttentionDump(MainWindow& window, const AttentionDump& dump) {
+    window.openNpy(dump.path, MainWindow::NpyKind::Attention);
+    [&] {
+        QTRY_VERIFY_WITH_TIMEOUT(
+            QString::fromStdString(window.engine()->dataSet()->scenario.attentionPath) ==
+                    QFileInfo(dump.path).absoluteFilePath() &&
+                settled(window),
+            kTimeoutMs);
+    }();
+    return !QTest::currentTestFailed();
 }
 
 /// A smooth test picture: bright in the top-left corner.
@@ -364,6 +458,20 @@ class TestGui : public QObject {
     void quitShortcutClosesTheWindowAndSavesSettings();
     void aboutBoxOpensFromTheHelpMenu();
     void menuKeysAreUnique();
+
+    // --- dumps of several layers, their sidecar, the image view of attention ---
+    void layerBoxSelectsALayerOfTheLoadedDump();
+    void allLayersShowsTheMeanOverTheLayers();
+    void singleLayerDumpLooksAsBefore();
+    void tokenLabelsComeFromTheSidecar();
+    void imageViewShowsTheAttentionOfTheRow();
+    void imageViewShowsTheChangeOnASymmetricScale();
+    void clickingATokenSelectsItsQuery();
+    void keysThatAreNoQueryRowAreRefused();
+    void dumpOpenedWithLayerAndSidecar();
+    void ctrlLFocusesTheLayerBox();
+    void sampleMenuOffersTheSyntheticDump();
+    void brokenSidecarImageIsToldNotFatal();
 
   private:
     /// A shown window on a small workload, first results in place.
@@ -1107,6 +1215,9 @@ void TestGui::settingsAreRestored() {
         projection.textSaliency = 0.25;
         window->setProjection(projection);
         window->controls().projectionSection->setExpanded(true);
+        QComboBox* mode = window->controls().imageMode;
+        mode->setCurrentIndex(mode->findData(int(ImageMode::Difference)));
+        window->controls().imageQueryMean->setChecked(true);
         window->close(); // saves
     }
     MainWindow window;
@@ -1124,6 +1235,11 @@ void TestGui::settingsAreRestored() {
     QCOMPARE(projection.textSaliency, 0.25);
     QCOMPARE(window.engine()->scenario().projection.patchFactor, 32);
     QVERIFY(window.controls().projectionSection->isExpanded());
+    // The image view's mode.
+    QCOMPARE(window.controls().imageMode->currentData().toInt(), int(ImageMode::Difference));
+    QCOMPARE(window.saliencyGridPlot()->mode(), ImageMode::Difference);
+    QVERIFY(window.controls().imageQueryMean->isEnabled());
+    QVERIFY(window.saliencyGridPlot()->queryMean());
 }
 
 void TestGui::copyPutsReadoutOnClipboard() {
@@ -1714,13 +1830,13 @@ void TestGui::openNpyMenuUsesTheChosenFile() {
     QVERIFY(window);
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     QTemporaryDir dir;
-    const QStringList filters{QStringLiteral("NumPy arrays (*.npy)"),
+    const QStringList filters{QStringLiteral("Attention dumps (*.npy *.npz *.safetensors)"),
                               QStringLiteral("All files (*)")};
-    // File > Open .npy > Logits / Attention: Escape; nothing changes.
+    // File > Open dump / .npy > Logits / Attention: Escape; nothing changes.
     const std::uint64_t epoch = window->engine()->dataSet()->epoch;
     const std::pair<Qt::Key, QString> cancelled[] = {
-        {Qt::Key_L, QStringLiteral("Open logits .npy")},
-        {Qt::Key_A, QStringLiteral("Open attention .npy")}};
+        {Qt::Key_L, QStringLiteral("Open logits dump")},
+        {Qt::Key_A, QStringLiteral("Open attention dump")}};
     for (const auto& [key, title] : cancelled) {
         FileDialogSeen seen;
         QString menuProblem;
@@ -1740,7 +1856,7 @@ void TestGui::openNpyMenuUsesTheChosenFile() {
     QVERIFY(!window->engine()->isBusy());
     QCOMPARE(window->engine()->dataSet()->epoch, epoch);
 
-    // File > Open .npy > Saliency: a [64] file typed, Enter: it is the saliency now.
+    // File > Open dump / .npy > Saliency: a [64] file typed, Enter: it is the saliency now.
     const QString path = dir.filePath(QStringLiteral("saliency.npy"));
     std::vector<float> raw(64);
     for (int k = 0; k < 64; ++k)
@@ -1962,5 +2078,522 @@ void TestGui::menuKeysAreUnique() {
                              kTimeoutMs);
     QVERIFY(!window->saliencyGridPlot()->hasImage());
 }
+// ---------------------------------------------------------------------------------------------
+// Dumps of several layers, their sidecar, the image view of attention
+
+void TestGui::layerBoxSelectsALayerOfTheLoadedDump() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    QVERIFY(!c.layer->isVisibleTo(window.get())); // the random workload has one layer
+    QTemporaryDir dir;
+    const AttentionDump dump =
+        writeAttentionDump(dir.path(), QStringLiteral("three"), 3, 2, 16, 16);
+    writeSidecar(dump);
+    QVERIFY(openAttentionDump(*window, dump));
+
+    // "All layers" and one entry per layer; the head box ranges over the heads of a layer.
+    QVERIFY(c.layer->isVisibleTo(window.get()));
+    QCOMPARE(c.layer->count(), 4);
+    const QStringList texts = {QStringLiteral("All layers"), QStringLiteral("Layer 0"),
+                               QStringLiteral("Layer 1"), QStringLiteral("Layer 2")};
+    for (int i = 0; i < 4; ++i) {
+        QCOMPARE(c.layer->itemText(i), texts[i]);
+        QCOMPARE(c.layer->itemData(i).toInt(), i - 1);
+    }
+    QCOMPARE(c.layer->currentIndex(), 0);
+    QCOMPARE(c.head->maximum(), 1);
+    QCOMPARE(c.query->maximum(), 15);
+    QVERIFY2(window->windowTitle().contains(
+                 QStringLiteral("three.npy (3 layers × 2 heads × 16 queries × 16 keys, float32)")),
+             qPrintable(window->windowTitle()));
+    const std::shared_ptr<const Workload> full = window->engine()->dataSet()->fullWorkload;
+    QCOMPARE(full->sourceLayers(), 3);
+
+    // Layer 1, head 1, query 9: the values written, exactly; the file is not read again.
+    c.head->setValue(1);
+    c.query->setValue(9);
+    c.layer->setCurrentIndex(2);
+    QCOMPARE(window->layer(), std::optional<int>(1));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->workload->layers() == 1 &&
+                                 window->engine()->lastRows()->request.query == 9 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(data->fullWorkload.get(), full.get());
+    QCOMPARE(data->workload->sourceLayer(0), 1);
+    QCOMPARE(data->scenario.layer, std::optional<int>(1));
+    const std::vector<double> attention = graphValues(*window, PerTokenPlot::AttentionGraph);
+    QCOMPARE(int(attention.size()), 16);
+    for (int k = 0; k < 16; ++k)
+        QCOMPARE(attention[std::size_t(k)], dump.at(1, 1, 9, k));
+    QVERIFY2(window->perTokenPlot()->customPlot()->plotLayout()->elementCount() > 0, "no layout");
+    // The matrix shows layer 1's head 1 too.
+    for (int k = 0; k < 16; k += 5)
+        QCOMPARE((*window->engine()->lastRows()->matrixOriginal)[9 * 16 + k], dump.at(1, 1, 9, k));
+
+    // The metrics are those of layer 1 alone, computed directly.
+    const SteeringParams params = window->engine()->lastEvaluation()->request.params;
+    const Metrics direct = makeCpuBackend(1)->evaluate(full->selectLayers(std::vector<int>{1}),
+                                                       data->saliency.values, params);
+    const Metrics& shown = window->engine()->lastEvaluation()->metrics;
+    QCOMPARE(shown.heads.size(), std::size_t(2));
+    QCOMPARE(shown.total.entropyOriginal, direct.total.entropyOriginal);
+    QCOMPARE(shown.total.kl, direct.total.kl);
+    const QString text = window->metricsText();
+    QVERIFY2(text.contains(QStringLiteral("layer: 1 of 3")), qPrintable(text));
+    for (double value : {direct.total.entropyOriginal, direct.total.entropySteered,
+                         direct.heads[1].entropyOriginal, direct.heads[1].entropySteered})
+        QVERIFY2(text.contains(QString::number(value, 'g', 8)), qPrintable(text));
+    QVERIFY2(text.contains(QString::number(direct.heads[1].kl, 'g', 5)), qPrintable(text));
+
+    // Steered heads are heads of a layer: 2 does not exist (there are six units, not heads).
+    QLineEdit* steered = c.steeredHeads;
+    steered->setText(QStringLiteral("2"));
+    emit steered->editingFinished();
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("out of range 0..1")),
+             qPrintable(errors.at(0).at(0).toString()));
+    steered->setText(QStringLiteral("1"));
+    emit steered->editingFinished();
+    QCOMPARE(errors.size(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) &&
+                                 window->engine()->lastEvaluation()->request.params.steeredHeads ==
+                                     std::vector<int>{1},
+                             kTimeoutMs);
+    QCOMPARE(window->engine()->lastEvaluation()->metrics.heads[0].kl, 0.0);
+    QVERIFY(window->engine()->lastEvaluation()->metrics.heads[1].kl > 0);
+}
+
+void TestGui::allLayersShowsTheMeanOverTheLayers() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const AttentionDump dump =
+        writeAttentionDump(dir.path(), QStringLiteral("three"), 3, 2, 16, 16);
+    QVERIFY(openAttentionDump(*window, dump));
+    c.head->setValue(1);
+    c.query->setValue(6);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->lastRows()->request.query == 6 &&
+                                 window->engine()->lastRows()->request.head == 1 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    const RowsResult* rows = window->engine()->lastRows();
+    QCOMPARE(rows->layers, 3);
+    // A: the mean of the three layers' rows; A': the mean of their steered rows.
+    const auto data = window->engine()->dataSet();
+    auto backend = makeCpuBackend(1);
+    const std::vector<double> attention = graphValues(*window, PerTokenPlot::AttentionGraph);
+    const std::vector<double> steered = graphValues(*window, PerTokenPlot::SteeredGraph);
+    std::vector<double> meanSteered(16, 0.0);
+    for (int l = 0; l < 3; ++l) {
+        const TokenRow row = backend->row(*data->workload, data->saliency.values,
+                                          rows->request.params, data->workload->unitOf(l, 1), 6);
+        for (int k = 0; k < 16; ++k)
+            meanSteered[std::size_t(k)] += row.steered[std::size_t(k)] / 3;
+    }
+    for (int k = 0; k < 16; ++k) {
+        const double mean = (dump.at(0, 1, 6, k) + dump.at(1, 1, 6, k) + dump.at(2, 1, 6, k)) / 3;
+        QVERIFY(std::abs(attention[std::size_t(k)] - mean) <= 1e-15);
+        QVERIFY(std::abs(steered[std::size_t(k)] - meanSteered[std::size_t(k)]) <= 1e-15);
+        // The matrix's row 6 is the same mean.
+        QVERIFY(std::abs((*rows->matrixSteered)[6 * 16 + k] - meanSteered[std::size_t(k)]) <=
+                1e-15);
+    }
+    // Titles and readout say so.
+    QVERIFY(window->plotData().layersAveraged == 3);
+    const QString text = window->metricsText();
+    QVERIFY2(text.contains(QStringLiteral("layers: all 3")), qPrintable(text));
+    // The head column is the head's mean over the layers (splitLayers).
+    const Metrics& metrics = window->engine()->lastEvaluation()->metrics;
+    QCOMPARE(metrics.heads.size(), std::size_t(6));
+    const LayeredMetrics split = splitLayers(metrics, 3, 2);
+    QVERIFY2(text.contains(QString::number(split.aggregate.heads[1].entropyOriginal, 'g', 8)),
+             qPrintable(text));
+    QCOMPARE(window->matrixPlot()->customPlot()->plotLayout()->elementCount() > 0, true);
+}
+
+void TestGui::singleLayerDumpLooksAsBefore() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    // [H, Q, K] without a sidecar: one layer, no token texts.
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("one"), 0, 3, 16, 16);
+    QVERIFY(openAttentionDump(*window, dump));
+    QVERIFY(!c.layer->isVisibleTo(window.get()));
+    QCOMPARE(c.head->maximum(), 2);
+    QVERIFY2(window->windowTitle().contains(
+                 QStringLiteral("(1 layer × 3 heads × 16 queries × 16 keys, float32)")),
+             qPrintable(window->windowTitle()));
+    PerTokenPlot* plot = window->perTokenPlot();
+    QVERIFY2(plot->tokenText(3).startsWith(QStringLiteral("token 3: A=")),
+             qPrintable(plot->tokenText(3)));
+    QCOMPARE(plot->visionBand(), (QPair<int, int>(-1, -1)));
+    plot->replotNow();
+    for (const auto& [x, label] : plot->tickLabels()) {
+        bool number = false;
+        label.toDouble(&number);
+        QVERIFY2(number, qPrintable(label));
+    }
+    QVERIFY(!window->metricsText().contains(QStringLiteral("layer")));
+    QVERIFY(!window->plotData().modelGrid);
+    QCOMPARE(window->engine()->lastRows()->layer, -1);
+}
+
+void TestGui::tokenLabelsComeFromTheSidecar() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
+    writeSidecar(dump);
+    QVERIFY(openAttentionDump(*window, dump));
+    PerTokenPlot* plot = window->perTokenPlot();
+    // Hover text: the key and its token.
+    QVERIFY2(plot->tokenText(14).startsWith(QStringLiteral("key 14 · ' ball'\nA=")),
+             qPrintable(plot->tokenText(14)));
+    QVERIFY2(plot->tokenText(2).startsWith(QStringLiteral("key 2 · '\\n'")),
+             qPrintable(plot->tokenText(2)));
+    // Vision tokens by their place on the 2 x 3 grid.
+    QVERIFY2(plot->tokenText(8).startsWith(QStringLiteral("key 8 · image (row 1, col 1)")),
+             qPrintable(plot->tokenText(8)));
+    // One band over the six vision tokens.
+    QCOMPARE(plot->visionBand(), (QPair<int, int>(4, 9)));
+    // Text tokens name the x axis where they fit; vision tokens never.
+    plot->resize(1600, 400);
+    plot->replotNow();
+    const auto labels = plot->tickLabels();
+    QVERIFY(!labels.isEmpty());
+    QSet<QString> texts;
+    for (const auto& [x, label] : labels) {
+        QVERIFY2(x < 4 || x > 9, qPrintable(label));
+        texts.insert(label);
+    }
+    QVERIFY2(texts.contains(QStringLiteral("ball")),
+             qPrintable(QStringList(texts.values()).join(',')));
+    // Narrow: fewer labels, none overlapping.
+    plot->resize(250, 300);
+    plot->replotNow();
+    const auto fewer = plot->tickLabels();
+    QVERIFY(fewer.size() < labels.size());
+    const QFontMetrics metrics(plot->customPlot()->xAxis->tickLabelFont());
+    for (qsizetype i = 1; i < fewer.size(); ++i) {
+        const QCPAxis* axis = plot->customPlot()->xAxis;
+        const double gap = axis->coordToPixel(fewer[i].first) -
+                           metrics.horizontalAdvance(fewer[i].second) / 2.0 -
+                           (axis->coordToPixel(fewer[i - 1].first) +
+                            metrics.horizontalAdvance(fewer[i - 1].second) / 2.0);
+        QVERIFY(gap > 0);
+    }
+    // Sorted by saliency the band has no meaning: gone.
+    window->controls().sortBySaliency->setChecked(true);
+    QCOMPARE(plot->visionBand(), (QPair<int, int>(-1, -1)));
+    // The image view takes the model's grid from the sidecar.
+    QCOMPARE(window->saliencyGridPlot()->gridHeight(), 2);
+    QCOMPARE(window->saliencyGridPlot()->gridWidth(), 3);
+    QCOMPARE(window->saliencyGridPlot()->gridOffset(), 4);
+    QCOMPARE(window->imageCaption(),
+             QStringLiteral("model's grid 2 x 3 = 6 vision tokens from key 4"));
+}
+
+void TestGui::imageViewShowsTheAttentionOfTheRow() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 3, 2, 16, 16);
+    QVERIFY(samplePicture(60, 40).save(dir.filePath(QStringLiteral("picture.png"))));
+    writeSidecar(dump, QStringLiteral("picture.png"));
+    QVERIFY(openAttentionDump(*window, dump));
+    SaliencyGridPlot* grid = window->saliencyGridPlot();
+    QVERIFY(grid->hasImage()); // the sidecar's picture under the grid
+    QVERIFY(!window->engine()->dataSet()->metaImage.isNull());
+    c.layer->setCurrentIndex(3); // layer 2
+    c.head->setValue(1);
+    c.query->setValue(12);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->workload->layers() == 1 &&
+                                 window->engine()->lastRows()->request.query == 12 &&
+                                 window->engine()->lastRows()->request.head == 1 &&
+                                 settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(grid->mode(), ImageMode::Saliency);
+    QVERIFY(!c.imageQueryMean->isEnabled());
+
+    // A: the values of the vision tokens (keys 4..9) of layer 2, head 1, query 12.
+    c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Attention)));
+    QCOMPARE(grid->mode(), ImageMode::Attention);
+    QVERIFY(c.imageQueryMean->isEnabled());
+    const TokenRow& row = window->engine()->lastRows()->row;
+    double largest = 0;
+    for (int key = 4; key < 10; ++key) {
+        QCOMPARE(grid->shownValue(key), dump.at(2, 1, 12, key));
+        largest =
+            std::max({largest, row.original[std::size_t(key)], row.steered[std::size_t(key)]});
+    }
+    QVERIFY(std::isnan(grid->shownValue(3)) && std::isnan(grid->shownValue(10)));
+    // One scale for A and A': 0 to the largest of either on the grid.
+    QCOMPARE(grid->colorLower(), 0.0);
+    QCOMPARE(grid->colorUpper(), largest);
+    QVERIFY2(grid->colorLabel().startsWith(QStringLiteral("A (same scale as A′)")),
+             qPrintable(grid->colorLabel()));
+    c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Steered)));
+    for (int key = 4; key < 10; ++key)
+        QCOMPARE(grid->shownValue(key), row.steered[std::size_t(key)]);
+    QCOMPARE(grid->colorUpper(), largest);
+    QVERIFY2(grid->colorLabel().startsWith(QStringLiteral("A′ at λ = 0.250")),
+             qPrintable(grid->colorLabel()));
+
+    // A new lambda reaches the image view.
+    window->setLambda(0.9);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    for (int key = 4; key < 10; ++key)
+        QCOMPARE(grid->shownValue(key),
+                 window->engine()->lastRows()->row.steered[std::size_t(key)]);
+
+    // The mean over the head's queries, from the matrix's rows.
+    c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Attention)));
+    c.imageQueryMean->setChecked(true);
+    QVERIFY(grid->queryMean());
+    for (int key = 4; key < 10; ++key) {
+        double sum = 0;
+        for (int q = 0; q < 16; ++q)
+            sum += dump.at(2, 1, q, key);
+        QVERIFY(std::abs(grid->shownValue(key) - sum / 16) <= 1e-15);
+    }
+    // What the export draws is what the view shows.
+    const PlotData data = window->plotData();
+    QCOMPARE(data.imageMode, ImageMode::Attention);
+    QVERIFY(data.imageQueryMean);
+    QCOMPARE(data.queryMeanRows, 16);
+    QTemporaryDir out;
+    QVERIFY(grid->savePng(out.filePath(QStringLiteral("grid.png")), 300, 240));
+    QVERIFY(distinctColours(QImage(out.filePath(QStringLiteral("grid.png")))) > 10);
+}
+
+void TestGui::imageViewShowsTheChangeOnASymmetricScale() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
+    writeSidecar(dump);
+    QVERIFY(openAttentionDump(*window, dump));
+    SaliencyGridPlot* grid = window->saliencyGridPlot();
+    c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Difference)));
+    c.query->setValue(15);
+    window->setLambda(0.8);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->lastRows()->request.query == 15 && settled(*window),
+                             kTimeoutMs);
+    const TokenRow& row = window->engine()->lastRows()->row;
+    double extent = 0;
+    for (int key = 4; key < 10; ++key) {
+        const double change = row.steered[std::size_t(key)] - row.original[std::size_t(key)];
+        QCOMPARE(grid->shownValue(key), change);
+        extent = std::max(extent, std::abs(change));
+    }
+    QVERIFY(extent > 0);
+    QCOMPARE(grid->colorUpper(), extent);
+    QCOMPARE(grid->colorLower(), -extent);
+    QVERIFY2(grid->colorLabel() == QStringLiteral("A′ − A at λ = 0.800"),
+             qPrintable(grid->colorLabel()));
+
+    // Lambda 0 without eps: A' = softmax(log A) is A renormalized, no more: the float32 row
+    // sums to 1 only within its rounding, and that is all the change there is.
+    c.eps->setValue(0);
+    window->setLambda(0);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->lastRows()->request.params.eps == 0, kTimeoutMs);
+    const int head = window->engine()->lastRows()->request.head;
+    const auto renormalized = [&](int query, int key) {
+        // All layers: the mean of the two layers' rows, each summing to about 1.
+        double sum0 = 0, sum1 = 0;
+        for (int k = 0; k < 16; ++k)
+            sum0 += dump.at(0, head, query, k), sum1 += dump.at(1, head, query, k);
+        return (dump.at(0, head, query, key) / sum0 - dump.at(0, head, query, key) +
+                dump.at(1, head, query, key) / sum1 - dump.at(1, head, query, key)) /
+               2;
+    };
+    for (int key = 4; key < 10; ++key) {
+        QVERIFY2(std::abs(grid->shownValue(key) - renormalized(15, key)) <= 1e-16,
+                 qPrintable(QString::number(grid->shownValue(key))));
+        QVERIFY(std::abs(grid->shownValue(key)) <= 1e-8); // float32 rounding, nothing more
+    }
+    QCOMPARE(grid->colorLower(), -grid->colorUpper());
+    // The mean over queries too.
+    c.imageQueryMean->setChecked(true);
+    for (int key = 4; key < 10; ++key)
+        QVERIFY(std::abs(grid->shownValue(key)) <= 1e-8);
+    QCOMPARE(grid->colorLower(), -grid->colorUpper());
+}
+
+void TestGui::clickingATokenSelectsItsQuery() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
+    writeSidecar(dump);
+    QVERIFY(openAttentionDump(*window, dump));
+    SaliencyGridPlot* grid = window->saliencyGridPlot();
+    grid->replotNow();
+    // A vision token's cell: Q = K, so key 7 is query 7.
+    QSignalSpy clicked(grid, &SaliencyGridPlot::tokenClicked);
+    QTest::mouseClick(grid->customPlot(), Qt::LeftButton, {}, grid->tokenCenter(7));
+    QCOMPARE(clicked.size(), 1);
+    QCOMPARE(clicked.at(0).at(0).toInt(), 7);
+    QCOMPARE(c.query->value(), 7);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->lastRows()->request.query == 7 && settled(*window),
+                             kTimeoutMs);
+    // A text token in the per-token plot.
+    PerTokenPlot* plot = window->perTokenPlot();
+    plot->replotNow();
+    QCustomPlot* custom = plot->customPlot();
+    const QPoint at(int(std::lround(custom->xAxis->coordToPixel(13))),
+                    int(custom->axisRect()->center().y()));
+    QTest::mouseClick(custom, Qt::LeftButton, {}, at);
+    QCOMPARE(c.query->value(), 13);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->lastRows()->request.query == 13 && settled(*window),
+                             kTimeoutMs);
+    QCOMPARE(window->perTokenPlot()->customPlot()->graph(0)->data()->size(), 16);
+}
+
+void TestGui::keysThatAreNoQueryRowAreRefused() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    // 8 query rows over 16 keys, no sidecar: the rows are keys 8..15.
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("last"), 2, 2, 8, 16);
+    QVERIFY(openAttentionDump(*window, dump));
+    c.query->setValue(1);
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->lastRows()->request.query == 1 && settled(*window),
+                             kTimeoutMs);
+    PerTokenPlot* plot = window->perTokenPlot();
+    plot->replotNow();
+    QCustomPlot* custom = plot->customPlot();
+    const auto click = [&](int key) {
+        QTest::mouseClick(custom, Qt::LeftButton, {},
+                          QPoint(int(std::lround(custom->xAxis->coordToPixel(key))),
+                                 int(custom->axisRect()->center().y())));
+    };
+    click(3);
+    QCOMPARE(c.query->value(), 1);
+    QCOMPARE(window->statusBar()->currentMessage(), QStringLiteral("key 3 is not a query row"));
+    click(12);
+    QCOMPARE(c.query->value(), 4);
+    // A drag is no click.
+    const QPoint from(int(std::lround(custom->xAxis->coordToPixel(14))),
+                      int(custom->axisRect()->center().y()));
+    QTest::mousePress(custom, Qt::LeftButton, {}, from);
+    QTest::mouseMove(custom, from + QPoint(40, 0));
+    QTest::mouseRelease(custom, Qt::LeftButton, {}, from + QPoint(40, 0));
+    QCOMPARE(c.query->value(), 4);
+}
+
+void TestGui::dumpOpenedWithLayerAndSidecar() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 3, 2, 16, 16);
+    // The sidecar elsewhere, named as --meta names it; the last layer, as --layer -1 does.
+    const QString meta = writeSidecar(dump, {}, dir.filePath(QStringLiteral("elsewhere.json")));
+    window->openDump(dump.path, MainWindow::NpyKind::Attention, -1, meta);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window->engine()->dataSet()->scenario.hasWorkloadFile() && settled(*window), kTimeoutMs);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(data->workload->layers(), 1);
+    QCOMPARE(data->workload->sourceLayer(0), 2);
+    QCOMPARE(c.layer->currentText(), QStringLiteral("Layer 2"));
+    QVERIFY(data->meta);
+    QCOMPARE(int(data->meta->tokens.size()), 16);
+    QVERIFY(window->perTokenPlot()->tokenText(14).startsWith(QStringLiteral("key 14 · ' ball'")));
+    // A layer that is not there: an error, and the window stays on the dump as it was.
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    window->openDump(dump.path, MainWindow::NpyKind::Attention, 5, meta);
+    QTRY_VERIFY_WITH_TIMEOUT(!errors.isEmpty(), kTimeoutMs);
+    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("out of range")),
+             qPrintable(errors.at(0).at(0).toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(window->engine()->scenario().layer, std::optional<int>(-1));
+    // Back to the random workload: one layer, no box.
+    window->useRandomWorkload();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !window->engine()->dataSet()->scenario.hasWorkloadFile() && settled(*window), kTimeoutMs);
+    QVERIFY(!c.layer->isVisibleTo(window.get()));
+    QVERIFY(!window->engine()->scenario().layer);
+}
+
+void TestGui::ctrlLFocusesTheLayerBox() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    press(window.get(), QKeySequence(Qt::CTRL | Qt::Key_L)); // one layer: only a message
+    QVERIFY(QApplication::focusWidget() != c.layer);
+    QCOMPARE(window->statusBar()->currentMessage(), QStringLiteral("This workload has one layer"));
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 3, 2, 16, 16);
+    QVERIFY(openAttentionDump(*window, dump));
+    press(window.get(), QKeySequence(Qt::CTRL | Qt::Key_L));
+    QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(c.layer));
+    // The keyboard then picks a layer.
+    QTest::keyClick(c.layer, Qt::Key_Down);
+    QCOMPARE(c.layer->currentText(), QStringLiteral("Layer 0"));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window->engine()->dataSet()->workload->layers() == 1 && settled(*window), kTimeoutMs);
+    // Every new control explains itself.
+    for (QWidget* widget : std::initializer_list<QWidget*>{c.layer, c.imageMode, c.imageQueryMean})
+        QVERIFY2(!widget->toolTip().isEmpty(), qPrintable(widget->objectName()));
+}
+
+void TestGui::sampleMenuOffersTheSyntheticDump() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    auto* menu = window->findChild<QMenu*>(QStringLiteral("sampleMenu"));
+    QVERIFY(menu);
+    QAction* sample = nullptr;
+    for (QAction* action : menu->actions())
+        if (action->objectName() == QStringLiteral("sample:synthetic-dump.safetensors"))
+            sample = action;
+    QVERIFY(sample);
+    QCOMPARE(sample->text(), QStringLiteral("Synthetic Qwen2-VL-like dump (4 layers)"));
+    QVERIFY(!sample->toolTip().isEmpty());
+    // A file on disk, with its sidecar and picture beside it.
+    const QString path = FileLoader::sampleDump();
+    QVERIFY(QFileInfo(path).isFile());
+    QCOMPARE(QFileInfo(path).fileName(), QStringLiteral("synthetic-dump.safetensors"));
+    QVERIFY(
+        QFileInfo(QFileInfo(path).dir().filePath(QStringLiteral("synthetic-dump.json"))).isFile());
+    QVERIFY(
+        QFileInfo(QFileInfo(path).dir().filePath(QStringLiteral("synthetic-dump.png"))).isFile());
+    // The saliency images are still the three maps.
+    QCOMPARE(MainWindow::sampleImages().size(), 3);
+}
+
+void TestGui::brokenSidecarImageIsToldNotFatal() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
+    QFile broken(dir.filePath(QStringLiteral("picture.png")));
+    QVERIFY(broken.open(QIODevice::WriteOnly));
+    broken.write("\x89PNG\r\n\x1a\nnot really");
+    broken.close();
+    writeSidecar(dump, QStringLiteral("picture.png"));
+    QVERIFY(openAttentionDump(*window, dump));
+    // The dump, its tokens and grid are there; the picture is not, and the status bar says why.
+    const auto data = window->engine()->dataSet();
+    QVERIFY(data->meta);
+    QVERIFY(data->metaImage.isNull());
+    QVERIFY2(QString::fromStdString(data->metaImageWarning).contains(QStringLiteral("picture.png")),
+             data->metaImageWarning.c_str());
+    QVERIFY2(window->statusBar()->currentMessage().contains(QStringLiteral("picture.png")),
+             qPrintable(window->statusBar()->currentMessage()));
+    QVERIFY(!window->saliencyGridPlot()->hasImage());
+    QCOMPARE(window->saliencyGridPlot()->gridWidth(), 3);
+}
+
 QTEST_MAIN(TestGui)
 #include "tst_gui.moc"

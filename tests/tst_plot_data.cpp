@@ -5,17 +5,25 @@
 // the picture checks of tst_plots and tst_gui only count colours.
 #include "gui_support.h"
 #include "reference.h"
+#include "saliency_grid_plot.h"
 #include "scenario_plot_data.h"
 #include "test_support.h"
 
 #include "attnsteer/backend.h"
+#include "attnsteer/npy.h"
 
 #include "sci_spin_box.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QLineEdit>
 #include <QSpinBox>
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include <algorithm>
@@ -263,6 +271,185 @@ class TestPlotData : public QObject {
         COMPARE_ROWS(unsteered.steered, unsteered.attention);
         checkMatrix(unsteered.matrix, unsteered.matrixQueries, workload, s, scenario.params, 2,
                     true);
+    }
+
+    /// A dump of three layers in the window: "All layers" shows the means over the layers of A
+    /// and of A' (each layer's A' against the reference), one layer shows its own rows; the
+    /// image view's query means; the model's grid and the token texts from the sidecar.
+    void windowPlotDataOfLayers() {
+        QTemporaryDir dir;
+        constexpr int kLayers = 3;
+        // Probabilities with a causal mask (zeros), as a model's dump has them.
+        std::vector<float> values(std::size_t(kLayers) * kHeads * kQueries * kKeys, 0.0f);
+        for (int l = 0; l < kLayers; ++l)
+            for (int h = 0; h < kHeads; ++h)
+                for (int q = 0; q < kQueries; ++q) {
+                    const int visible = q + kKeys - kQueries + 1;
+                    std::vector<double> row(static_cast<std::size_t>(visible));
+                    double sum = 0;
+                    for (int k = 0; k < visible; ++k)
+                        sum += row[std::size_t(k)] =
+                            std::exp(1.5 * std::cos(0.7 * l + 1.1 * h + 0.3 * q + 0.45 * k));
+                    for (int k = 0; k < visible; ++k)
+                        values[((std::size_t(l) * kHeads + h) * kQueries + q) * kKeys + k] =
+                            float(row[std::size_t(k)] / sum);
+                }
+        const QString path = dir.filePath(QStringLiteral("layers.npy"));
+        const std::size_t shape[] = {kLayers, kHeads, kQueries, kKeys};
+        writeNpy(path.toStdString(), shape, values);
+        QJsonObject meta;
+        QStringList tokens;
+        for (int k = 0; k < kKeys; ++k)
+            tokens << (k >= 10 && k < 18 ? QStringLiteral("<|image_pad|>")
+                                         : QStringLiteral("t%1").arg(k));
+        meta.insert(QStringLiteral("tokens"), QJsonArray::fromStringList(tokens));
+        meta.insert(QStringLiteral("vision_start"), 10);
+        meta.insert(QStringLiteral("image_grid_thw"), QJsonArray{1, 4, 8});
+        QFile json(dir.filePath(QStringLiteral("layers.json")));
+        QVERIFY(json.open(QIODevice::WriteOnly));
+        json.write(QJsonDocument(meta).toJson());
+        json.close();
+
+        const Scenario scenario = testScenario();
+        auto window = std::make_unique<MainWindow>();
+        window->setSuppressMessageBoxes(true);
+        window->setWorkloadSize(kHeads, kQueries, kKeys);
+        window->resize(1400, 900);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+        QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+        const auto& c = window->controls();
+        c.eps->setValue(scenario.params.eps);
+        c.steeredHeads->setText(QStringLiteral("1"));
+        QTest::keyClick(c.steeredHeads, Qt::Key_Return);
+        window->setLambda(scenario.params.lambda);
+        window->openNpy(path, MainWindow::NpyKind::Attention);
+        c.head->setValue(1);
+        c.query->setValue(7);
+        c.imageMode->setCurrentIndex(c.imageMode->findData(int(ImageMode::Steered)));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->dataSet()->scenario.hasWorkloadFile() &&
+                window->engine()->lastRows()->request.head == 1 &&
+                window->engine()->lastRows()->request.query == 7 &&
+                window->engine()->lastRows()->request.params.steeredHeads == std::vector<int>{1},
+            kTimeoutMs);
+        // Kept: a new layer replaces the engine's data set and rows.
+        const std::shared_ptr<const DataSet> data = window->engine()->dataSet();
+        const Workload& full = *data->fullWorkload;
+        const std::vector<double>& s = data->saliency.values;
+        const SteeringParams params = window->engine()->lastRows()->request.params;
+        QCOMPARE(params.lambda, scenario.params.lambda);
+        QCOMPARE(params.eps, scenario.params.eps);
+
+        // All layers: means over the three layers, each layer's A' from the reference.
+        const auto meanOverLayers = [&](int head, int query, bool steered) {
+            std::vector<double> mean(kKeys, 0.0);
+            for (int l = 0; l < kLayers; ++l) {
+                const std::vector<double> a = originalRow(full, full.unitOf(l, head), query);
+                const std::vector<double> row =
+                    steered ? reference::steeredRow(a, s, params.lambda, params.eps) : a;
+                for (int k = 0; k < kKeys; ++k)
+                    mean[std::size_t(k)] += row[std::size_t(k)] / kLayers;
+            }
+            return mean;
+        };
+        PlotData shown = window->plotData();
+        QCOMPARE(shown.layersAveraged, 3);
+        QCOMPARE(shown.layer, -1);
+        COMPARE_ROWS(shown.attention, meanOverLayers(1, 7, false));
+        COMPARE_ROWS(shown.steered, meanOverLayers(1, 7, true));
+        QCOMPARE(shown.matrixQueries, kQueries);
+        for (int q = 0; q < kQueries; q += 5)
+            COMPARE_ROWS(
+                std::span<const double>(shown.matrix).subspan(std::size_t(q) * kKeys, kKeys),
+                meanOverLayers(1, q, true));
+        std::vector<double> queryMean(kKeys, 0.0);
+        for (int q = 0; q < kQueries; ++q) {
+            const std::vector<double> row = meanOverLayers(1, q, true);
+            for (int k = 0; k < kKeys; ++k)
+                queryMean[std::size_t(k)] += row[std::size_t(k)] / kQueries;
+        }
+        COMPARE_ROWS(shown.queryMeanSteered, queryMean);
+        QCOMPARE(shown.queryMeanRows, kQueries);
+        QCOMPARE(shown.imageMode, ImageMode::Steered);
+        // The sidecar: the model's 2 x 4 grid from key 10, the token texts.
+        QVERIFY(shown.modelGrid);
+        QCOMPARE(shown.gridHeight, 2);
+        QCOMPARE(shown.gridWidth, 4);
+        QCOMPARE(shown.gridOffset, 10);
+        QCOMPARE(shown.visionStart, 10);
+        QCOMPARE(shown.visionTokens, 8);
+        QCOMPARE(int(shown.tokens.size()), kKeys);
+        QCOMPARE(shown.tokens[3], QStringLiteral("t3"));
+        for (int k = 10; k < 18; ++k)
+            QCOMPARE(window->saliencyGridPlot()->shownValue(k), shown.steered[std::size_t(k)]);
+
+        // Layer 2 alone: its own rows.
+        c.layer->setCurrentIndex(c.layer->findData(2));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->dataSet()->workload->layers() == 1, kTimeoutMs);
+        shown = window->plotData();
+        QCOMPARE(shown.layer, 2);
+        QCOMPARE(shown.layersAveraged, 1);
+        const std::vector<double> a = originalRow(full, full.unitOf(2, 1), 7);
+        COMPARE_ROWS(shown.attention, a);
+        COMPARE_ROWS(shown.steered, reference::steeredRow(a, s, params.lambda, params.eps));
+        checkMatrix(shown.matrix, shown.matrixQueries, *window->engine()->dataSet()->workload, s,
+                    params, 1, false);
+        // An unsteered head of that layer: A' = A.
+        c.head->setValue(0);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->lastRows()->request.head == 0, kTimeoutMs);
+        shown = window->plotData();
+        COMPARE_ROWS(shown.steered, originalRow(full, full.unitOf(2, 0), 7));
+    }
+
+    /// The model's grid (a sidecar) wins over the saliency image's own; its picture over the
+    /// saliency image; without one, the saliency image is drawn under the model's grid.
+    void assembledModelGrid() {
+        RawSaliency raw;
+        raw.label = "map.png";
+        raw.values.assign(kKeys, 0.5);
+        SaliencyProjection projection;
+        projection.gridHeight = 5, projection.gridWidth = 5;
+        projection.resizedHeight = 140, projection.resizedWidth = 140;
+        raw.projection = projection;
+        raw.image = QImage(20, 20, QImage::Format_RGB32);
+        raw.image.fill(Qt::white);
+        QImage picture(30, 20, QImage::Format_RGB32);
+        picture.fill(Qt::red);
+        DumpMeta meta;
+        meta.tokens.assign(kKeys, "x");
+        PlotSources sources;
+        sources.raw = &raw;
+        sources.image = raw.image;
+        sources.saliency = raw.values;
+        sources.visionOffset = 6;
+        sources.grid = ImageGrid{2, 3, 4};
+        sources.meta = &meta;
+        sources.metaImage = picture;
+        PlotData data = assemblePlotData(sources);
+        QVERIFY(data.modelGrid);
+        QCOMPARE(data.gridHeight, 3);
+        QCOMPARE(data.gridWidth, 4);
+        QCOMPARE(data.gridOffset, 6);
+        QCOMPARE(data.visionStart, 6);
+        QCOMPARE(data.visionTokens, 24);
+        QCOMPARE(data.image.cacheKey(), picture.cacheKey());
+        QCOMPARE(int(data.tokens.size()), kKeys);
+        QCOMPARE(gridCaption(data),
+                 QStringLiteral("model's grid 3 x 4 = 12 vision tokens from key 6, frame 1 of 2"));
+        sources.metaImage = QImage();
+        data = assemblePlotData(sources);
+        QCOMPARE(data.image.cacheKey(), raw.image.cacheKey());
+        // No model grid: the saliency image's grid, as before.
+        sources.grid = ImageGrid{};
+        data = assemblePlotData(sources);
+        QVERIFY(!data.modelGrid);
+        QCOMPARE(data.gridHeight, 5);
+        QCOMPARE(data.gridOffset, 6);
+        QCOMPARE(data.visionStart, -1);
+        QCOMPARE(gridCaption(data), QStringLiteral("grid 5 x 5 = 25 tokens, resized 140 x 140"));
     }
 
   private:

@@ -92,6 +92,12 @@ class TestPlots : public QObject {
     void saliencyGridWithImage();
     void matrixClickPicksQuery();
     void viewSavePngAndPdf();
+    void keyLabels();
+    void perTokenNamesTokensAndShadesTheImage();
+    void perTokenClickReportsTheToken();
+    void perTokenTitleNamesTheLayer();
+    void saliencyGridShowsAttentionModes();
+    void saliencyGridClickReportsTheToken();
 };
 
 void TestPlots::gridShape_data() {
@@ -399,6 +405,242 @@ void TestPlots::viewSavePngAndPdf() {
     QVERIFY2(view.savePdf(pdf, 640, 480, false, &error), qPrintable(error));
     QVERIFY(contents(pdf).startsWith("%PDF"));
     QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden).size(), 2);
+}
+
+/// MAKE_DATA with the sidecar's view of its 64 keys: 8 text tokens, then 48 vision tokens on a
+/// 6 x 8 grid from key 8, then 8 text tokens.
+PlotData withTokens(PlotData data) {
+    data.tokens.clear();
+    for (int k = 0; k < kKeys; ++k)
+        data.tokens.push_back(k >= 8 && k < 56 ? QStringLiteral("<|image_pad|>")
+                                               : QStringLiteral(" word%1").arg(k));
+    data.tokens[2] = QStringLiteral("\n");
+    data.visionStart = 8, data.visionTokens = 48;
+    data.gridHeight = 6, data.gridWidth = 8, data.gridOffset = 8;
+    data.modelGrid = true;
+    return data;
+}
+
+void TestPlots::keyLabels() {
+    const PlotData data = withTokens(makeData());
+    QCOMPARE(keyLabel(data, 3), QStringLiteral("key 3 · ' word3'"));
+    QCOMPARE(keyLabel(data, 2), QStringLiteral("key 2 · '\\n'"));
+    QCOMPARE(keyLabel(data, 8), QStringLiteral("key 8 · image (row 0, col 0)"));
+    QCOMPARE(keyLabel(data, 8 + 19), QStringLiteral("key 27 · image (row 2, col 3)"));
+    QCOMPARE(keyLabel(data, 56), QStringLiteral("key 56 · ' word56'"));
+    // Two frames of 2 x 3: the second frame's tokens say so.
+    QCOMPARE(keyLabel(10, {}, 4, 12, 2, 3),
+             QStringLiteral("key 10 · image (frame 1, row 0, col 0)"));
+    QCOMPARE(keyLabel(3, {}, -1, 0, 0, 0), QStringLiteral("key 3"));
+    PlotData plain = makeData();
+    QCOMPARE(headLabel(plain), QStringLiteral("head 1"));
+    plain.layer = 2;
+    QCOMPARE(headLabel(plain), QStringLiteral("layer 2, head 1"));
+    plain.layersAveraged = 4;
+    QCOMPARE(headLabel(plain), QStringLiteral("head 1, mean of 4 layers"));
+    QCOMPARE(gridCaption(withTokens(makeData())),
+             QStringLiteral("model's grid 6 x 8 = 48 vision tokens from key 8"));
+    PlotData frames = withTokens(makeData());
+    frames.gridHeight = 2, frames.gridWidth = 3, frames.visionTokens = 12;
+    QCOMPARE(gridCaption(frames),
+             QStringLiteral("model's grid 2 x 3 = 6 vision tokens from key 8, frame 1 of 2"));
+}
+
+void TestPlots::perTokenNamesTokensAndShadesTheImage() {
+    const PlotData data = withTokens(makeData());
+    PerTokenPlot view;
+    view.setData(data);
+    QVERIFY2(view.tokenText(3).startsWith(QStringLiteral("key 3 · ' word3'\nA=")),
+             qPrintable(view.tokenText(3)));
+    QVERIFY(view.tokenText(3).contains(QStringLiteral(", A′=")));
+    QVERIFY2(view.tokenText(20).startsWith(QStringLiteral("key 20 · image (row 1, col 4)\nA=")),
+             qPrintable(view.tokenText(20)));
+    QCOMPARE(view.visionBand(), (QPair<int, int>(8, 55)));
+    view.resize(1400, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    const auto labels = view.tickLabels();
+    QVERIFY2(labels.size() >= 5, qPrintable(QString::number(labels.size())));
+    for (const auto& [x, label] : labels) {
+        QVERIFY2(x < 8 || x > 55, qPrintable(label)); // no vision token is named
+        const int k = int(x);
+        QCOMPARE(label, k == 2 ? QString(QChar(0x21b5)) : QStringLiteral("word%1").arg(k));
+    }
+    // Zoomed in on the text after the image: every token there is named.
+    view.customPlot()->xAxis->setRange(55.5, 63.5);
+    view.replotNow();
+    QCOMPARE(view.tickLabels().size(), 8);
+    // Sorted by saliency: no band (the span is no longer one piece), labels follow their tokens.
+    view.setSortBySaliency(true);
+    QCOMPARE(view.visionBand(), (QPair<int, int>(-1, -1)));
+    view.resetView();
+    view.replotNow();
+    for (const auto& [x, label] : view.tickLabels()) {
+        const int token = view.tokenAtX(x);
+        QVERIFY(token < 8 || token > 55);
+    }
+    // Words before special tokens: where "<|im_start|>" and " word1" collide, the word stays.
+    PlotData special = data;
+    special.tokens[0] = QStringLiteral("<|im_start|>");
+    view.setData(special);
+    view.setSortBySaliency(false);
+    view.resize(300, 300);
+    view.replotNow();
+    QSet<double> named;
+    for (const auto& [x, label] : view.tickLabels())
+        named.insert(x);
+    QVERIFY(named.contains(1));
+    QVERIFY(!named.contains(0));
+    view.resize(1400, 400);
+    view.customPlot()->xAxis->setRange(-0.5, 3.5); // room for both
+    view.replotNow();
+    QCOMPARE(view.tickLabels().first().second, QStringLiteral("<|im_start|>"));
+    // Without token texts: numbers, as before.
+    view.setData(makeData());
+    view.replotNow();
+    for (const auto& [x, label] : view.tickLabels()) {
+        bool number = false;
+        label.toDouble(&number);
+        QVERIFY2(number, qPrintable(label));
+    }
+    QCOMPARE(view.visionBand(), (QPair<int, int>(-1, -1)));
+}
+
+void TestPlots::perTokenClickReportsTheToken() {
+    PerTokenPlot view;
+    view.setData(makeData());
+    view.resize(700, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy clicked(&view, &PerTokenPlot::tokenClicked);
+    QCustomPlot* plot = view.customPlot();
+    const int y = int(plot->axisRect()->center().y());
+    QTest::mouseClick(plot, Qt::LeftButton, {}, QPoint(int(plot->xAxis->coordToPixel(41)), y));
+    QCOMPARE(clicked.size(), 1);
+    QCOMPARE(clicked.at(0).at(0).toInt(), 41);
+    // Outside the axis rect: nothing.
+    QTest::mouseClick(plot, Qt::LeftButton, {}, QPoint(2, 2));
+    QCOMPARE(clicked.size(), 1);
+}
+
+void TestPlots::perTokenTitleNamesTheLayer() {
+    PlotData data = makeData();
+    PerTokenPlot view;
+    view.setData(data);
+    QCOMPARE(view.title(), QStringLiteral("Head 1, query 3: attention over 64 key tokens"));
+    data.layer = 2;
+    view.setData(data);
+    QCOMPARE(view.title(),
+             QStringLiteral("Layer 2, head 1, query 3: attention over 64 key tokens"));
+    data.layersAveraged = 4;
+    view.setData(data);
+    QCOMPARE(view.title(),
+             QStringLiteral("Head 1, query 3, mean of 4 layers: attention over 64 key tokens"));
+    MatrixPlot matrix;
+    matrix.setData(data);
+    QCOMPARE(matrix.title(), QStringLiteral("Head 1, mean of 4 layers: A′ at λ = 0.800"));
+    data.layersAveraged = 1;
+    matrix.setData(data);
+    QCOMPARE(matrix.title(), QStringLiteral("Layer 2, head 1: A′ at λ = 0.800"));
+}
+
+void TestPlots::saliencyGridShowsAttentionModes() {
+    PlotData data = withTokens(makeData());
+    // The mean over the matrix's queries, as the window hands it over.
+    data.queryMeanAttention.assign(kKeys, 0.0);
+    data.queryMeanSteered.assign(kKeys, 0.0);
+    for (int k = 0; k < kKeys; ++k) {
+        data.queryMeanAttention[std::size_t(k)] = 0.001 * k;
+        data.queryMeanSteered[std::size_t(k)] = 0.002 * (kKeys - k);
+    }
+    data.queryMeanRows = kQueries;
+    SaliencyGridPlot view;
+    view.setData(data);
+    QCOMPARE(view.gridHeight(), 6);
+    QCOMPARE(view.gridWidth(), 8);
+    QCOMPARE(view.mode(), ImageMode::Saliency);
+    QCOMPARE(view.shownValue(9), data.saliency[9]);
+    QCOMPARE(view.colorLabel(), QStringLiteral("saliency s"));
+
+    // A and A' on one scale from 0 to the largest of either on the grid (keys 8..55).
+    double largest = 0;
+    for (int k = 8; k < 56; ++k)
+        largest = std::max({largest, data.attention[std::size_t(k)], data.steered[std::size_t(k)]});
+    view.setMode(ImageMode::Attention);
+    for (int k = 8; k < 56; ++k)
+        QCOMPARE(view.shownValue(k), data.attention[std::size_t(k)]);
+    QVERIFY(std::isnan(view.shownValue(7)) && std::isnan(view.shownValue(56)));
+    QCOMPARE(view.colorLower(), 0.0);
+    QCOMPARE(view.colorUpper(), largest);
+    QCOMPARE(view.title(), QStringLiteral("A on the image\nhead 1, query 3"));
+    view.setMode(ImageMode::Steered);
+    for (int k = 8; k < 56; ++k)
+        QCOMPARE(view.shownValue(k), data.steered[std::size_t(k)]);
+    QCOMPARE(view.colorUpper(), largest);
+    QCOMPARE(view.colorLabel(), QStringLiteral("A′ at λ = 0.800 (same scale as A)"));
+
+    // A' - A: symmetric around 0.
+    view.setMode(ImageMode::Difference);
+    double extent = 0;
+    for (int k = 8; k < 56; ++k) {
+        const double change = data.steered[std::size_t(k)] - data.attention[std::size_t(k)];
+        QCOMPARE(view.shownValue(k), change);
+        extent = std::max(extent, std::abs(change));
+    }
+    QCOMPARE(view.colorLower(), -extent);
+    QCOMPARE(view.colorUpper(), extent);
+    QCOMPARE(view.colorLabel(), QStringLiteral("A′ − A at λ = 0.800"));
+
+    // The mean over queries.
+    view.setQueryMean(true);
+    for (int k = 8; k < 56; ++k)
+        QCOMPARE(view.shownValue(k), 0.002 * (kKeys - k) - 0.001 * k);
+    QCOMPARE(view.title(), QStringLiteral("A′ − A on the image\nhead 1, mean of 12 queries"));
+    // All zero: white on a symmetric scale.
+    std::vector<double> same(kKeys, 0.01);
+    view.setAttention(same, same, same, same, 0, -1, 4, 9, 5, 0);
+    QCOMPARE(view.title(),
+             QStringLiteral("A′ − A on the image\nhead 0, mean of 5 queries × 4 layers"));
+    for (int k = 8; k < 56; ++k)
+        QCOMPARE(view.shownValue(k), 0.0);
+    QCOMPARE(view.colorLower(), -view.colorUpper());
+    view.setQueryMean(false);
+    QCOMPARE(view.title(),
+             QStringLiteral("A′ − A on the image\nhead 0, query 9, mean of 4 layers"));
+    view.setAttention(same, same, same, same, 2, 3, 1, 9, 5, 0);
+    QCOMPARE(view.title(), QStringLiteral("A′ − A on the image\nlayer 3, head 2, query 9"));
+
+    // Picture: the modes draw, with an image under them too.
+    data.imageMode = ImageMode::Difference;
+    data.image = QImage(80, 60, QImage::Format_RGB32);
+    data.image.fill(Qt::darkGreen);
+    view.setData(data);
+    QCOMPARE(view.mode(), ImageMode::Difference);
+    QVERIFY(view.hasImage());
+    QTemporaryDir dir;
+    QVERIFY(view.savePng(dir.filePath("change.png"), 300, 240));
+    QVERIFY(distinctColours(QImage(dir.filePath("change.png"))) > 10);
+}
+
+void TestPlots::saliencyGridClickReportsTheToken() {
+    SaliencyGridPlot view;
+    view.setData(withTokens(makeData()));
+    view.resize(500, 420);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy clicked(&view, &SaliencyGridPlot::tokenClicked);
+    QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, view.tokenCenter(30));
+    QCOMPARE(clicked.size(), 1);
+    QCOMPARE(clicked.at(0).at(0).toInt(), 30);
+    // A drag is no click.
+    const QPoint from = view.tokenCenter(12);
+    QTest::mousePress(view.customPlot(), Qt::LeftButton, {}, from);
+    QTest::mouseMove(view.customPlot(), from + QPoint(30, 30));
+    QTest::mouseRelease(view.customPlot(), Qt::LeftButton, {}, from + QPoint(30, 30));
+    QCOMPARE(clicked.size(), 1);
 }
 
 QTEST_MAIN(TestPlots)

@@ -180,10 +180,21 @@ QWidget* ControlPanel::buildViews() {
     WindowControls& c = c_;
     auto* views = new QGroupBox(tr("Views"));
     auto* form = new QFormLayout(views);
-    c.head = named(new QSpinBox, "head", tr("Head of the per-token row and of the matrix"));
+    viewsForm_ = form;
+    c.layer = named(new QComboBox, "layer",
+                    tr("Layer of the dump whose rows are evaluated and shown (Ctrl+L); \"All "
+                       "layers\": the metrics over every layer, the row views the mean over the "
+                       "layers"));
+    c.layer->addItem(tr("All layers"), -1);
+    form->addRow(formLabel(tr("Layer"), c.layer), c.layer);
+    form->setRowVisible(c.layer, false); // shown for a dump of several layers
+    c.head = named(new QSpinBox, "head",
+                   tr("Head (within a layer) of the per-token row, the matrix and the image "
+                      "view"));
     c.head->setRange(0, 31);
     c.query = named(new QSpinBox, "query",
-                    tr("Query of the per-token row (or click a row in the matrix)"));
+                    tr("Query of the per-token row (or click a row in the matrix, or a query's "
+                       "token in the per-token or image view)"));
     c.query->setRange(0, 1023);
     auto* pickRow = new QHBoxLayout;
     pickRow->addWidget(new QLabel(tr("head")));
@@ -235,6 +246,7 @@ void ControlPanel::connectControls() {
     for (QSpinBox* box : {c.head, c.query})
         connect(box, &QSpinBox::valueChanged, this,
                 [this] { emit viewChanged(c_.head->value(), c_.query->value()); });
+    connect(c.layer, &QComboBox::currentIndexChanged, this, [this] { emit layerChosen(layer()); });
     connect(c.sweepSeeds, &QSpinBox::valueChanged, this,
             [this](int seeds) { emit sweepGridChanged(c_.lambdaMax->value(), seeds); });
     syncLambdaSlider();
@@ -289,6 +301,31 @@ int ControlPanel::head() const {
 
 void ControlPanel::setQuery(int query) {
     c_.query->setValue(query);
+}
+
+std::optional<int> ControlPanel::layer() const {
+    const int layer = c_.layer->currentData().toInt();
+    return layer >= 0 ? std::optional<int>(layer) : std::nullopt;
+}
+
+void ControlPanel::showLayers(int sourceLayers, std::optional<int> chosen) {
+    const QSignalBlocker blocker(c_.layer);
+    if (c_.layer->count() != sourceLayers + 1) {
+        c_.layer->clear();
+        c_.layer->addItem(tr("All layers"), -1);
+        for (int layer = 0; layer < sourceLayers; ++layer)
+            c_.layer->addItem(tr("Layer %1").arg(layer), layer);
+    }
+    c_.layer->setCurrentIndex(std::max(c_.layer->findData(chosen ? *chosen : -1), 0));
+    viewsForm_->setRowVisible(c_.layer, sourceLayers > 1);
+}
+
+bool ControlPanel::focusLayer() {
+    if (!c_.layer->isVisibleTo(this))
+        return false;
+    ensureWidgetVisible(c_.layer);
+    c_.layer->setFocus(Qt::ShortcutFocusReason);
+    return true;
 }
 
 void ControlPanel::lambdaSpinChanged(double lambda) {
@@ -358,26 +395,27 @@ void ControlPanel::showBackend(BackendKind kind) {
 
 void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int head, int query) {
     WindowControls& c = c_;
-    workloadHeads_ = workload.heads();
+    // Heads are those of a layer: steered heads apply to every layer, the views pick a layer.
+    workloadHeads_ = workload.headsPerLayer();
     // File workloads define the sizes: show them, and keep the random sizes from being edited.
     for (QSpinBox* box : {c.heads, c.queries, c.keys})
         box->setEnabled(!fromFile);
     c.sigma->setEnabled(!fromFile);
     if (fromFile) {
         const QSignalBlocker a(c.heads), b(c.queries), d(c.keys);
-        c.heads->setValue(workload.heads());
+        c.heads->setValue(workload.headsPerLayer());
         c.queries->setValue(workload.queries());
         c.keys->setValue(workload.keys());
     }
     {
         const QSignalBlocker a(c.head), b(c.query);
-        c.head->setRange(0, workload.heads() - 1);
+        c.head->setRange(0, workload.headsPerLayer() - 1);
         c.query->setRange(0, workload.queries() - 1);
         c.head->setValue(head);
         c.query->setValue(query);
     }
     try {
-        checkSteeredHeads(steeredHeads_, workload.heads());
+        checkSteeredHeads(steeredHeads_, workload.headsPerLayer());
     } catch (const InputError& error) {
         emit errorFound(tr("%1 for this workload; steering all heads").arg(windowMessage(error)));
         c.steeredHeads->setText(QStringLiteral("all"));

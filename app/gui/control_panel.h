@@ -8,7 +8,10 @@
 
 #include <QScrollArea>
 
+#include <optional>
 #include <vector>
+
+class QFormLayout;
 
 namespace attnsteer {
 
@@ -34,9 +37,17 @@ class ControlPanel : public QScrollArea {
     void setLambda(double lambda);
     /// Sets the sizes of the random workload and emits scenarioEdited() once.
     void setWorkloadSize(int heads, int queries, int keys);
-    /// The head of the per-token row and of the matrix.
+    /// The head (within a layer) of the per-token row and of the matrix.
     int head() const;
     void setQuery(int query);
+    /// The layer chosen in the layer box: nullopt for all layers.
+    std::optional<int> layer() const;
+    /// Fills the layer box for a source of SOURCE_LAYERS layers ("All layers", "Layer 0", ...)
+    /// and selects CHOSEN (nullopt: all), without emitting layerChosen. Hidden, with its label,
+    /// for a source of one layer.
+    void showLayers(int sourceLayers, std::optional<int> chosen);
+    /// Gives the layer box the keyboard focus (Ctrl+L); false when it is hidden.
+    bool focusLayer();
     /// The accepted steered heads as the user wrote them ("all" for every head).
     const QString& steeredHeadsText() const { return steeredHeadsText_; }
     /// Parses the steered heads field: accepted, or refused (errorFound) and reset to the last
@@ -62,6 +73,8 @@ class ControlPanel : public QScrollArea {
     /// Lambda changed (before scenarioEdited), for views that follow it at once.
     void lambdaChanged(double lambda);
     void viewChanged(int head, int query);
+    /// The user chose a layer in the layer box (nullopt: all layers).
+    void layerChosen(std::optional<int> layer);
     /// The sweep's grid: lambdas 0 .. LAMBDA_MAX over SEEDS seeds.
     void sweepGridChanged(double lambdaMax, int seeds);
     void backendChosen(BackendKind kind);
@@ -83,7 +96,8 @@ class ControlPanel : public QScrollArea {
     std::vector<int> steeredHeads_; ///< parsed from the steered heads field; empty = all
     QString steeredHeadsText_ = QStringLiteral("all");
     int dockWidth_ = 0;
-    int workloadHeads_ = 0; ///< heads of the data set shown, 0 before the first
+    int workloadHeads_ = 0; ///< heads per layer of the data set shown, 0 before the first
+    QFormLayout* viewsForm_ = nullptr;
 };
 
 } // namespace attnsteer

@@ -1,6 +1,7 @@
 #include "engine.h"
 
 #include "error_text.h"
+#include "saliency_image.h"
 
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
@@ -8,6 +9,9 @@
 #include "attnsteer/steering.h"
 
 #include <QElapsedTimer>
+#include <QImageReader>
+
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,8 +25,10 @@ namespace attnsteer {
 
 namespace {
 
+/// Whether A and B read the same source (file and sidecar, or random spec). The layer is not
+/// part of it: a new layer is selected from the loaded workload.
 bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
-    if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath || a.layer != b.layer ||
+    if (a.logitsPath != b.logitsPath || a.attentionPath != b.attentionPath ||
         a.metaPath != b.metaPath)
         return false;
     if (a.hasWorkloadFile())
@@ -42,7 +48,7 @@ bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
 /// Whether the data set (workload, saliency) of A and B differ. The projection options matter
 /// only to a saliency image.
 bool dataDiffers(const Scenario& a, const Scenario& b) {
-    return !sameWorkloadSource(a, b) || a.spec.seed != b.spec.seed ||
+    return !sameWorkloadSource(a, b) || a.layer != b.layer || a.spec.seed != b.spec.seed ||
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
            a.normalization != b.normalization ||
            (!b.saliencyImagePath.empty() && !sameProjection(a.projection, b.projection));
@@ -50,6 +56,22 @@ bool dataDiffers(const Scenario& a, const Scenario& b) {
 
 double millisecondsSince(const QElapsedTimer& timer) {
     return timer.nsecsElapsed() / 1e6;
+}
+
+/// The sidecar's picture, decoded (with the saliency images' size check); WARNING says why not.
+QImage decodeMetaImage(const std::string& path, std::string& warning) {
+    const QString file = QString::fromStdString(path);
+    try {
+        checkSaliencyImage(file);
+    } catch (const InputError& error) {
+        warning = windowMessage(error).toStdString();
+        return {};
+    }
+    QImageReader reader(file);
+    QImage image = reader.read();
+    if (image.isNull())
+        warning = path + ": cannot decode image: " + reader.errorString().toStdString();
+    return image;
 }
 
 } // namespace
@@ -72,7 +94,7 @@ Engine::Engine(QObject* parent)
                        return; // a newer scenario is on its way
                    dataSet_ = std::move(*outcome.value);
                    const Workload& workload = *dataSet_->workload;
-                   head_ = std::clamp(head_, 0, workload.heads() - 1);
+                   head_ = std::clamp(head_, 0, workload.headsPerLayer() - 1);
                    query_ = std::clamp(query_, 0, workload.queries() - 1);
                    emit workloadReady();
                    requestEvaluation(true);
@@ -94,6 +116,7 @@ Engine::Engine(QObject* parent)
                    matrixKey_ = {result.epoch, request.head, request.params.lambda,
                                  request.params.eps, request.params.steeredHeads};
                    matrixSteered_ = result.matrixSteered;
+                   matrixSteeredMean_ = result.queryMeanSteered;
                    headMatrix_ = result.headMatrix;
                    lastRows_ = result;
                    emit rowsFinished(*lastRows_);
@@ -159,7 +182,7 @@ void Engine::setScenario(const Scenario& scenario) {
     if (!started_)
         return;
     if (dataChanged) {
-        requestDataSet();
+        requestDataSet(false);
         return;
     }
     if (paramsChanged || lambdaChanged)
@@ -173,7 +196,7 @@ void Engine::setView(int head, int query) {
         return;
     head_ = std::max(head, 0), query_ = std::max(query, 0);
     if (dataSet_) {
-        head_ = std::min(head_, dataSet_->workload->heads() - 1);
+        head_ = std::min(head_, dataSet_->workload->headsPerLayer() - 1);
         query_ = std::min(query_, dataSet_->workload->queries() - 1);
     }
     if (started_)
@@ -255,14 +278,15 @@ void Engine::start() {
         lastEvaluation_.reset(), lastRows_.reset(), lastSweep_.reset();
         matrixKey_ = {};
         matrixSteered_.reset();
+        matrixSteeredMean_.clear();
         headMatrix_.reset();
     }
-    requestDataSet();
+    requestDataSet(true);
 }
 
 void Engine::reloadSaliency() {
     if (started_)
-        requestDataSet();
+        requestDataSet(true);
 }
 
 void Engine::cancel() {
@@ -293,24 +317,46 @@ EvaluationRequest Engine::currentRequest() const {
     return request;
 }
 
-void Engine::requestDataSet() {
+void Engine::requestDataSet(bool reread) {
     const Scenario scenario = scenario_;
     const std::shared_ptr<const DataSet> previous = dataSet_;
     const std::uint64_t epoch = nextEpoch_++;
     emit workloadStarted();
-    dataJob_.request([scenario, previous, epoch](const JobControl&) {
+    dataJob_.request([scenario, previous, epoch, reread](const JobControl&) {
         QElapsedTimer timer;
         timer.start();
         checkScenario(scenario);
         auto data = std::make_shared<DataSet>();
-        if (previous && sameWorkloadSource(previous->scenario, scenario))
-            data->workload = previous->workload;
-        else
-            data->workload = std::make_shared<const Workload>(loadWorkload(scenario));
-        data->meta = loadDumpMeta(scenario, *data->workload);
-        data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
-        data->raw = loadRawSaliency(scenario, data->workload->keys(), data->projection);
-        data->saliency = normalizeRawSaliency(data->raw, scenario.normalization);
+        if (previous && sameWorkloadSource(previous->scenario, scenario)) {
+            // The same file and sidecar: nothing is read again, a new layer is a view of it.
+            data->fullWorkload = previous->fullWorkload;
+            data->meta = previous->meta;
+            data->metaImage = previous->metaImage;
+            data->metaImageWarning = previous->metaImageWarning;
+        } else {
+            Scenario allLayers = scenario;
+            allLayers.layer.reset();
+            data->fullWorkload = std::make_shared<const Workload>(loadWorkload(allLayers));
+            data->meta = loadDumpMeta(scenario, *data->fullWorkload);
+            if (data->meta && !data->meta->imagePath.empty())
+                data->metaImage = decodeMetaImage(data->meta->imagePath, data->metaImageWarning);
+        }
+        const Workload& full = *data->fullWorkload;
+        data->workload = scenario.layer ? std::make_shared<const Workload>(full.selectLayers(
+                                              chooseLayers(scenario.layer, full.sourceLayers())))
+                                        : data->fullWorkload;
+        Scenario previousWithLayer = previous ? previous->scenario : scenario;
+        previousWithLayer.layer = scenario.layer;
+        if (previous && !reread && !dataDiffers(previousWithLayer, scenario)) {
+            // Only the layer changed: the saliency is the same.
+            data->projection = previous->projection;
+            data->raw = previous->raw;
+            data->saliency = previous->saliency;
+        } else {
+            data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
+            data->raw = loadRawSaliency(scenario, full.keys(), data->projection);
+            data->saliency = normalizeRawSaliency(data->raw, scenario.normalization);
+        }
         data->scenario = scenario;
         data->epoch = epoch;
         data->elapsedMs = millisecondsSince(timer);
@@ -331,13 +377,15 @@ void Engine::dataSetFailed(const QString& message) {
     const Scenario good = dataSet_ ? dataSet_->scenario : Scenario{};
     scenario_.logitsPath = good.logitsPath;
     scenario_.attentionPath = good.attentionPath;
+    scenario_.layer = good.layer;
+    scenario_.metaPath = good.metaPath;
     scenario_.saliencyPath = good.saliencyPath;
     scenario_.saliencyImagePath = good.saliencyImagePath;
     scenario_.projection = good.projection;
     emit scenarioRestored();
     emit failed(message);
     if (!dataSet_ && hadFiles && !dataJob_.isRunning())
-        requestDataSet();
+        requestDataSet(false);
 }
 
 void Engine::requestEvaluation(bool dataChanged) {
@@ -373,13 +421,15 @@ void Engine::requestRows() {
     const MatrixKey key{data->epoch, request.head, request.params.lambda, request.params.eps,
                         request.params.steeredHeads};
     const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
+    const std::vector<double> steeredMean = steered ? matrixSteeredMean_ : std::vector<double>();
     const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
                                 headMatrix_->head == request.head &&
                                 headMatrix_->eps == request.params.eps
                             ? headMatrix_
                             : nullptr;
     const std::shared_ptr<Backend> backend = rowBackend_;
-    rowsJob_.request([data, request, backend, steered, cached](const JobControl& control) {
+    rowsJob_.request([data, request, backend, steered, steeredMean,
+                      cached](const JobControl& control) {
         QElapsedTimer timer;
         timer.start();
         const Workload& workload = *data->workload;
@@ -388,20 +438,44 @@ void Engine::requestRows() {
         RowsResult result;
         result.epoch = data->epoch;
         result.request = request;
+        result.layers = workload.layers();
+        result.layer =
+            workload.layers() == 1 && workload.sourceLayers() > 1 ? workload.sourceLayer(0) : -1;
         // The row of the per-token view comes from the backend itself: what it shows is exactly
-        // what the core computes.
-        result.row = backend->row(workload, s, params, request.head, request.query);
+        // what the core computes. Several layers: the mean of their rows, A and A' each.
+        for (int layer = 0; layer < workload.layers(); ++layer) {
+            TokenRow row = backend->row(workload, s, params, workload.unitOf(layer, request.head),
+                                        request.query);
+            if (layer == 0) {
+                result.row = std::move(row);
+                continue;
+            }
+            for (std::size_t k = 0; k < row.original.size(); ++k) {
+                result.row.original[k] += row.original[k];
+                result.row.steered[k] += row.steered[k];
+            }
+        }
+        if (workload.layers() > 1)
+            for (std::size_t k = 0; k < result.row.original.size(); ++k) {
+                result.row.original[k] /= workload.layers();
+                result.row.steered[k] /= workload.layers();
+            }
         result.headMatrix = cached ? cached : headMatrixOf(*data, request, *control.cancel);
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = isHeadSteered(params, workload.headOfUnit(request.head));
-        if (steered)
+        const bool headSteered = isHeadSteered(params, request.head);
+        result.queryMeanOriginal = head.queryMean;
+        if (steered) {
             result.matrixSteered = steered;
-        else if (!headSteered)
+            result.queryMeanSteered = steeredMean;
+        } else if (!headSteered) {
             result.matrixSteered = head.original;
-        else
-            result.matrixSteered = steeredMatrix(head, s, params.lambda, *control.cancel);
+            result.queryMeanSteered = head.queryMean;
+        } else {
+            result.matrixSteered =
+                steeredMatrix(head, s, params.lambda, *control.cancel, result.queryMeanSteered);
+        }
         result.elapsedMs = millisecondsSince(timer);
         return result;
     });
@@ -412,54 +486,110 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
                                                        const EvaluationRequest& request,
                                                        const std::atomic<bool>& cancel) {
     const Workload& workload = *data.workload;
-    const int keys = workload.keys();
-    const int queries = matrixQueries(workload.queries(), keys);
+    const int keys = workload.keys(), layers = workload.layers();
+    // The cells of every layer's log(A + eps) together stay within the matrices' budget.
+    const int queries =
+        matrixQueries(workload.queries(), keys, kMaxMatrixCells / std::size_t(layers));
+    const std::size_t cells = std::size_t(queries) * std::size_t(keys);
     auto matrix = std::make_shared<HeadMatrix>();
     matrix->epoch = data.epoch;
     matrix->head = request.head;
     matrix->eps = request.params.eps;
     matrix->queries = queries, matrix->keys = keys;
-    auto original = std::make_shared<std::vector<double>>(std::size_t(queries) * keys);
-    for (int q = 0; q < queries; ++q) {
-        if (q % 64 == 0 && cancel.load())
-            throw Cancelled();
-        workload.attentionRow(
-            request.head, q,
-            std::span<double>(original->data() + std::size_t(q) * keys, std::size_t(keys)));
-    }
-    matrix->logShifted.resize(original->size());
+    matrix->layers = layers;
+    auto original = std::make_shared<std::vector<double>>(cells);
+    matrix->logShifted.resize(cells * std::size_t(layers));
+    for (int layer = 0; layer < layers; ++layer) {
+        double* logs = matrix->logShifted.data() + std::size_t(layer) * cells;
+        for (int q = 0; q < queries; ++q) {
+            if (q % 64 == 0 && cancel.load())
+                throw Cancelled();
+            // Each layer's A goes through its logs' place; ORIGINAL collects the sum (one layer:
+            // 0 + A is A exactly), divided below, as the per-token row's mean is.
+            double* out = logs + std::size_t(q) * std::size_t(keys);
+            workload.attentionRow(workload.unitOf(layer, request.head), q,
+                                  std::span<double>(out, std::size_t(keys)));
+            double* mean = original->data() + std::size_t(q) * std::size_t(keys);
+            for (int k = 0; k < keys; ++k)
+                mean[k] += out[k];
+        }
 #pragma omp parallel for schedule(static)
-    for (int q = 0; q < queries; ++q) {
-        const std::size_t offset = std::size_t(q) * std::size_t(keys);
-        steering::shiftedLogs(original->data() + offset, std::size_t(keys), request.params.eps,
-                              matrix->logShifted.data() + offset);
+        for (int q = 0; q < queries; ++q) {
+            double* values = logs + std::size_t(q) * std::size_t(keys);
+            steering::shiftedLogs(values, std::size_t(keys), request.params.eps, values);
+        }
     }
+    if (layers > 1)
+        for (double& value : *original)
+            value /= layers;
+    // The mean over the query rows, once per head (it does not change with lambda).
+    matrix->queryMean.assign(std::size_t(keys), 0.0);
+    for (int q = 0; q < queries; ++q) {
+        const double* row = original->data() + std::size_t(q) * std::size_t(keys);
+        for (int k = 0; k < keys; ++k)
+            matrix->queryMean[std::size_t(k)] += row[k];
+    }
+    for (double& value : matrix->queryMean)
+        value /= std::max(queries, 1);
     matrix->original = std::move(original);
     return matrix;
 }
 
-std::shared_ptr<const std::vector<double>> Engine::steeredMatrix(const HeadMatrix& head,
-                                                                 const std::vector<double>& s,
-                                                                 double lambda,
-                                                                 const std::atomic<bool>& cancel) {
-    // The rows are independent: spread over the cores (a lambda change waits for this).
+std::shared_ptr<const std::vector<double>>
+Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
+                      const std::atomic<bool>& cancel, std::vector<double>& queryMean) {
+    // The rows are independent: spread over the cores (a lambda change waits for this). Each
+    // thread adds its rows to its own sum while they are in its cache; the sums are added in
+    // thread order afterwards (the same result for the same thread count).
     const std::size_t keys = std::size_t(head.keys);
-    auto steered = std::make_shared<std::vector<double>>(head.logShifted.size());
+    const std::size_t cells = std::size_t(head.queries) * keys;
+    auto steered = std::make_shared<std::vector<double>>(cells);
     std::atomic<bool> stopped{false};
-#pragma omp parallel for schedule(static)
-    for (int q = 0; q < head.queries; ++q) {
-        if (stopped.load(std::memory_order_relaxed))
-            continue;
-        if (q % 64 == 0 && cancel.load()) {
-            stopped.store(true);
-            continue;
+    std::vector<std::vector<double>> sums;
+#pragma omp parallel
+    {
+#pragma omp single
+        sums.resize(std::size_t(omp_get_num_threads()));
+        std::vector<double>& sum = sums[std::size_t(omp_get_thread_num())];
+        sum.assign(keys, 0.0);
+        std::vector<double> layerRow(head.layers > 1 ? keys : 0);
+#pragma omp for schedule(static)
+        for (int q = 0; q < head.queries; ++q) {
+            if (stopped.load(std::memory_order_relaxed))
+                continue;
+            if (q % 64 == 0 && cancel.load()) {
+                stopped.store(true);
+                continue;
+            }
+            const std::size_t offset = std::size_t(q) * keys;
+            double* out = steered->data() + offset;
+            if (head.layers == 1) {
+                steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
+                                           out);
+            } else {
+                // The mean of each layer's A', summed in layer order, then divided.
+                for (int layer = 0; layer < head.layers; ++layer) {
+                    steering::steerShiftedLogs(head.logShifted.data() + std::size_t(layer) * cells +
+                                                   offset,
+                                               s.data(), keys, lambda, layerRow.data());
+                    for (std::size_t k = 0; k < keys; ++k)
+                        out[k] += layerRow[k];
+                }
+                for (std::size_t k = 0; k < keys; ++k)
+                    out[k] /= head.layers;
+            }
+            for (std::size_t k = 0; k < keys; ++k)
+                sum[k] += out[k];
         }
-        const std::size_t offset = std::size_t(q) * keys;
-        steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
-                                   steered->data() + offset);
     }
     if (stopped.load())
         throw Cancelled();
+    queryMean.assign(keys, 0.0);
+    for (const std::vector<double>& sum : sums)
+        for (std::size_t k = 0; k < sum.size(); ++k)
+            queryMean[k] += sum[k];
+    for (double& value : queryMean)
+        value /= std::max(head.queries, 1);
     return steered;
 }
 

@@ -19,6 +19,7 @@
 #include "attnsteer/metrics.h"
 #include "attnsteer/sweep.h"
 
+#include <QImage>
 #include <QObject>
 #include <QString>
 #include <QThreadPool>
@@ -32,8 +33,14 @@ namespace attnsteer {
 
 /// The workload and saliency that every evaluation uses; shared read-only with the jobs.
 struct DataSet {
+    /// Every layer of the source, as loaded and checked once: a change of layer selects from it
+    /// (Workload::selectLayers) instead of reading the file again.
+    std::shared_ptr<const Workload> fullWorkload;
+    /// The layers of scenario.layer (fullWorkload itself when all are chosen): what is evaluated.
     std::shared_ptr<const Workload> workload;
     std::optional<DumpMeta> meta; ///< the dump's sidecar (tokens, vision span, grid), if any
+    QImage metaImage;             ///< the sidecar's "image", decoded off the GUI thread, or null
+    std::string metaImageWarning; ///< why the sidecar's image could not be decoded, or empty
     ProjectionOptions projection; ///< the scenario's, with the sidecar's grid and offset
     RawSaliency raw;              ///< per-key saliency before normalization (+ image projection)
     NormalizedSaliency saliency;  ///< s, K values, and a warning for a constant input
@@ -45,30 +52,41 @@ struct DataSet {
 /// What a lambda evaluation is about: the steering and the row and head shown.
 struct EvaluationRequest {
     SteeringParams params;
-    int head = 0;  ///< head of the per-token row and of the matrix
+    int head = 0;  ///< head (within a layer) of the per-token row and of the matrix
     int query = 0; ///< query of the per-token row
 };
 
 /// A of one head and log(A + eps): what the matrix of A' needs besides lambda and s, kept while
-/// lambda moves (Q x K values each, row-major).
+/// lambda moves. With several layers selected, A is the mean over them and log(A + eps) is kept
+/// per layer (A' is the mean of each layer's A').
 struct HeadMatrix {
     std::uint64_t epoch = 0;
-    int head = -1;
+    int head = -1; ///< head within a layer
     double eps = 0;
     int queries = 0, keys = 0;
-    std::shared_ptr<const std::vector<double>> original; ///< A
-    std::vector<double> logShifted;                      ///< log(A + eps), -inf where A + eps = 0
+    int layers = 1;                                      ///< layers averaged
+    std::shared_ptr<const std::vector<double>> original; ///< A (mean over layers), Q x K
+    /// log(A + eps) of each layer, LAYERS x Q x K, -inf where A + eps = 0.
+    std::vector<double> logShifted;
+    std::vector<double> queryMean; ///< the mean of A over the Q rows, per key
 };
 
-/// The per-token row and the matrix of one head for a request.
+/// The per-token row and the matrix of one head for a request. With several layers selected
+/// ("All layers"), the row and the matrix are the means over the layers of A and of A'.
 struct RowsResult {
     std::uint64_t epoch = 0;
     EvaluationRequest request;
-    TokenRow row; ///< A and A' of (head, query)
-    int queries = 0, keys = 0;
+    TokenRow row;    ///< A and A' of (head, query), or their means over the layers
+    int layers = 1;  ///< layers the row and the matrix are the mean of
+    int layer = -1;  ///< the source's layer of the row when one layer of several is shown, or -1
+    int queries = 0; ///< rows of the matrix (the first ones: at most kMaxMatrixCells / layers)
+    int keys = 0;
     std::shared_ptr<const std::vector<double>> matrixOriginal; ///< A of head, queries x keys
     std::shared_ptr<const std::vector<double>> matrixSteered;  ///< A' of head, queries x keys
     std::shared_ptr<const HeadMatrix> headMatrix;              ///< kept by the engine for reuse
+    /// Mean over the matrix's query rows of A and of A', K values each (the image view's "mean
+    /// over queries").
+    std::vector<double> queryMeanOriginal, queryMeanSteered;
     double elapsedMs = 0;
 };
 
@@ -107,7 +125,7 @@ class Engine : public QObject {
     /// only lambda changes. Nothing runs until start() was called once.
     void setScenario(const Scenario& scenario);
     const Scenario& scenario() const { return scenario_; }
-    /// The head and query of the per-token row and the matrix.
+    /// The head (within a layer: 0 .. H - 1) and query of the per-token row and the matrix.
     void setView(int head, int query);
     int head() const { return head_; }
     int query() const { return query_; }
@@ -173,7 +191,8 @@ class Engine : public QObject {
     void busyChanged(bool busy);
 
   private:
-    void requestDataSet();
+    /// REREAD: the saliency is read anew even when only the layer changed (F5, a reload).
+    void requestDataSet(bool reread);
     void dataSetFailed(const QString& message);
     void requestEvaluation(bool dataChanged);
     void requestRows();
@@ -184,9 +203,11 @@ class Engine : public QObject {
     static std::shared_ptr<const HeadMatrix> headMatrixOf(const DataSet& data,
                                                           const EvaluationRequest& request,
                                                           const std::atomic<bool>& cancel);
+    /// A' of HEAD's rows at LAMBDA (the mean over its layers' A'), and their mean over the rows
+    /// into QUERY_MEAN.
     static std::shared_ptr<const std::vector<double>>
     steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                  const std::atomic<bool>& cancel);
+                  const std::atomic<bool>& cancel, std::vector<double>& queryMean);
     EvaluationRequest currentRequest() const;
 
     Scenario scenario_;
@@ -211,6 +232,7 @@ class Engine : public QObject {
     };
     MatrixKey matrixKey_;
     std::shared_ptr<const std::vector<double>> matrixSteered_;
+    std::vector<double> matrixSteeredMean_; ///< its mean over the query rows
     std::shared_ptr<const HeadMatrix> headMatrix_;
 
     QThreadPool pool_;

@@ -10,10 +10,12 @@
 #include <QCollator>
 #include <QCoreApplication>
 #include <QDir>
+#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenu>
 #include <QMimeData>
+#include <QStandardPaths>
 #include <QToolBar>
 #include <QToolButton>
 #include <QUrl>
@@ -25,6 +27,8 @@ namespace attnsteer {
 namespace {
 
 const QStringList kImageSuffixes = {"png", "jpg", "jpeg", "bmp", "tif", "tiff"};
+/// The sample attention dump's name: NAME.safetensors, NAME.json, NAME.png.
+constexpr const char* kSampleDump = "synthetic-dump";
 
 } // namespace
 
@@ -53,22 +57,28 @@ void FileLoader::addActions(QMenu* file, QToolBar* toolbar) {
     samplesButton->setToolTip(tr("Load one of the bundled saliency maps"));
     toolbar->addWidget(samplesButton);
 
-    QMenu* npy = file->addMenu(tr("Open .&npy"));
+    QMenu* npy = file->addMenu(tr("Open dump / .&npy"));
+    npy->setObjectName(QStringLiteral("dumpMenu"));
     npy->setToolTipsVisible(true);
-    auto* logits = npy->addAction(tr("&Logits [Q,K], [H,Q,K] or [1,H,Q,K]..."), this,
+    auto* logits = npy->addAction(tr("&Logits dump..."), this,
                                   [this] { openNpyInteractively(NpyKind::Logits); });
-    logits->setToolTip(tr("Pre-softmax attention logits; A = softmax of each row"));
-    auto* attention = npy->addAction(tr("&Attention probabilities..."), this,
+    logits->setToolTip(tr("Pre-softmax attention logits, A = softmax of each row: .npy, .npz or "
+                          ".safetensors of [Q,K], [H,Q,K] or [L,H,Q,K] (a sidecar DUMP.json "
+                          "beside it names the tokens and the image)"));
+    auto* attention = npy->addAction(tr("&Attention dump..."), this,
                                      [this] { openNpyInteractively(NpyKind::Attention); });
-    attention->setToolTip(tr("Attention probabilities; each row sums to 1"));
+    attention->setToolTip(tr("Attention probabilities, each row summing to 1: .npy, .npz or "
+                             ".safetensors of [Q,K], [H,Q,K] or [L,H,Q,K] (a sidecar DUMP.json "
+                             "beside it names the tokens and the image)"));
     auto* saliency = npy->addAction(tr("&Saliency [K]..."), this,
                                     [this] { openNpyInteractively(NpyKind::Saliency); });
-    saliency->setToolTip(tr("Raw per-key saliency, normalized as chosen"));
+    saliency->setToolTip(tr("Raw per-key saliency from a .npy of shape [K], normalized as chosen"));
     auto* npyButton = new QToolButton(window_);
-    npyButton->setText(tr("Open .npy"));
+    npyButton->setText(tr("Open dump"));
     npyButton->setMenu(npy);
     npyButton->setPopupMode(QToolButton::InstantPopup);
-    npyButton->setToolTip(tr("Open logits, attention or saliency from a NumPy .npy file"));
+    npyButton->setToolTip(tr("Open logits or attention dumped from a model (.npy, .npz, "
+                             ".safetensors), or a saliency .npy"));
     toolbar->addWidget(npyButton);
     file->addAction(tr("Use &random workload"), this, &FileLoader::useRandomWorkload)
         ->setToolTip(tr("Forget the logits or attention file; generate the rows from the seed"));
@@ -98,16 +108,21 @@ bool FileLoader::loadSaliencyImage(const QString& path) {
     return true;
 }
 
-void FileLoader::openNpy(const QString& path, NpyKind kind) {
+void FileLoader::openNpy(const QString& path, NpyKind kind, std::optional<int> layer,
+                         const QString& metaPath) {
     rememberFolder(Folder::Npy, path);
     Scenario scenario = controlsScenario_();
     const std::string file = QFileInfo(path).absoluteFilePath().toStdString();
+    const std::string meta =
+        metaPath.isEmpty() ? std::string() : QFileInfo(metaPath).absoluteFilePath().toStdString();
     switch (kind) {
     case NpyKind::Logits:
         scenario.logitsPath = file, scenario.attentionPath.clear();
+        scenario.layer = layer, scenario.metaPath = meta;
         break;
     case NpyKind::Attention:
         scenario.attentionPath = file, scenario.logitsPath.clear();
+        scenario.layer = layer, scenario.metaPath = meta;
         break;
     case NpyKind::Saliency:
         scenario.saliencyPath = file, scenario.saliencyImagePath.clear();
@@ -119,6 +134,7 @@ void FileLoader::openNpy(const QString& path, NpyKind kind) {
 void FileLoader::useRandomWorkload() {
     Scenario scenario = controlsScenario_();
     scenario.logitsPath.clear(), scenario.attentionPath.clear();
+    scenario.layer.reset(), scenario.metaPath.clear();
     engine_->setScenario(scenario);
 }
 
@@ -167,12 +183,47 @@ QStringList FileLoader::sampleImages() {
     return paths;
 }
 
+QString FileLoader::sampleDump() {
+    const QStringList files = {QString::fromLatin1(kSampleDump) + QStringLiteral(".safetensors"),
+                               QString::fromLatin1(kSampleDump) + QStringLiteral(".json"),
+                               QString::fromLatin1(kSampleDump) + QStringLiteral(".png")};
+    // On disk: the build tree's resources, then the source tree (TensorFile reads a real file).
+    QStringList candidates = {QDir(QCoreApplication::applicationDirPath())
+                                  .filePath(QStringLiteral("../../../resources/samples"))};
+#ifdef ATTNSTEER_RESOURCES_DIR
+    candidates << QStringLiteral(ATTNSTEER_RESOURCES_DIR "/samples");
+#endif
+    const auto complete = [&files](const QDir& folder) {
+        return std::all_of(files.begin(), files.end(),
+                           [&](const QString& name) { return folder.exists(name); });
+    };
+    for (const QString& folder : candidates)
+        if (complete(QDir(folder)))
+            return QDir(folder).canonicalPath() + QLatin1Char('/') + files.first();
+    // Else the embedded copy, written once into the cache folder.
+    const QDir embedded(QStringLiteral(":/sample-dump"));
+    if (!complete(embedded))
+        return {};
+    const QString cache = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+    if (cache.isEmpty() || !QDir().mkpath(cache + QStringLiteral("/samples")))
+        return {};
+    const QDir target(cache + QStringLiteral("/samples"));
+    for (const QString& name : files) {
+        const QFileInfo source(embedded.filePath(name)), copy(target.filePath(name));
+        if (copy.exists() && copy.size() == source.size())
+            continue;
+        QFile::remove(copy.filePath());
+        if (!QFile::copy(source.filePath(), copy.filePath()))
+            return {};
+        QFile::setPermissions(copy.filePath(), QFileDevice::ReadOwner | QFileDevice::WriteOwner);
+    }
+    return target.filePath(files.first());
+}
+
 void FileLoader::buildSampleMenu(QMenu* menu) {
     const QStringList paths = sampleImages();
-    if (paths.isEmpty()) {
-        menu->addAction(tr("(no samples found)"))->setEnabled(false);
-        return;
-    }
+    if (paths.isEmpty())
+        menu->addAction(tr("(no sample images found)"))->setEnabled(false);
     for (const QString& path : paths) {
         const QString name = QFileInfo(path).fileName();
         QAction* action = menu->addAction(QFileInfo(path).completeBaseName(), this,
@@ -180,6 +231,20 @@ void FileLoader::buildSampleMenu(QMenu* menu) {
         action->setObjectName(QStringLiteral("sample:") + name);
         action->setToolTip(tr("Load the sample saliency map %1").arg(name));
     }
+    menu->addSeparator();
+    QAction* dump = menu->addAction(tr("Synthetic Qwen2-VL-like dump (4 layers)"), this, [this] {
+        const QString path = sampleDump();
+        if (path.isEmpty()) {
+            emit errorFound(tr("The sample dump %1.safetensors was not found").arg(kSampleDump));
+            return;
+        }
+        openNpy(path, NpyKind::Attention);
+    });
+    dump->setObjectName(QStringLiteral("sample:%1.safetensors").arg(kSampleDump));
+    dump->setToolTip(tr("Open the sample attention dump %1.safetensors: 4 layers × 8 heads, "
+                        "bfloat16, 126 causal queries and keys, with its sidecar (tokens, an "
+                        "8 × 12 image grid) and picture (a red ball on grass)")
+                         .arg(kSampleDump));
 }
 
 void FileLoader::loadImageInteractively() {
@@ -192,19 +257,21 @@ void FileLoader::loadImageInteractively() {
 
 void FileLoader::openNpyInteractively(NpyKind kind) {
     QString title;
+    QString filter = tr("Attention dumps (*.npy *.npz *.safetensors);;All files (*)");
     switch (kind) {
     case NpyKind::Logits:
-        title = tr("Open logits .npy");
+        title = tr("Open logits dump");
         break;
     case NpyKind::Attention:
-        title = tr("Open attention .npy");
+        title = tr("Open attention dump");
         break;
     case NpyKind::Saliency:
         title = tr("Open saliency .npy");
+        filter = tr("NumPy arrays (*.npy);;All files (*)");
         break;
     }
-    const QString path = QFileDialog::getOpenFileName(window_, title, lastFolder(Folder::Npy),
-                                                      tr("NumPy arrays (*.npy);;All files (*)"));
+    const QString path =
+        QFileDialog::getOpenFileName(window_, title, lastFolder(Folder::Npy), filter);
     if (!path.isEmpty())
         openNpy(path, kind);
 }

@@ -1,7 +1,8 @@
 #pragma once
-// Where the workload and the saliency come from: File > Load saliency image, Open sample, Open
-// .npy (logits, attention, saliency), Use random workload / saliency, and images dropped on the
-// window. A saliency image is decoded here once per load; the window draws that picture.
+// Where the workload and the saliency come from: File > Load saliency image, Open sample (the
+// saliency maps and a synthetic attention dump), Open dump / .npy (logits, attention: .npy,
+// .npz, .safetensors; saliency: .npy), Use random workload / saliency, and images dropped on the
+// window. A saliency image is checked here and decoded by the engine, off the GUI thread.
 
 #include "engine.h"
 
@@ -10,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 class QMenu;
@@ -32,6 +34,10 @@ class FileLoader : public QObject {
     static QString samplesFolder();
     /// The sample images' paths, sorted by name.
     static QStringList sampleImages();
+    /// The synthetic attention dump (4 layers, with its sidecar and picture) as a file on disk:
+    /// resources/samples beside the build or in the source tree, else the embedded copy written
+    /// once into the cache folder. Empty when none can be had.
+    static QString sampleDump();
 
     /// Adds the file actions to FILE_MENU and TOOLBAR.
     void addActions(QMenu* fileMenu, QToolBar* toolbar);
@@ -39,8 +45,10 @@ class FileLoader : public QObject {
     /// Decodes the image PATH (errors shown at once), then has it projected onto the vision
     /// tokens.
     bool loadSaliencyImage(const QString& path);
-    /// Uses the .npy file PATH as KIND (errors when it is read).
-    void openNpy(const QString& path, NpyKind kind);
+    /// Uses the file PATH as KIND (errors when it is read). A new logits or attention dump starts
+    /// on LAYER (nullopt: all layers) with the sidecar META_PATH (empty: PATH.json if present).
+    void openNpy(const QString& path, NpyKind kind, std::optional<int> layer = std::nullopt,
+                 const QString& metaPath = {});
     void useRandomWorkload();
     void useRandomSaliency();
     /// The first local image file of a drag, or empty.

@@ -11,6 +11,7 @@
 #include <QSpinBox>
 
 #include <limits>
+#include <optional>
 
 #include <cstdio>
 
@@ -31,11 +32,22 @@ int main(int argc, char* argv[]) {
         QStringLiteral("FILE"));
     const QCommandLineOption logits(
         QStringLiteral("logits"),
-        QStringLiteral("Logits .npy of shape [Q,K], [H,Q,K] or [1,H,Q,K]."),
+        QStringLiteral("Logits dump (.npy, .npz, .safetensors) of shape [Q,K], [H,Q,K] or "
+                       "[L,H,Q,K]."),
         QStringLiteral("FILE"));
     const QCommandLineOption attention(
         QStringLiteral("attention"),
-        QStringLiteral("Attention probabilities .npy (rows sum to 1), same shapes."),
+        QStringLiteral("Attention probabilities dump (rows sum to 1), same formats and shapes."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption layer(
+        QStringLiteral("layer"),
+        QStringLiteral("Layer of the dump to start on: all (default) or an index, negative "
+                       "counting from the end (-1 = the last)."),
+        QStringLiteral("N"));
+    const QCommandLineOption meta(
+        QStringLiteral("meta"),
+        QStringLiteral("The dump's sidecar JSON (tokens, vision_start, image_grid_thw, image); "
+                       "default DUMP.json beside the dump."),
         QStringLiteral("FILE"));
     const QCommandLineOption saliency(QStringLiteral("saliency"),
                                       QStringLiteral("Raw per-key saliency .npy of shape [K]."),
@@ -59,8 +71,8 @@ int main(int argc, char* argv[]) {
         QStringLiteral("Keep settings under this organization name instead of AttnSteer "
                        "(a throwaway scope for screenshots and tests)."),
         QStringLiteral("NAME"));
-    parser.addOptions(
-        {image, logits, attention, saliency, heads, queries, keys, seed, lambda, organization});
+    parser.addOptions({image, logits, attention, layer, meta, saliency, heads, queries, keys, seed,
+                       lambda, organization});
     parser.process(app);
     if (!parser.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "attnsteer: unexpected argument '%s' (see --help)\n",
@@ -73,7 +85,16 @@ int main(int argc, char* argv[]) {
     int sizes[3] = {-1, -1, -1};
     int seedValue = -1;
     double lambdaValue = -1;
+    std::optional<int> layerValue;
     try {
+        if ((parser.isSet(layer) || parser.isSet(meta)) && !parser.isSet(logits) &&
+            !parser.isSet(attention))
+            throw attnsteer::settingError(parser.isSet(layer) ? "layer" : "meta",
+                                          "needs a dump (--logits or --attention)");
+        if (parser.isSet(logits) && parser.isSet(attention))
+            throw attnsteer::settingError("logits", "cannot be combined with --attention");
+        if (parser.isSet(layer))
+            layerValue = attnsteer::parseLayerChoice(parser.value(layer).toStdString());
         const QCommandLineOption* sizeOptions[3] = {&heads, &queries, &keys};
         for (int i = 0; i < 3; ++i)
             if (parser.isSet(*sizeOptions[i]))
@@ -102,9 +123,11 @@ int main(int argc, char* argv[]) {
     if (lambdaValue >= 0)
         window.setLambda(lambdaValue);
     if (parser.isSet(logits))
-        window.openNpy(parser.value(logits), attnsteer::MainWindow::NpyKind::Logits);
+        window.openDump(parser.value(logits), attnsteer::MainWindow::NpyKind::Logits, layerValue,
+                        parser.value(meta));
     if (parser.isSet(attention))
-        window.openNpy(parser.value(attention), attnsteer::MainWindow::NpyKind::Attention);
+        window.openDump(parser.value(attention), attnsteer::MainWindow::NpyKind::Attention,
+                        layerValue, parser.value(meta));
     if (parser.isSet(saliency))
         window.openNpy(parser.value(saliency), attnsteer::MainWindow::NpyKind::Saliency);
     if (parser.isSet(image))

@@ -15,10 +15,12 @@
 #include <QAction>
 #include <QCheckBox>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QCoreApplication>
 #include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
+#include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
 #include <QMessageBox>
@@ -105,6 +107,13 @@ void MainWindow::buildMenus() {
     recomputeAction->setShortcut(QKeySequence(Qt::Key_F5));
     recomputeAction->setToolTip(tr("Everything again from scratch, files re-read (F5)"));
     toolbar->addAction(recomputeAction);
+    auto* layerAction = view->addAction(tr("Choose &layer"), this, [this] {
+        if (!controlPanel_->focusLayer())
+            statusBar()->showMessage(tr("This workload has one layer"), 4000);
+    });
+    layerAction->setObjectName(QStringLiteral("chooseLayerAction"));
+    layerAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
+    layerAction->setToolTip(tr("Put the keyboard focus on the layer box (Ctrl+L)"));
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         view->addAction(dock->toggleViewAction());
@@ -125,6 +134,7 @@ void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::lambdaChanged, plots_->tradeoff(),
             &TradeoffPlot::setLambda);
     connect(controlPanel_, &ControlPanel::viewChanged, this, &MainWindow::applyView);
+    connect(controlPanel_, &ControlPanel::layerChosen, this, &MainWindow::applyLayer);
     connect(controlPanel_, &ControlPanel::sweepGridChanged, this, &MainWindow::applySweepGrid);
     connect(controlPanel_, &ControlPanel::backendChosen, this, &MainWindow::applyBackend);
     connect(controlPanel_, &ControlPanel::errorFound, this, &MainWindow::showError);
@@ -132,6 +142,7 @@ void MainWindow::connectParts() {
             &PerTokenPlot::setSortBySaliency);
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
     connect(plots_, &PlotPanel::queryPicked, controlPanel_, &ControlPanel::setQuery);
+    connect(plots_, &PlotPanel::keyPicked, this, &MainWindow::pickKey);
     connect(readout_, &MetricsReadout::statusMessage, this, &MainWindow::showStatus);
     connect(files_, &FileLoader::errorFound, this, &MainWindow::showError);
     connect(files_, &FileLoader::statusMessage, this, &MainWindow::showStatus);
@@ -176,6 +187,38 @@ void MainWindow::applyControls() {
 void MainWindow::applyView(int head, int query) {
     engine_->setView(head, query);
     updateReadout(); // the per-head column follows the head at once
+}
+
+void MainWindow::applyLayer(std::optional<int> layer) {
+    Scenario scenario = controlPanel_->scenario(engine_->scenario());
+    scenario.layer = layer;
+    engine_->setScenario(scenario);
+}
+
+void MainWindow::pickKey(int key) {
+    const auto data = engine_->dataSet();
+    if (!data)
+        return;
+    const int queries = data->workload->queries(), keys = data->workload->keys();
+    // The sidecar's query positions, else the last Q keys (the query itself when Q = K).
+    const int query =
+        data->meta ? data->meta->queryOfKey(key, queries, keys) : key - (keys - queries);
+    if (query < 0 || query >= queries) {
+        statusBar()->showMessage(tr("key %1 is not a query row").arg(key), 6000);
+        return;
+    }
+    controlPanel_->setQuery(query);
+    statusBar()->showMessage(tr("query %1 (key %2)").arg(query).arg(key), 3000);
+}
+
+std::optional<int> MainWindow::layer() const {
+    return controlPanel_->layer();
+}
+
+void MainWindow::setLayer(std::optional<int> layer) {
+    const int index = controls_.layer->findData(layer ? *layer : -1);
+    if (index >= 0)
+        controls_.layer->setCurrentIndex(index);
 }
 
 void MainWindow::applySweepGrid(double lambdaMax, int seeds) {
@@ -233,18 +276,36 @@ BackendKind MainWindow::setBackend(BackendKind kind) {
 void MainWindow::onWorkloadReady() {
     const auto data = engine_->dataSet();
     const Workload& workload = *data->workload;
+    const Workload& full = *data->fullWorkload;
     controlPanel_->showWorkload(workload, data->scenario.hasWorkloadFile(), engine_->head(),
                                 engine_->query());
+    controlPanel_->showLayers(full.sourceLayers(), workload.layers() == 1 && full.sourceLayers() > 1
+                                                       ? std::optional<int>(workload.sourceLayer(0))
+                                                       : std::nullopt);
     plots_->showSaliency(viewData(WithMatrix::No));
     controlPanel_->showSources(data->scenario);
+    // A dump: its layers x heads x queries x keys and dtype in the title and the status bar.
+    QString sizes =
+        tr("%1 × %2 × %3").arg(workload.heads()).arg(workload.queries()).arg(workload.keys());
+    if (data->scenario.hasWorkloadFile()) {
+        sizes = tr("%1 %2 × %3 heads × %4 queries × %5 keys, %6")
+                    .arg(full.sourceLayers())
+                    .arg(full.sourceLayers() == 1 ? tr("layer") : tr("layers"))
+                    .arg(full.headsPerLayer())
+                    .arg(full.queries())
+                    .arg(full.keys())
+                    .arg(QString::fromStdString(full.storedDtype()));
+        setWindowTitle(tr("AttnSteer — %1 (%2)")
+                           .arg(QFileInfo(QString::fromStdString(full.label())).fileName(), sizes));
+    } else {
+        setWindowTitle(tr("AttnSteer — cross-modal attention steering"));
+    }
     if (!data->saliency.warning.empty())
         statusBar()->showMessage(QString::fromStdString(data->saliency.warning), 8000);
+    else if (!data->metaImageWarning.empty())
+        statusBar()->showMessage(QString::fromStdString(data->metaImageWarning), 8000);
     else
-        statusBar()->showMessage(tr("Workload ready: %1 × %2 × %3")
-                                     .arg(workload.heads())
-                                     .arg(workload.queries())
-                                     .arg(workload.keys()),
-                                 4000);
+        statusBar()->showMessage(tr("Workload ready: %1").arg(sizes), 4000);
     updateReadout();
 }
 
@@ -320,6 +381,9 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     const auto set = engine_->dataSet();
     if (set) {
         sources.visionOffset = set->projection.visionOffset;
+        sources.grid = set->projection.grid;
+        sources.meta = set->meta ? &*set->meta : nullptr;
+        sources.metaImage = set->metaImage;
         sources.raw = &set->raw;
         sources.saliency = set->saliency.values;
         sources.image = set->raw.image;
@@ -327,8 +391,13 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     if (const RowsResult* rows = engine_->lastRows()) {
         sources.head = rows->request.head;
         sources.query = rows->request.query;
+        sources.layer = rows->layer;
+        sources.layersAveraged = rows->layers;
         sources.lambda = rows->request.params.lambda;
         sources.row = &rows->row;
+        sources.queryMeanAttention = rows->queryMeanOriginal;
+        sources.queryMeanSteered = rows->queryMeanSteered;
+        sources.queryMeanRows = rows->queries;
         sources.matrixQueries = rows->queries;
         sources.matrixKeys = rows->keys;
         sources.matrixIsDifference = controls_.showDifference->isChecked();
@@ -365,6 +434,11 @@ bool MainWindow::loadSaliencyImage(const QString& path) {
 
 void MainWindow::openNpy(const QString& path, NpyKind kind) {
     files_->openNpy(path, kind);
+}
+
+void MainWindow::openDump(const QString& path, NpyKind kind, std::optional<int> layer,
+                          const QString& metaPath) {
+    files_->openNpy(path, kind, layer, metaPath);
 }
 
 void MainWindow::useRandomWorkload() {

@@ -77,8 +77,16 @@ class MainWindow : public QMainWindow {
     // --- actions without their dialogs: the menu actions ask, then call these ---
     /// Reads the image (errors shown at once), then projects it onto the vision tokens.
     bool loadSaliencyImage(const QString& path);
-    /// Uses the .npy file PATH as logits, attention or saliency (errors when it is read).
+    /// Uses the file PATH as logits, attention (a dump: .npy, .npz, .safetensors) or saliency
+    /// (.npy) (errors when it is read).
     void openNpy(const QString& path, NpyKind kind);
+    /// The dump PATH as logits or attention with its LAYER chosen (nullopt: all; negative counts
+    /// from the end) and its sidecar META_PATH (empty: PATH.json when there is one).
+    void openDump(const QString& path, NpyKind kind, std::optional<int> layer,
+                  const QString& metaPath = {});
+    /// The layer chosen in the layer box (nullopt: all layers); selecting one applies it.
+    std::optional<int> layer() const;
+    void setLayer(std::optional<int> layer);
     void useRandomWorkload();
     void useRandomSaliency();
     /// Writes VIEW as PNG (SIZE x SCALE pixels) or PDF; refuses an existing PATH unless
@@ -122,6 +130,10 @@ class MainWindow : public QMainWindow {
 
     void applyControls();
     void applyView(int head, int query);
+    void applyLayer(std::optional<int> layer);
+    /// Key KEY was clicked in a view: its query row becomes the query, or the status bar says it
+    /// is not a query row.
+    void pickKey(int key);
     void applySweepGrid(double lambdaMax, int seeds);
     void applyBackend(BackendKind kind);
     void showBackendFallback(const QString& reason);

@@ -61,8 +61,13 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
     const Metrics& m = evaluation->metrics;
     const SteeringParams& p = evaluation->request.params;
     const Workload& workload = *data->workload;
-    head = std::clamp(head, 0, int(m.heads.size()) - 1);
-    const MetricSummary& h = m.heads[std::size_t(head)];
+    // The totals cover every row of the layers selected; the head's column is that head in each
+    // of them (several layers: its mean over the layers).
+    const int layers = workload.layers(), perLayer = workload.headsPerLayer();
+    const std::vector<MetricSummary> heads =
+        layers > 1 ? splitLayers(m, layers, perLayer).aggregate.heads : m.heads;
+    head = std::clamp(head, 0, int(heads.size()) - 1);
+    const MetricSummary& h = heads[std::size_t(head)];
     auto line = [](const QString& label, const QString& all, const QString& one) {
         return QStringLiteral("%1%2  %3\n").arg(label, -17).arg(all, 13).arg(one, 13);
     };
@@ -71,7 +76,17 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
                 .arg(p.lambda, 0, 'f', 3)
                 .arg(number(p.eps))
                 .arg(steeredHeads);
-    text += line(QString(), tr("all heads"), tr("head %1").arg(head));
+    if (workload.sourceLayers() > 1) {
+        if (layers > 1)
+            text += tr("layers: all %1 (head column: mean over the %1 layers)\n").arg(layers);
+        else
+            text += tr("layer: %1 of %2 (0–%3)\n")
+                        .arg(workload.sourceLayer(0))
+                        .arg(workload.sourceLayers())
+                        .arg(workload.sourceLayers() - 1);
+    }
+    text += line(QString(), layers > 1 ? tr("%1 layers").arg(layers) : tr("all heads"),
+                 tr("head %1").arg(head));
     text +=
         line(tr("H(A) [nats]"), number(m.total.entropyOriginal, 8), number(h.entropyOriginal, 8));
     text +=
@@ -82,8 +97,12 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
     text += tr("compute: %1 ms on %2\n")
                 .arg(m.elapsedMs, 0, 'f', 1)
                 .arg(QString::fromStdString(m.backend));
+    const QString sizes =
+        workload.sourceLayers() > 1
+            ? tr("%1 layers × %2").arg(workload.sourceLayers()).arg(workload.headsPerLayer())
+            : QString::number(workload.heads());
     text += tr("workload: %1 × %2 × %3, %4\n")
-                .arg(workload.heads())
+                .arg(sizes)
                 .arg(workload.queries())
                 .arg(workload.keys())
                 .arg(data->scenario.hasWorkloadFile() ? fileName(workload.label())

@@ -8,9 +8,12 @@
 #include "widget_helpers.h"
 #include "window_controls.h"
 
+#include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSlider>
+#include <QVBoxLayout>
 
 namespace attnsteer {
 
@@ -33,17 +36,41 @@ PlotPanel::PlotPanel(WindowControls& controls, QWidget* parent)
     c_.imageCaption->setWordWrap(true);
     c_.imageCaption->setAlignment(Qt::AlignHCenter | Qt::AlignTop);
     c_.imageCaption->setContentsMargins(6, 0, 6, 0);
-    auto* opacityRowWidget = new QWidget;
-    auto* opacityRow = new QHBoxLayout(opacityRowWidget);
-    opacityRow->setContentsMargins(6, 0, 6, 4);
+    // Below it: what the cells show, then the overlay's opacity (one widget: the panel lays it
+    // out as one block).
+    auto* controlsWidget = new QWidget;
+    auto* controlRows = new QVBoxLayout(controlsWidget);
+    controlRows->setContentsMargins(6, 0, 6, 4);
+    controlRows->setSpacing(2);
+    auto* modeRow = new QHBoxLayout;
+    c_.imageMode = named(new QComboBox, "imageMode",
+                         tr("What the vision tokens show: the saliency s, or the attention A, the "
+                            "steered A′ or the change A′ − A of the row shown (its layer or the "
+                            "mean over the layers, its head and query)"));
+    c_.imageMode->addItem(tr("Saliency s"), int(ImageMode::Saliency));
+    c_.imageMode->addItem(tr("Attention A"), int(ImageMode::Attention));
+    c_.imageMode->addItem(tr("Steered A′"), int(ImageMode::Steered));
+    c_.imageMode->addItem(tr("Change A′ − A"), int(ImageMode::Difference));
+    c_.imageQueryMean =
+        named(new QCheckBox(tr("mean over queries")), "imageQueryMean",
+              tr("A, A′ and A′ − A averaged over the head's query rows (those the matrix shows) "
+                 "instead of the chosen query's row"));
+    c_.imageQueryMean->setEnabled(false);
+    modeRow->addWidget(formLabel(tr("Show"), c_.imageMode));
+    modeRow->addWidget(c_.imageMode);
+    modeRow->addWidget(c_.imageQueryMean);
+    modeRow->addStretch(1);
+    controlRows->addLayout(modeRow);
+    auto* opacityRow = new QHBoxLayout;
     c_.overlayOpacity =
         named(new QSlider(Qt::Horizontal), "overlayOpacity",
-              tr("Opacity of the saliency heat overlay over a loaded image (0–100 %)"));
+              tr("Opacity of the heat overlay over the image under the grid (0–100 %)"));
     c_.overlayOpacity->setRange(0, 100);
     c_.overlayOpacity->setValue(55);
     opacityRow->addWidget(formLabel(tr("Overlay opacity"), c_.overlayOpacity));
     opacityRow->addWidget(c_.overlayOpacity, 1);
-    saliencyPanel_ = new SaliencyPanel(grid_, c_.imageCaption, opacityRowWidget);
+    controlRows->addLayout(opacityRow);
+    saliencyPanel_ = new SaliencyPanel(grid_, c_.imageCaption, controlsWidget);
     saliencyPanel_->setObjectName(QStringLiteral("saliencyPanel"));
 
     bottomSplitter_ = new QSplitter(Qt::Horizontal);
@@ -61,6 +88,14 @@ PlotPanel::PlotPanel(WindowControls& controls, QWidget* parent)
     connect(grid_, &SaliencyGridPlot::tokenHovered, perToken_, &PerTokenPlot::highlightToken);
     connect(perToken_, &PerTokenPlot::tokenHovered, grid_, &SaliencyGridPlot::highlightToken);
     connect(matrix_, &MatrixPlot::queryPicked, this, &PlotPanel::queryPicked);
+    connect(perToken_, &PerTokenPlot::tokenClicked, this, &PlotPanel::keyPicked);
+    connect(grid_, &SaliencyGridPlot::tokenClicked, this, &PlotPanel::keyPicked);
+    connect(c_.imageMode, &QComboBox::currentIndexChanged, this, [this] {
+        const auto mode = ImageMode(c_.imageMode->currentData().toInt());
+        c_.imageQueryMean->setEnabled(mode != ImageMode::Saliency);
+        grid_->setMode(mode);
+    });
+    connect(c_.imageQueryMean, &QCheckBox::toggled, grid_, &SaliencyGridPlot::setQueryMean);
     connect(c_.overlayOpacity, &QSlider::valueChanged, this,
             [this](int percent) { grid_->setOverlayOpacity(percent / 100.0); });
 }
@@ -77,6 +112,9 @@ void PlotPanel::showSaliency(const PlotData& data) {
 
 void PlotPanel::showRows(PlotData data) {
     perToken_->setData(data);
+    grid_->setAttention(data.attention, data.steered, data.queryMeanAttention,
+                        data.queryMeanSteered, data.head, data.layer, data.layersAveraged,
+                        data.query, data.queryMeanRows, data.lambda);
     showMatrix(std::move(data));
 }
 
@@ -92,6 +130,8 @@ void PlotPanel::addViewSettings(PlotData& data) const {
     data.sortBySaliency = perToken_->sortBySaliency();
     data.highlightedToken = perToken_->highlightedToken();
     data.overlayOpacity = c_.overlayOpacity->value() / 100.0;
+    data.imageMode = ImageMode(c_.imageMode->currentData().toInt());
+    data.imageQueryMean = c_.imageQueryMean->isChecked();
 }
 
 } // namespace attnsteer

@@ -42,12 +42,14 @@ class PlotPanel : public QSplitter {
     /// The tradeoff curve of DATA, its marker at DATA.lambda.
     void showSweep(const PlotData& data);
     /// Sets DATA's view settings as the views have them: sorting, highlighted token, overlay
-    /// opacity.
+    /// opacity, the image view's mode.
     void addViewSettings(PlotData& data) const;
 
   signals:
     /// A row of the matrix was clicked.
     void queryPicked(int query);
+    /// A key token was clicked in the per-token or the image view.
+    void keyPicked(int key);
 
   private:
     WindowControls& c_;

@@ -42,14 +42,17 @@ struct WindowControls {
     QSpinBox* maxPixels = nullptr;          ///< largest resized area; 0 = "auto" (K x factor²)
     QDoubleSpinBox* textSaliency = nullptr; ///< raw saliency of the other key tokens
     // --- ControlPanel, the views group ---
-    QSpinBox* head = nullptr;  ///< row of the per-token view, head of the matrix
-    QSpinBox* query = nullptr; ///< row of the per-token view
+    QComboBox* layer = nullptr; ///< "All layers" (data -1), "Layer 0", ...; hidden for one layer
+    QSpinBox* head = nullptr;   ///< head within a layer: of the row views and the matrix
+    QSpinBox* query = nullptr;  ///< row of the per-token view
     QSpinBox* sweepSeeds = nullptr;
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
     // --- PlotPanel ---
     QSlider* overlayOpacity = nullptr; ///< 0..100 %
     QLabel* imageCaption = nullptr;
+    QComboBox* imageMode = nullptr;      ///< what the image view shows: s, A, A', A' - A
+    QCheckBox* imageQueryMean = nullptr; ///< A, A', A' - A of the mean over the head's queries
     // --- MetricsReadout ---
     QPlainTextEdit* metrics = nullptr; ///< the read-only readout
     // --- ProgressIndicator, in the status bar ---

@@ -87,8 +87,10 @@ void restoreControls(const WindowControls& c) {
         parseNormalization(settings.value(QStringLiteral("normalization")).toString().toStdString())
             .value_or(Normalization::Max);
     c.normalization->setCurrentIndex(std::max(c.normalization->findData(int(normalization)), 0));
-    for (QCheckBox* box : {c.sortBySaliency, c.showDifference})
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.imageQueryMean})
         box->setChecked(settings.value(box->objectName()).toBool());
+    c.imageMode->setCurrentIndex(
+        std::max(c.imageMode->findData(settings.value(c.imageMode->objectName(), 0).toInt()), 0));
     c.steeredHeads->setText(
         settings.value(c.steeredHeads->objectName(), QStringLiteral("all")).toString());
     settings.endGroup();
@@ -102,8 +104,9 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
         normalizationName(Normalization(c.normalization->currentData().toInt()));
     settings.setValue(QStringLiteral("normalization"),
                       QString::fromLatin1(normalization.data(), qsizetype(normalization.size())));
-    for (QCheckBox* box : {c.sortBySaliency, c.showDifference})
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.imageQueryMean})
         settings.setValue(box->objectName(), box->isChecked());
+    settings.setValue(c.imageMode->objectName(), c.imageMode->currentData().toInt());
     settings.setValue(c.steeredHeads->objectName(), steeredHeads);
     settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
     settings.setValue(QStringLiteral("backend"),

@@ -94,12 +94,19 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
 
 void MatrixPlot::setData(PlotData data) {
     currentQuery_ = data.query;
-    setMatrix(std::move(data.matrix), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
-              data.head, data.lambda);
+    QString who = headLabel(data);
+    who[0] = who[0].toUpper();
+    showMatrix(std::move(data.matrix), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
+               data.head, data.lambda, who);
 }
 
 void MatrixPlot::setMatrix(std::vector<double> values, int queries, int keys, bool difference,
                            int head, double lambda) {
+    showMatrix(std::move(values), queries, keys, difference, head, lambda, tr("Head %1").arg(head));
+}
+
+void MatrixPlot::showMatrix(std::vector<double> values, int queries, int keys, bool difference,
+                            int head, double lambda, const QString& who) {
     const bool sameShape = queries == queries_ && keys == keys_;
     if (values.size() != std::size_t(std::max(queries, 0)) * std::size_t(std::max(keys, 0)))
         values.clear();
@@ -132,8 +139,8 @@ void MatrixPlot::setMatrix(std::vector<double> values, int queries, int keys, bo
     map_->setVisible(!values_.empty());
     scale_->axis()->setLabel(difference ? tr("A′ − A") : tr("A′ (attention probability)"));
     setTitle(values_.empty() ? tr("Steered attention (no data)")
-             : difference    ? tr("Head %1: A′ − A at λ = %2").arg(head).arg(lambda, 0, 'f', 3)
-                             : tr("Head %1: A′ at λ = %2").arg(head).arg(lambda, 0, 'f', 3));
+             : difference    ? tr("%1: A′ − A at λ = %2").arg(who).arg(lambda, 0, 'f', 3)
+                             : tr("%1: A′ at λ = %2").arg(who).arg(lambda, 0, 'f', 3));
     if (!sameShape)
         resetView();
     setCurrentQuery(currentQuery_);

@@ -50,6 +50,9 @@ class MatrixPlot : public PlotView {
     void queryPicked(int query);
 
   private:
+    /// setMatrix with WHO naming the head in the title ("Head 3", "Layer 1, head 3").
+    void showMatrix(std::vector<double> values, int queries, int keys, bool difference, int head,
+                    double lambda, const QString& who);
     void onMouseMove(QMouseEvent* event);
 
     std::vector<double> values_;

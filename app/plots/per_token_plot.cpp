@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <numeric>
 
 namespace attnsteer {
@@ -23,6 +25,93 @@ void setGraphData(QCPGraph* graph, const std::vector<double>& values,
         points[qsizetype(rank[k])] = QCPGraphData(double(rank[k]), values[k]);
     graph->data()->set(points, true);
 }
+
+constexpr int kClickTolerance = 4; ///< pixels the mouse may move between press and release
+constexpr int kTickLabelGap = 8;   ///< pixels between two token labels on the x axis
+constexpr int kMaxTickLabelChars = 14;
+
+/// A token's text as an x-axis label: blanks at the ends dropped, line breaks shown as ↵, long
+/// texts shortened with an ellipsis.
+QString axisLabel(const QString& token) {
+    QString text = token;
+    text.replace(QLatin1Char('\n'), QChar(0x21b5));
+    text = text.trimmed();
+    if (text.size() > kMaxTickLabelChars)
+        text = text.left(kMaxTickLabelChars - 1) + QChar(0x2026);
+    return text;
+}
+
+/// Whether a token label says little: a special token ("<|im_start|>") or punctuation and line
+/// breaks alone. Such labels get the room that words leave.
+bool isMinorLabel(const QString& label) {
+    if (label.startsWith(QStringLiteral("<|")) || label.startsWith(QLatin1Char('<')))
+        return true;
+    return std::none_of(label.begin(), label.end(), [](QChar c) { return c.isLetterOrNumber(); });
+}
+
+/// Ticks at the text tokens whose labels fit: words first, then special tokens and punctuation
+/// where room is left, each left to right; a label that would overlap one already placed is
+/// skipped. Without labels, the usual numbers.
+class TokenTicker : public QCPAxisTicker {
+  public:
+    explicit TokenTicker(QCPAxis* axis) : axis_(axis) {}
+    /// LABELS[x]: the label at x (empty: none there).
+    void setLabels(std::vector<QString> labels) {
+        labels_ = std::move(labels);
+        minor_.assign(labels_.size(), false);
+        for (std::size_t x = 0; x < labels_.size(); ++x)
+            minor_[x] = isMinorLabel(labels_[x]);
+    }
+
+    void generate(const QCPRange& range, const QLocale& locale, QChar formatChar, int precision,
+                  QVector<double>& ticks, QVector<double>* subTicks,
+                  QVector<QString>* tickLabels) override {
+        if (labels_.empty()) {
+            QCPAxisTicker::generate(range, locale, formatChar, precision, ticks, subTicks,
+                                    tickLabels);
+            return;
+        }
+        ticks.clear();
+        if (subTicks)
+            subTicks->clear();
+        if (tickLabels)
+            tickLabels->clear();
+        const QFontMetrics metrics(axis_->tickLabelFont());
+        const long first = std::max(0L, long(std::ceil(range.lower)));
+        const long last = std::min(long(labels_.size()) - 1, long(std::floor(range.upper)));
+        // Placed labels: left pixel edge -> (right edge, x), kept apart by kTickLabelGap.
+        std::map<double, std::pair<double, long>> placed;
+        const auto fits = [&placed](double left, double right) {
+            auto next = placed.lower_bound(left);
+            if (next != placed.end() && next->first < right + kTickLabelGap)
+                return false;
+            if (next != placed.begin() && std::prev(next)->second.first + kTickLabelGap > left)
+                return false;
+            return true;
+        };
+        for (const bool minor : {false, true})
+            for (long x = first; x <= last; ++x) {
+                const QString& label = labels_[std::size_t(x)];
+                if (label.isEmpty() || minor_[std::size_t(x)] != minor)
+                    continue;
+                const double centre = axis_->coordToPixel(double(x));
+                const double half = metrics.horizontalAdvance(label) / 2.0;
+                if (fits(centre - half, centre + half))
+                    placed.emplace(centre - half, std::make_pair(centre + half, x));
+            }
+        // In the order of x (the axis may be reversed in pixels: it is not here).
+        for (const auto& [left, place] : placed) {
+            ticks << double(place.second);
+            if (tickLabels)
+                *tickLabels << labels_[std::size_t(place.second)];
+        }
+    }
+
+  private:
+    QCPAxis* axis_;
+    std::vector<QString> labels_;
+    std::vector<bool> minor_;
+};
 
 } // namespace
 
@@ -91,8 +180,46 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     highlightLabel_->setPadding(QMargins(3, 1, 3, 1));
     highlightLabel_->setVisible(false);
 
+    // The vision tokens: one light band behind the curves, labelled "image".
+    visionBand_ = new QCPItemRect(plot);
+    visionBand_->setLayer(QStringLiteral("background"));
+    visionBand_->setPen(Qt::NoPen);
+    visionBand_->setBrush(QColor(0x8a, 0x9b, 0xb0, 40));
+    for (QCPItemPosition* corner : {visionBand_->topLeft, visionBand_->bottomRight}) {
+        corner->setTypeX(QCPItemPosition::ptPlotCoords);
+        corner->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    }
+    visionBand_->setClipToAxisRect(true);
+    visionBand_->setVisible(false);
+    visionLabel_ = new QCPItemText(plot);
+    visionLabel_->setLayer(QStringLiteral("background"));
+    visionLabel_->position->setTypeX(QCPItemPosition::ptPlotCoords);
+    visionLabel_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    visionLabel_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
+    visionLabel_->setFont(tickFont());
+    visionLabel_->setColor(QColor(0x4a, 0x55, 0x66));
+    visionLabel_->setClipToAxisRect(true);
+    visionLabel_->setVisible(false);
+    plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new TokenTicker(plot->xAxis)));
+
     connect(plot, &QCustomPlot::mouseMove, this, &PerTokenPlot::onMouseMove);
     connect(plot, &QCustomPlot::mouseWheel, this, [this] { userZoomed_ = true; });
+    connect(plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        pressPosition_ =
+            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
+    });
+    connect(plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* event) {
+        QCustomPlot* plot = customPlot();
+        const QPoint release = event->position().toPoint();
+        const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
+                           (release - pressPosition_).manhattanLength() <= kClickTolerance;
+        pressPosition_ = QPoint(-1, -1);
+        if (!click || !plot->axisRect()->rect().contains(release))
+            return;
+        const int token = tokenAtX(plot->xAxis->pixelToCoord(release.x()));
+        if (token >= 0)
+            emit tokenClicked(token);
+    });
     rebuild(false);
 }
 
@@ -115,7 +242,24 @@ void PerTokenPlot::setRow(std::vector<double> attention, std::vector<double> ste
 void PerTokenPlot::setData(const PlotData& data) {
     sorted_ = data.sortBySaliency;
     highlighted_ = data.highlightedToken;
+    tokens_ = data.tokens;
+    visionStart_ = data.visionStart, visionTokens_ = data.visionTokens;
+    gridHeight_ = data.gridHeight, gridWidth_ = data.gridWidth;
+    layer_ = data.layer, layersAveraged_ = data.layersAveraged;
     setRow(data.attention, data.steered, data.saliency, data.head, data.query, data.lambda);
+}
+
+void PerTokenPlot::setTokens(std::vector<QString> tokens, int visionStart, int visionTokens,
+                             int gridHeight, int gridWidth) {
+    tokens_ = std::move(tokens);
+    visionStart_ = visionStart, visionTokens_ = visionTokens;
+    gridHeight_ = gridHeight, gridWidth_ = gridWidth;
+    rebuild(true);
+}
+
+void PerTokenPlot::setLayers(int layer, int layersAveraged) {
+    layer_ = layer, layersAveraged_ = layersAveraged;
+    rebuild(true);
 }
 
 void PerTokenPlot::setSortBySaliency(bool sorted) {
@@ -141,12 +285,32 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     setGraphData(plot->graph(SteeredGraph), steered_, rank_);
     setGraphData(plot->graph(SaliencyGraph), saliency_, rank_);
     plot->graph(SteeredGraph)->setName(tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3));
+    // Token texts on the x axis, in the order shown; none for vision tokens.
+    std::vector<QString> labels;
+    if (std::size_t(keys) == tokens_.size()) {
+        labels.resize(std::size_t(keys));
+        for (int x = 0; x < keys; ++x) {
+            const int token = order_[std::size_t(x)];
+            const bool vision =
+                visionStart_ >= 0 && token >= visionStart_ && token < visionStart_ + visionTokens_;
+            if (!vision)
+                labels[std::size_t(x)] = axisLabel(tokens_[std::size_t(token)]);
+        }
+    }
+    const bool named = !labels.empty();
+    static_cast<TokenTicker*>(plot->xAxis->ticker().data())->setLabels(std::move(labels));
     plot->xAxis->setLabel(sorted_ ? tr("key token, ranked by saliency (0 = most salient)")
+                          : named ? tr("key token (text tokens named where they fit)")
                                   : tr("key token"));
-    setTitle(
-        keys
-            ? tr("Head %1, query %2: attention over %3 key tokens").arg(head_).arg(query_).arg(keys)
-            : tr("Per-token attention (no data)"));
+    updateVisionBand();
+    QString row = tr("Head %1, query %2").arg(head_).arg(query_);
+    if (layersAveraged_ > 1)
+        row =
+            tr("Head %1, query %2, mean of %3 layers").arg(head_).arg(query_).arg(layersAveraged_);
+    else if (layer_ >= 0)
+        row = tr("Layer %1, head %2, query %3").arg(layer_).arg(head_).arg(query_);
+    setTitle(keys ? tr("%1: attention over %2 key tokens").arg(row).arg(keys)
+                  : tr("Per-token attention (no data)"));
     // The ranges follow the data unless the user zoomed or panned into this same row length.
     if (!keepRanges || !userZoomed_)
         resetView();
@@ -198,12 +362,47 @@ QString PerTokenPlot::tokenText(int token) const {
     if (token < 0 || token >= tokenCount())
         return {};
     const auto k = std::size_t(token);
-    QString text = tr("token %1: A=%2").arg(token).arg(number(attention_[k]));
+    QString values = tr("A=%1").arg(number(attention_[k]));
     if (!steered_.empty())
-        text += tr(", A′=%1").arg(number(steered_[k]));
+        values += tr(", A′=%1").arg(number(steered_[k]));
     if (!saliency_.empty())
-        text += tr(", s=%1").arg(number(saliency_[k]));
-    return text;
+        values += tr(", s=%1").arg(number(saliency_[k]));
+    if (tokens_.empty() && visionStart_ < 0)
+        return tr("token %1: %2").arg(token).arg(values);
+    return keyLabel(token, tokens_, visionStart_, visionTokens_, gridHeight_, gridWidth_) +
+           QLatin1Char('\n') + values;
+}
+
+void PerTokenPlot::updateVisionBand() {
+    const int keys = tokenCount();
+    const int first = std::max(visionStart_, 0);
+    const int last = std::min(visionStart_ + visionTokens_, keys) - 1;
+    const bool shown = visionStart_ >= 0 && visionTokens_ > 0 && last >= first && !sorted_;
+    visionBand_->setVisible(shown);
+    visionLabel_->setVisible(shown);
+    if (!shown)
+        return;
+    visionBand_->topLeft->setCoords(first - 0.5, 0);
+    visionBand_->bottomRight->setCoords(last + 0.5, 1);
+    visionLabel_->position->setCoords((first + last) / 2.0, 0.02);
+    visionLabel_->setText(tr("image (keys %1–%2)").arg(first).arg(last));
+}
+
+QPair<int, int> PerTokenPlot::visionBand() const {
+    if (!visionBand_->visible())
+        return {-1, -1};
+    return {int(std::lround(visionBand_->topLeft->coords().x() + 0.5)),
+            int(std::lround(visionBand_->bottomRight->coords().x() - 0.5))};
+}
+
+QVector<QPair<double, QString>> PerTokenPlot::tickLabels() const {
+    QVector<QPair<double, QString>> labels;
+    const QCPAxis* axis = customPlot()->xAxis;
+    const QVector<double> ticks = axis->tickVector();
+    const QVector<QString> texts = axis->tickVectorLabels();
+    for (qsizetype i = 0; i < ticks.size() && i < texts.size(); ++i)
+        labels.push_back({ticks[i], texts[i]});
+    return labels;
 }
 
 void PerTokenPlot::highlightToken(int token) {
@@ -231,7 +430,10 @@ void PerTokenPlot::updateHighlight() {
     highlightLine_->point1->setCoords(x, 0);
     highlightLine_->point2->setCoords(x, 1);
     highlightTracer_->setGraphKey(x);
-    highlightLabel_->setText(tr("token %1").arg(highlighted_));
+    highlightLabel_->setText(tokens_.empty() && visionStart_ < 0
+                                 ? tr("token %1").arg(highlighted_)
+                                 : keyLabel(highlighted_, tokens_, visionStart_, visionTokens_,
+                                            gridHeight_, gridWidth_));
 }
 
 void PerTokenPlot::onMouseMove(QMouseEvent* event) {

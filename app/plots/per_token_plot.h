@@ -1,12 +1,20 @@
 #pragma once
 // A and A' of one attention row over the key tokens, with the saliency s on a second y axis.
+// With a dump's sidecar: the vision tokens as one shaded band, text tokens named on the x axis
+// (where they fit) and in the hover text. Clicking a token reports it (the window makes it the
+// query when it is a query row).
 
 #include "plot_data.h"
 #include "plot_view.h"
 
+#include <QPair>
+#include <QPoint>
+#include <QVector>
+
 #include <vector>
 
 class QCPGraph;
+class QCPItemRect;
 class QCPItemStraightLine;
 class QCPItemTracer;
 class QCPItemText;
@@ -28,8 +36,16 @@ class PerTokenPlot : public PlotView {
     /// treated as missing). Keeps the zoom when K is unchanged.
     void setRow(std::vector<double> attention, std::vector<double> steered,
                 std::vector<double> saliency, int head, int query, double lambda);
-    /// Takes the per-token part of DATA (row, saliency, lambda, sorting, highlight).
+    /// Takes the per-token part of DATA (row, saliency, lambda, sorting, highlight, token texts
+    /// and vision span, layer).
     void setData(const PlotData& data);
+    /// The key tokens' texts (K, or empty) and the vision span: VISION_TOKENS keys from
+    /// VISION_START (-1: none) in frames of GRID_HEIGHT x GRID_WIDTH. Labels the x axis and the
+    /// hover text, shades the span.
+    void setTokens(std::vector<QString> tokens, int visionStart, int visionTokens, int gridHeight,
+                   int gridWidth);
+    /// The layer the row is of (-1: not said) or how many layers it is the mean of (> 1).
+    void setLayers(int layer, int layersAveraged);
 
     void setSortBySaliency(bool sorted);
     bool sortBySaliency() const { return sorted_; }
@@ -42,21 +58,36 @@ class PerTokenPlot : public PlotView {
     double tokenX(int token) const;
     /// The token under x coordinate X (nearest), or -1.
     int tokenAtX(double x) const;
-    /// "token k: A=…, A′=…, s=…", the hover tooltip.
+    /// The hover tooltip: "token k: A=…, A′=…, s=…"; with token texts or a vision span
+    /// "key k · 'text'" (or "key k · image (row r, col c)") and the values on a second line.
     QString tokenText(int token) const;
+    /// The shaded vision span in key coordinates [first, last] (unsorted order), or (-1, -1) when
+    /// none is shown.
+    QPair<int, int> visionBand() const;
+    /// The labels on the x axis now, with their x coordinates (after a replot).
+    QVector<QPair<double, QString>> tickLabels() const;
 
     void resetView() override;
 
   signals:
     /// The mouse moved over key token TOKEN (-1 when it left the plot).
     void tokenHovered(int token);
+    /// The user clicked (pressed and released without dragging) on key token TOKEN.
+    void tokenClicked(int token);
 
   private:
     void rebuild(bool keepRanges);
     void updateHighlight();
+    void updateVisionBand();
     void onMouseMove(QMouseEvent* event);
 
     std::vector<double> attention_, steered_, saliency_;
+    std::vector<QString> tokens_;
+    int visionStart_ = -1, visionTokens_ = 0, gridHeight_ = 0, gridWidth_ = 0;
+    int layer_ = -1, layersAveraged_ = 1;
+    QPoint pressPosition_{-1, -1};
+    QCPItemRect* visionBand_ = nullptr;
+    QCPItemText* visionLabel_ = nullptr;
     std::vector<int> order_; ///< order_[x] = token at x
     std::vector<int> rank_;  ///< rank_[token] = x
     int head_ = 0, query_ = 0;

@@ -13,12 +13,19 @@
 
 namespace attnsteer {
 
+/// What the image view colours its vision tokens by: the saliency s, or the attention A, the
+/// steered A' or the change A' - A of the row shown (or of the mean over its head's queries).
+enum class ImageMode { Saliency, Attention, Steered, Difference };
+
 /// Everything the four views show. Every member has a usable default; empty vectors draw empty
 /// plots (with their axes and titles), never crash.
 struct PlotData {
     // --- the per-token view: one attention row before and after steering ---
-    int head = 0;                  ///< head of the row shown
+    int head = 0;                  ///< head (within its layer) of the row shown
     int query = 0;                 ///< query of the row shown
+    int layer = -1;                ///< the source's layer of the row and the matrix when one of
+                                   ///< several layers is shown; -1 otherwise
+    int layersAveraged = 1;        ///< > 1: the row and the matrix are means over these layers
     std::vector<double> attention; ///< A[head, query, :], K values
     std::vector<double> steered;   ///< A'[head, query, :], K values
     std::vector<double> saliency;  ///< s, K values: the normalized bias as applied
@@ -26,6 +33,14 @@ struct PlotData {
     double lambda = 0.25;          ///< the steering strength of `steered`
     bool sortBySaliency = false;   ///< x = rank of s (0 = most salient) instead of the key index
     int highlightedToken = -1;     ///< key token marked in the per-token and grid views, or -1
+    /// The key tokens' texts (a dump's sidecar), K of them, or empty: hover text and x-axis
+    /// labels of the per-token view.
+    std::vector<QString> tokens;
+    /// The vision tokens as the model laid them out (a dump's sidecar, or the model's grid):
+    /// VISION_TOKENS keys from VISION_START, frames of gridHeight x gridWidth in raster order;
+    /// VISION_START -1 when not known.
+    int visionStart = -1;
+    int visionTokens = 0;
 
     // --- the tradeoff view: entropy reduction against KL over a lambda grid ---
     std::vector<SweepRow> sweep; ///< one row per lambda, ascending lambda; mean and sd over seeds
@@ -39,6 +54,13 @@ struct PlotData {
     int resizedHeight = 0;        ///< smart_resize height of the image (caption), 0 if none
     int resizedWidth = 0;         ///< smart_resize width of the image (caption), 0 if none
     double overlayOpacity = 0.55; ///< 0..1, opacity of the heat overlay over the image
+    bool modelGrid = false;       ///< the grid is the model's (sidecar), not the image's own
+    ImageMode imageMode = ImageMode::Saliency; ///< what the grid's cells show
+    bool imageQueryMean = false; ///< A, A' and A' - A of the mean over the head's queries
+    /// Mean over the first queryMeanRows query rows of the head (the matrix's) of A and of A',
+    /// K values each, or empty.
+    std::vector<double> queryMeanAttention, queryMeanSteered;
+    int queryMeanRows = 0;
 
     // --- the matrix view: one head, queries x keys ---
     int matrixQueries = 0;           ///< rows of `matrix`
@@ -52,8 +74,21 @@ struct PlotData {
 QSize gridShapeFor(int keys);
 
 /// "grid GH x GW = N tokens, resized RH x RW" for an image, "grid GH x GW = N tokens
-/// (saliency: LABEL)" otherwise.
+/// (saliency: LABEL)" otherwise; "model's grid GH x GW = N vision tokens from key V" (and
+/// ", frame 1 of F") for the model's grid.
 QString gridCaption(const PlotData& data);
+
+/// The head the row views show: "head 3", "layer 1, head 3" (one layer of several), "head 3,
+/// mean of 4 layers".
+QString headLabel(const PlotData& data);
+
+/// Key TOKEN as the per-token and image views name it: "key 17 · 'ball'" for a text token,
+/// "key 40 · image (row 3, col 2)" for a vision token (", frame F" when there are several), or
+/// "key 17" when DATA has no token texts and no vision span.
+QString keyLabel(const PlotData& data, int token);
+/// The same from the parts of PlotData that it reads.
+QString keyLabel(int token, const std::vector<QString>& tokens, int visionStart, int visionTokens,
+                 int gridHeight, int gridWidth);
 
 /// The colours every view uses for the same quantity.
 namespace plotcolors {

@@ -70,6 +70,10 @@ void PlotView::replotNow() {
     plot_->replot();
 }
 
+QString PlotView::title() const {
+    return title_->text();
+}
+
 void PlotView::setTitle(const QString& title) {
     title_->setText(title);
 }

@@ -38,6 +38,8 @@ class PlotView : public QWidget {
 
     /// Redraws now (the views otherwise redraw on the next event loop turn after a change).
     void replotNow();
+    /// The title shown above the plot.
+    QString title() const;
 
   signals:
     /// The user chose "Export view as PNG/PDF..." in the context menu; the window asks where.

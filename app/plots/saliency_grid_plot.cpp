@@ -23,7 +23,47 @@ QCPColorGradient saliencyGradient() {
     return gradient;
 }
 
+/// White to deep purple: A and A' on one scale (neither A's blue nor A''s orange, so that the
+/// two read as the same scale).
+QCPColorGradient attentionGradient() {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    gradient.setColorStopAt(0.0, QColor(0xfc, 0xfb, 0xfd));
+    gradient.setColorStopAt(0.3, QColor(0xbc, 0xbd, 0xdc));
+    gradient.setColorStopAt(0.6, QColor(0x80, 0x7d, 0xba));
+    gradient.setColorStopAt(0.85, QColor(0x54, 0x27, 0x8f));
+    gradient.setColorStopAt(1.0, QColor(0x3f, 0x00, 0x7d));
+    return gradient;
+}
+
+/// Blue (A' below A) through white (no change) to red (A' above A).
+QCPColorGradient changeGradient() {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    gradient.setColorStopAt(0.0, QColor(0x21, 0x66, 0xac));
+    gradient.setColorStopAt(0.25, QColor(0x92, 0xc5, 0xde));
+    gradient.setColorStopAt(0.5, QColor(0xf7, 0xf7, 0xf7));
+    gradient.setColorStopAt(0.75, QColor(0xf4, 0xa5, 0x82));
+    gradient.setColorStopAt(1.0, QColor(0xb2, 0x18, 0x2b));
+    return gradient;
+}
+
 constexpr int kMinCellPixelsForLines = 5; ///< thinner cells get no grid lines
+constexpr int kClickTolerance = 4;        ///< pixels the mouse may move between press and release
+
+QString modeSymbol(ImageMode mode) {
+    switch (mode) {
+    case ImageMode::Saliency:
+        return QStringLiteral("s");
+    case ImageMode::Attention:
+        return QStringLiteral("A");
+    case ImageMode::Steered:
+        return QStringLiteral("A′");
+    case ImageMode::Difference:
+        break;
+    }
+    return QStringLiteral("A′ − A");
+}
 
 /// Whole-number ticks on the grid only: the axes extend beyond it to keep the cells square, but
 /// rows and columns below 0 or past the end do not exist.
@@ -100,6 +140,19 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     frame_->setVisible(false);
 
     connect(plot, &QCustomPlot::mouseMove, this, &SaliencyGridPlot::onMouseMove);
+    connect(plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        pressPosition_ =
+            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
+    });
+    connect(plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* event) {
+        const QPoint release = event->position().toPoint();
+        const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
+                           (release - pressPosition_).manhattanLength() <= kClickTolerance;
+        pressPosition_ = QPoint(-1, -1);
+        const int token = click ? tokenAt(release) : -1;
+        if (token >= 0)
+            emit tokenClicked(token);
+    });
     rebuild();
 }
 
@@ -107,7 +160,84 @@ void SaliencyGridPlot::setData(const PlotData& data) {
     image_ = data.image;
     opacity_ = std::clamp(data.overlayOpacity, 0.0, 1.0);
     highlighted_ = data.highlightedToken;
+    mode_ = data.imageMode;
+    queryMean_ = data.imageQueryMean;
+    attention_ = data.attention, steered_ = data.steered;
+    meanAttention_ = data.queryMeanAttention, meanSteered_ = data.queryMeanSteered;
+    head_ = data.head, layer_ = data.layer, layersAveraged_ = data.layersAveraged;
+    query_ = data.query, meanRows_ = data.queryMeanRows, lambda_ = data.lambda;
     setSaliency(data.saliency, data.gridHeight, data.gridWidth, data.gridOffset);
+}
+
+void SaliencyGridPlot::setAttention(std::vector<double> attention, std::vector<double> steered,
+                                    std::vector<double> meanAttention,
+                                    std::vector<double> meanSteered, int head, int layer,
+                                    int layersAveraged, int query, int meanRows, double lambda) {
+    attention_ = std::move(attention), steered_ = std::move(steered);
+    meanAttention_ = std::move(meanAttention), meanSteered_ = std::move(meanSteered);
+    head_ = head, layer_ = layer, layersAveraged_ = layersAveraged;
+    query_ = query, meanRows_ = meanRows, lambda_ = lambda;
+    if (mode_ == ImageMode::Saliency)
+        return; // nothing shown changed: no redraw while lambda is dragged
+    updateValues();
+    scheduleReplot();
+}
+
+void SaliencyGridPlot::setMode(ImageMode mode) {
+    if (mode == mode_)
+        return;
+    mode_ = mode;
+    updateValues();
+    scheduleReplot();
+}
+
+void SaliencyGridPlot::setQueryMean(bool mean) {
+    if (mean == queryMean_)
+        return;
+    queryMean_ = mean;
+    updateValues();
+    scheduleReplot();
+}
+
+std::vector<double> SaliencyGridPlot::modeValues() const {
+    const std::vector<double>& a = queryMean_ ? meanAttention_ : attention_;
+    const std::vector<double>& b = queryMean_ ? meanSteered_ : steered_;
+    switch (mode_) {
+    case ImageMode::Saliency:
+        return saliency_;
+    case ImageMode::Attention:
+        return a;
+    case ImageMode::Steered:
+        return b;
+    case ImageMode::Difference:
+        break;
+    }
+    if (a.size() != b.size())
+        return {};
+    std::vector<double> change(a.size());
+    for (std::size_t k = 0; k < a.size(); ++k)
+        change[k] = b[k] - a[k];
+    return change;
+}
+
+double SaliencyGridPlot::shownValue(int token) const {
+    const int index = token - offset_;
+    if (token < 0 || index < 0 || index >= gridHeight_ * gridWidth_ ||
+        std::size_t(token) >= shown_.size())
+        return std::numeric_limits<double>::quiet_NaN();
+    return shown_[std::size_t(token)];
+}
+
+double SaliencyGridPlot::colorLower() const {
+    return map_->dataRange().lower;
+}
+
+double SaliencyGridPlot::colorUpper() const {
+    return map_->dataRange().upper;
+}
+
+QString SaliencyGridPlot::colorLabel() const {
+    return scale_->axis()->label();
 }
 
 void SaliencyGridPlot::setSaliency(std::vector<double> saliency, int gridHeight, int gridWidth,
@@ -141,26 +271,13 @@ void SaliencyGridPlot::rebuild() {
     map_->data()->setSize(std::max(gw, 1), std::max(gh, 1));
     map_->data()->setRange(QCPRange(0.5, std::max(gw, 1) - 0.5),
                            QCPRange(0.5, std::max(gh, 1) - 0.5));
-    double low = std::numeric_limits<double>::infinity(), high = -low;
-    for (int r = 0; r < gh; ++r)
-        for (int c = 0; c < gw; ++c) {
-            const std::size_t key = std::size_t(offset_) + std::size_t(r) * gw + c;
-            const double value =
-                key < saliency_.size() ? saliency_[key] : std::numeric_limits<double>::quiet_NaN();
-            map_->data()->setCell(c, r, value);
-            if (std::isfinite(value))
-                low = std::min(low, value), high = std::max(high, value);
-        }
-    if (!(high >= low))
-        low = 0, high = 1;
-    if (high == low)
-        high = low + 1e-12;
-    map_->setDataRange(QCPRange(low, high));
-    map_->setVisible(gh > 0 && gw > 0 && !saliency_.empty());
 
     pixmap_->setVisible(!image_.isNull() && gh > 0);
     if (!image_.isNull()) {
-        pixmap_->setPixmap(QPixmap::fromImage(image_));
+        if (image_.cacheKey() != imageKey_) { // a big picture is converted once, not per row
+            pixmap_->setPixmap(QPixmap::fromImage(image_));
+            imageKey_ = image_.cacheKey();
+        }
         pixmap_->bottomRight->setCoords(gw, gh);
     }
 
@@ -183,30 +300,111 @@ void SaliencyGridPlot::rebuild() {
             addLine(0, r, gw, r);
     }
     highlightToken(highlighted_); // drops the mark when the token left the grid
-    updateOverlay();
+    updateValues();
     resetView();
     scheduleReplot();
+}
+
+void SaliencyGridPlot::updateValues() {
+    const int gh = gridHeight_, gw = gridWidth_;
+    shown_ = modeValues();
+    const auto onGrid = [&](const std::vector<double>& values, int r, int c) {
+        const std::size_t key = std::size_t(offset_) + std::size_t(r) * gw + c;
+        return key < values.size() ? values[key] : std::numeric_limits<double>::quiet_NaN();
+    };
+    double low = std::numeric_limits<double>::infinity(), high = -low;
+    for (int r = 0; r < gh; ++r)
+        for (int c = 0; c < gw; ++c) {
+            const double value = onGrid(shown_, r, c);
+            map_->data()->setCell(c, r, value);
+            if (std::isfinite(value))
+                low = std::min(low, value), high = std::max(high, value);
+        }
+    const QString lambda = QStringLiteral("λ = %1").arg(lambda_, 0, 'f', 3);
+    switch (mode_) {
+    case ImageMode::Saliency:
+        if (!(high >= low))
+            low = 0, high = 1;
+        if (high == low)
+            high = low + 1e-12;
+        map_->setGradient(saliencyGradient());
+        scale_->axis()->setLabel(tr("saliency s"));
+        break;
+    case ImageMode::Attention:
+    case ImageMode::Steered: {
+        // One scale for A and A': from 0 to the largest of either on the grid.
+        high = 0;
+        for (const std::vector<double>* values :
+             {queryMean_ ? &meanAttention_ : &attention_, queryMean_ ? &meanSteered_ : &steered_})
+            for (int r = 0; r < gh; ++r)
+                for (int c = 0; c < gw; ++c) {
+                    const double value = onGrid(*values, r, c);
+                    if (std::isfinite(value))
+                        high = std::max(high, value);
+                }
+        low = 0;
+        if (!(high > 0))
+            high = 1; // all zero (a causal row before the image): white on a 0..1 scale
+        map_->setGradient(attentionGradient());
+        scale_->axis()->setLabel(mode_ == ImageMode::Attention
+                                     ? tr("A (same scale as A′)")
+                                     : tr("A′ at %1 (same scale as A)").arg(lambda));
+        break;
+    }
+    case ImageMode::Difference: {
+        double extent = 0;
+        if (high >= low)
+            extent = std::max(std::abs(low), std::abs(high));
+        if (!(extent > 0))
+            extent = 1; // no change at all: white on a -1..1 scale
+        low = -extent, high = extent;
+        map_->setGradient(changeGradient());
+        scale_->axis()->setLabel(tr("A′ − A at %1").arg(lambda));
+        break;
+    }
+    }
+    map_->setDataRange(QCPRange(low, high));
+    map_->setVisible(gh > 0 && gw > 0 && !shown_.empty());
+    updateOverlay();
 }
 
 void SaliencyGridPlot::updateOverlay() {
     // With an image the overlay is a heat map whose opacity grows with s: low-saliency tokens
     // let the image through, salient ones are tinted green. Without an image it is opaque.
+    // A' - A: the opacity grows with the size of the change, either way.
     const int gh = gridHeight_, gw = gridWidth_;
     const QCPRange range = map_->dataRange();
+    const bool change = mode_ == ImageMode::Difference;
     for (int r = 0; r < gh; ++r)
         for (int c = 0; c < gw; ++c) {
             int alpha = 255;
             if (!image_.isNull()) {
                 const double value = map_->data()->cell(c, r);
-                const double t = std::isfinite(value) && range.size() > 0
-                                     ? std::clamp((value - range.lower) / range.size(), 0.0, 1.0)
-                                     : 0.0;
+                double t = 0;
+                if (std::isfinite(value) && range.size() > 0)
+                    t = change ? std::min(std::abs(value) / range.upper, 1.0)
+                               : std::clamp((value - range.lower) / range.size(), 0.0, 1.0);
                 alpha = int(std::lround(255.0 * opacity_ * (0.15 + 0.85 * t)));
             }
             map_->data()->setAlpha(c, r, static_cast<unsigned char>(alpha));
         }
-    setTitle(image_.isNull() ? tr("Saliency per token (%1 × %2 grid)").arg(gh).arg(gw)
-                             : tr("Saliency image (%1 × %2 tokens)").arg(gh).arg(gw));
+    if (mode_ == ImageMode::Saliency) {
+        setTitle(image_.isNull() ? tr("Saliency per token (%1 × %2 grid)").arg(gh).arg(gw)
+                                 : tr("Saliency image (%1 × %2 tokens)").arg(gh).arg(gw));
+        return;
+    }
+    QString row =
+        layer_ >= 0 ? tr("layer %1, head %2").arg(layer_).arg(head_) : tr("head %1").arg(head_);
+    if (queryMean_)
+        row += layersAveraged_ > 1
+                   ? tr(", mean of %1 queries × %2 layers").arg(meanRows_).arg(layersAveraged_)
+                   : tr(", mean of %1 queries").arg(meanRows_);
+    else
+        row += layersAveraged_ > 1
+                   ? tr(", query %1, mean of %2 layers").arg(query_).arg(layersAveraged_)
+                   : tr(", query %1").arg(query_);
+    // Two lines: the row's description is long with a layer mean and a query mean.
+    setTitle(tr("%1 on the image\n%2").arg(modeSymbol(mode_), row));
 }
 
 void SaliencyGridPlot::resetView() {
@@ -277,13 +475,14 @@ void SaliencyGridPlot::onMouseMove(QMouseEvent* event) {
     const int token = tokenAt(pixel);
     if (token >= 0) {
         const int index = token - offset_;
-        QToolTip::showText(event->globalPosition().toPoint(),
-                           tr("token %1 (row %2, column %3): s=%4")
-                               .arg(token)
-                               .arg(index / gridWidth_)
-                               .arg(index % gridWidth_)
-                               .arg(saliency_[std::size_t(token)], 0, 'g', 6),
-                           customPlot());
+        QString text = tr("token %1 (row %2, column %3): ")
+                           .arg(token)
+                           .arg(index / gridWidth_)
+                           .arg(index % gridWidth_);
+        if (mode_ != ImageMode::Saliency)
+            text += tr("%1=%2, ").arg(modeSymbol(mode_)).arg(shownValue(token), 0, 'g', 6);
+        text += tr("s=%1").arg(saliency_[std::size_t(token)], 0, 'g', 6);
+        QToolTip::showText(event->globalPosition().toPoint(), text, customPlot());
     } else {
         QToolTip::hideText();
     }

@@ -47,7 +47,18 @@ PlotData assemblePlotData(PlotSources sources) {
     PlotData data;
     data.head = sources.head;
     data.query = sources.query;
+    data.layer = sources.layer;
+    data.layersAveraged = sources.layersAveraged;
     data.lambda = sources.lambda;
+    data.queryMeanAttention.assign(sources.queryMeanAttention.begin(),
+                                   sources.queryMeanAttention.end());
+    data.queryMeanSteered.assign(sources.queryMeanSteered.begin(), sources.queryMeanSteered.end());
+    data.queryMeanRows = sources.queryMeanRows;
+    if (sources.meta) {
+        data.tokens.reserve(sources.meta->tokens.size());
+        for (const std::string& token : sources.meta->tokens)
+            data.tokens.push_back(QString::fromStdString(token));
+    }
     data.saliency.assign(sources.saliency.begin(), sources.saliency.end());
     if (sources.row) {
         data.attention = sources.row->original;
@@ -59,11 +70,24 @@ PlotData assemblePlotData(PlotSources sources) {
     data.matrixQueries = sources.matrixQueries;
     data.matrixKeys = sources.matrixKeys;
     data.matrixIsDifference = sources.matrixIsDifference;
+    if (sources.grid.isSet()) {
+        // The model's grid: where the vision tokens are, whatever the saliency is.
+        data.modelGrid = true;
+        data.gridHeight = sources.grid.rows;
+        data.gridWidth = sources.grid.cols;
+        data.gridOffset = sources.visionOffset;
+        data.visionStart = sources.visionOffset;
+        data.visionTokens = int(sources.grid.tokenCount());
+        if (!sources.metaImage.isNull())
+            data.image = sources.metaImage;
+        else if (sources.raw && sources.raw->projection)
+            data.image = sources.image;
+    }
     if (!sources.raw)
         return data;
     data.saliencyLabel = QString::fromStdString(sources.raw->label);
     // The saliency grid: the image's token grid, or gridShapeFor(K) (left to the view).
-    if (sources.raw->projection) {
+    if (sources.raw->projection && !data.modelGrid) {
         const SaliencyProjection& projection = *sources.raw->projection;
         data.gridHeight = projection.gridHeight;
         data.gridWidth = projection.gridWidth;
@@ -83,6 +107,8 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
 
     PlotSources sources;
     sources.visionOffset = prepared.projection.visionOffset;
+    sources.grid = prepared.projection.grid;
+    sources.meta = prepared.meta ? &*prepared.meta : nullptr;
     sources.raw = &prepared.raw;
     sources.saliency = saliency;
     sources.head = request.head;
@@ -94,6 +120,8 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
         throw settingError("head", std::to_string(request.head) + " is out of range 0.." +
                                        std::to_string(workload.headsPerLayer() - 1));
     const int unit = workload.unitOf(0, request.head);
+    if (workload.sourceLayers() > 1)
+        sources.layer = workload.sourceLayer(0);
     // The per-token row, from the backend itself: what it shows is what the core computes.
     const TokenRow row = backend.row(workload, saliency, params, unit, request.query);
     sources.row = &row;

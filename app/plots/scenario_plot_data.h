@@ -38,15 +38,24 @@ struct PlotRequest {
 /// Engine). The spans and pointers refer to the caller's data, which assemblePlotData copies;
 /// what is empty or null draws empty.
 struct PlotSources {
-    int visionOffset = 0;             ///< key of the image's first token (effectiveProjection)
+    int visionOffset = 0;           ///< key of the image's first token (effectiveProjection)
+    ImageGrid grid;                 ///< the model's grid (effectiveProjection), or unset
+    const DumpMeta* meta = nullptr; ///< the dump's sidecar (token texts), or null
+    /// The sidecar's picture, decoded by the caller, or null: drawn under the model's grid.
+    QImage metaImage;
     const RawSaliency* raw = nullptr; ///< the saliency's label and image projection, or null
     std::span<const double> saliency; ///< s as applied (normalized), K values
     int head = 0;                     ///< head (of its layer) of the row and of the matrix
     int query = 0;                    ///< query of the row
+    int layer = -1;                   ///< the source's layer of the row when one of several, or -1
+    int layersAveraged = 1;           ///< layers the row and the matrix are the mean of
     double lambda = 0.25;             ///< lambda of the row and of the matrix
     const TokenRow* row = nullptr;    ///< A and A' of (head, query), or null
-    std::span<const SweepRow> sweep;  ///< the tradeoff curve, ascending lambda
-    int sweepSeeds = 1;               ///< seeds the sweep's means are over
+    /// Mean over the first QUERY_MEAN_ROWS query rows of the head of A and of A', K each.
+    std::span<const double> queryMeanAttention, queryMeanSteered;
+    int queryMeanRows = 0;
+    std::span<const SweepRow> sweep; ///< the tradeoff curve, ascending lambda
+    int sweepSeeds = 1;              ///< seeds the sweep's means are over
     /// The matrix of the head, matrixQueries x matrixKeys row-major: A', or A' - A when
     /// matrixIsDifference. Moved into the PlotData (it may be large).
     std::vector<double> matrix;
@@ -58,9 +67,11 @@ struct PlotSources {
     QImage image;
 };
 
-/// SOURCES as PlotData: the row, s and its label, the sweep, the matrix, and, when the saliency
-/// came from an image, the image with its token grid, resized size and grid offset (the vision
-/// offset). The views' own settings (sorting, highlighted token, overlay opacity) keep their
+/// SOURCES as PlotData: the row, s and its label, the sweep, the matrix, the token texts; the
+/// grid: the model's (SOURCES.grid, from the vision offset; its picture META_IMAGE, else the
+/// saliency image), else, when the saliency came from an image, the image with its token grid,
+/// resized size and grid offset (the vision offset), else gridShapeFor(K) (left to the view).
+/// The views' own settings (sorting, highlighted token, overlay opacity, image mode) keep their
 /// defaults: the caller sets them.
 PlotData assemblePlotData(PlotSources sources);
 
