@@ -36,6 +36,11 @@
 #include <limits>
 #include <vector>
 
+#include <csignal>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 using namespace attnsteer;
 
 using testsupport::distinctColours;
@@ -314,6 +319,10 @@ class TestCli : public QObject {
 
     void badInput_data();
     void badInput();
+    void hostileRangesEndQuickly();
+    void fileNamesThatAreNotUtf8();
+    void signalsRemoveTemporaryFiles();
+    void concurrentPlotsDoNotMix();
     void missingCommandPrintsHelp();
     void help();
     void commandHelp();
@@ -356,6 +365,40 @@ void TestCli::initTestCase() {
     writeFile(path("nan_logits.npy"),
               npyBytes("<f4", {2, 3},
                        floatBytes({0, 1, 2, 3, std::numeric_limits<float>::quiet_NaN(), 5})));
+    // Hostile inputs (issue 15): a FIFO, which must not block; a GIF (not an accepted format);
+    // an uncompressed BMP cut short; a 10000 x 10000 run-length BMP of 1 KB (a decompression
+    // bomb); a JPEG cut short (no end-of-image marker).
+    QVERIFY(::mkfifo(QFile::encodeName(path("fifo")).constData(), 0600) == 0);
+    {
+        QImage picture(64, 48, QImage::Format_RGB32);
+        for (int y = 0; y < 48; ++y)
+            for (int x = 0; x < 64; ++x)
+                picture.setPixel(x, y, qRgb((x * 37 + y * 11) & 0xff, (x * y) & 0xff, 90));
+        // Qt reads GIF but cannot write it: the classic 1 x 1 GIF89a, byte by byte.
+        writeFile(path("picture.gif"),
+                  QByteArray::fromHex("47494638396101000100800000ffffff00000021f90401000000002c"
+                                      "00000000010001000002024401003b"));
+        QVERIFY(picture.save(path("full.bmp"), "BMP"));
+        writeFile(path("truncated.bmp"), readAll(path("full.bmp")).left(2000));
+        QVERIFY(picture.scaled(400, 300).save(path("full.jpg"), "JPEG", 95));
+        writeFile(path("truncated.jpg"), readAll(path("full.jpg")).left(2000));
+    }
+    {
+        QByteArray bomb("BM");
+        const auto le32 = [](QByteArray& out, quint32 v) {
+            for (int i = 0; i < 4; ++i)
+                out += char((v >> (8 * i)) & 0xff);
+        };
+        const auto le16 = [](QByteArray& out, quint16 v) {
+            out += char(v & 0xff), out += char(v >> 8);
+        };
+        const QByteArray pixels("\0\1", 2); // RLE8: end of bitmap
+        le32(bomb, 14 + 40 + 1024 + 2), le16(bomb, 0), le16(bomb, 0), le32(bomb, 14 + 40 + 1024);
+        le32(bomb, 40), le32(bomb, 10000), le32(bomb, 10000), le16(bomb, 1), le16(bomb, 8);
+        le32(bomb, 1), le32(bomb, 2), le32(bomb, 0), le32(bomb, 0), le32(bomb, 256), le32(bomb, 0);
+        bomb += QByteArray(1024, '\0') + pixels;
+        writeFile(path("bomb.bmp"), bomb);
+    }
     writeFile(path("zero_logits.npy"),
               npyBytes("<f4", {8, 100}, floatBytes(std::vector<float>(800, 0.0f))));
 }
@@ -1171,6 +1214,53 @@ void TestCli::badInput_data() {
         << QStringList{"foo"}
         << "unknown command 'foo' (expected metrics, sweep, project, plot or attention-bench)";
     QTest::newRow("plot without --out") << QStringList{"plot"} << "plot: needs --out DIR";
+    // Hostile inputs (issue 15): each one line, exit 2, within seconds.
+    QTest::newRow("threads 100000")
+        << QStringList{"metrics", "--threads", "100000"} << "--threads: must be at most 256";
+    QTest::newRow("FIFO as logits") << QStringList{"metrics", "--logits", path("fifo")}
+                                    << path("fifo") + ": cannot open file: not a regular file";
+    QTest::newRow("FIFO as saliency image")
+        << QStringList{"metrics", "--saliency-image", path("fifo")}
+        << path("fifo") + ": cannot open file: not a regular file";
+    QTest::newRow("FIFO as sidecar")
+        << QStringList{"metrics", "--logits", path("zero_logits.npy"), "--meta", path("fifo")}
+        << path("fifo") + ": not a regular file";
+    QTest::newRow("patch factor 2^31 - 1") << QStringList{"project", "--patch-factor", "2147483647",
+                                                          "--saliency-image", path("half.png")}
+                                           << "--patch-factor: must be at most 1024";
+    QTest::newRow("min pixels above max pixels")
+        << QStringList{"project", "--min-pixels", "100000000000", "--saliency-image",
+                       path("half.png")}
+        << "--min-pixels: 100000000000 is more than the 802816 of --max-pixels";
+    QTest::newRow("eps 1e308") << QStringList{"metrics", "--eps", "1e308", "--lambda", "1e308"}
+                               << "--eps: must be at most 1";
+    QTest::newRow("lambda 1e308") << QStringList{"metrics", "--lambda", "1e308"}
+                                  << "--lambda: must be between -1e6 and 1e6";
+    QTest::newRow("logit std 1e39")
+        << QStringList{"metrics", "--logit-std", "1e39"} << "--logit-std: must be at most 1e6";
+    QTest::newRow("steer heads at 2^31 - 1")
+        << QStringList{"metrics", "--steer-heads", "2147483647:2147483647"}
+        << "--steer-heads: head 2147483647 is out of range 0..31";
+    QTest::newRow("picture of 400 megapixels")
+        << QStringList{"plot", "--out", path("x"), "--width", "20000", "--height", "20000"}
+        << "--width: 20000 x 20000 = 400000000 pixels, more than the limit of 25000000";
+    QTest::newRow("newline in a file name")
+        << QStringList{"metrics", "--saliency-image", path("no\nsuch.png")}
+        << path("no?such.png") + ": cannot open file: No such file or directory";
+    QTest::newRow("GIF") << QStringList{"metrics", "--saliency-image", path("picture.gif")}
+                         << path("picture.gif") +
+                                ": image format GIF is not accepted: use PNG, JPEG, BMP or TIFF";
+    QTest::newRow("truncated BMP")
+        << QStringList{"metrics", "--saliency-image", path("truncated.bmp")}
+        << path("truncated.bmp") +
+               ": truncated BMP: 2000 bytes, its pixel rows need 9270"; // 54 + 48 x 192
+    QTest::newRow("truncated JPEG")
+        << QStringList{"metrics", "--saliency-image", path("truncated.jpg")}
+        << path("truncated.jpg") + ": truncated JPEG: no end-of-image marker";
+    QTest::newRow("BMP decompression bomb")
+        << QStringList{"metrics", "--saliency-image", path("bomb.bmp")}
+        << path("bomb.bmp") + ": image is 10000x10000 pixels in a file of 1080 bytes: more than "
+                              "1024 pixels per byte (a decompression bomb?)";
     QTest::newRow("plot option on metrics")
         << QStringList{"metrics", "--width", "100"} << "--width: not used by the metrics command";
     QTest::newRow("json on plot") << QStringList{"plot", "--out", path("x"), "--json"}
@@ -1221,8 +1311,8 @@ void TestCli::badInput_data() {
                                      << path("text.png") + ": cannot decode image: *";
     QTest::newRow("image over 100 megapixels")
         << QStringList{"project", "--saliency-image", path("huge.png")}
-        << path("huge.png") +
-               ": image is 20000x6000 = 120.0 megapixels, more than the 100 megapixel limit";
+        << path("huge.png") + ": image is 20000x6000 = 120000000 pixels, more than the limit of "
+                              "100000000 (100 megapixels)";
     QTest::newRow("empty image file")
         << QStringList{"project", "--saliency-image", path("empty.png")}
         << path("empty.png") + ": file is empty, expected an image";
@@ -1247,12 +1337,12 @@ void TestCli::badInput_data() {
         << path("text.png") + ": cannot decode image: *";
     QTest::newRow("50000 x 50000 png header")
         << QStringList{"metrics", "--saliency-image", path("giant.png")} + kSmall
-        << path("giant.png") +
-               ": image is 50000x50000 = 2500.0 megapixels, more than the 100 megapixel limit";
+        << path("giant.png") + ": image is 50000x50000 = 2500000000 pixels, more than the limit of "
+                               "100000000 (100 megapixels)";
     QTest::newRow("50000 x 50000 png header, plot")
         << QStringList{"plot", "--out", path("x"), "--saliency-image", path("giant.png")} + kSmall
-        << path("giant.png") +
-               ": image is 50000x50000 = 2500.0 megapixels, more than the 100 megapixel limit";
+        << path("giant.png") + ": image is 50000x50000 = 2500000000 pixels, more than the limit of "
+                               "100000000 (100 megapixels)";
     QTest::newRow("missing image")
         << QStringList{"project", "--saliency-image", path("missing.png")}
         << path("missing.png") + ": cannot open file: No such file or directory";
@@ -1291,6 +1381,99 @@ void TestCli::badInput() {
         QCOMPARE(err, expected);
     // A plot that failed made no folder and wrote no picture.
     QVERIFY(!QFileInfo::exists(path("x")));
+}
+
+void TestCli::hostileRangesEndQuickly() {
+    // The largest seed as a range of one: no wrap at 2^64 - 1, one row per lambda.
+    const CliRun run =
+        runCli({"sweep", "--json", "--backend", "cpu", "--heads", "1", "--queries", "2", "--keys",
+                "4", "--lambdas", "0,1", "--seeds", "18446744073709551615:18446744073709551615"});
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(parseObject(run.out).value("rows").toArray().size(), 2);
+    // One row of 4 million keys: block buffers of one row, not 32.
+    const CliRun wide = runCli({"metrics", "--json", "--backend", "cpu", "--heads", "1",
+                                "--queries", "1", "--keys", "4000000"});
+    QCOMPARE(wide.exitCode, 0);
+    QVERIFY(std::isfinite(parseObject(wide.out).value("kl").toDouble()));
+}
+
+void TestCli::fileNamesThatAreNotUtf8() {
+    // "n\xe9w.png" in Latin-1 bytes: not UTF-8, so Qt cannot hold it; the arguments are passed
+    // as bytes through the shell.
+    const QByteArray name = QFile::encodeName(dir_.path()) + "/n\xe9w.png";
+    QFile::remove(QFile::decodeName(name));
+    {
+        const int fd = ::open(name.constData(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        QVERIFY(fd >= 0);
+        const QByteArray png = readAll(path("half.png"));
+        QCOMPARE(::write(fd, png.constData(), std::size_t(png.size())), ssize_t(png.size()));
+        ::close(fd);
+    }
+    QProcess shell;
+    shell.start(QStringLiteral("/bin/sh"),
+                {QStringLiteral("-c"),
+                 QStringLiteral("exec \"$0\" project --json --normalize none --saliency-image "
+                                "\"$1/$(printf 'n\\351w.png')\""),
+                 QStringLiteral(ATTNSTEER_CLI_PATH), dir_.path()});
+    QVERIFY(shell.waitForFinished(60000));
+    QCOMPARE(shell.exitCode(), 0);
+    QCOMPARE(parseObject(shell.readAllStandardOutput()).value("saliency").toArray(),
+             (QJsonArray{0.0, 1.0, 0.0, 1.0}));
+    ::unlink(name.constData());
+}
+
+void TestCli::signalsRemoveTemporaryFiles() {
+    for (const int signal : {SIGTERM, SIGINT}) {
+        const QString out = path(QStringLiteral("interrupted-%1").arg(signal));
+        QVERIFY(QDir().mkpath(out));
+        QProcess process;
+        QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+        environment.insert(QStringLiteral("ATTNSTEER_TEST_HOLD_TEMPORARY"), QStringLiteral("1"));
+        process.setProcessEnvironment(environment);
+        process.start(QStringLiteral(ATTNSTEER_CLI_PATH),
+                      {"plot", "--backend", "cpu", "--heads", "2", "--queries", "8", "--keys", "64",
+                       "--out", out});
+        // The writer announces its first temporary file, complete on the disk, then waits.
+        QByteArray err;
+        QTRY_VERIFY_WITH_TIMEOUT((err += process.readAllStandardError()).contains("temporary "),
+                                 60000);
+        QCOMPARE(QDir(out).entryList(QDir::Files | QDir::Hidden).size(), 1);
+        ::kill(pid_t(process.processId()), signal);
+        QVERIFY(process.waitForFinished(30000));
+        QCOMPARE(process.exitStatus(), QProcess::CrashExit); // ended by the signal, as asked
+        QCOMPARE(QDir(out).entryList(QDir::Files | QDir::Hidden), QStringList());
+    }
+}
+
+void TestCli::concurrentPlotsDoNotMix() {
+    // Four runs without --force into one folder: each either wrote all four pictures or none,
+    // and the folder holds the four of exactly one run.
+    const QString out = path("concurrent");
+    QVERIFY(QDir().mkpath(out));
+    std::vector<std::unique_ptr<QProcess>> runs;
+    for (int seed = 0; seed < 4; ++seed) {
+        auto process = std::make_unique<QProcess>();
+        process->start(QStringLiteral(ATTNSTEER_CLI_PATH),
+                       {"plot", "--backend", "cpu", "--heads", "2", "--queries", "8", "--keys",
+                        "64", "--seed", QString::number(seed), "--out", out});
+        runs.push_back(std::move(process));
+    }
+    int succeeded = 0;
+    for (auto& process : runs) {
+        QVERIFY(process->waitForFinished(120000));
+        const QByteArray err = process->readAllStandardError();
+        if (process->exitCode() == 0) {
+            ++succeeded;
+        } else {
+            QCOMPARE(process->exitCode(), 2);
+            QVERIFY2(err.contains("exists"), err.constData());
+        }
+    }
+    QVERIFY(succeeded <= 1);
+    const QStringList left = QDir(out).entryList(QDir::Files | QDir::Hidden);
+    QVERIFY2(left.isEmpty() || left.size() == 4, qPrintable(left.join(',')));
+    if (succeeded == 1)
+        QCOMPARE(left.size(), 4);
 }
 
 void TestCli::missingCommandPrintsHelp() {

@@ -15,6 +15,10 @@
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <cerrno>
+#include <cstring>
+#include <sys/resource.h>
+
 using namespace attnsteer;
 
 namespace {
@@ -172,6 +176,59 @@ class TestCommon : public QObject {
         const QString missing = dir.filePath(QStringLiteral("no/such/file.csv"));
         QVERIFY(writeFileAtomically(missing, QByteArray("x"), false)
                     .endsWith(QStringLiteral("does not exist")));
+    }
+
+    /// A full disk, injected as a file size limit (RLIMIT_FSIZE; SIGXFSZ ignored as the
+    /// programs do): the write fails with the system's reason, the good file stays, no temporary
+    /// file is left.
+    void atomicWriterReportsAFullDisk() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString path = dir.filePath(QStringLiteral("per_token.png"));
+        QCOMPARE(writeFileAtomically(path, QByteArray(100, 'g'), false), QString());
+        removeTemporaryFilesOnSignals();
+        rlimit saved{};
+        QVERIFY(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+        rlimit small = saved;
+        small.rlim_cur = 4096;
+        QVERIFY(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+        const QString problem = writeFileAtomically(path, QByteArray(1 << 20, 'x'), true);
+        const QString csvProblem = writeFilesAtomically(
+            {{dir.filePath(QStringLiteral("a.csv")), QByteArray(10, 'a')},
+             {dir.filePath(QStringLiteral("b.csv")), QByteArray(1 << 20, 'b')}},
+            false);
+        QVERIFY(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+        QCOMPARE(problem, QDir::toNativeSeparators(path) + QStringLiteral(": cannot write file: ") +
+                              QString::fromLocal8Bit(std::strerror(EFBIG)));
+        QCOMPARE(csvProblem, QDir::toNativeSeparators(dir.filePath(QStringLiteral("b.csv"))) +
+                                 QStringLiteral(": cannot write file: ") +
+                                 QString::fromLocal8Bit(std::strerror(EFBIG)));
+        QCOMPARE(contents(path), QByteArray(100, 'g'));
+        // Neither a.csv (all or none) nor any temporary file.
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden),
+                 QStringList{QStringLiteral("per_token.png")});
+    }
+
+    /// Several files without overwriting: all or none, also when a name is taken while they are
+    /// written.
+    void atomicWriterWritesGroupsAllOrNone() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const QString a = dir.filePath(QStringLiteral("a.png")),
+                      b = dir.filePath(QStringLiteral("b.png"));
+        QCOMPARE(writeFilesAtomically({{a, "A"}, {b, "B"}}, false), QString());
+        QCOMPARE(contents(a), QByteArray("A"));
+        QCOMPARE(contents(b), QByteArray("B"));
+        QVERIFY(QFile::remove(a));
+        // b exists: a is not left behind either.
+        QCOMPARE(writeFilesAtomically({{a, "A2"}, {b, "B2"}}, false),
+                 QDir::toNativeSeparators(b) + QStringLiteral(": exists and was not overwritten"));
+        QVERIFY(!QFileInfo::exists(a));
+        QCOMPARE(contents(b), QByteArray("B"));
+        QCOMPARE(writeFilesAtomically({{a, "A3"}, {b, "B3"}}, true), QString());
+        QCOMPARE(contents(b), QByteArray("B3"));
+        QCOMPARE(QDir(dir.path()).entryList(QDir::Files | QDir::Hidden),
+                 (QStringList{QStringLiteral("a.png"), QStringLiteral("b.png")}));
     }
 
     /// A DeviceError moves the call, and every later one, to the fallback, with one notice; other

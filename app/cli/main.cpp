@@ -1,6 +1,7 @@
 // attnsteer-cli: steering metrics, lambda sweeps, saliency projection and plots on the command
 // line. Every bad input ends in one line "attnsteer-cli: error: MESSAGE" on stderr and exit code 2.
 
+#include "atomic_file.h"
 #include "commands.h"
 #include "error_text.h"
 #include "options.h"
@@ -97,6 +98,7 @@ int main(int argc, char** argv) {
     QCoreApplication::setApplicationName(QStringLiteral("attnsteer-cli"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ATTNSTEER_VERSION));
     qInstallMessageHandler(messageHandler);
+    attnsteer::removeTemporaryFilesOnSignals();
     // The command decides which application object is made (plot needs QApplication), so the
     // arguments are parsed first; Qt 6 reads them as UTF-8.
     QStringList arguments;

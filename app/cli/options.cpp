@@ -107,7 +107,8 @@ const OptionSpec kOptions[] = {
      "Folder for per_token.png, tradeoff.png, saliency.png and matrix.png (created when its "
      "parent exists).",
      kPlot},
-    {"width", "W", "Picture width in pixels, 16..20000 (default 1200).", kPlot},
+    {"width", "W",
+     "Picture width in pixels, 16..20000, at most 25 megapixels in all (default 1200).", kPlot},
     {"height", "H", "Picture height in pixels, 16..20000 (default 800).", kPlot},
     {"force", nullptr, "Overwrite existing picture files.", kPlot},
     {"head", "N", "Head of the per-token row and of the matrix (default 0).", kPlot},
@@ -394,6 +395,13 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     int width = out.pixels.width(), height = out.pixels.height();
     in.wholeNumber("width", width, 16, 20000);
     in.wholeNumber("height", height, 16, 20000);
+    // 20000 x 20000 took 101 s and 4.7 GB; 25 megapixels (5000 x 5000) is a poster at 300 dpi.
+    constexpr long long kMaxPicturePixels = 25'000'000;
+    if ((in.isSet("width") || in.isSet("height")) && (long long)width * height > kMaxPicturePixels)
+        throw settingError(in.isSet("width") ? "width" : "height",
+                           std::to_string(width) + " x " + std::to_string(height) + " = " +
+                               std::to_string((long long)width * height) +
+                               " pixels, more than the limit of 25000000");
     out.pixels = QSize(width, height);
     in.wholeNumber("head", out.head, 0);
     in.wholeNumber("query", out.query, 0);

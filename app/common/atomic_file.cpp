@@ -3,104 +3,241 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
-#include <QTemporaryFile>
 
-#include <filesystem>
-#include <system_error>
-#if __has_include(<unistd.h>)
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
+#include <memory>
+#include <string>
+#include <sys/stat.h>
 #include <unistd.h>
-#define ATTNSTEER_HAVE_FSYNC 1
-#endif
 
 namespace attnsteer {
 namespace {
 
-std::filesystem::path fsPath(const QString& path) {
-    return std::filesystem::path(QFile::encodeName(path).toStdString());
+QString errnoText(int error) {
+    return QString::fromLocal8Bit(std::strerror(error));
 }
 
-/// Flushes the file PATH to the disk: the rename must not reach the disk before the contents do.
-bool syncToDisk(const QString& path) {
-#ifdef ATTNSTEER_HAVE_FSYNC
-    const int fd = ::open(QFile::encodeName(path).constData(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+// The temporary files that exist right now, for the signal handler: fixed slots of C strings,
+// since a handler may only do async-signal-safe things (read an atomic, unlink, raise).
+constexpr int kTemporarySlots = 64;
+std::atomic<char*> temporarySlots[kTemporarySlots];
+
+void removeTemporariesAndDie(int signal) {
+    for (auto& slot : temporarySlots)
+        if (char* path = slot.exchange(nullptr))
+            ::unlink(path); // the string leaks: the process is about to end
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+}
+
+/// A temporary file of ours: created exclusively next to its target, known to the signal
+/// handler while it exists, removed unless released.
+class Temporary {
+  public:
+    /// Creates ".NAME.XXXXXX" in TARGET's folder; check ok() and problem().
+    explicit Temporary(const QString& target) {
+        const QFileInfo info(target);
+        QByteArray pattern = QFile::encodeName(
+            info.absoluteDir().filePath(QStringLiteral(".%1.XXXXXX").arg(info.fileName())));
+        fd_ = ::mkostemp(pattern.data(), O_CLOEXEC);
+        if (fd_ < 0) {
+            problem_ = QStringLiteral("cannot write file: ") + errnoText(errno);
+            return;
+        }
+        path_ = pattern.toStdString();
+        ::fchmod(fd_, 0644);
+        for (auto& slot : temporarySlots) {
+            char* expected = nullptr;
+            if (slot.compare_exchange_strong(expected, ::strdup(path_.c_str()))) {
+                slot_ = &slot;
+                break;
+            }
+        }
+    }
+    ~Temporary() {
+        closeFile();
+        if (!path_.empty())
+            ::unlink(path_.c_str());
+        forget();
+    }
+    Temporary(const Temporary&) = delete;
+    Temporary& operator=(const Temporary&) = delete;
+
+    bool ok() const { return fd_ >= 0 || !path_.empty(); }
+    const QString& problem() const { return problem_; }
+    const std::string& path() const { return path_; }
+    QString name() const { return QFile::decodeName(QByteArray::fromStdString(path_)); }
+
+    /// Writes BYTES, flushes them to the disk and closes; every step checked.
+    bool writeAll(const QByteArray& bytes) {
+        const char* data = bytes.constData();
+        qsizetype left = bytes.size();
+        while (left > 0) {
+            const ssize_t written = ::write(fd_, data, std::size_t(left));
+            if (written < 0 && errno == EINTR)
+                continue;
+            if (written <= 0)
+                return fail(written < 0 ? errno : ENOSPC);
+            data += written, left -= written;
+        }
+        return sync();
+    }
+    /// Flushes what was written under path() by someone else to the disk, and closes.
+    bool sync() {
+        if (::fsync(fd_) != 0)
+            return fail(errno);
+        const int result = ::close(fd_);
+        fd_ = -1;
+        return result == 0 || fail(errno);
+    }
+    /// Puts the file at TARGET: a hard link, which fails on an existing name (also one made
+    /// since it was checked), unless OVERWRITE (a rename). The temporary name goes either way.
+    bool moveTo(const QString& target, bool overwrite) {
+        const QByteArray to = QFile::encodeName(target);
+        if (overwrite) {
+            if (::rename(path_.c_str(), to.constData()) != 0)
+                return fail(errno);
+            forget();
+            path_.clear();
+            return true;
+        }
+        if (::link(path_.c_str(), to.constData()) != 0) {
+            const int error = errno;
+            if (error != EPERM && error != ENOTSUP && error != EOPNOTSUPP)
+                return fail(error);
+            // A file system without hard links: check, then rename.
+            struct stat status {};
+            if (::lstat(to.constData(), &status) == 0)
+                return fail(EEXIST);
+            if (::rename(path_.c_str(), to.constData()) != 0)
+                return fail(errno);
+            forget();
+            path_.clear();
+        }
+        return true;
+    }
+    int error() const { return error_; }
+
+  private:
+    bool fail(int error) {
+        error_ = error;
+        problem_ = QStringLiteral("cannot write file: ") + errnoText(error);
         return false;
-    const bool synced = ::fsync(fd) == 0;
-    ::close(fd);
-    return synced;
-#else
-    (void)path;
-    return true;
-#endif
-}
+    }
+    void closeFile() {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+    }
+    void forget() {
+        if (slot_)
+            std::free(slot_->exchange(nullptr));
+        slot_ = nullptr;
+    }
 
-} // namespace
+    int fd_ = -1;
+    int error_ = 0;
+    std::string path_;
+    QString problem_;
+    std::atomic<char*>* slot_ = nullptr;
+};
 
-QString writeFileAtomically(const QString& path, bool overwrite,
-                            const std::function<QString(const QString& temporaryPath)>& write) {
-    const auto fail = [&](const QString& problem) {
-        return QDir::toNativeSeparators(path) + QStringLiteral(": ") + problem;
-    };
+/// The checks before writing TARGET: "" or the problem (without the path).
+QString checkTarget(const QString& path, bool overwrite) {
     if (path.isEmpty())
         return QStringLiteral("no file name given");
     const QFileInfo info(path);
     if (info.isDir())
-        return fail(QStringLiteral("is a folder"));
-    const QString exists = QStringLiteral("exists and was not overwritten");
+        return QStringLiteral("is a folder");
     if (!overwrite && (info.exists() || info.isSymLink()))
-        return fail(exists);
-    const QDir dir = info.absoluteDir();
-    if (!dir.exists())
-        return fail(QStringLiteral("cannot write file: folder %1 does not exist")
-                        .arg(QDir::toNativeSeparators(dir.path())));
+        return QStringLiteral("exists and was not overwritten");
+    if (!info.absoluteDir().exists())
+        return QStringLiteral("cannot write file: folder %1 does not exist")
+            .arg(QDir::toNativeSeparators(info.absoluteDir().path()));
+    return {};
+}
 
-    QTemporaryFile temporary(dir.filePath(QStringLiteral(".%1.XXXXXX").arg(info.fileName())));
-    if (!temporary.open())
-        return fail(QStringLiteral("cannot write file: ") + temporary.errorString());
-    temporary.close(); // the name stays reserved; removed again unless renamed below
-    temporary.setPermissions(QFileDevice::ReadOwner | QFileDevice::WriteOwner |
-                             QFileDevice::ReadGroup | QFileDevice::ReadOther);
-    if (const QString problem = write(temporary.fileName()); !problem.isEmpty())
+/// A test hook: with ATTNSTEER_TEST_HOLD_TEMPORARY set, the first temporary file written is
+/// announced on stderr and the process waits, so that a test can interrupt it there.
+void holdForTest(const Temporary& temporary) {
+    static bool held = false;
+    if (held || qEnvironmentVariableIsEmpty("ATTNSTEER_TEST_HOLD_TEMPORARY"))
+        return;
+    held = true;
+    std::fprintf(stderr, "temporary %s\n", temporary.path().c_str());
+    std::fflush(stderr);
+    ::sleep(30);
+}
+
+} // namespace
+
+void removeTemporaryFilesOnSignals() {
+    for (int signal : {SIGINT, SIGTERM, SIGHUP, SIGQUIT})
+        std::signal(signal, removeTemporariesAndDie);
+    // Past a file size limit a write must fail (and be reported), not kill the process.
+    std::signal(SIGXFSZ, SIG_IGN);
+}
+
+QString writeFileAtomically(const QString& path, bool overwrite,
+                            const std::function<QString(const QString& temporaryPath)>& write) {
+    const auto fail = [&](const QString& problem) {
+        return problem == QLatin1String("no file name given")
+                   ? problem
+                   : QDir::toNativeSeparators(path) + QStringLiteral(": ") + problem;
+    };
+    if (const QString problem = checkTarget(path, overwrite); !problem.isEmpty())
         return fail(problem);
-    if (!syncToDisk(temporary.fileName()))
-        return fail(
-            QStringLiteral("cannot write file: ") +
-            QString::fromStdString(std::error_code(errno, std::generic_category()).message()));
-
-    const std::filesystem::path from = fsPath(temporary.fileName()), to = fsPath(path);
-    std::error_code error;
-    if (!overwrite) {
-        // A hard link fails when the name exists, also when it appeared after the check above.
-        std::filesystem::create_hard_link(from, to, error);
-        if (!error)
-            return {}; // the temporary name is removed with TEMPORARY
-        if (error == std::errc::file_exists)
-            return fail(exists);
-        // A file system without hard links: check, then rename.
-        if (QFileInfo::exists(path) || QFileInfo(path).isSymLink())
-            return fail(exists);
-        error.clear();
-    }
-    std::filesystem::rename(from, to, error);
-    if (error)
-        return fail(QStringLiteral("cannot write file: ") +
-                    QString::fromStdString(error.message()));
-    temporary.setAutoRemove(false);
+    Temporary temporary(path);
+    if (!temporary.ok())
+        return fail(temporary.problem());
+    if (const QString problem = write(temporary.name()); !problem.isEmpty())
+        return fail(problem);
+    holdForTest(temporary);
+    if (!temporary.sync() || !temporary.moveTo(path, overwrite))
+        return fail(temporary.error() == EEXIST ? QStringLiteral("exists and was not overwritten")
+                                                : temporary.problem());
     return {};
 }
 
 QString writeFileAtomically(const QString& path, const QByteArray& bytes, bool overwrite) {
-    return writeFileAtomically(path, overwrite, [&](const QString& temporaryPath) -> QString {
-        QFile file(temporaryPath);
-        if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
-            file.write(bytes) != bytes.size() || !file.flush())
-            return QStringLiteral("cannot write file: ") + file.errorString();
-        file.close();
-        if (file.error() != QFileDevice::NoError)
-            return QStringLiteral("cannot write file: ") + file.errorString();
-        return {};
-    });
+    return writeFilesAtomically({{path, bytes}}, overwrite);
+}
+
+QString writeFilesAtomically(const std::vector<std::pair<QString, QByteArray>>& files,
+                             bool overwrite) {
+    const auto fail = [](const QString& path, const QString& problem) {
+        return QDir::toNativeSeparators(path) + QStringLiteral(": ") + problem;
+    };
+    for (const auto& [path, bytes] : files)
+        if (const QString problem = checkTarget(path, overwrite); !problem.isEmpty())
+            return path.isEmpty() ? problem : fail(path, problem);
+    // Every file complete on the disk under its temporary name before any is put in place.
+    std::vector<std::unique_ptr<Temporary>> temporaries;
+    for (const auto& [path, bytes] : files) {
+        auto temporary = std::make_unique<Temporary>(path);
+        if (!temporary->ok() || !temporary->writeAll(bytes))
+            return fail(path, temporary->problem());
+        holdForTest(*temporary);
+        temporaries.push_back(std::move(temporary));
+    }
+    // Then all of them or, without OVERWRITE, none: a name taken meanwhile (another run writing
+    // the same files) undoes the links this call made.
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        if (temporaries[i]->moveTo(files[i].first, overwrite))
+            continue;
+        if (!overwrite)
+            for (std::size_t j = 0; j < i; ++j)
+                ::unlink(QFile::encodeName(files[j].first).constData());
+        return fail(files[i].first, temporaries[i]->error() == EEXIST
+                                        ? QStringLiteral("exists and was not overwritten")
+                                        : temporaries[i]->problem());
+    }
+    return {};
 }
 
 } // namespace attnsteer

@@ -7,6 +7,8 @@
 #include <QString>
 
 #include <functional>
+#include <utility>
+#include <vector>
 
 namespace attnsteer {
 
@@ -21,7 +23,20 @@ namespace attnsteer {
 QString writeFileAtomically(const QString& path, bool overwrite,
                             const std::function<QString(const QString& temporaryPath)>& write);
 
-/// writeFileAtomically with BYTES as the contents.
+/// writeFileAtomically with BYTES as the contents; every write, the flush to disk and the close
+/// are checked ("cannot write file: No space left on device").
 QString writeFileAtomically(const QString& path, const QByteArray& bytes, bool overwrite);
+
+/// Several files (path, contents) at once: all are written and flushed under temporary names
+/// first, then put in place. Without OVERWRITE it is all or none: when a name is taken meanwhile
+/// (another run writing into the same folder), the files this call already put in place are
+/// removed again and "PATH: exists and was not overwritten" is returned.
+QString writeFilesAtomically(const std::vector<std::pair<QString, QByteArray>>& files,
+                             bool overwrite);
+
+/// Makes SIGINT, SIGTERM, SIGHUP and SIGQUIT remove the temporary files of writes in progress
+/// before the process ends as the signal says, and a file size limit (SIGXFSZ) a write error.
+/// Called once by the command line's and the window's main().
+void removeTemporaryFilesOnSignals();
 
 } // namespace attnsteer

@@ -53,6 +53,12 @@ std::uint32_t littleEndian32(const QByteArray& bytes, int at) {
 
 /// COUNT bytes of FILE from OFFSET, without moving the position the image reader uses.
 QByteArray bytesAt(QFile& file, qint64 offset, qint64 count) {
+    if (file.handle() < 0) { // a Qt resource: seek and come back
+        const qint64 position = file.pos();
+        QByteArray bytes = file.seek(offset) ? file.read(count) : QByteArray();
+        file.seek(position);
+        return bytes;
+    }
     QByteArray bytes(count, '\0');
     const ssize_t got = ::pread(file.handle(), bytes.data(), std::size_t(count), off_t(offset));
     bytes.resize(got > 0 ? qsizetype(got) : 0);
@@ -110,9 +116,17 @@ SaliencyMap saliencyMapFromImage(const QImage& image) {
 
 namespace {
 
+void checkContents(const std::string& source, QFile& file, QImageReader& reader);
+
 /// Opens SOURCE (a path's bytes, which need not be UTF-8) into FILE and makes the checks that
 /// need no decoding; leaves READER on FILE, positioned to decode.
 void checkHeader(const std::string& source, QFile& file, QImageReader& reader) {
+    if (source.starts_with(":/")) { // a sample embedded in the program (Qt resource)
+        file.setFileName(QString::fromStdString(source));
+        if (!file.open(QIODevice::ReadOnly))
+            throw fileError(source, "cannot open file: " + file.errorString().toStdString());
+        return checkContents(source, file, reader);
+    }
     // O_NONBLOCK: a FIFO must not block the open; only regular files are read.
     const int fd = ::open(source.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
@@ -128,6 +142,11 @@ void checkHeader(const std::string& source, QFile& file, QImageReader& reader) {
         ::close(fd);
         throw fileError(source, "cannot open file: " + file.errorString().toStdString());
     }
+    checkContents(source, file, reader);
+}
+
+/// The checks of an open FILE that need no decoding.
+void checkContents(const std::string& source, QFile& file, QImageReader& reader) {
     if (file.size() == 0)
         throw fileError(source, "file is empty, expected an image");
 

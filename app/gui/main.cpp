@@ -1,5 +1,6 @@
 // attnsteer: the desktop lab. Opens on the built-in random workload; files and sizes can be given
 // on the command line.
+#include "atomic_file.h"
 #include "error_text.h"
 #include "main_window.h"
 
@@ -20,6 +21,7 @@ int main(int argc, char* argv[]) {
     QCoreApplication::setApplicationName(QStringLiteral("AttnSteer"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ATTNSTEER_VERSION));
     QApplication app(argc, argv);
+    attnsteer::removeTemporaryFilesOnSignals();
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral(

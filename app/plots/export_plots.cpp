@@ -5,10 +5,14 @@
 #include "saliency_grid_plot.h"
 #include "tradeoff_plot.h"
 
+#include "atomic_file.h"
+
 #include <QDir>
 #include <QFileInfo>
 
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace attnsteer {
 
@@ -51,15 +55,24 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
     for (PlotView* view : views)
         view->resize(pixels);
 
+    // All four drawn first, then written all or none: a run never leaves a folder mixing its
+    // pictures with another run's.
+    std::vector<std::pair<QString, QByteArray>> files;
     for (int i = 0; i < 4; ++i) {
         const QString path = target.filePath(names[i]);
-        QString error;
-        if (!views[i]->savePng(path, pixels.width(), pixels.height(), 1.0, overwrite, &error)) {
-            result.error = error;
+        QByteArray bytes;
+        if (!views[i]->pngBytes(pixels.width(), pixels.height(), 1.0, &bytes)) {
+            result.error =
+                QDir::toNativeSeparators(path) + QStringLiteral(": cannot draw the picture");
             return result;
         }
-        result.files << path;
+        files.emplace_back(path, std::move(bytes));
     }
+    result.error = writeFilesAtomically(files, overwrite);
+    if (!result.error.isEmpty())
+        return result;
+    for (const auto& file : files)
+        result.files << file.first;
     result.ok = true;
     return result;
 }

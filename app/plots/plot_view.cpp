@@ -4,9 +4,11 @@
 
 #include <qcustomplot.h>
 
+#include <QBuffer>
 #include <QDir>
 #include <QFileInfo>
 #include <QMenu>
+#include <QPixmap>
 #include <QVBoxLayout>
 
 #include <system_error>
@@ -122,6 +124,16 @@ bool PlotView::writeAtomically(const QString& path, bool overwrite, QString* err
     return problem.isEmpty();
 }
 
+bool PlotView::pngBytes(int width, int height, double scale, QByteArray* bytes) {
+    prepareForPicture(QSize(width, height));
+    const QPixmap picture = plot_->toPixmap(width, height, scale);
+    restoreAfterPicture();
+    bytes->clear();
+    QBuffer buffer(bytes);
+    return !picture.isNull() && buffer.open(QIODevice::WriteOnly) && picture.save(&buffer, "PNG") &&
+           !bytes->isEmpty();
+}
+
 bool PlotView::savePng(const QString& path, int width, int height, double scale, bool overwrite,
                        QString* error) {
     if (width <= 0 || height <= 0)
@@ -131,12 +143,19 @@ bool PlotView::savePng(const QString& path, int width, int height, double scale,
             *error = QDir::toNativeSeparators(path) + tr(": size must be 1 to 20000 pixels");
         return false;
     }
-    return writeAtomically(path, overwrite, error, [&](const QString& temporary) {
-        prepareForPicture(QSize(width, height));
-        const bool ok = plot_->savePng(temporary, width, height, scale);
-        restoreAfterPicture();
-        return ok;
-    });
+    // Drawn in memory, then written by the checked writer: a full disk is an error, never a
+    // truncated picture.
+    QByteArray bytes;
+    if (!pngBytes(width, height, scale, &bytes)) {
+        if (error)
+            *error = QDir::toNativeSeparators(path) + QStringLiteral(": ") +
+                     tr("cannot draw the picture");
+        return false;
+    }
+    const QString problem = writeFileAtomically(path, bytes, overwrite);
+    if (error)
+        *error = problem;
+    return problem.isEmpty();
 }
 
 bool PlotView::savePdf(const QString& path, int width, int height, bool overwrite, QString* error) {

@@ -30,6 +30,9 @@ class PlotView : public QWidget {
     /// into a temporary file next to PATH that is renamed onto PATH at the end, so PATH never
     /// holds half a file. OVERWRITE false refuses an existing PATH. Works offscreen, without the
     /// widget being shown. On failure returns false and sets ERROR to one line naming PATH.
+    /// The view drawn as a WIDTH x HEIGHT picture (times SCALE) into BYTES as PNG; false when
+    /// it cannot be drawn.
+    bool pngBytes(int width, int height, double scale, QByteArray* bytes);
     bool savePng(const QString& path, int width = 0, int height = 0, double scale = 1.0,
                  bool overwrite = true, QString* error = nullptr);
     /// The same as a vector PDF of WIDTH x HEIGHT points (0: the widget's size).

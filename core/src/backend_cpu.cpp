@@ -273,6 +273,15 @@ class CpuBackend final : public Backend {
                    const std::vector<unsigned char>& steered, double eps, const Pieces& pieces,
                    const RunControl& control, PieceSums& out);
 
+    /// Rows per block for WORKLOAD: the configured count, fewer for very long rows so that a
+    /// thread's block buffers (about 40 bytes per value) stay within 32 MiB: one row of 4 million
+    /// keys took 2.9 GB in blocks of 32.
+    std::size_t blockRowsFor(const Workload& workload) const {
+        constexpr std::size_t kBlockBytes = std::size_t(32) << 20;
+        const std::size_t fit = kBlockBytes / (std::size_t(workload.keys()) * 40);
+        return std::clamp<std::size_t>(fit, 1, blockRows_);
+    }
+
     int threads_;
     std::size_t blockRows_;
     bool useMoments_;
@@ -298,6 +307,7 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
                        cache_->saliency.end()))
             return cache_;
     }
+    const std::size_t blockRows = blockRowsFor(workload);
     auto fresh = std::make_shared<Moments>(workload.rowCount());
     fresh->workloadId = workload.id();
     fresh->eps = eps;
@@ -307,11 +317,11 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
         .basis(std::span(shifted.data(), std::size_t(shifted.size())), basis.data(), 1,
                std::size_t(shifted.size()));
     forEachPiece(
-        pieces, threads_, control, [&] { return BlockBuffers(blockRows_, shifted.size()); },
+        pieces, threads_, control, [&] { return BlockBuffers(blockRows, shifted.size()); },
         [&](std::size_t piece, BlockBuffers& buffers) {
             const std::size_t end = pieces.firstRow(piece) + pieces.rows(piece);
-            for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows_) {
-                const int count = int(std::min(blockRows_, end - first));
+            for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows) {
+                const int count = int(std::min(blockRows, end - first));
                 prepareBlock(workload, eps, shifted, first, count, buffers);
                 fresh->m.middleRows(Eigen::Index(first), count).noalias() =
                     buffers.e.topRows(count) * basis;
@@ -401,6 +411,7 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
                            const std::vector<unsigned char>& steered, double eps,
                            const Pieces& pieces, const RunControl& control, PieceSums& out) {
     const Eigen::Index keys = shifted.size();
+    const std::size_t blockRows = blockRowsFor(workload);
     const std::size_t count = columns.size();
     Eigen::MatrixXd weights(keys, Eigen::Index(count)), weightsTimesShifted(keys, weights.cols());
     for (Eigen::Index c = 0; c < weights.cols(); ++c) {
@@ -414,7 +425,7 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
     forEachPiece(
         pieces, threads_, control,
         [&] {
-            return State{BlockBuffers(blockRows_, keys), Products(blockRows_, count)};
+            return State{BlockBuffers(blockRows, keys), Products(blockRows, count)};
         },
         [&](std::size_t piece, State& state) {
             BlockBuffers& buffers = state.buffers;
@@ -426,8 +437,8 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
                 entropy[l] = kl[l] = 0;
             double original = 0;
             const std::size_t end = pieces.firstRow(piece) + pieces.rows(piece);
-            for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows_) {
-                const int rows = int(std::min(blockRows_, end - first));
+            for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows) {
+                const int rows = int(std::min(blockRows, end - first));
                 prepareBlock(workload, eps, shifted, first, rows, buffers);
                 for (int i = 0; i < rows; ++i)
                     original += buffers.sums[std::size_t(i)].entropy;
