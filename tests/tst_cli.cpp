@@ -1043,7 +1043,7 @@ void TestCli::dumpLayerAndSidecarOptions() {
         {{"metrics", "--attention", dump, "--layer", "3"},
          "--layer: layer 3 is out of range -3..2 (3 layers)"},
         {{"metrics", "--attention", dump, "--layer", "top"},
-         "--layer: 'top' is not a valid whole number"},
+         "--layer: 'top' is neither all nor a layer index"},
         {{"metrics", "--meta", other}, "--meta: needs a dump (--logits or --attention)"},
         {{"metrics", "--attention", dump, "--meta", other},
          other + ": tokens has 1 entries, expected 12 (keys)"},

@@ -406,7 +406,7 @@ void TestDumps::optionValues() {
     QCOMPARE(parseLayerChoice("-1"), std::optional<int>(-1));
     QCOMPARE(parseLayerChoice("12"), std::optional<int>(12));
     QCOMPARE(errorOf([] { parseLayerChoice("last"); }),
-             QStringLiteral("--layer: 'last' is not a valid whole number"));
+             QStringLiteral("--layer: 'last' is neither all nor a layer index"));
     const ImageGrid grid = parseImageGrid("24x32");
     QCOMPARE(grid.rows, 24);
     QCOMPARE(grid.cols, 32);

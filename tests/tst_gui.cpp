@@ -2510,6 +2510,9 @@ void TestGui::dumpOpenedWithLayerAndSidecar() {
     QVERIFY(data->meta);
     QCOMPARE(int(data->meta->tokens.size()), 16);
     QVERIFY(window->perTokenPlot()->tokenText(14).startsWith(QStringLiteral("key 14 · ' ball'")));
+    // A new dump opens on its last query row, the one that sees every key.
+    QCOMPARE(c.query->value(), 15);
+    QCOMPARE(window->engine()->query(), 15);
     // A layer that is not there: an error, and the window stays on the dump as it was.
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     window->openDump(dump.path, MainWindow::NpyKind::Attention, 5, meta);

@@ -46,6 +46,10 @@ QString settingLabel(const std::string& name) {
         {"head", QT_TRANSLATE_NOOP("Settings", "Head")},
         {"query", QT_TRANSLATE_NOOP("Settings", "Query")},
         {"saliency", QT_TRANSLATE_NOOP("Settings", "Saliency")},
+        {"layer", QT_TRANSLATE_NOOP("Settings", "Layer")},
+        {"image-grid", QT_TRANSLATE_NOOP("Settings", "Image grid")},
+        {"meta", QT_TRANSLATE_NOOP("Settings", "Sidecar")},
+        {"threads", QT_TRANSLATE_NOOP("Settings", "Threads")},
     };
     for (const Label& label : kLabels)
         if (label.setting == name)

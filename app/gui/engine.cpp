@@ -92,10 +92,19 @@ Engine::Engine(QObject* parent)
                    }
                    if (dataJob_.isRunning())
                        return; // a newer scenario is on its way
+                   const bool newDump =
+                       (*outcome.value)->scenario.hasWorkloadFile() &&
+                       (!dataSet_ ||
+                        dataSet_->scenario.logitsPath != (*outcome.value)->scenario.logitsPath ||
+                        dataSet_->scenario.attentionPath !=
+                            (*outcome.value)->scenario.attentionPath);
                    dataSet_ = std::move(*outcome.value);
                    const Workload& workload = *dataSet_->workload;
                    head_ = std::clamp(head_, 0, workload.headsPerLayer() - 1);
-                   query_ = std::clamp(query_, 0, workload.queries() - 1);
+                   // A new dump opens on its last query row: in a causal model the token that
+                   // sees the whole prompt (and the image), where row 0 sees only itself.
+                   query_ = newDump ? workload.queries() - 1
+                                    : std::clamp(query_, 0, workload.queries() - 1);
                    emit workloadReady();
                    requestEvaluation(true);
                    requestSweepAfterEvaluation();

@@ -116,7 +116,11 @@ ImageGrid parseImageGrid(std::string_view text) {
 std::optional<int> parseLayerChoice(std::string_view text) {
     if (text == "all")
         return std::nullopt;
-    return int(parseWholeNumber(text, "layer", -(1 << 30), 1 << 30));
+    try {
+        return int(parseWholeNumber(text, "layer", -(1 << 30), 1 << 30));
+    } catch (const InputError&) {
+        throw settingError("layer", quoted(text) + " is neither all nor a layer index");
+    }
 }
 
 } // namespace attnsteer
