@@ -329,6 +329,8 @@ void TestDumps::sidecarErrors_data() {
     // Against a dump of 10 keys and 4 query rows.
     QTest::newRow("not JSON") << QByteArray("{\"tokens\": [") << "not valid JSON (at byte 13)";
     QTest::newRow("not an object") << QByteArray("[1, 2]") << "expected a JSON object";
+    QTest::newRow("number beyond a double")
+        << QByteArray(R"({"x": 1e400})") << "not valid JSON (a value out of range)";
     QTest::newRow("token count") << QByteArray(R"({"tokens": ["a", "b"]})")
                                  << "tokens has 2 entries, expected 10 (keys)";
     QTest::newRow("token type") << QByteArray(R"({"tokens": [1,2,3,4,5,6,7,8,9,10]})")

@@ -450,6 +450,13 @@ void TestProjection::modelGridAveragesAnyMapSize() {
     QCOMPARE(inputErrorOf([&] { placeOnKeySequence(video, 10, options); }),
              std::string("--vision-offset: the 2x2x2 = 8 vision tokens at offset 3 do not fit "
                          "into 10 keys"));
+    // A huge --min-pixels blows a tiny map up to more tokens than any model has: refused before
+    // anything is allocated.
+    ProjectionOptions blownUp;
+    blownUp.minPixels = 1'000'000'000'000;
+    blownUp.maxPixels = 10'000'000'000'000;
+    QCOMPARE(inputErrorOf([&] { projectSaliencyMap(map, 5, 5, blownUp, 0); }),
+             std::string("image: resized to 1000020x1000020, more than 2^24 vision tokens"));
     options.grid = ImageGrid{1, 0, 3};
     options.grid.rows = 2, options.grid.frames = 0;
     QCOMPARE(inputErrorOf([&] { projectSaliencyMap(map, 5, 5, options, 0); }),

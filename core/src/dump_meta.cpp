@@ -55,6 +55,8 @@ class MetaReader {
             return json;
         } catch (const Json::parse_error& e) {
             fail("not valid JSON (at byte " + std::to_string(e.byte) + ")");
+        } catch (const Json::exception&) { // e.g. a number beyond a double (found by fuzzing)
+            fail("not valid JSON (a value out of range)");
         }
     }
 

@@ -19,6 +19,9 @@ std::string shortNumber(double value) {
     return text;
 }
 
+/// The most vision tokens an image may become, by a model's grid or by resizing.
+constexpr std::int64_t kMaxVisionTokens = std::int64_t(1) << 24;
+
 /// Pixels per token side: 28 for Qwen2-VL (patch 14 x merge 2); 1024 is far beyond any model
 /// and keeps keys x factor^2 and the grid's pixel sizes within 64 bits and int.
 constexpr int kMaxPatchFactor = 1024;
@@ -72,7 +75,7 @@ std::vector<Span> boxSpans(int pixels, int cells) {
 } // namespace
 
 void checkImageGrid(const ImageGrid& grid) {
-    constexpr std::int64_t kMaxTokens = std::int64_t(1) << 24;
+    constexpr std::int64_t kMaxTokens = kMaxVisionTokens;
     if (grid.frames < 1 || grid.rows < 1 || grid.cols < 1)
         throw settingError("image-grid", "every side must be at least 1");
     if (grid.rows > 65536 || grid.cols > 65536)
@@ -162,10 +165,12 @@ SaliencyProjection projectSaliencyMap(std::span<const float> map, int height, in
         projection.gridWidth = resized.width / factor;
     }
     const std::int64_t tokenCount = std::int64_t(projection.gridHeight) * projection.gridWidth;
-    if (tokenCount * projection.frames > std::numeric_limits<int>::max())
+    // As many as a model's grid may have: a large --min-pixels must not allocate gigabytes of
+    // tokens before anything compares them with the keys (found by fuzzing).
+    if (tokenCount * projection.frames > kMaxVisionTokens)
         throw inputError("image", "resized to " + std::to_string(projection.resizedWidth) + "x" +
                                       std::to_string(projection.resizedHeight) +
-                                      ", too many vision tokens");
+                                      ", more than 2^24 vision tokens");
 
     // Separable box weights: a token's sum is sum_y wy(y) * sum_x wx(x) * map(y, x). Each token row
     // first collapses its pixel rows into one weighted row, then every column span reads it.
