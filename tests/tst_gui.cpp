@@ -2573,6 +2573,25 @@ void TestGui::sampleMenuOffersTheSyntheticDump() {
         QFileInfo(QFileInfo(path).dir().filePath(QStringLiteral("synthetic-dump.png"))).isFile());
     // The saliency images are still the three maps.
     QCOMPARE(MainWindow::sampleImages().size(), 3);
+    // Opening it loads the dump, all 4 layers, with the saliency map made for it.
+    sample->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->scenario.hasWorkloadFile() &&
+                                 window->engine()->dataSet()->raw.projection && settled(*window),
+                             kTimeoutMs);
+    const auto data = window->engine()->dataSet();
+    QCOMPARE(data->workload->layers(), 4);
+    QCOMPARE(data->workload->storedDtype(), std::string("bfloat16"));
+    QVERIFY(QString::fromStdString(data->scenario.saliencyImagePath)
+                .endsWith(QStringLiteral("synthetic-dump-saliency.png")));
+    // On the model's 8 x 12 grid from key 4: the ball's cells (rows 4-5, columns 7-8) are the
+    // most salient.
+    QCOMPARE(data->raw.projection->gridHeight, 8);
+    QCOMPARE(data->raw.projection->gridWidth, 12);
+    const auto& s = data->saliency.values;
+    const auto peak = std::max_element(s.begin(), s.end()) - s.begin();
+    QVERIFY2(peak == 4 + 4 * 12 + 7 || peak == 4 + 4 * 12 + 8 || peak == 4 + 5 * 12 + 7 ||
+                 peak == 4 + 5 * 12 + 8,
+             qPrintable(QString::number(peak)));
 }
 
 void TestGui::brokenSidecarImageIsToldNotFatal() {

@@ -186,7 +186,8 @@ QStringList FileLoader::sampleImages() {
 QString FileLoader::sampleDump() {
     const QStringList files = {QString::fromLatin1(kSampleDump) + QStringLiteral(".safetensors"),
                                QString::fromLatin1(kSampleDump) + QStringLiteral(".json"),
-                               QString::fromLatin1(kSampleDump) + QStringLiteral(".png")};
+                               QString::fromLatin1(kSampleDump) + QStringLiteral(".png"),
+                               QString::fromLatin1(kSampleDump) + QStringLiteral("-saliency.png")};
     // On disk: the build tree's resources, then the source tree (TensorFile reads a real file).
     QStringList candidates = {QDir(QCoreApplication::applicationDirPath())
                                   .filePath(QStringLiteral("../../../resources/samples"))};
@@ -239,12 +240,19 @@ void FileLoader::buildSampleMenu(QMenu* menu) {
             return;
         }
         openNpy(path, NpyKind::Attention);
+        // With the saliency map made for it (a blob on the ball), so that steering has a target.
+        const QString saliency = QFileInfo(path).dir().filePath(QString::fromLatin1(kSampleDump) +
+                                                                QStringLiteral("-saliency.png"));
+        if (QFileInfo(saliency).isFile())
+            loadSaliencyImage(saliency);
     });
     dump->setObjectName(QStringLiteral("sample:%1.safetensors").arg(kSampleDump));
-    dump->setToolTip(tr("Open the sample attention dump %1.safetensors: 4 layers × 8 heads, "
-                        "bfloat16, 126 causal queries and keys, with its sidecar (tokens, an "
-                        "8 × 12 image grid) and picture (a red ball on grass)")
-                         .arg(kSampleDump));
+    dump->setToolTip(
+        tr("Open the sample attention dump %1.safetensors: 4 layers × 8 heads, "
+           "bfloat16, 126 causal queries and keys, with its sidecar (tokens, an "
+           "8 × 12 image grid) and picture (a red ball on grass), steered with a saliency "
+           "map of the ball")
+            .arg(kSampleDump));
 }
 
 void FileLoader::loadImageInteractively() {
