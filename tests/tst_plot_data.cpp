@@ -161,6 +161,32 @@ class TestPlotData : public QObject {
         QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settingsDir_.path());
     }
 
+    /// `attnsteer-cli plot` of the synthetic sample dump: the model's grid from its sidecar, the
+    /// tokens, and the sidecar's picture under the grid.
+    void commandLinePlotDataOfTheSampleDump() {
+        Scenario scenario;
+        scenario.attentionPath = ATTNSTEER_RESOURCES_DIR "/samples/synthetic-dump.safetensors";
+        scenario.layer = 2;
+        const PreparedScenario prepared = prepareScenario(scenario);
+        auto backend = makeCpuBackend(1);
+        PlotRequest request;
+        request.head = 2;
+        request.query = 125;
+        request.sweepLambdas = {0.0, 1.0};
+        request.sweepSeeds = {0};
+        std::vector<std::string> warnings;
+        const PlotData data =
+            buildPlotData(scenario, prepared, *backend, scenario.params, request, &warnings);
+        QCOMPARE(warnings, std::vector<std::string>{});
+        QVERIFY(data.modelGrid);
+        QCOMPARE(data.gridHeight, 8);
+        QCOMPARE(data.gridWidth, 12);
+        QCOMPARE(data.visionStart, 4);
+        QCOMPARE(int(data.tokens.size()), 126);
+        QCOMPARE(data.image.size(), QSize(504, 336));
+        COMPARE_ROWS(data.attention, originalRow(prepared.workload, 2, 125));
+    }
+
     /// `attnsteer-cli plot`'s data: the row, the matrix (A' and A' - A), the sweep, for a steered
     /// and an unsteered head.
     void commandLinePlotData_data() {

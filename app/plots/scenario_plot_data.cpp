@@ -1,5 +1,8 @@
 #include "scenario_plot_data.h"
 
+#include "error_text.h"
+#include "saliency_image.h"
+
 #include "attnsteer/errors.h"
 #include "attnsteer/steering.h"
 #include "attnsteer/sweep.h"
@@ -142,6 +145,18 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
 
     // The image under the grid, as prepareScenario decoded it.
     sources.image = prepared.raw.image;
+    // The sidecar's picture under the model's grid, as the window draws it; one that cannot be
+    // read is a warning, not a failed plot.
+    QImage metaImage;
+    if (prepared.meta && !prepared.meta->imagePath.empty()) {
+        try {
+            loadSaliencyImage(prepared.meta->imagePath, &metaImage);
+        } catch (const InputError& error) {
+            if (warnings)
+                warnings->push_back(commandLineMessage(error) + " (the sidecar's picture)");
+        }
+    }
+    sources.metaImage = metaImage;
 
     // The matrix of the head, capped like the window's.
     const std::size_t keys = std::size_t(workload.keys());
