@@ -73,6 +73,22 @@ std::string workloadActivity(const Scenario& scenario) {
            std::to_string(spec.keys) + " workload" + sizeText;
 }
 
+/// Whether this process runs under AddressSanitizer (compiled in) or any sanitizer configured
+/// through the environment.
+bool underSanitizer() {
+#if defined(__SANITIZE_ADDRESS__)
+    return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+    return true;
+#endif
+#endif
+    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS", "MSAN_OPTIONS"})
+        if (qEnvironmentVariableIsSet(name))
+            return true;
+    return false;
+}
+
 /// Sends what libraries write straight to stderr while it lives (libpng prints "libpng error:
 /// ..." itself before Qt reports the failure) to /dev/null, so that an error stays one line.
 /// ATTNSTEER_CLI_VERBOSE=1 in the environment keeps those messages.
@@ -80,7 +96,8 @@ class QuietStderr {
   public:
     QuietStderr() {
 #ifdef ATTNSTEER_HAVE_POSIX_FDS
-        if (qEnvironmentVariableIntValue("ATTNSTEER_CLI_VERBOSE"))
+        // Under a sanitizer its report must reach the terminal (it once was swallowed here).
+        if (qEnvironmentVariableIntValue("ATTNSTEER_CLI_VERBOSE") || underSanitizer())
             return;
         std::fflush(stderr);
         const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
