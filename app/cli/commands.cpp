@@ -331,7 +331,7 @@ void runProject(const CliOptions& options, Messages& messages) {
     }();
     const SaliencyProjection& projection = image.projection;
     // Normalized over the vision tokens alone: the text tokens play no part here.
-    const RawSaliency raw{projection.tokens, projection, scenario.saliencyImagePath};
+    const RawSaliency raw{projection.tokens, projection, scenario.saliencyImagePath, QImage()};
     const NormalizedSaliency saliency = normalizeRawSaliency(raw, scenario.normalization);
     addWarning(messages, saliency.warning);
 
