@@ -35,8 +35,6 @@ QCPColorGradient differenceGradient() {
     return gradient;
 }
 
-constexpr int kClickTolerance = 4; ///< pixels the mouse may move between press and release
-
 } // namespace
 
 MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
@@ -73,16 +71,8 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     queryLine_->setLayer(QStringLiteral("overlay"));
     queryLine_->setVisible(false);
 
-    connect(plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
-        pressPosition_ =
-            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
-    });
-    connect(plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* event) {
-        const QPoint release = event->position().toPoint();
-        const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
-                           (release - pressPosition_).manhattanLength() <= kClickTolerance;
-        pressPosition_ = QPoint(-1, -1);
-        const int query = click ? queryAt(release) : -1;
+    onLeftClick([this](QPoint release) {
+        const int query = queryAt(release);
         if (query >= 0) {
             setCurrentQuery(query);
             emit queryPicked(query);

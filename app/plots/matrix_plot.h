@@ -60,7 +60,6 @@ class MatrixPlot : public PlotView {
     double lambda_ = 0;
     bool difference_ = false;
     int currentQuery_ = -1;
-    QPoint pressPosition_{-1, -1};
     QCPColorMap* map_ = nullptr;
     QCPColorScale* scale_ = nullptr;
     QCPItemStraightLine* queryLine_ = nullptr;

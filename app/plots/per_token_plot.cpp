@@ -26,8 +26,7 @@ void setGraphData(QCPGraph* graph, const std::vector<double>& values,
     graph->data()->set(points, true);
 }
 
-constexpr int kClickTolerance = 4; ///< pixels the mouse may move between press and release
-constexpr int kTickLabelGap = 8;   ///< pixels between two token labels on the x axis
+constexpr int kTickLabelGap = 8; ///< pixels between two token labels on the x axis
 constexpr int kMaxTickLabelChars = 14;
 
 /// A token's text as an x-axis label: blanks at the ends dropped, line breaks shown as ↵, long
@@ -204,17 +203,9 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
 
     connect(plot, &QCustomPlot::mouseMove, this, &PerTokenPlot::onMouseMove);
     connect(plot, &QCustomPlot::mouseWheel, this, [this] { userZoomed_ = true; });
-    connect(plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
-        pressPosition_ =
-            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
-    });
-    connect(plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* event) {
+    onLeftClick([this](QPoint release) {
         QCustomPlot* plot = customPlot();
-        const QPoint release = event->position().toPoint();
-        const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
-                           (release - pressPosition_).manhattanLength() <= kClickTolerance;
-        pressPosition_ = QPoint(-1, -1);
-        if (!click || !plot->axisRect()->rect().contains(release))
+        if (!plot->axisRect()->rect().contains(release))
             return;
         const int token = tokenAtX(plot->xAxis->pixelToCoord(release.x()));
         if (token >= 0)

@@ -85,7 +85,6 @@ class PerTokenPlot : public PlotView {
     std::vector<QString> tokens_;
     int visionStart_ = -1, visionTokens_ = 0, gridHeight_ = 0, gridWidth_ = 0;
     int layer_ = -1, layersAveraged_ = 1;
-    QPoint pressPosition_{-1, -1};
     QCPItemRect* visionBand_ = nullptr;
     QCPItemText* visionLabel_ = nullptr;
     std::vector<int> order_; ///< order_[x] = token at x

@@ -101,6 +101,23 @@ void PlotView::styleAxis(QCPAxis* axis, const QString& label) {
     axis->grid()->setZeroLinePen(Qt::NoPen);
 }
 
+void PlotView::onLeftClick(std::function<void(QPoint)> onClick) {
+    constexpr int kClickTolerance = 4; ///< pixels the mouse may move between press and release
+    connect(plot_, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        pressPosition_ =
+            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
+    });
+    connect(plot_, &QCustomPlot::mouseRelease, this,
+            [this, onClick = std::move(onClick)](QMouseEvent* event) {
+                const QPoint release = event->position().toPoint();
+                const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
+                                   (release - pressPosition_).manhattanLength() <= kClickTolerance;
+                pressPosition_ = QPoint(-1, -1);
+                if (click)
+                    onClick(release);
+            });
+}
+
 void PlotView::prepareForPicture(QSize size) {
     plot_->setViewport(QRect(QPoint(0, 0), size));
     fitToSize(size);

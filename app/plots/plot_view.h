@@ -2,6 +2,7 @@
 // The base of the four views: a QWidget that owns one QCustomPlot and can write it as PNG or PDF.
 // QCustomPlot is only forward-declared here; include <qcustomplot.h> in a .cpp to reach into it.
 
+#include <QPoint>
 #include <QSize>
 #include <QString>
 #include <QWidget>
@@ -49,6 +50,9 @@ class PlotView : public QWidget {
     void exportRequested();
 
   protected:
+    /// Calls ON_CLICK with the release position of each left click: press and release within a
+    /// few pixels, so that a drag (a pan) is not a click.
+    void onLeftClick(std::function<void(QPoint)> onClick);
     /// Called before a picture of SIZE pixels is drawn (export) and after every resize: views
     /// that keep an aspect ratio fit their ranges here. The default does nothing.
     virtual void fitToSize(QSize size);
@@ -66,6 +70,7 @@ class PlotView : public QWidget {
     bool eventFilter(QObject* watched, QEvent* event) override;
 
   private:
+    QPoint pressPosition_{-1, -1};
     /// writeFileAtomically (app/common) with DRAW(temporary path) writing the picture.
     bool writeAtomically(const QString& path, bool overwrite, QString* error,
                          const std::function<bool(const QString& temporaryPath)>& draw);

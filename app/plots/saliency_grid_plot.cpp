@@ -49,7 +49,6 @@ QCPColorGradient changeGradient() {
 }
 
 constexpr int kMinCellPixelsForLines = 5; ///< thinner cells get no grid lines
-constexpr int kClickTolerance = 4;        ///< pixels the mouse may move between press and release
 
 QString modeSymbol(ImageMode mode) {
     switch (mode) {
@@ -140,16 +139,8 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     frame_->setVisible(false);
 
     connect(plot, &QCustomPlot::mouseMove, this, &SaliencyGridPlot::onMouseMove);
-    connect(plot, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
-        pressPosition_ =
-            event->button() == Qt::LeftButton ? event->position().toPoint() : QPoint(-1, -1);
-    });
-    connect(plot, &QCustomPlot::mouseRelease, this, [this](QMouseEvent* event) {
-        const QPoint release = event->position().toPoint();
-        const bool click = event->button() == Qt::LeftButton && pressPosition_.x() >= 0 &&
-                           (release - pressPosition_).manhattanLength() <= kClickTolerance;
-        pressPosition_ = QPoint(-1, -1);
-        const int token = click ? tokenAt(release) : -1;
+    onLeftClick([this](QPoint release) {
+        const int token = tokenAt(release);
         if (token >= 0)
             emit tokenClicked(token);
     });

@@ -101,8 +101,7 @@ class SaliencyGridPlot : public PlotView {
     ImageMode mode_ = ImageMode::Saliency;
     bool queryMean_ = false;
     std::vector<double> shown_; ///< modeValues(), as the cells show them
-    QPoint pressPosition_{-1, -1};
-    qint64 imageKey_ = 0; ///< cacheKey of the image the pixmap was made from
+    qint64 imageKey_ = 0;       ///< cacheKey of the image the pixmap was made from
     int gridHeight_ = 0, gridWidth_ = 0, offset_ = 0;
     QImage image_;
     double opacity_ = 0.55;
