@@ -3,6 +3,10 @@
 
 #include "tensor_file_io.h"
 
+#ifdef __F16C__
+#include <immintrin.h>
+#endif
+
 #include "attnsteer/errors.h"
 
 #include <algorithm>
@@ -202,7 +206,15 @@ void convertToFloat(TensorDtype dtype, bool bigEndian, unsigned char* source, st
             for (std::size_t i = 0; i < count; ++i)
                 in[i] = __builtin_bswap16(in[i]);
         if (dtype == TensorDtype::Float16) {
-            for (std::size_t i = 0; i < count; ++i)
+            std::size_t i = 0;
+#ifdef __F16C__
+            // The CPU's own conversion (-march=native on x86 with F16C): exact, like the bits
+            // below, at a fraction of their cost; it quiets signaling NaNs (still NaN).
+            for (; i + 8 <= count; i += 8)
+                _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(
+                                              reinterpret_cast<const __m128i*>(in + i))));
+#endif
+            for (; i < count; ++i)
                 out[i] = halfBitsToFloat(in[i]);
         } else {
             for (std::size_t i = 0; i < count; ++i)
