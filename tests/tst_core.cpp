@@ -714,6 +714,16 @@ void TestCore::momentBudgetTakesTheExactPass() {
         QVERIFY(moments[l].total.kl != expected[l].total.kl ||
                 moments[l].total.entropySteered != expected[l].total.entropySteered);
     }
+    // A one-off single lambda takes the exact pass (the moments would not pay off); otherwise
+    // the first evaluation builds the moments for the lambdas that follow.
+    params.lambda = 0.5;
+    RunControl oneOff;
+    oneOff.oneOff = true;
+    const Metrics once = makeCpuBackend()->evaluate(workload, s, params, oneOff);
+    const Metrics first = makeCpuBackend()->evaluate(workload, s, params);
+    QCOMPARE(once.total.kl, expected[1].total.kl);
+    QCOMPARE(once.total.entropySteered, expected[1].total.entropySteered);
+    QCOMPARE(first.total.kl, moments[1].total.kl);
 }
 
 void TestCore::steeredHeadsRule() {

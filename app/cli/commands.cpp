@@ -270,8 +270,10 @@ void runMetrics(const CliOptions& options, Messages& messages) {
     const PreparedScenario prepared = prepareQuietly(options, messages);
 
     setActivity("evaluating " + workloadActivity(options.scenario));
-    const Metrics metrics =
-        backend->evaluate(prepared.workload, prepared.saliency.values, options.scenario.params);
+    RunControl oneOff;
+    oneOff.oneOff = true; // one evaluation, then the process ends
+    const Metrics metrics = backend->evaluate(prepared.workload, prepared.saliency.values,
+                                              options.scenario.params, oneOff);
 
     setActivity("the output");
     if (options.json)

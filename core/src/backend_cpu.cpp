@@ -288,11 +288,6 @@ class CpuBackend final : public Backend {
     std::size_t maxMomentBytes_;
     std::mutex cacheMutex_;
     std::shared_ptr<const Moments> cache_;
-    /// What the last evaluation was of (workload id, eps, saliency): moments are built for a
-    /// single lambda only when the same inputs come back (see evaluate).
-    std::uint64_t lastWorkloadId_ = 0;
-    double lastEps_ = -1;
-    std::vector<double> lastSaliency_;
 };
 
 std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
@@ -500,19 +495,12 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     // exact pass, which holds nothing per row (a dump of many layers evaluated once).
     const bool momentsFit = momentBytes(workload.rowCount()) <= maxMomentBytes_;
     // Building the moments costs more than one exact pass (a product with 48 basis columns
-    // instead of one): worth it for several lambdas, or when the same inputs come back (the
-    // window's second lambda), not for a one-off evaluation such as `attnsteer-cli metrics`.
-    bool momentsPayOff = lambdas.size() > 1;
-    {
+    // instead of one): worth it for several lambdas, or when more evaluations of the same inputs
+    // follow (the window's lambda drag), not for a one-off such as `attnsteer-cli metrics`.
+    const bool momentsPayOff = lambdas.size() > 1 || !control.oneOff;
+    if (!momentsFit) {
         std::lock_guard lock(cacheMutex_);
-        if (!momentsFit)
-            cache_.reset();
-        const bool again = lastWorkloadId_ == workload.id() && lastEps_ == params.eps &&
-                           std::equal(saliency.begin(), saliency.end(), lastSaliency_.begin(),
-                                      lastSaliency_.end());
-        momentsPayOff = momentsPayOff || again;
-        lastWorkloadId_ = workload.id(), lastEps_ = params.eps;
-        lastSaliency_.assign(saliency.begin(), saliency.end());
+        cache_.reset();
     }
     const chebyshev::LambdaPlan plan = chebyshev::planLambdas(
         lambdas, chebyshev::Range(shifted.minCoeff()), useMoments_ && momentsFit && momentsPayOff);

@@ -26,6 +26,9 @@ struct SteeringParams {
 struct RunControl {
     std::function<void(double fraction)> onProgress; ///< called with 0..1, from a worker thread
     const std::atomic<bool>* cancel = nullptr;       ///< when it becomes true, throw Cancelled
+    /// No other evaluation of the same inputs follows (a command-line run): caches that only pay
+    /// off later (the CPU backend's moments, for a single lambda) are not built.
+    bool oneOff = false;
 };
 
 /// One attention row before and after steering, for the per-token view.
