@@ -18,6 +18,21 @@
 #define ATTNSTEER_REGISTER_STACK(low, high) 0
 #endif
 
+// AddressSanitizer keeps one stack per thread; it is told of every switch between the scheduler's
+// stack and a fiber's (see startSwitch below). Only in builds with ASan (clang's __has_feature,
+// GCC's __SANITIZE_ADDRESS__).
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ATTNSTEER_ASAN_FIBERS 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(ATTNSTEER_ASAN_FIBERS)
+#define ATTNSTEER_ASAN_FIBERS 1
+#endif
+#ifdef ATTNSTEER_ASAN_FIBERS
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,6 +62,32 @@ namespace ctx = boost::context;
 constexpr unsigned kWarpSize = 32;
 constexpr unsigned kMaxBlockThreads = 1024;
 constexpr std::size_t kStackBytes = std::size_t(128) << 10;
+
+/// A stack's lowest address and size, as AddressSanitizer's fiber calls take them.
+struct StackBounds {
+    const void* bottom = nullptr;
+    std::size_t size = 0;
+};
+
+/// Tells AddressSanitizer that this thread is about to switch to the stack TO; FAKE_STACK receives
+/// the current stack's fake frames (stack-use-after-return), nullptr when the current stack is
+/// left for good (a fiber that has finished). Then, on the other side, finishSwitch: FAKE_STACK
+/// what startSwitch saved there (nullptr on a fiber's first entry), FROM receives the stack left
+/// behind. Without the calls ASan would take a fiber's frames for the scheduler's: an exception
+/// thrown on a fiber (the forced unwind of a fiber destroyed while waiting) would unpoison the
+/// wrong range and warn of false positives to follow. No-ops in builds without ASan.
+void startSwitch([[maybe_unused]] void** fakeStack, [[maybe_unused]] const StackBounds& to) {
+#ifdef ATTNSTEER_ASAN_FIBERS
+    __sanitizer_start_switch_fiber(fakeStack, to.bottom, to.size);
+#endif
+}
+
+void finishSwitch([[maybe_unused]] void* fakeStack, [[maybe_unused]] StackBounds* from) {
+#ifdef ATTNSTEER_ASAN_FIBERS
+    __sanitizer_finish_switch_fiber(fakeStack, from ? &from->bottom : nullptr,
+                                    from ? &from->size : nullptr);
+#endif
+}
 
 /// Stacks of kStackBytes with a guard page below each, mapped once and reused: a launch of the
 /// generator starts millions of fibers, and mapping a stack per fiber would dominate.
@@ -78,10 +119,16 @@ class StackPool {
     std::vector<void*> free_; // tops of the unused stacks; mapped for the life of the process
 };
 
-/// Boost.Context takes its stack allocator by value: this one forwards to the pool.
+/// Boost.Context takes its stack allocator by value: this one forwards to the pool, and records
+/// the stack's bounds in BOUNDS for the switches to it.
 struct PooledStack {
     StackPool* pool;
-    ctx::stack_context allocate() { return pool->allocate(); }
+    StackBounds* bounds;
+    ctx::stack_context allocate() {
+        ctx::stack_context stack = pool->allocate();
+        *bounds = {static_cast<char*>(stack.sp) - stack.size, stack.size};
+        return stack;
+    }
     void deallocate(ctx::stack_context& stack) { pool->deallocate(stack); }
 };
 
@@ -110,8 +157,11 @@ struct Barrier {
 
 struct EmulatedThread {
     ThreadPosition position;
-    ctx::fiber fiber; ///< resumes this thread
-    ctx::fiber sink;  ///< inside the thread: resumes the scheduler
+    ctx::fiber fiber;          ///< resumes this thread
+    ctx::fiber sink;           ///< inside the thread: resumes the scheduler
+    StackBounds stack;         ///< the fiber's stack
+    void* fakeStack = nullptr; ///< its ASan fake frames while it waits
+    bool started = false;      ///< the fiber has been entered
     bool finished = false;
     const Barrier* waitingAt = nullptr;
     std::uint64_t waitingFor = 0; ///< the generation that releases it
@@ -125,6 +175,8 @@ struct Launch {
     std::vector<std::uint64_t> lanes; ///< shuffle slots, one per thread
     std::string error;                ///< the first misuse reported by a thread
     EmulatedThread* current = nullptr;
+    StackBounds host;       ///< the scheduler's stack (the host thread's), for switches back to it
+    bool cancelled = false; ///< the block failed: threads not started yet return at once
 };
 
 std::mutex launchMutex; // one launch at a time: blocks share the kernels' static "shared memory"
@@ -138,7 +190,42 @@ Launch* active = nullptr;
 const ThreadPosition hostPosition{}; // what position() gives outside a launch
 
 void yieldToScheduler(EmulatedThread& thread) {
-    thread.sink = std::move(thread.sink).resume();
+    startSwitch(&thread.fakeStack, active->host);
+    try {
+        thread.sink = std::move(thread.sink).resume();
+    } catch (...) {
+        // Boost.Context's forced unwind: the fiber is being destroyed (unwindThreads).
+        finishSwitch(thread.fakeStack, &active->host);
+        throw;
+    }
+    finishSwitch(thread.fakeStack, &active->host);
+}
+
+/// The scheduler's side of running THREAD until it waits or finishes.
+void resumeThread(EmulatedThread& thread) {
+    void* fakeStack = nullptr;
+    startSwitch(&fakeStack, thread.stack);
+    thread.fiber = std::move(thread.fiber).resume();
+    finishSwitch(fakeStack, nullptr);
+}
+
+/// Ends the threads of a failed block that have not finished, before the error leaves runBlock:
+/// those never started return at once, those waiting are unwound by destroying their fibers
+/// (Boost.Context throws forced_unwind in them), each switch announced to ASan.
+void unwindThreads(Launch& launch) {
+    launch.cancelled = true;
+    for (EmulatedThread& thread : launch.threads) {
+        if (!thread.fiber)
+            continue;
+        if (!thread.started) {
+            resumeThread(thread);
+            continue;
+        }
+        void* fakeStack = nullptr;
+        startSwitch(&fakeStack, thread.stack);
+        thread.fiber = ctx::fiber();
+        finishSwitch(fakeStack, nullptr);
+    }
 }
 
 void waitAt(Barrier& barrier) {
@@ -186,13 +273,24 @@ void runBlock(Launch& launch, const uint3& blockIndex, dim3 grid, dim3 blockSize
             blockIndex,
             blockSize,
             grid};
-        thread.fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks},
+        thread.fiber = ctx::fiber(std::allocator_arg, PooledStack{&stacks, &thread.stack},
                                   [&launch, &thread, &body, i](ctx::fiber&& sink) {
+                                      finishSwitch(nullptr, &launch.host);
+                                      thread.started = true;
                                       thread.sink = std::move(sink);
-                                      body();
-                                      thread.finished = true;
-                                      launch.block.exit();
-                                      launch.warps[i / kWarpSize].exit();
+                                      if (!launch.cancelled) {
+                                          try {
+                                              body();
+                                          } catch (...) {
+                                              // forced_unwind: this stack is left for good
+                                              startSwitch(nullptr, launch.host);
+                                              throw;
+                                          }
+                                          thread.finished = true;
+                                          launch.block.exit();
+                                          launch.warps[i / kWarpSize].exit();
+                                      }
+                                      startSwitch(nullptr, launch.host);
                                       return std::move(thread.sink);
                                   });
     }
@@ -207,18 +305,21 @@ void runBlock(Launch& launch, const uint3& blockIndex, dim3 grid, dim3 blockSize
                 (thread.waitingAt && thread.waitingAt->generation < thread.waitingFor))
                 continue;
             launch.current = &thread;
-            thread.fiber = std::move(thread.fiber).resume();
+            resumeThread(thread);
             launch.current = nullptr;
             moved = true;
             if (thread.finished)
                 ++finished;
-            if (!launch.error.empty())
+            if (!launch.error.empty()) {
+                unwindThreads(launch);
                 fail(describe(launch, blockIndex) + launch.error);
+            }
         }
         if (!moved) {
             unsigned atBlock = 0;
             for (const EmulatedThread& thread : launch.threads)
                 atBlock += !thread.finished && thread.waitingAt == &launch.block;
+            unwindThreads(launch);
             fail(describe(launch, blockIndex) + "threads wait at different barriers (" +
                  std::to_string(atBlock) + " at __syncthreads, " +
                  std::to_string(count - finished - atBlock) + " at a warp shuffle, " +
