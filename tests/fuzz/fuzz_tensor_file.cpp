@@ -13,15 +13,32 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <vector>
 
 namespace {
+
 volatile float sink; // keeps the reads of the last values
+
+/// Whether DATA holds a zip local header ("PK\3\4") with a name and an extra field of 0 bytes:
+/// known finding zip-empty-member-name (tests/fuzz/findings/README.md), which the target steps
+/// around while fuzzing.
+bool hasEmptyLocalName(const std::uint8_t* data, std::size_t size) {
+    static constexpr std::uint8_t kLocal[4] = {'P', 'K', 3, 4};
+    for (std::size_t i = 0; i + 30 <= size; ++i)
+        if (std::memcmp(data + i, kLocal, 4) == 0 && (data[i + 26] | data[i + 27]) == 0 &&
+            (data[i + 28] | data[i + 29]) == 0)
+            return true;
+    return false;
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static const fuzzsupport::MemoryFile file("fuzz.dump");
+    if (fuzzsupport::lenient() && hasEmptyLocalName(data, size))
+        return 0;
     file.assign(data, size);
     try {
         const std::shared_ptr<const attnsteer::TensorFile> dump =
