@@ -92,19 +92,15 @@ Engine::Engine(QObject* parent)
                    }
                    if (dataJob_.isRunning())
                        return; // a newer scenario is on its way
-                   const bool newDump =
-                       (*outcome.value)->scenario.hasWorkloadFile() &&
-                       (!dataSet_ ||
-                        dataSet_->scenario.logitsPath != (*outcome.value)->scenario.logitsPath ||
-                        dataSet_->scenario.attentionPath !=
-                            (*outcome.value)->scenario.attentionPath);
                    dataSet_ = std::move(*outcome.value);
                    const Workload& workload = *dataSet_->workload;
                    head_ = std::clamp(head_, 0, workload.headsPerLayer() - 1);
                    // A new dump opens on its last query row: in a causal model the token that
-                   // sees the whole prompt (and the image), where row 0 sees only itself.
-                   query_ = newDump ? workload.queries() - 1
-                                    : std::clamp(query_, 0, workload.queries() - 1);
+                   // sees the whole prompt (and the image), where row 0 sees only itself;
+                   // unless a row was chosen while it loaded.
+                   query_ = openOnLastQuery_ ? workload.queries() - 1
+                                             : std::clamp(query_, 0, workload.queries() - 1);
+                   openOnLastQuery_ = false;
                    emit workloadReady();
                    requestEvaluation(true);
                    requestSweepAfterEvaluation();
@@ -203,6 +199,8 @@ void Engine::setScenario(const Scenario& scenario) {
 void Engine::setView(int head, int query) {
     if (head == head_ && query == query_)
         return;
+    if (query != query_)
+        openOnLastQuery_ = false; // a row chosen while a dump loads wins over its default
     head_ = std::max(head, 0), query_ = std::max(query, 0);
     if (dataSet_) {
         head_ = std::min(head_, dataSet_->workload->headsPerLayer() - 1);
@@ -329,6 +327,10 @@ EvaluationRequest Engine::currentRequest() const {
 void Engine::requestDataSet(bool reread) {
     const Scenario scenario = scenario_;
     const std::shared_ptr<const DataSet> previous = dataSet_;
+    if (scenario.hasWorkloadFile() &&
+        (!previous || previous->scenario.logitsPath != scenario.logitsPath ||
+         previous->scenario.attentionPath != scenario.attentionPath))
+        openOnLastQuery_ = true;
     const std::uint64_t epoch = nextEpoch_++;
     emit workloadStarted();
     dataJob_.request([scenario, previous, epoch, reread](const JobControl&) {

@@ -212,6 +212,7 @@ class Engine : public QObject {
 
     Scenario scenario_;
     int head_ = 0, query_ = 0;
+    bool openOnLastQuery_ = false; ///< the data set on its way is a new dump: show its last row
     double sweepLambdaMax_ = 1.0;
     int sweepPoints_ = 64, sweepSeeds_ = 3;
     bool started_ = false;

@@ -202,7 +202,8 @@ std::vector<ZipMember> readZipDirectory(const PosixFile& file) {
         std::uint64_t localCompressed = le(local + 18, 4), localSize = le(local + 22, 4);
         const bool sizesFollow = (le(local + 6, 2) & 8u) != 0;
         if (localNameSize != nameSize ||
-            std::memcmp(localRest.data(), member.name.data(), nameSize) != 0 ||
+            (nameSize > 0 && // an empty name: no memcmp of a null pointer (found by fuzzing)
+             std::memcmp(localRest.data(), member.name.data(), nameSize) != 0) ||
             le(local + 8, 2) != member.method ||
             !readZip64Extra(localRest.data() + localNameSize, localExtraSize,
                             {&localSize, &localCompressed}) ||
