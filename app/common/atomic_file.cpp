@@ -51,13 +51,15 @@ class Temporary {
         }
         path_ = pattern.toStdString();
         ::fchmod(fd_, 0644);
+        char* copy = ::strdup(path_.c_str()); // one copy, owned by the slot it lands in
         for (auto& slot : temporarySlots) {
             char* expected = nullptr;
-            if (slot.compare_exchange_strong(expected, ::strdup(path_.c_str()))) {
+            if (slot.compare_exchange_strong(expected, copy)) {
                 slot_ = &slot;
-                break;
+                return;
             }
         }
+        std::free(copy); // every slot taken: this one is not removed on a signal
     }
     ~Temporary() {
         closeFile();
