@@ -732,11 +732,39 @@ void TestCore::steeredHeadsRule() {
     const auto s = defaultSaliency(96, 0);
     SteeringParams params;
     for (int head = 0; head < 3; ++head)
-        QVERIFY(isHeadSteered(params, head));
+        QVERIFY(isUnitSteered(workload, params, head));
     QCOMPARE(checkSteeringInputs(workload, s, {}, params), (std::vector<unsigned char>{1, 1, 1}));
     params.steeredHeads = {2, 0, 2};
-    QVERIFY(isHeadSteered(params, 0) && !isHeadSteered(params, 1) && isHeadSteered(params, 2));
+    QVERIFY(isUnitSteered(workload, params, 0) && !isUnitSteered(workload, params, 1) &&
+            isUnitSteered(workload, params, 2));
     QCOMPARE(checkSteeringInputs(workload, s, {}, params), (std::vector<unsigned char>{1, 0, 1}));
+    // A head of one layer: steered there only, beside a head steered in every layer. Units are
+    // layer-major, so 3 layers x 2 heads: unit = layer * 2 + head.
+    const Workload layered = Workload::fromValues(2, 1, 4, std::vector<float>(3 * 2 * 4, 0.0f),
+                                                  WorkloadSource::FileLogits, "memory", 3);
+    const std::vector<double> flat(4, 0.5);
+    params.steeredHeads = {0};
+    params.steeredLayerHeads = {{2, 1}};
+    QCOMPARE(checkSteeringInputs(layered, flat, {}, params),
+             (std::vector<unsigned char>{1, 0, 1, 0, 1, 1}));
+    // Selected layers keep their source's numbers: layer 2 alone is unit 0..1.
+    const std::vector<int> lastLayer{2};
+    QCOMPARE(checkSteeringInputs(layered.selectLayers(lastLayer), flat, {}, params),
+             (std::vector<unsigned char>{1, 1}));
+    params.steeredLayerHeads = {{3, 0}};
+    QCOMPARE(errorOf([&] { checkSteeringInputs(layered, flat, {}, params); }),
+             QString("--steer-heads: layer 3 is out of range 0..2"));
+    params.steeredLayerHeads = {{1, 2}};
+    QCOMPARE(errorOf([&] { checkSteeringInputs(layered, flat, {}, params); }),
+             QString("--steer-heads: head 2 is out of range 0..1"));
+    params.steeredLayerHeads.clear();
+    params.gateEntropy = 1.5;
+    QCOMPARE(errorOf([&] { checkSteeringInputs(layered, flat, {}, params); }),
+             QString("--gate-entropy: must be a number in 0..1"));
+    params.gateEntropy = 0;
+    params.steeredQueries = {1, 0};
+    QCOMPARE(errorOf([&] { checkSteeringInputs(layered, flat, {}, params); }),
+             QString("--gate: has 2 values, expected 1 (queries)"));
 }
 
 void TestCore::steeringRowMath() {
@@ -778,21 +806,26 @@ void TestCore::steeringRowMath() {
                 if (e > 0)
                     s1 += e * w, s2 += e * x * w, s3 += e * w * shifted;
             }
-            double entropy = 0, kl = 0, entropyFromA = 0, klFromA = 0;
-            QVERIFY(steering::metricsFromSums(sums, lambda, s1, s2, s3, entropy, kl));
-            steering::steeredRowMetrics(a.data(), logA.data(), s.data(), a.size(), lambda, eps,
-                                        scratch.data(), entropyFromA, klFromA);
-            COMPARE_RELATIVE(entropy, entropyFromA, 1e-12);
-            COMPARE_RELATIVE(kl, klFromA, 1e-10);
-            QVERIFY(klFromA > 0);
+            steering::SteeredMetrics fromSums;
+            QVERIFY(steering::metricsFromSums(sums, lambda, s1, s2, s3, fromSums));
+            const steering::SteeredMetrics fromA = steering::steeredRowMetrics(
+                a.data(), logA.data(), s.data(), sMax, a.size(), lambda, eps, scratch.data());
+            COMPARE_RELATIVE(fromSums.entropy, fromA.entropy, 1e-12);
+            COMPARE_RELATIVE(fromSums.kl, fromA.kl, 1e-10);
+            QVERIFY(fromA.kl > 0);
+            // sum A' s from the sums and straight from A, against the reference's A'.
+            double expectation = 0;
+            for (std::size_t k = 0; k < a.size(); ++k)
+                expectation += expected[k] * s[k];
+            COMPARE_RELATIVE(fromSums.expectationShifted + sMax, expectation, 1e-12);
+            COMPARE_RELATIVE(fromA.expectationShifted + sMax, expectation, 1e-12);
             // An S1 beyond double's range is refused, the outputs untouched.
-            double untouched = 7, alsoUntouched = 7;
-            QVERIFY(
-                !steering::metricsFromSums(sums, lambda, 1e-300, s2, s3, untouched, alsoUntouched));
-            QVERIFY(!steering::metricsFromSums(sums, lambda, INFINITY, s2, s3, untouched,
-                                               alsoUntouched));
-            QCOMPARE(untouched, 7.0);
-            QCOMPARE(alsoUntouched, 7.0);
+            steering::SteeredMetrics untouched{7, 7, 7};
+            QVERIFY(!steering::metricsFromSums(sums, lambda, 1e-300, s2, s3, untouched));
+            QVERIFY(!steering::metricsFromSums(sums, lambda, INFINITY, s2, s3, untouched));
+            QCOMPARE(untouched.entropy, 7.0);
+            QCOMPARE(untouched.kl, 7.0);
+            QCOMPARE(untouched.expectationShifted, 7.0);
         }
 }
 

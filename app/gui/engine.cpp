@@ -475,7 +475,7 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = isHeadSteered(params, request.head);
+        const bool headSteered = isUnitSteered(workload, params, workload.unitOf(0, request.head));
         result.queryMeanOriginal = head.queryMean;
         if (steered) {
             result.matrixSteered = steered;

@@ -21,7 +21,7 @@ std::vector<double> headMatrix(const Workload& workload, std::span<const double>
                                const SteeringParams& params, int unit, int queries, bool difference,
                                const std::atomic<bool>* cancel) {
     const std::size_t keys = std::size_t(workload.keys());
-    const bool steered = isHeadSteered(params, workload.headOfUnit(unit));
+    const bool steered = isUnitSteered(workload, params, unit);
     std::vector<double> matrix(std::size_t(queries) * keys);
     std::vector<double> original(keys);
     for (int q = 0; q < queries; ++q) {

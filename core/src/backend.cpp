@@ -4,13 +4,36 @@
 #include "attnsteer/errors.h"
 #include "attnsteer/steering.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 namespace attnsteer {
 
-bool isHeadSteered(const SteeringParams& params, int head) {
-    return steering::isHeadSteered(params.steeredHeads.data(), params.steeredHeads.size(), head);
+bool isUnitSteered(const Workload& workload, const SteeringParams& params, int unit) {
+    const int head = workload.headOfUnit(unit);
+    if (params.steeredHeads.empty() && params.steeredLayerHeads.empty())
+        return true;
+    const LayerHead mine{workload.sourceLayer(workload.layerOfUnit(unit)), head};
+    return std::ranges::find(params.steeredHeads, head) != params.steeredHeads.end() ||
+           std::ranges::find(params.steeredLayerHeads, mine) != params.steeredLayerHeads.end();
+}
+
+double gateNats(const SteeringParams& params, int keys) {
+    return params.gateEntropy > 0 ? params.gateEntropy * std::log(double(keys)) : -INFINITY;
+}
+
+bool isRowSteered(const SteeringParams& params, bool headSteered, int query,
+                  std::span<const double> attention) {
+    const bool queryAllowed =
+        params.steeredQueries.empty() || params.steeredQueries[std::size_t(query)] != 0;
+    if (!headSteered || !queryAllowed || params.gateEntropy <= 0)
+        return headSteered && queryAllowed;
+    double entropy = 0;
+    for (double a : attention)
+        if (a > 0)
+            entropy -= a * std::log(a);
+    return steering::isRowSteered(true, true, entropy, gateNats(params, int(attention.size())));
 }
 
 void checkSteeredHeads(std::span<const int> steeredHeads, int heads) {
@@ -45,10 +68,23 @@ std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
         else if (std::abs(lambda) > kMaxLambda)
             throw settingError("lambda", "must be between -1e6 and 1e6");
     checkSteeredHeads(params.steeredHeads, workload.headsPerLayer());
-    // One flag per backend head (layer x head): the listed heads are steered in every layer.
+    for (const LayerHead& one : params.steeredLayerHeads) {
+        if (one.layer < 0 || one.layer >= workload.sourceLayers())
+            throw settingError("steer-heads", "layer " + std::to_string(one.layer) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(workload.sourceLayers() - 1));
+        checkSteeredHeads(std::span(&one.head, 1), workload.headsPerLayer());
+    }
+    if (!(params.gateEntropy >= 0 && params.gateEntropy <= 1))
+        throw settingError("gate-entropy", "must be a number in 0..1");
+    if (!params.steeredQueries.empty() &&
+        params.steeredQueries.size() != std::size_t(workload.queries()))
+        throw settingError("gate", "has " + std::to_string(params.steeredQueries.size()) +
+                                       " values, expected " + std::to_string(workload.queries()) +
+                                       " (queries)");
     std::vector<unsigned char> steered(std::size_t(workload.heads()));
     for (int unit = 0; unit < workload.heads(); ++unit)
-        steered[std::size_t(unit)] = isHeadSteered(params, workload.headOfUnit(unit)) ? 1 : 0;
+        steered[std::size_t(unit)] = isUnitSteered(workload, params, unit) ? 1 : 0;
     return steered;
 }
 

@@ -180,16 +180,44 @@ void forEachPiece(const Pieces& pieces, int threads, const RunControl& control,
         control.onProgress(1.0);
 }
 
-/// What the passes produce: per piece the sums over its rows, in row order, of H(A) and, per
-/// lambda (L per piece), of H(A') and KL(A||A').
+/// What the passes produce: per piece the sums over its rows, in row order, of H(A), sum A s and
+/// the rows steered, and per lambda (L per piece) of H(A'), KL(A||A') and sum A' s.
 struct PieceSums {
     std::size_t lambdaCount;
-    std::vector<double> entropyOriginal, entropySteered, kl;
+    std::vector<double> entropyOriginal, expectationOriginal, rowsSteered;
+    std::vector<double> entropySteered, kl, expectationSteered;
     PieceSums(std::size_t pieces, std::size_t lambdas)
-        : lambdaCount(lambdas), entropyOriginal(pieces), entropySteered(pieces * lambdas),
-          kl(pieces * lambdas) {}
+        : lambdaCount(lambdas), entropyOriginal(pieces), expectationOriginal(pieces),
+          rowsSteered(pieces), entropySteered(pieces * lambdas), kl(pieces * lambdas),
+          expectationSteered(pieces * lambdas) {}
     double* steeredOf(std::size_t piece) { return entropySteered.data() + piece * lambdaCount; }
     double* klOf(std::size_t piece) { return kl.data() + piece * lambdaCount; }
+    double* expectationOf(std::size_t piece) {
+        return expectationSteered.data() + piece * lambdaCount;
+    }
+};
+
+/// Which rows get the bias (steering::isRowSteered) and the saliency's maximum, for the passes.
+struct RowGate {
+    const std::vector<unsigned char>& steeredUnits; ///< per backend head
+    std::span<const unsigned char> steeredQueries;  ///< per query, or empty = every query
+    double gateNats;
+    std::size_t queries;
+    double maxSaliency;
+    bool rowSteered(std::size_t row, const steering::RowSums& sums) const {
+        const std::size_t query = row % queries;
+        return steering::isRowSteered(steeredUnits[row / queries] != 0,
+                                      steeredQueries.empty() || steeredQueries[query] != 0,
+                                      sums.entropy, gateNats);
+    }
+};
+
+/// Running sums of a piece's rows at one lambda.
+struct LambdaSums {
+    double entropy = 0, kl = 0, expectation = 0;
+    void add(const steering::SteeredMetrics& row, double maxSaliency) {
+        entropy += row.entropy, kl += row.kl, expectation += row.expectationShifted + maxSaliency;
+    }
 };
 
 /// Doubles in memory the kernel may back with 2 MiB pages. The moment tables are written once per
@@ -264,14 +292,13 @@ class CpuBackend final : public Backend {
     /// The moments path for PLAN's moments lambdas into OUT; false where some S1 underflowed
     /// (those lambdas then need the exact pass).
     bool momentsPass(const Moments& cached, const chebyshev::LambdaPlan& plan,
-                     std::span<const double> lambdas, const std::vector<unsigned char>& steered,
-                     const Pieces& pieces, const RunControl& control, PieceSums& out);
+                     std::span<const double> lambdas, const RowGate& gate, const Pieces& pieces,
+                     const RunControl& control, PieceSums& out);
     /// The exact pass for the lambdas at COLUMNS of LAMBDAS into OUT.
     void exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
                    const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
-                   const std::vector<std::size_t>& columns,
-                   const std::vector<unsigned char>& steered, double eps, const Pieces& pieces,
-                   const RunControl& control, PieceSums& out);
+                   const std::vector<std::size_t>& columns, const RowGate& gate, double eps,
+                   const Pieces& pieces, const RunControl& control, PieceSums& out);
 
     /// Rows per block for WORKLOAD: the configured count, fewer for very long rows so that a
     /// thread's block buffers (about 40 bytes per value) stay within 32 MiB: one row of 4 million
@@ -341,40 +368,70 @@ struct Products {
     void takeLogs(Eigen::Index rows) {
         logS1.topRows(rows).array() = s1.topRows(rows).array().log();
     }
-    /// H(A') and KL of row I, lambda column C, as steering::metricsGivenLogS1.
+    /// The metrics of row I, lambda column C, as steering::metricsGivenLogS1.
     bool metrics(const steering::RowSums& sums, double lambda, Eigen::Index i, Eigen::Index c,
-                 double& entropy, double& kl) const {
+                 steering::SteeredMetrics& out) const {
         return steering::metricsGivenLogS1(sums, lambda, s1(i, c), logS1(i, c), s2(i, c), s3(i, c),
-                                           entropy, kl);
+                                           out);
     }
 };
 
+/// The lambda-free results of the rows FIRST .. FIRST + ROWS - 1 of PIECE into OUT (H(A), sum A s
+/// as unsteeredMetrics gives it, so that a row that keeps A' = A adds the same bits to both sums),
+/// and whether each row is steered into FLAGS. Returns how many are.
+std::size_t addOriginalSums(std::span<const steering::RowSums> sums, std::size_t firstRow,
+                            const RowGate& gate, std::size_t piece, PieceSums& out,
+                            unsigned char* flags) {
+    std::size_t steeredRows = 0;
+    for (std::size_t i = 0; i < sums.size(); ++i) {
+        out.entropyOriginal[piece] += sums[i].entropy;
+        out.expectationOriginal[piece] +=
+            steering::unsteeredMetrics(sums[i], gate.maxSaliency).expectationShifted +
+            gate.maxSaliency;
+        flags[i] = gate.rowSteered(firstRow + i, sums[i]) ? 1 : 0;
+        steeredRows += flags[i];
+    }
+    out.rowsSteered[piece] += double(steeredRows);
+    return steeredRows;
+}
+
+/// A piece none of whose rows is steered: A' = A for every lambda of COLUMNS.
+void copyOriginalSums(std::size_t piece, std::span<const std::size_t> columns, PieceSums& out) {
+    for (std::size_t l : columns) {
+        out.steeredOf(piece)[l] = out.entropyOriginal[piece];
+        out.klOf(piece)[l] = 0;
+        out.expectationOf(piece)[l] = out.expectationOriginal[piece];
+    }
+}
+
 bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan& plan,
-                             std::span<const double> lambdas,
-                             const std::vector<unsigned char>& steered, const Pieces& pieces,
-                             const RunControl& control, PieceSums& out) {
+                             std::span<const double> lambdas, const RowGate& gate,
+                             const Pieces& pieces, const RunControl& control, PieceSums& out) {
     const std::size_t count = plan.moments.size();
     const Eigen::Map<const Eigen::MatrixXd> fAll(plan.f.data(), kTerms, Eigen::Index(count));
     const Eigen::Map<const Eigen::MatrixXd> gAll(plan.g.data(), kTerms, Eigen::Index(count));
     const auto f = fAll.topRows(plan.terms), g = gAll.topRows(plan.terms);
     std::atomic<bool> underflow{false};
+    struct State {
+        Products products;
+        std::vector<unsigned char> flags;
+    };
     // No progress from this pass: it does not read the values and takes milliseconds.
     forEachPiece(
         pieces, threads_, RunControl{nullptr, control.cancel},
-        [&] { return Products(kPieceRows, count); },
-        [&](std::size_t piece, Products& products) {
+        [&] {
+            return State{Products(kPieceRows, count), std::vector<unsigned char>(kPieceRows)};
+        },
+        [&](std::size_t piece, State& state) {
+            Products& products = state.products;
             const std::size_t first = pieces.firstRow(piece);
             const auto rows = Eigen::Index(pieces.rows(piece));
-            const bool isSteered = steered[pieces.head(piece)];
-            double* entropy = out.steeredOf(piece);
-            double* kl = out.klOf(piece);
-            double original = 0;
-            for (Eigen::Index i = 0; i < rows; ++i)
-                original += cached.sums[first + std::size_t(i)].entropy;
-            out.entropyOriginal[piece] = original;
-            if (!isSteered) {
-                for (std::size_t l : plan.moments)
-                    entropy[l] = original, kl[l] = 0;
+            const std::span<const steering::RowSums> sums(cached.sums.data() + first,
+                                                          std::size_t(rows));
+            out.entropyOriginal[piece] = out.expectationOriginal[piece] = 0;
+            out.rowsSteered[piece] = 0;
+            if (addOriginalSums(sums, first, gate, piece, out, state.flags.data()) == 0) {
+                copyOriginalSums(piece, plan.moments, out);
                 return;
             }
             const auto m = cached.m.block(Eigen::Index(first), 0, rows, plan.terms);
@@ -386,15 +443,18 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
             // A lambda at a time down its column: the sums stay in registers.
             for (std::size_t c = 0; c < count; ++c) {
                 const std::size_t l = plan.moments[c];
-                double sumEntropy = 0, sumKl = 0;
+                LambdaSums total;
                 for (Eigen::Index i = 0; i < rows; ++i) {
-                    double h = 0, d = 0;
-                    if (!products.metrics(cached.sums[first + std::size_t(i)], lambdas[l], i,
-                                          Eigen::Index(c), h, d))
+                    const steering::RowSums& row = sums[std::size_t(i)];
+                    steering::SteeredMetrics one;
+                    if (!state.flags[std::size_t(i)])
+                        one = steering::unsteeredMetrics(row, gate.maxSaliency);
+                    else if (!products.metrics(row, lambdas[l], i, Eigen::Index(c), one))
                         underflow = true;
-                    sumEntropy += h, sumKl += d;
+                    total.add(one, gate.maxSaliency);
                 }
-                entropy[l] = sumEntropy, kl[l] = sumKl;
+                out.steeredOf(piece)[l] = total.entropy, out.klOf(piece)[l] = total.kl;
+                out.expectationOf(piece)[l] = total.expectation;
             }
         });
     return !underflow;
@@ -402,8 +462,7 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
 
 void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
                            const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
-                           const std::vector<std::size_t>& columns,
-                           const std::vector<unsigned char>& steered, double eps,
+                           const std::vector<std::size_t>& columns, const RowGate& gate, double eps,
                            const Pieces& pieces, const RunControl& control, PieceSums& out) {
     const Eigen::Index keys = shifted.size();
     const std::size_t blockRows = blockRowsFor(workload);
@@ -416,29 +475,34 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
     struct State {
         BlockBuffers buffers;
         Products products;
+        std::vector<unsigned char> flags;
+        std::vector<LambdaSums> totals;
     };
     forEachPiece(
         pieces, threads_, control,
         [&] {
-            return State{BlockBuffers(blockRows, keys), Products(blockRows, count)};
+            return State{BlockBuffers(blockRows, keys), Products(blockRows, count),
+                         std::vector<unsigned char>(blockRows), std::vector<LambdaSums>(count)};
         },
         [&](std::size_t piece, State& state) {
             BlockBuffers& buffers = state.buffers;
             Products& products = state.products;
-            const bool isSteered = steered[pieces.head(piece)];
-            double* entropy = out.steeredOf(piece);
-            double* kl = out.klOf(piece);
-            for (std::size_t l : columns)
-                entropy[l] = kl[l] = 0;
-            double original = 0;
+            std::fill(state.totals.begin(), state.totals.end(), LambdaSums{});
+            out.entropyOriginal[piece] = out.expectationOriginal[piece] = 0;
+            out.rowsSteered[piece] = 0;
             const std::size_t end = pieces.firstRow(piece) + pieces.rows(piece);
             for (std::size_t first = pieces.firstRow(piece); first < end; first += blockRows) {
                 const int rows = int(std::min(blockRows, end - first));
                 prepareBlock(workload, eps, shifted, first, rows, buffers);
-                for (int i = 0; i < rows; ++i)
-                    original += buffers.sums[std::size_t(i)].entropy;
-                if (!isSteered)
+                const std::span<const steering::RowSums> sums(buffers.sums.data(),
+                                                              std::size_t(rows));
+                if (addOriginalSums(sums, first, gate, piece, out, state.flags.data()) == 0) {
+                    for (LambdaSums& total : state.totals)
+                        for (const steering::RowSums& row : sums)
+                            total.add(steering::unsteeredMetrics(row, gate.maxSaliency),
+                                      gate.maxSaliency);
                     continue;
+                }
                 const auto e = buffers.e.topRows(rows);
                 if (count == 1) {
                     // One lambda (a one-off evaluation): matrix-vector products; the matrix
@@ -455,25 +519,32 @@ void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& salie
                 products.takeLogs(rows);
                 // A lambda at a time down its column, carrying on the piece's sums in row order.
                 for (std::size_t c = 0; c < count; ++c) {
-                    const std::size_t l = columns[c];
-                    double sumEntropy = entropy[l], sumKl = kl[l];
+                    const double lambda = lambdas[columns[c]];
+                    LambdaSums& total = state.totals[c];
                     for (int i = 0; i < rows; ++i) {
-                        double h = 0, d = 0;
-                        if (!products.metrics(buffers.sums[std::size_t(i)], lambdas[l], i,
-                                              Eigen::Index(c), h, d))
-                            steering::steeredRowMetrics(buffers.a.col(i).data(),
-                                                        buffers.logA.col(i).data(), saliency.data(),
-                                                        std::size_t(keys), lambdas[l], eps,
-                                                        buffers.x.data(), h, d);
-                        sumEntropy += h, sumKl += d;
+                        const steering::RowSums& row = sums[std::size_t(i)];
+                        steering::SteeredMetrics one;
+                        if (!state.flags[std::size_t(i)])
+                            one = steering::unsteeredMetrics(row, gate.maxSaliency);
+                        else if (!products.metrics(row, lambda, i, Eigen::Index(c), one))
+                            one = steering::steeredRowMetrics(
+                                buffers.a.col(i).data(), buffers.logA.col(i).data(),
+                                saliency.data(), gate.maxSaliency, std::size_t(keys), lambda, eps,
+                                buffers.x.data());
+                        total.add(one, gate.maxSaliency);
                     }
-                    entropy[l] = sumEntropy, kl[l] = sumKl;
                 }
             }
-            out.entropyOriginal[piece] = original;
-            if (!isSteered) // A' = A: H(A') = H(A), KL = 0
-                for (std::size_t l : columns)
-                    entropy[l] = original, kl[l] = 0;
+            if (out.rowsSteered[piece] == 0) { // the same bits as a piece of an unsteered head
+                copyOriginalSums(piece, columns, out);
+                return;
+            }
+            for (std::size_t c = 0; c < count; ++c) {
+                const std::size_t l = columns[c];
+                out.steeredOf(piece)[l] = state.totals[c].entropy;
+                out.klOf(piece)[l] = state.totals[c].kl;
+                out.expectationOf(piece)[l] = state.totals[c].expectation;
+            }
         });
 }
 
@@ -486,7 +557,10 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
 
     const Eigen::Map<const Eigen::ArrayXd> s(saliency.data(), workload.keys());
     const Eigen::ArrayXd saliencyArray = s;
-    const Eigen::ArrayXd shifted = s - s.maxCoeff();
+    const double maxSaliency = s.maxCoeff();
+    const Eigen::ArrayXd shifted = s - maxSaliency;
+    const RowGate gate{steered, params.steeredQueries, gateNats(params, workload.keys()),
+                       std::size_t(workload.queries()), maxSaliency};
     const std::size_t lambdaCount = lambdas.size();
     const Pieces pieces(workload);
     PieceSums sums(pieces.count(), lambdaCount);
@@ -507,31 +581,32 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     std::vector<std::size_t> exact = plan.exact;
     if (!plan.moments.empty()) {
         const auto held = moments(workload, saliency, shifted, params.eps, pieces, control);
-        if (!momentsPass(*held, plan, lambdas, steered, pieces, control, sums))
+        if (!momentsPass(*held, plan, lambdas, gate, pieces, control, sums))
             // Cannot happen within the series' range; stay exact regardless.
             exact.insert(exact.end(), plan.moments.begin(), plan.moments.end());
     }
     if (!exact.empty())
-        exactPass(workload, saliencyArray, shifted, lambdas, exact, steered, params.eps, pieces,
+        exactPass(workload, saliencyArray, shifted, lambdas, exact, gate, params.eps, pieces,
                   control, sums);
 
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
     // Per-head sums, the pieces of a head in order, then the shared summary.
-    const std::size_t heads = std::size_t(workload.heads());
-    std::vector<double> headOriginal(heads, 0.0), headSteered(heads * lambdaCount, 0.0),
-        headKl(heads * lambdaCount, 0.0);
+    HeadSums heads(std::size_t(workload.heads()), lambdaCount);
     for (std::size_t piece = 0; piece < pieces.count(); ++piece) {
         const std::size_t head = pieces.head(piece);
-        headOriginal[head] += sums.entropyOriginal[piece];
+        heads.entropyOriginal[head] += sums.entropyOriginal[piece];
+        heads.expectationOriginal[head] += sums.expectationOriginal[piece];
+        heads.rowsSteered[head] += sums.rowsSteered[piece];
         for (std::size_t l = 0; l < lambdaCount; ++l) {
-            headSteered[head * lambdaCount + l] += sums.steeredOf(piece)[l];
-            headKl[head * lambdaCount + l] += sums.klOf(piece)[l];
+            const std::size_t at = head * lambdaCount + l;
+            heads.entropySteered[at] += sums.steeredOf(piece)[l];
+            heads.kl[at] += sums.klOf(piece)[l];
+            heads.expectationSteered[at] += sums.expectationOf(piece)[l];
         }
     }
-    return metricsFromHeadSums(lambdas, headOriginal, headSteered, headKl, workload.queries(),
-                               name(), elapsedMs);
+    return metricsFromHeadSums(lambdas, heads, workload.queries(), name(), elapsedMs);
 }
 
 TokenRow CpuBackend::row(const Workload& workload, std::span<const double> saliency,
@@ -548,7 +623,7 @@ TokenRow CpuBackend::row(const Workload& workload, std::span<const double> salie
     result.original.resize(std::size_t(workload.keys()));
     workload.attentionRow(head, query, result.original);
     result.steered.resize(result.original.size());
-    if (!steered[std::size_t(head)])
+    if (!isRowSteered(params, steered[std::size_t(head)] != 0, query, result.original))
         result.steered = result.original;
     else
         steering::steeredRow(result.original.data(), saliency.data(), result.original.size(),

@@ -3,23 +3,45 @@
 namespace attnsteer {
 namespace {
 
-MetricSummary summarize(double entropyOriginal, double entropySteered, double kl, double rows) {
+/// Sums over rows (or over means, with ROWS their count) of every field of a summary.
+struct SummarySums {
+    double entropyOriginal = 0, entropySteered = 0, kl = 0, expectationOriginal = 0,
+           expectationSteered = 0, rowsSteered = 0;
+    SummarySums& operator+=(const SummarySums& other) {
+        entropyOriginal += other.entropyOriginal, entropySteered += other.entropySteered;
+        kl += other.kl, expectationOriginal += other.expectationOriginal;
+        expectationSteered += other.expectationSteered, rowsSteered += other.rowsSteered;
+        return *this;
+    }
+    static SummarySums of(const MetricSummary& s) {
+        return {s.entropyOriginal,
+                s.entropySteered,
+                s.kl,
+                s.saliencyExpectationOriginal,
+                s.saliencyExpectationSteered,
+                s.rowsSteeredFraction};
+    }
+};
+
+MetricSummary summarize(const SummarySums& sums, double rows) {
     MetricSummary summary;
-    summary.entropyOriginal = entropyOriginal / rows;
-    summary.entropySteered = entropySteered / rows;
-    summary.entropyReductionPct = (entropyOriginal - entropySteered) / entropyOriginal * 100.0;
-    summary.kl = kl / rows;
+    summary.entropyOriginal = sums.entropyOriginal / rows;
+    summary.entropySteered = sums.entropySteered / rows;
+    summary.entropyReductionPct =
+        (sums.entropyOriginal - sums.entropySteered) / sums.entropyOriginal * 100.0;
+    summary.kl = sums.kl / rows;
+    summary.saliencyExpectationOriginal = sums.expectationOriginal / rows;
+    summary.saliencyExpectationSteered = sums.expectationSteered / rows;
+    summary.rowsSteeredFraction = sums.rowsSteered / rows;
     return summary;
 }
 
 } // namespace
 
-std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
-                                         std::span<const double> entropyOriginal,
-                                         std::span<const double> entropySteered,
-                                         std::span<const double> kl, int queries,
-                                         const std::string& backend, double elapsedMs) {
-    const std::size_t heads = entropyOriginal.size(), lambdaCount = lambdas.size();
+std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas, const HeadSums& sums,
+                                         int queries, const std::string& backend,
+                                         double elapsedMs) {
+    const std::size_t heads = sums.entropyOriginal.size(), lambdaCount = lambdas.size();
     const double rows = double(heads) * queries;
     std::vector<Metrics> results(lambdaCount);
     for (std::size_t l = 0; l < lambdaCount; ++l) {
@@ -27,15 +49,19 @@ std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
         metrics.lambda = lambdas[l];
         metrics.backend = backend;
         metrics.elapsedMs = elapsedMs;
-        double totalOriginal = 0, totalSteered = 0, totalKl = 0;
+        SummarySums total;
         for (std::size_t head = 0; head < heads; ++head) {
-            const double original = entropyOriginal[head];
-            const double steered = entropySteered[head * lambdaCount + l];
-            const double divergence = kl[head * lambdaCount + l];
-            metrics.heads.push_back(summarize(original, steered, divergence, double(queries)));
-            totalOriginal += original, totalSteered += steered, totalKl += divergence;
+            const std::size_t at = head * lambdaCount + l;
+            const SummarySums one{sums.entropyOriginal[head],
+                                  sums.entropySteered[at],
+                                  sums.kl[at],
+                                  sums.expectationOriginal[head],
+                                  sums.expectationSteered[at],
+                                  sums.rowsSteered[head]};
+            metrics.heads.push_back(summarize(one, double(queries)));
+            total += one;
         }
-        metrics.total = summarize(totalOriginal, totalSteered, totalKl, rows);
+        metrics.total = summarize(total, rows);
     }
     return results;
 }
@@ -49,12 +75,10 @@ namespace {
 /// rows; the reduction is recomputed from the mean entropies, as for any mean over rows.
 MetricSummary meanOf(const std::vector<MetricSummary>& summaries, std::size_t first,
                      std::size_t stride, std::size_t count) {
-    double original = 0, steered = 0, kl = 0;
-    for (std::size_t i = 0; i < count; ++i) {
-        const MetricSummary& s = summaries[first + i * stride];
-        original += s.entropyOriginal, steered += s.entropySteered, kl += s.kl;
-    }
-    return summarize(original, steered, kl, double(count));
+    SummarySums sums;
+    for (std::size_t i = 0; i < count; ++i)
+        sums += SummarySums::of(summaries[first + i * stride]);
+    return summarize(sums, double(count));
 }
 
 } // namespace

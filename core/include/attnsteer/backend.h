@@ -14,12 +14,26 @@
 
 namespace attnsteer {
 
+/// A head of one layer; LAYER is an index into the source's layers (Workload::sourceLayer).
+struct LayerHead {
+    int layer = 0;
+    int head = 0;
+    auto operator<=>(const LayerHead&) const = default;
+};
+
 /// How the saliency s is applied:  A' = softmax(log(A + eps) + lambda * s), per row.
 struct SteeringParams {
     double lambda = 0.25;          ///< strength of the bias
     double eps = 1e-9;             ///< added to A before the log; 0 allowed (log 0 = -inf)
-    std::vector<int> steeredHeads; ///< heads (of a layer) that get the bias, in every layer;
-                                   ///< empty means all heads
+    std::vector<int> steeredHeads; ///< heads (of a layer) that get the bias, in every layer
+    std::vector<LayerHead> steeredLayerHeads; ///< heads that get it in their layer only; with
+                                              ///< steeredHeads empty too: every head
+    /// Uncertainty gating, tau in [0, 1]: a row gets the bias only where its normalized entropy
+    /// H(A) / log K is at least tau; the others keep A' = A. 0: every row.
+    double gateEntropy = 0;
+    /// Per query (Q flags, or empty = every query): 0 keeps that query's rows as they are, in
+    /// every head (the user's own uncertainty per query, thresholded).
+    std::vector<unsigned char> steeredQueries;
 };
 
 /// Progress and cancellation of long work. Both are optional.
@@ -60,9 +74,20 @@ class Backend {
                          const SteeringParams& params, int head, int query) = 0;
 };
 
-/// Whether HEAD gets the bias under PARAMS (steering::isHeadSteered): every head when no heads
-/// are listed. Does not check the list; checkSteeringInputs does.
-bool isHeadSteered(const SteeringParams& params, int head);
+/// Whether backend head UNIT of WORKLOAD (Workload::heads()) gets the bias under PARAMS: every
+/// head when no heads are listed; a head of steeredHeads in every layer, one of
+/// steeredLayerHeads in its layer. Does not check the lists; checkSteeringInputs does.
+bool isUnitSteered(const Workload& workload, const SteeringParams& params, int unit);
+
+/// Whether row QUERY of a head gets the bias under PARAMS, given whether the head is steered and
+/// the row's A (ATTENTION, K values): its query is not gated out and its H(A) passes the gate
+/// (steering::isRowSteered). A row that does not keeps A' = A.
+bool isRowSteered(const SteeringParams& params, bool headSteered, int query,
+                  std::span<const double> attention);
+
+/// H(A) in nats at or above which a row passes the entropy gate of PARAMS for rows of KEYS
+/// keys: tau log K, or -inf without a gate (so that rounding below 0 still passes).
+double gateNats(const SteeringParams& params, int keys);
 
 /// Throws InputError about "steer-heads" ("head 7 is out of range 0..3") for a steered head that
 /// a workload of HEADS heads does not have: the one rule checkSteeringInputs and the window's
@@ -77,10 +102,11 @@ inline constexpr double kMaxSaliency = 1e6; ///< |s| of the normalized saliency
 /// The checks every computation makes before steering, with the same one-line messages: SALIENCY
 /// has K finite values within +-kMaxSaliency, eps is in [0, kMaxEps], LAMBDAS are finite and
 /// within +-kMaxLambda, the steered heads exist
-/// ("--steer-heads: head 3 is out of range 0..2", against the heads of one layer). Returns a
-/// flag per backend head (Workload::heads(), layer-major): 1 where the head is steered; a listed
-/// head is steered in every layer. Throws InputError (about the setting "saliency", "eps", "lambda"
-/// or "steer-heads").
+/// ("--steer-heads: head 3 is out of range 0..2", against the heads of one layer; a layer
+/// against the source's layers), the gate is in [0, 1] and steeredQueries has Q flags or none.
+/// Returns a flag per backend head (Workload::heads(), layer-major): 1 where the head is
+/// steered (isUnitSteered). Throws InputError (about the setting "saliency", "eps", "lambda",
+/// "steer-heads", "gate-entropy" or "gate").
 std::vector<unsigned char> checkSteeringInputs(const Workload& workload,
                                                std::span<const double> saliency,
                                                std::span<const double> lambdas,

@@ -1,6 +1,7 @@
 #pragma once
 // What steering is measured by.
 
+#include <cstddef>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,12 +15,18 @@ namespace attnsteer {
 /// of double rounding holds. The backends sum in double and typically agree to ~1e-13.
 inline constexpr double kMetricsTolerance = 1e-6;
 
-/// Entropies are natural-log, averaged over rows, with 0 log 0 = 0.
+/// Entropies are natural-log, averaged over rows, with 0 log 0 = 0. s is the normalized saliency
+/// that steering adds.
 struct MetricSummary {
     double entropyOriginal = 0;     ///< mean_rows H(A),  H(P) = -sum_k P_k log P_k
     double entropySteered = 0;      ///< mean_rows H(A')
     double entropyReductionPct = 0; ///< (H(A) - H(A')) / H(A) * 100, of the means
     double kl = 0;                  ///< mean_rows KL(A || A') = sum_k A_k (log A_k - log A'_k)
+    double saliencyExpectationOriginal = 0; ///< mean_rows sum_k A_k s_k
+    double saliencyExpectationSteered = 0;  ///< mean_rows sum_k A'_k s_k
+    /// Rows that got the bias / rows: 0 for an unsteered head, below 1 where uncertainty gating
+    /// (SteeringParams::gateEntropy, steeredQueries) left rows as they were.
+    double rowsSteeredFraction = 0;
 };
 
 /// Metrics of one lambda: over all rows, and per head.
@@ -31,15 +38,23 @@ struct Metrics {
     std::string backend;              ///< "cpu", "cuda"
 };
 
-/// Metrics of every lambda from per-head sums over rows, as the backends produce them:
-/// ENTROPY_ORIGINAL[h] = sum over the QUERIES rows of head h of H(A); ENTROPY_STEERED[h * L + l]
-/// and KL[h * L + l] likewise for lambda l. Means are sums / rows; the totals add the heads in
-/// order, so the result does not depend on how the rows were shared out.
-std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas,
-                                         std::span<const double> entropyOriginal,
-                                         std::span<const double> entropySteered,
-                                         std::span<const double> kl, int queries,
-                                         const std::string& backend, double elapsedMs);
+/// Per-head sums over the rows of each head, as the backends produce them: for head h,
+/// ENTROPY_ORIGINAL[h] = sum over its rows of H(A), EXPECTATION_ORIGINAL[h] of sum_k A_k s_k,
+/// ROWS_STEERED[h] the rows that got the bias; for lambda l, [h * L + l] of H(A'), KL(A||A') and
+/// sum_k A'_k s_k.
+struct HeadSums {
+    std::vector<double> entropyOriginal, expectationOriginal, rowsSteered;
+    std::vector<double> entropySteered, kl, expectationSteered;
+    HeadSums(std::size_t heads, std::size_t lambdas)
+        : entropyOriginal(heads), expectationOriginal(heads), rowsSteered(heads),
+          entropySteered(heads * lambdas), kl(heads * lambdas),
+          expectationSteered(heads * lambdas) {}
+};
+
+/// Metrics of every lambda from SUMS over QUERIES rows per head. Means are sums / rows; the
+/// totals add the heads in order, so the result does not depend on how the rows were shared out.
+std::vector<Metrics> metricsFromHeadSums(std::span<const double> lambdas, const HeadSums& sums,
+                                         int queries, const std::string& backend, double elapsedMs);
 
 /// Metrics of a workload of several layers, whose backend heads are LAYERS x HEADS_PER_LAYER,
 /// layer-major (Workload::heads()).

@@ -7,6 +7,7 @@
 //   A'_k      = E_k w_k / S1,                    S1 = sum_k E_k w_k
 //   H(A')     = log S1 - (S2 + lambda S3) / S1,  S2 = sum_k E_k x_k w_k,  S3 = sum_k E_k w_k s~_k
 //   KL(A||A') = sum A log A - sum A x - lambda sum A s~ + (sum A) log S1
+//   sum A' s  = S3 / S1 + max s          (the saliency expectation, free from the same sums)
 // The shift by max s cancels in A' and keeps w from overflowing at large lambda; the lambda-free
 // sums (H(A), sum A x, sum A s~, sum A) are computed once per row. So a row needs only three dot
 // products per lambda (S1, S2, S3), which the backends get either from per-row Chebyshev moments
@@ -69,6 +70,21 @@ struct RowSums {
     double sumA = 0;        ///< sum A (1 up to rounding for softmax rows)
 };
 
+/// What a row's metrics at one lambda are made of.
+struct SteeredMetrics {
+    double entropy = 0;            ///< H(A')
+    double kl = 0;                 ///< KL(A||A')
+    double expectationShifted = 0; ///< sum A' s~ (+ max s: the saliency expectation sum A' s)
+};
+
+/// The metrics of a row that keeps A' = A (its head unsteered or its row gated out), for a
+/// saliency of maximum MAX_SALIENCY: expectationShifted + max s = sum A s also where the stored
+/// probabilities sum to 1 only within their tolerance.
+ATTNSTEER_HOST_DEVICE inline SteeredMetrics unsteeredMetrics(const RowSums& sums,
+                                                             double maxSaliency) {
+    return {sums.entropy, 0.0, sums.sumAShifted + (sums.sumA - 1.0) * maxSaliency};
+}
+
 /// Whether S1 leaves log S1 its digits: false where it underflowed (<= kUnderflow), overflowed
 /// or is not a number, and the row then needs steeredRowMetrics.
 ATTNSTEER_HOST_DEVICE inline bool usableS1(double s1) {
@@ -76,23 +92,23 @@ ATTNSTEER_HOST_DEVICE inline bool usableS1(double s1) {
 }
 
 /// metricsFromSums with LOG_S1 = log S1 given, for a caller that takes the logarithms of many S1
-/// at once (the CPU, vectorized). False (outputs untouched) where !usableS1(S1).
+/// at once (the CPU, vectorized). False (OUT untouched) where !usableS1(S1).
 ATTNSTEER_HOST_DEVICE inline bool metricsGivenLogS1(const RowSums& sums, double lambda, double s1,
                                                     double logS1, double s2, double s3,
-                                                    double& entropy, double& kl) {
+                                                    SteeredMetrics& out) {
     if (!usableS1(s1))
         return false;
-    entropy = logS1 - (s2 + lambda * s3) / s1;
-    kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
+    out.entropy = logS1 - (s2 + lambda * s3) / s1;
+    out.kl = -sums.entropy - sums.sumAx - lambda * sums.sumAShifted + sums.sumA * logS1;
+    out.expectationShifted = s3 / s1;
     return true;
 }
 
-/// H(A') and KL(A||A') of a row at LAMBDA from its three sums. False (outputs untouched) where
-/// S1 underflowed or overflowed: the row then needs steeredRowMetrics.
+/// H(A'), KL(A||A') and sum A' s~ of a row at LAMBDA from its three sums. False (OUT untouched)
+/// where S1 underflowed or overflowed: the row then needs steeredRowMetrics.
 ATTNSTEER_HOST_DEVICE inline bool metricsFromSums(const RowSums& sums, double lambda, double s1,
-                                                  double s2, double s3, double& entropy,
-                                                  double& kl) {
-    return usableS1(s1) && metricsGivenLogS1(sums, lambda, s1, std::log(s1), s2, s3, entropy, kl);
+                                                  double s2, double s3, SteeredMetrics& out) {
+    return usableS1(s1) && metricsGivenLogS1(sums, lambda, s1, std::log(s1), s2, s3, out);
 }
 
 /// The steered logits z_k = steeredLogit of a row of K keys into OUT; returns their maximum, the
@@ -150,33 +166,37 @@ ATTNSTEER_HOST_DEVICE inline double steerShiftedLogs(const double* logShifted,
     return softmaxInPlace(out, keys, top);
 }
 
-/// What key k adds to H(A') = -sum_{A'>0} A' log A' and KL(A||A') = sum_{A>0} A (log A - log A'),
-/// given A_k, log A_k, A'_k and log A'_k (taken as z_k - log sum e^z, which stays finite where
-/// A'_k underflows to 0 and A_k > 0 still weighs it).
+/// What key k adds to H(A') = -sum_{A'>0} A' log A', KL(A||A') = sum_{A>0} A (log A - log A')
+/// and sum A' s~, given A_k, log A_k, A'_k, log A'_k (taken as z_k - log sum e^z, which stays
+/// finite where A'_k underflows to 0 and A_k > 0 still weighs it) and s~_k.
 ATTNSTEER_HOST_DEVICE inline void addSteeredTerms(double a, double logA, double steered,
-                                                  double logSteered, double& entropy, double& kl) {
+                                                  double logSteered, double shiftedSaliency,
+                                                  SteeredMetrics& out) {
     if (steered > 0)
-        entropy -= steered * logSteered;
+        out.entropy -= steered * logSteered;
     if (a > 0)
-        kl += a * (logA - logSteered);
+        out.kl += a * (logA - logSteered);
+    out.expectationShifted += steered * shiftedSaliency;
 }
 
-/// H(A') and KL(A||A') of one row straight from A (ATTENTION) and log A (LOG_ATTENTION, -inf at
-/// zeros), with the row's own shift: the fallback where metricsFromSums refuses S1. SCRATCH holds
-/// K doubles. Host only: the CUDA fallback kernel shares the keys of a row among threads and
-/// calls steeredLogit and addSteeredTerms per key.
-inline void steeredRowMetrics(const double* attention, const double* logAttention,
-                              const double* saliency, std::size_t keys, double lambda, double eps,
-                              double* scratch, double& entropy, double& kl) {
+/// The metrics of one row straight from A (ATTENTION) and log A (LOG_ATTENTION, -inf at zeros),
+/// with the row's own shift: the fallback where metricsFromSums refuses S1. SALIENCY is s,
+/// MAX_SALIENCY its maximum; SCRATCH holds K doubles. Host only: the CUDA fallback kernel shares
+/// the keys of a row among threads and calls steeredLogit and addSteeredTerms per key.
+inline SteeredMetrics steeredRowMetrics(const double* attention, const double* logAttention,
+                                        const double* saliency, double maxSaliency,
+                                        std::size_t keys, double lambda, double eps,
+                                        double* scratch) {
     const double top = steeredLogits(attention, saliency, keys, lambda, eps, scratch);
     double sum = 0;
     for (std::size_t k = 0; k < keys; ++k)
         sum += std::exp(scratch[k] - top);
     const double logNormalizer = std::log(sum) + top;
-    entropy = 0, kl = 0;
+    SteeredMetrics out;
     for (std::size_t k = 0; k < keys; ++k)
         addSteeredTerms(attention[k], logAttention[k], std::exp(scratch[k] - top) / sum,
-                        scratch[k] - logNormalizer, entropy, kl);
+                        scratch[k] - logNormalizer, saliency[k] - maxSaliency, out);
+    return out;
 }
 
 /// A' - A of one row, in place on OUT as steeredRow leaves it.
@@ -186,15 +206,12 @@ ATTNSTEER_HOST_DEVICE inline void subtractOriginal(const double* attention, std:
         out[k] -= attention[k];
 }
 
-/// Whether HEAD gets the bias, given the steered heads (COUNT indices; none means every head).
-ATTNSTEER_HOST_DEVICE inline bool isHeadSteered(const int* steeredHeads, std::size_t count,
-                                                int head) {
-    if (count == 0)
-        return true;
-    for (std::size_t i = 0; i < count; ++i)
-        if (steeredHeads[i] == head)
-            return true;
-    return false;
+/// Whether a row gets the bias: its head is steered, its query is not gated out, and its H(A)
+/// is at least GATE_NATS (the uncertainty gate tau log K; -inf without one). A row that does not
+/// keeps A' = A: H(A') = H(A), KL = 0, sum A' s = sum A s.
+ATTNSTEER_HOST_DEVICE inline bool isRowSteered(bool headSteered, bool queryAllowed, double entropy,
+                                               double gateNats) {
+    return headSteered && queryAllowed && entropy >= gateNats;
 }
 
 } // namespace attnsteer::steering
