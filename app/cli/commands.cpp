@@ -4,6 +4,7 @@
 
 #include "atomic_file.h"
 #include "export_plots.h"
+#include "profile_csv.h"
 #include "scenario_plot_data.h"
 #include "sweep_csv.h"
 
@@ -11,6 +12,8 @@
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/option_values.h"
+#include "attnsteer/profile.h"
 
 #include <QByteArray>
 #include <QDir>
@@ -23,9 +26,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <random>
+#include <span>
 #include <system_error>
 #if __has_include(<unistd.h>)
 #include <fcntl.h>
@@ -149,17 +155,34 @@ std::unique_ptr<Backend> chooseBackend(const CliOptions& options, Messages& mess
                                              });
 }
 
-QString headsText(const std::vector<int>& heads) {
-    if (heads.empty())
-        return QStringLiteral("all");
+QString headsText(const SteeringParams& params) {
+    return QString::fromStdString(steeredHeadsText(params.steeredHeads, params.steeredLayerHeads));
+}
+
+/// "none", "normalized entropy >= 0.5", "--gate FILE >= 2", or both.
+QString gateText(const Scenario& scenario) {
     QStringList parts;
-    for (int head : heads)
-        parts << QString::number(head);
-    return parts.join(QLatin1Char(','));
+    if (scenario.params.gateEntropy > 0)
+        parts << QStringLiteral("normalized entropy >= %1").arg(scenario.params.gateEntropy);
+    if (!scenario.gatePath.empty())
+        parts << QStringLiteral("%1 >= %2")
+                     .arg(QString::fromStdString(scenario.gatePath))
+                     .arg(scenario.gateThreshold);
+    return parts.isEmpty() ? QStringLiteral("none") : parts.join(QStringLiteral(", "));
+}
+
+/// Whether the grounding metrics mean anything for PREPARED: a vision span or a target.
+bool wantsGrounding(const PreparedScenario& prepared) {
+    return prepared.grounding.hasVisionSpan() || prepared.grounding.hasTarget();
+}
+
+/// "0.4812" or "n/a".
+QString available(double value) {
+    return std::isnan(value) ? QStringLiteral("n/a") : QString::number(value, 'g', 6);
 }
 
 QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
-                    const Metrics& metrics) {
+                    const Metrics& metrics, const Grounding* grounding) {
     const Workload& workload = prepared.workload;
     const SteeringParams& params = options.scenario.params;
     const QString source =
@@ -182,7 +205,7 @@ QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
                       .arg(workload.queries())
                       .arg(workload.keys());
     const LayeredMetrics split = splitLayers(metrics, workload.layers(), workload.headsPerLayer());
-    QString text = aligned({
+    std::vector<std::pair<QString, QString>> lines = {
         {QStringLiteral("workload"), shape + QStringLiteral(", ") + source},
         {QStringLiteral("saliency"),
          QStringLiteral("%1, normalized %2")
@@ -190,14 +213,36 @@ QString metricsText(const CliOptions& options, const PreparedScenario& prepared,
                   QString::fromLatin1(normalizationName(options.scenario.normalization)))},
         {QStringLiteral("lambda"), number(params.lambda)},
         {QStringLiteral("eps"), number(params.eps)},
-        {QStringLiteral("steered heads"), headsText(params.steeredHeads)},
+        {QStringLiteral("steered heads"), headsText(params)},
+        {QStringLiteral("gate"), gateText(options.scenario)},
         {QStringLiteral("entropy original"), number(metrics.total.entropyOriginal)},
         {QStringLiteral("entropy steered"), number(metrics.total.entropySteered)},
         {QStringLiteral("entropy reduction"), number(metrics.total.entropyReductionPct) + " %"},
         {QStringLiteral("KL"), number(metrics.total.kl)},
-        {QStringLiteral("backend"), QString::fromStdString(metrics.backend)},
-        {QStringLiteral("elapsed"), QString::number(metrics.elapsedMs, 'f', 1) + " ms"},
-    });
+        {QStringLiteral("sum A s"), number(metrics.total.saliencyExpectationOriginal)},
+        {QStringLiteral("sum A' s"), number(metrics.total.saliencyExpectationSteered)},
+        {QStringLiteral("rows steered"), number(metrics.total.rowsSteeredFraction * 100) + " %"},
+    };
+    if (grounding) {
+        const GroundingSummary& g = grounding->total;
+        lines.push_back({QStringLiteral("vision mass"), available(g.visionMass)});
+        lines.push_back({QStringLiteral("saliency correlation"),
+                         available(g.saliencyCorrelation) + QStringLiteral(" (mean over heads)")});
+        lines.push_back({QStringLiteral("spatial entropy"),
+                         available(g.spatialEntropy) + QStringLiteral(" (mean over heads)")});
+        if (prepared.grounding.hasTarget()) {
+            lines.push_back({QStringLiteral("target mass"), available(g.targetMassOriginal) +
+                                                                QStringLiteral(" -> ") +
+                                                                available(g.targetMassSteered)});
+            lines.push_back({QStringLiteral("pointing"), available(g.pointingOriginal) +
+                                                             QStringLiteral(" -> ") +
+                                                             available(g.pointingSteered)});
+        }
+    }
+    lines.push_back({QStringLiteral("backend"), QString::fromStdString(metrics.backend)});
+    lines.push_back(
+        {QStringLiteral("elapsed"), QString::number(metrics.elapsedMs, 'f', 1) + " ms"});
+    QString text = aligned(lines);
     if (layered) {
         std::vector<QStringList> rows;
         for (std::size_t l = 0; l < split.layers.size(); ++l) {
@@ -272,14 +317,48 @@ void runMetrics(const CliOptions& options, Messages& messages) {
     setActivity("evaluating " + workloadActivity(options.scenario));
     RunControl oneOff;
     oneOff.oneOff = true; // one evaluation, then the process ends
-    const Metrics metrics = backend->evaluate(prepared.workload, prepared.saliency.values,
-                                              options.scenario.params, oneOff);
+    const Metrics metrics =
+        backend->evaluate(prepared.workload, prepared.saliency.values, prepared.params, oneOff);
+    // The grounding pass reads the rows once more: only where its metrics mean something.
+    std::optional<Grounding> grounding;
+    if (wantsGrounding(prepared)) {
+        setActivity("the grounding metrics of " + workloadActivity(options.scenario));
+        const double lambda = prepared.params.lambda;
+        grounding =
+            evaluateGrounding(prepared.workload, prepared.saliency.values, std::span(&lambda, 1),
+                              prepared.params, prepared.grounding, options.scenario.threads)
+                .front();
+    }
 
     setActivity("the output");
+    const Grounding* shownGrounding = grounding ? &*grounding : nullptr;
     if (options.json)
-        writeOut(metricsJson(metrics, prepared.workload));
+        writeOut(metricsJson(metrics, prepared.workload, shownGrounding));
     else
-        writeOut(metricsText(options, prepared, metrics));
+        writeOut(metricsText(options, prepared, metrics, shownGrounding));
+}
+
+void runProfile(const CliOptions& options, Messages& messages) {
+    if (!options.csvPath.isEmpty() && !options.force && pathExists(options.csvPath.toStdString()))
+        throw fileError(shown(options.csvPath).toStdString(), "exists; use --force to overwrite");
+    setActivity("starting the backend");
+    const auto backend = chooseBackend(options, messages);
+    const PreparedScenario prepared = prepareQuietly(options, messages);
+    setActivity("profiling " + workloadActivity(options.scenario));
+    const Profile profile = profileHeads(
+        prepared.workload, prepared.saliency.values, prepared.params, prepared.grounding, *backend,
+        options.scenario.threads, findProfileColumn(options.rankBy));
+    setActivity("the output");
+    if (!options.csvPath.isEmpty()) {
+        const QString error =
+            writeFileAtomically(options.csvPath, profileCsv(profile), options.force);
+        if (!error.isEmpty())
+            throw InputError(error.toStdString());
+    }
+    if (options.json)
+        writeOut(profileJson(profile, backend->name()));
+    else
+        writeOut(profileTable(profile, std::size_t(options.top)));
 }
 
 void runSweep(const CliOptions& options, Messages& messages) {
@@ -334,7 +413,7 @@ void runProject(const CliOptions& options, Messages& messages) {
     const SaliencyProjection& projection = image.projection;
     // Normalized over the vision tokens alone: the text tokens play no part here.
     const RawSaliency raw{projection.tokens, projection, scenario.saliencyImagePath, QImage()};
-    const NormalizedSaliency saliency = normalizeRawSaliency(raw, scenario.normalization);
+    const NormalizedSaliency saliency = normalizeRawSaliency(raw, scenario);
     addWarning(messages, saliency.warning);
 
     setActivity("the output");

@@ -22,6 +22,8 @@ struct Messages {
 void runMetrics(const CliOptions& options, Messages& messages);
 void runSweep(const CliOptions& options, Messages& messages);
 void runProject(const CliOptions& options, Messages& messages);
+/// profile: every (layer, head) at --lambda, ranked; text (the top heads), --json, --csv.
+void runProfile(const CliOptions& options, Messages& messages);
 /// Times the fused attention forward plain and steered, interleaved, and a GEMM of the same
 /// FLOP count (attnsteer/attention.h).
 void runAttentionBench(const CliOptions& options, Messages& messages);

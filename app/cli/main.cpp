@@ -76,6 +76,9 @@ int run(const attnsteer::cli::CliOptions& options) {
     case Command::Plot:
         runPlot(options, messages);
         break;
+    case Command::Profile:
+        runProfile(options, messages);
+        break;
     case Command::AttentionBench:
         runAttentionBench(options, messages);
         break;

@@ -4,6 +4,7 @@
 
 #include "attnsteer/errors.h"
 #include "attnsteer/option_values.h"
+#include "attnsteer/profile.h"
 
 #include <QCommandLineOption>
 #include <QCommandLineParser>
@@ -19,9 +20,18 @@ namespace attnsteer::cli {
 namespace {
 
 /// The commands an option belongs to, as bits.
-enum : unsigned { kMetrics = 1, kSweep = 2, kProject = 4, kPlot = 8, kAttention = 16 };
+enum : unsigned {
+    kMetrics = 1,
+    kSweep = 2,
+    kProject = 4,
+    kPlot = 8,
+    kAttention = 16,
+    kProfile = 32
+};
 /// The commands about steering's effect on attention rows (the workload and saliency options).
-constexpr unsigned kAllCommands = kMetrics | kSweep | kProject | kPlot;
+constexpr unsigned kAllCommands = kMetrics | kSweep | kProject | kPlot | kProfile;
+/// The commands that steer a workload.
+constexpr unsigned kSteering = kMetrics | kSweep | kPlot | kProfile;
 constexpr unsigned kEveryCommand = kAllCommands | kAttention;
 
 constexpr int kIntMax = std::numeric_limits<int>::max();
@@ -41,12 +51,12 @@ struct OptionSpec {
 // different commands; the first entry of a name that belongs to the command is shown.
 const OptionSpec kOptions[] = {
     // The workload.
-    {"heads", "H", "Attention heads (default 32).", kMetrics | kSweep | kPlot},
-    {"queries", "Q", "Query tokens per head (default 1024).", kMetrics | kSweep | kPlot},
+    {"heads", "H", "Attention heads (default 32).", kSteering},
+    {"queries", "Q", "Query tokens per head (default 1024).", kSteering},
     {"keys", "K", "Key tokens (default 1024).", kAllCommands},
-    {"logit-std", "SIGMA", "Standard deviation of the random logits (default 0.1).",
-     kMetrics | kSweep | kPlot},
-    {"seed", "N", "Seed of the random logits and saliency (default 0).", kMetrics | kPlot},
+    {"logit-std", "SIGMA", "Standard deviation of the random logits (default 0.1).", kSteering},
+    {"seed", "N", "Seed of the random logits and saliency (default 0).",
+     kMetrics | kPlot | kProfile},
     {"logits", "FILE",
      "Logits dump (.npy, .npz or .safetensors; [Q,K], [H,Q,K], [L,H,Q,K] or one array per "
      "layer; float16, bfloat16, float32, float64; -inf = masked) instead of random logits.",
@@ -57,22 +67,23 @@ const OptionSpec kOptions[] = {
     {"layer", "N",
      "Layer of the dump: 0-based, negative counts from the end (-1 = last), or all (default "
      "all).",
-     kMetrics | kSweep | kPlot},
+     kSteering},
     {"meta", "FILE",
      "The dump's sidecar JSON (tokens, vision_start, image_grid_thw; default DUMP.json beside "
      "the dump, when present).",
      kAllCommands},
     // The saliency.
-    {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.",
-     kMetrics | kSweep | kPlot},
+    {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.", kSteering},
     {"saliency-image", "FILE",
      "Saliency map image (PNG, JPEG, TIFF...; luminance 0..1), projected onto the vision tokens.",
      kAllCommands},
-    {"normalize", "MODE", "Saliency normalization: max, minmax, zscore or none (default max).",
+    {"normalize", "MODE",
+     "Saliency normalization: max, minmax, zscore, none, or binary:T (s = 1 where the min-max "
+     "normalized saliency is >= T, else 0; PASTA's emphasis) (default max).",
      kAllCommands},
     {"vision-offset", "N",
      "Key index of the first vision token (default the sidecar's vision_start, else 0).",
-     kMetrics | kSweep | kPlot},
+     kSteering},
     {"image-grid", "ROWSxCOLS",
      "The model's vision-token grid, e.g. 24x24: the saliency map is averaged over its boxes "
      "(default the sidecar's grid, else one derived from the image's size).",
@@ -83,13 +94,35 @@ const OptionSpec kOptions[] = {
     {"max-pixels", "P", "Largest resized image area (default keys x patch-factor^2).",
      kAllCommands},
     {"text-saliency", "V", "Raw saliency of the keys that are not vision tokens (default 0).",
-     kMetrics | kSweep | kPlot},
+     kSteering},
     // Steering.
-    {"lambda", "L", "Steering strength (default 0.25).", kMetrics | kPlot},
-    {"eps", "E", "Added to the attention before the log (default 1e-9).",
-     kMetrics | kSweep | kPlot},
-    {"steer-heads", "LIST", "Heads to steer: \"0,3,5\" or \"FIRST:LAST\" (default all).",
-     kMetrics | kSweep | kPlot},
+    {"lambda", "L", "Steering strength (default 0.25).", kMetrics | kPlot | kProfile},
+    {"eps", "E", "Added to the attention before the log (default 1e-9).", kSteering},
+    {"steer-heads", "LIST",
+     "Heads to steer: \"0,3,5\", \"FIRST:LAST\" (in every layer) or \"L5H3\" (head 3 of layer 5), "
+     "comma-separated (default all).",
+     kSteering},
+    {"gate-entropy", "TAU",
+     "Uncertainty gating: steer only rows whose normalized entropy H(A)/log K is >= TAU, 0..1 "
+     "(default 0: every row).",
+     kSteering},
+    {"gate", "FILE",
+     "Your own uncertainty per query, a [Q] .npy: steer only queries whose value is >= "
+     "--gate-threshold.",
+     kSteering},
+    {"gate-threshold", "T", "The threshold of --gate (required with it).", kSteering},
+    // The grounding target.
+    {"target", "FILE", "Target tokens, a [K] .npy: nonzero = a token of the object.", kSteering},
+    {"target-mask", "FILE",
+     "Target mask image, projected like --saliency-image; tokens whose mean is >= 0.5 are the "
+     "object.",
+     kSteering},
+    // The profile.
+    {"rank-by", "COLUMN",
+     "Profile column that ranks the heads (default grounding_score; see README for the columns).",
+     kProfile},
+    {"top", "N", "Heads of the ranking to print (default 10; --json and --csv have all).",
+     kProfile},
     // The sweep (plot: the tradeoff curve).
     {"lambdas", "LIST", "Lambdas: \"0,0.1,0.5\" or START:STOP:STEP (default the write-up's grid).",
      kSweep},
@@ -100,8 +133,8 @@ const OptionSpec kOptions[] = {
     {"seeds", "LIST", "Seeds: \"0,1,2\" or FIRST:LAST (default 0,1,2).", kSweep},
     {"seeds", "LIST",
      "Seeds of the tradeoff curve: \"0,1,2\" or FIRST:LAST (default SEED, SEED+1, SEED+2).", kPlot},
-    {"csv", "FILE", "Also write the rows to FILE as CSV, full precision.", kSweep},
-    {"force", nullptr, "Overwrite an existing --csv file.", kSweep},
+    {"csv", "FILE", "Also write the rows to FILE as CSV, full precision.", kSweep | kProfile},
+    {"force", nullptr, "Overwrite an existing --csv file.", kSweep | kProfile},
     // The plots.
     {"out", "DIR",
      "Folder for per_token.png, tradeoff.png, saliency.png and matrix.png (created when its "
@@ -129,13 +162,12 @@ const OptionSpec kOptions[] = {
     {"seed", "N", "Seed of the random Q, K, V and saliency (default 0).", kAttention},
     // Output and resources.
     {"json", nullptr, "Print one JSON object instead of text.",
-     kMetrics | kSweep | kProject | kAttention},
+     kMetrics | kSweep | kProject | kAttention | kProfile},
     {"per-head", nullptr, "Also print a table per head.", kMetrics},
     {"backend", "NAME",
      "cpu, cuda or auto (default auto: CUDA when a device is available, else the CPU).",
-     kMetrics | kSweep | kPlot | kAttention},
-    {"threads", "N", "CPU threads, 0..256 (default 0 = all cores).",
-     kMetrics | kSweep | kPlot | kAttention},
+     kSteering | kAttention},
+    {"threads", "N", "CPU threads, 0..256 (default 0 = all cores).", kSteering | kAttention},
 };
 
 /// The commands that an option NAME belongs to, over all its entries.
@@ -161,11 +193,14 @@ const CommandSpec kCommands[] = {
      "the vision-token saliency that a saliency image projects to"},
     {Command::Plot, "plot", kPlot,
      "the four views as PNG files: per-token row, tradeoff curve, saliency grid, matrix"},
+    {Command::Profile, "profile", kProfile,
+     "every (layer, head): grounding metrics, steerability and a ranking of the heads to steer"},
     {Command::AttentionBench, "attention-bench", kAttention,
      "times a fused attention forward plain and with the steering bias"},
 };
 
-const char* const kExpectedCommands = "expected metrics, sweep, project, plot or attention-bench";
+const char* const kExpectedCommands =
+    "expected metrics, sweep, project, plot, profile or attention-bench";
 
 const CommandSpec* findCommand(const QString& name) {
     for (const CommandSpec& spec : kCommands)
@@ -217,7 +252,7 @@ QString generalHelp() {
     configure(parser, kEveryCommand);
     parser.addPositionalArgument(
         QStringLiteral("command"),
-        QStringLiteral("metrics, sweep, project, plot or attention-bench."));
+        QStringLiteral("metrics, sweep, project, plot, profile or attention-bench."));
     return withProgramName(parser.helpText());
 }
 
@@ -346,10 +381,11 @@ void readOptions(const ValueReader& in, CliOptions& out) {
 
     if (in.isSet("normalize")) {
         const std::string mode = in.text("normalize");
-        const auto normalization = parseNormalization(mode);
+        const auto normalization = parseNormalization(mode, &scenario.binaryThreshold);
         if (!normalization)
-            throw settingError("normalize",
-                               "'" + mode + "' is not one of max, minmax, zscore, none");
+            throw settingError("normalize", "'" + mode +
+                                                "' is not one of max, minmax, zscore, none, "
+                                                "binary:T (T in 0..1)");
         scenario.normalization = *normalization;
     }
 
@@ -366,8 +402,34 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     SteeringParams& params = scenario.params;
     in.realNumber("lambda", params.lambda);
     in.realNumber("eps", params.eps, 0.0);
-    if (in.isSet("steer-heads"))
-        params.steeredHeads = parseHeadList(in.text("steer-heads"), "steer-heads");
+    if (in.isSet("steer-heads")) {
+        SteeredHeadList heads = parseSteeredHeads(in.text("steer-heads"));
+        params.steeredHeads = std::move(heads.heads);
+        params.steeredLayerHeads = std::move(heads.layerHeads);
+    }
+    in.realNumber("gate-entropy", params.gateEntropy, 0.0);
+    if (params.gateEntropy > 1)
+        throw settingError("gate-entropy", "must be a number in 0..1");
+    in.path("gate", scenario.gatePath);
+    if (!scenario.gatePath.empty() && !in.isSet("gate-threshold"))
+        throw settingError("gate", "needs --gate-threshold");
+    if (in.isSet("gate-threshold") && scenario.gatePath.empty())
+        throw settingError("gate-threshold", "needs --gate");
+    in.realNumber("gate-threshold", scenario.gateThreshold);
+    in.path("target", scenario.targetPath);
+    in.path("target-mask", scenario.targetMaskPath);
+    checkScenario(scenario);
+    if (in.isSet("rank-by")) {
+        const std::string name = in.text("rank-by");
+        if (!findProfileColumn(name)) {
+            std::string names;
+            for (const ProfileColumn& column : profileColumns())
+                names += (names.empty() ? "" : ", ") + std::string(column.name);
+            throw settingError("rank-by", "'" + name + "' is not one of " + names);
+        }
+        out.rankBy = name;
+    }
+    in.wholeNumber("top", out.top, 1);
 
     if (out.command == Command::Plot) {
         // The tradeoff curve: a fine grid, and the seeds from the workload's own on.

@@ -16,7 +16,7 @@
 
 namespace attnsteer::cli {
 
-enum class Command { Metrics, Sweep, Project, Plot, AttentionBench };
+enum class Command { Metrics, Sweep, Project, Plot, Profile, AttentionBench };
 
 /// attention-bench: the sizes of the fused attention forward and how it is timed.
 struct AttentionBenchOptions {
@@ -39,7 +39,9 @@ struct CliOptions {
     bool perHead = false; ///< --per-head: metrics adds a table per head
     std::vector<double> lambdas = defaultSweepLambdas(); ///< sweep grid (plot: 64 over 0..1)
     std::vector<std::uint64_t> seeds = {0, 1, 2}; ///< sweep seeds (plot: SEED, SEED+1, SEED+2)
-    QString csvPath;                              ///< sweep: also write this CSV file
+    QString csvPath;                              ///< sweep, profile: also write this CSV file
+    std::string rankBy = "grounding_score";       ///< profile: --rank-by
+    int top = 10;                                 ///< profile: --top, heads printed
     bool force = false; ///< overwrite an existing --csv file or plot files
     gpu::BackendChoice backend = gpu::BackendChoice::Auto; ///< --backend
     // plot

@@ -1,5 +1,7 @@
 #include "output.h"
 
+#include "sweep_csv.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -7,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace attnsteer::cli {
 namespace {
@@ -22,15 +25,37 @@ QJsonObject summaryObject(const MetricSummary& summary) {
     object.insert(QStringLiteral("entropy_steered"), jsonNumber(summary.entropySteered));
     object.insert(QStringLiteral("entropy_reduction_pct"), jsonNumber(summary.entropyReductionPct));
     object.insert(QStringLiteral("kl"), jsonNumber(summary.kl));
+    object.insert(QStringLiteral("saliency_expectation_original"),
+                  jsonNumber(summary.saliencyExpectationOriginal));
+    object.insert(QStringLiteral("saliency_expectation_steered"),
+                  jsonNumber(summary.saliencyExpectationSteered));
+    object.insert(QStringLiteral("rows_steered_fraction"), jsonNumber(summary.rowsSteeredFraction));
     return object;
 }
 
-/// The summary of METRICS with "heads".
-QJsonObject metricsObject(const Metrics& metrics) {
+/// The grounding fields into OBJECT (null where not available).
+void insertGrounding(QJsonObject& object, const GroundingSummary& g) {
+    object.insert(QStringLiteral("vision_mass"), jsonNumber(g.visionMass));
+    object.insert(QStringLiteral("target_mass_original"), jsonNumber(g.targetMassOriginal));
+    object.insert(QStringLiteral("target_mass_steered"), jsonNumber(g.targetMassSteered));
+    object.insert(QStringLiteral("pointing_original"), jsonNumber(g.pointingOriginal));
+    object.insert(QStringLiteral("pointing_steered"), jsonNumber(g.pointingSteered));
+    object.insert(QStringLiteral("saliency_correlation"), jsonNumber(g.saliencyCorrelation));
+    object.insert(QStringLiteral("spatial_entropy"), jsonNumber(g.spatialEntropy));
+}
+
+/// The summary of METRICS with "heads", and GROUNDING's fields where given.
+QJsonObject metricsObject(const Metrics& metrics, const LayeredGrounding::Part* grounding) {
     QJsonObject object = summaryObject(metrics.total);
+    if (grounding)
+        insertGrounding(object, grounding->total);
     QJsonArray heads;
-    for (const MetricSummary& head : metrics.heads)
-        heads.append(summaryObject(head));
+    for (std::size_t h = 0; h < metrics.heads.size(); ++h) {
+        QJsonObject head = summaryObject(metrics.heads[h]);
+        if (grounding)
+            insertGrounding(head, grounding->heads[h]);
+        heads.append(head);
+    }
     object.insert(QStringLiteral("heads"), heads);
     return object;
 }
@@ -45,14 +70,21 @@ QString fixed(double value, int decimals) {
 
 } // namespace
 
-QByteArray metricsJson(const Metrics& metrics, const Workload& workload) {
+QByteArray metricsJson(const Metrics& metrics, const Workload& workload,
+                       const Grounding* grounding) {
     const LayeredMetrics layered =
         splitLayers(metrics, workload.layers(), workload.headsPerLayer());
-    QJsonObject object = metricsObject(layered.aggregate);
+    const std::optional<LayeredGrounding> layeredGrounding =
+        grounding
+            ? std::optional(splitLayers(*grounding, workload.layers(), workload.headsPerLayer()))
+            : std::nullopt;
+    QJsonObject object =
+        metricsObject(layered.aggregate, grounding ? &layeredGrounding->aggregate : nullptr);
     if (workload.sourceLayers() > 1) {
         QJsonArray layers;
         for (std::size_t i = 0; i < layered.layers.size(); ++i) {
-            QJsonObject layer = metricsObject(layered.layers[i]);
+            QJsonObject layer = metricsObject(layered.layers[i],
+                                              grounding ? &layeredGrounding->layers[i] : nullptr);
             layer.insert(QStringLiteral("layer"), workload.sourceLayer(int(i)));
             layers.append(layer);
         }
@@ -67,11 +99,8 @@ QByteArray sweepJson(std::span<const SweepRow> rows, const std::string& backend)
     QJsonArray array;
     for (const SweepRow& row : rows) {
         QJsonObject object;
-        object.insert(QStringLiteral("lambda"), jsonNumber(row.lambda));
-        object.insert(QStringLiteral("entropy_reduction_pct_mean"), jsonNumber(row.reductionMean));
-        object.insert(QStringLiteral("entropy_reduction_pct_std"), jsonNumber(row.reductionStd));
-        object.insert(QStringLiteral("kl_mean"), jsonNumber(row.klMean));
-        object.insert(QStringLiteral("kl_std"), jsonNumber(row.klStd));
+        for (const SweepColumn& column : sweepColumns())
+            object.insert(QString::fromLatin1(column.name), jsonNumber(row.*column.value));
         array.append(object);
     }
     QJsonObject object;
@@ -81,14 +110,92 @@ QByteArray sweepJson(std::span<const SweepRow> rows, const std::string& backend)
 }
 
 QString sweepTable(std::span<const SweepRow> rows) {
-    const QStringList header = {QStringLiteral("lambda"), QStringLiteral("reduction % mean"),
-                                QStringLiteral("std"), QStringLiteral("KL mean"),
-                                QStringLiteral("std")};
+    QStringList header = {QStringLiteral("lambda"), QStringLiteral("reduction % mean"),
+                          QStringLiteral("std"),    QStringLiteral("KL mean"),
+                          QStringLiteral("std"),    QStringLiteral("sum A's gain"),
+                          QStringLiteral("std")};
+    const bool target = !rows.empty() && !std::isnan(rows.front().targetMassGainMean);
+    if (target)
+        header << QStringLiteral("target mass gain") << QStringLiteral("std")
+               << QStringLiteral("pointing gain") << QStringLiteral("std");
     std::vector<QStringList> cells;
-    for (const SweepRow& row : rows)
-        cells.push_back({fixed(row.lambda, 2), fixed(row.reductionMean, 4),
-                         fixed(row.reductionStd, 4), fixed(row.klMean, 6), fixed(row.klStd, 6)});
+    for (const SweepRow& row : rows) {
+        QStringList line = {fixed(row.lambda, 2),
+                            fixed(row.reductionMean, 4),
+                            fixed(row.reductionStd, 4),
+                            fixed(row.klMean, 6),
+                            fixed(row.klStd, 6),
+                            fixed(row.expectationGainMean, 6),
+                            fixed(row.expectationGainStd, 6)};
+        if (target)
+            line << fixed(row.targetMassGainMean, 4) << fixed(row.targetMassGainStd, 4)
+                 << fixed(row.pointingGainMean, 4) << fixed(row.pointingGainStd, 4);
+        cells.push_back(line);
+    }
     return alignedTable(header, cells);
+}
+
+QByteArray profileJson(const Profile& profile, const std::string& backend) {
+    QJsonArray heads;
+    for (const HeadProfile& head : profile.heads) {
+        QJsonObject object;
+        object.insert(QStringLiteral("layer"), head.layer);
+        object.insert(QStringLiteral("head"), head.head);
+        for (const ProfileColumn& column : profileColumns())
+            object.insert(QString::fromLatin1(column.name.data(), qsizetype(column.name.size())),
+                          jsonNumber(column.value(head)));
+        heads.append(object);
+    }
+    const ProfileColumn& rankedBy = *findProfileColumn(profile.rankedBy);
+    QJsonArray ranking;
+    for (std::size_t i = 0; i < profile.ranking.size(); ++i) {
+        const HeadProfile& head = profile.heads[profile.ranking[i]];
+        QJsonObject object;
+        object.insert(QStringLiteral("rank"), int(i + 1));
+        object.insert(QStringLiteral("layer"), head.layer);
+        object.insert(QStringLiteral("head"), head.head);
+        object.insert(QStringLiteral("value"), jsonNumber(rankedBy.value(head)));
+        ranking.append(object);
+    }
+    QJsonObject object;
+    object.insert(QStringLiteral("lambda"), jsonNumber(profile.lambda));
+    object.insert(QStringLiteral("ranked_by"),
+                  QString::fromLatin1(rankedBy.name.data(), qsizetype(rankedBy.name.size())));
+    object.insert(QStringLiteral("heads"), heads);
+    object.insert(QStringLiteral("ranking"), ranking);
+    object.insert(QStringLiteral("backend"), QString::fromStdString(backend));
+    return jsonText(object);
+}
+
+QString profileTable(const Profile& profile, std::size_t top) {
+    const ProfileColumn& rankedBy = *findProfileColumn(profile.rankedBy);
+    const QString rankName =
+        QString::fromLatin1(rankedBy.name.data(), qsizetype(rankedBy.name.size()));
+    QStringList header = {QStringLiteral("rank"), QStringLiteral("layer"), QStringLiteral("head"),
+                          rankName};
+    const char* shownColumns[] = {"vision_mass",      "saliency_correlation", "spatial_entropy",
+                                  "target_mass_gain", "pointing_gain",        "kl",
+                                  "steerability"};
+    std::vector<const ProfileColumn*> columns;
+    for (const char* name : shownColumns)
+        if (const ProfileColumn* column = findProfileColumn(name);
+            column->name != rankedBy.name &&
+            std::any_of(profile.heads.begin(), profile.heads.end(),
+                        [&](const HeadProfile& h) { return !std::isnan(column->value(h)); })) {
+            columns.push_back(column);
+            header << QString::fromLatin1(column->name.data(), qsizetype(column->name.size()));
+        }
+    std::vector<QStringList> rows;
+    for (std::size_t i = 0; i < std::min(top, profile.ranking.size()); ++i) {
+        const HeadProfile& head = profile.heads[profile.ranking[i]];
+        QStringList line = {QString::number(i + 1), QString::number(head.layer),
+                            QString::number(head.head),
+                            QString::number(rankedBy.value(head), 'g', 4)};
+        for (const ProfileColumn* column : columns)
+            line << QString::number(column->value(head), 'g', 4);
+        rows.push_back(line);
+    }
+    return alignedTable(header, rows);
 }
 
 QByteArray projectionJson(const SaliencyProjection& projection, std::span<const double> saliency) {

@@ -1,7 +1,9 @@
 #pragma once
 // What the commands print: JSON documents, aligned text tables and CSV.
 
+#include "attnsteer/grounding.h"
 #include "attnsteer/metrics.h"
+#include "attnsteer/profile.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
@@ -23,14 +25,26 @@ namespace attnsteer::cli {
 /// a layer (the mean over the layers chosen); when its source has more than one layer, "layers"
 /// adds one object per chosen layer: {"layer": index in the file, the same keys but "backend"
 /// and "elapsed_ms"}.
-QByteArray metricsJson(const Metrics& metrics, const Workload& workload);
+/// With GROUNDING (evaluateGrounding of the same lambda) every summary also has "vision_mass",
+/// "target_mass_original", "target_mass_steered", "pointing_original", "pointing_steered",
+/// "saliency_correlation" and "spatial_entropy" (null where not available). Every summary has
+/// "saliency_expectation_original", "saliency_expectation_steered" and "rows_steered_fraction".
+QByteArray metricsJson(const Metrics& metrics, const Workload& workload,
+                       const Grounding* grounding = nullptr);
 
-/// {"rows": [{"lambda", "entropy_reduction_pct_mean", "entropy_reduction_pct_std", "kl_mean",
-/// "kl_std"}...], "backend": BACKEND}.
+/// {"rows": [{one key per sweepColumns()}...], "backend": BACKEND}.
 QByteArray sweepJson(std::span<const SweepRow> rows, const std::string& backend);
 
 /// The sweep as an aligned table: lambda with 2 decimals, reductions with 4, KL with 6.
 QString sweepTable(std::span<const SweepRow> rows);
+
+/// {"lambda", "ranked_by", "heads": [{"layer", "head", one key per profileColumns()}...],
+/// "ranking": [{"rank", "layer", "head", "value"}...] best first, "backend"}.
+QByteArray profileJson(const Profile& profile, const std::string& backend);
+
+/// The TOP best heads of PROFILE's ranking as an aligned table: rank, layer, head, the ranking's
+/// column, then the grounding columns that are available.
+QString profileTable(const Profile& profile, std::size_t top);
 
 /// {"grid_h", "grid_w", "tokens", "resized_h", "resized_w", "saliency": [per vision token]}.
 QByteArray projectionJson(const SaliencyProjection& projection, std::span<const double> saliency);

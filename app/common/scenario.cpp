@@ -16,6 +16,8 @@ void checkScenario(const Scenario& scenario) {
         throw settingError("logits", "cannot be combined with --attention");
     if (!scenario.saliencyPath.empty() && !scenario.saliencyImagePath.empty())
         throw settingError("saliency", "cannot be combined with --saliency-image");
+    if (!scenario.targetPath.empty() && !scenario.targetMaskPath.empty())
+        throw settingError("target", "cannot be combined with --target-mask");
 }
 
 namespace {
@@ -107,8 +109,9 @@ RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
     return raw;
 }
 
-NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mode) {
-    NormalizedSaliency normalized = normalizeSaliency(raw.values, mode);
+NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, const Scenario& scenario) {
+    NormalizedSaliency normalized =
+        normalizeSaliency(raw.values, scenario.normalization, scenario.binaryThreshold);
     if (!normalized.warning.empty())
         normalized.warning = raw.label + ": " + normalized.warning;
     return normalized;
@@ -121,8 +124,43 @@ PreparedScenario prepareScenario(const Scenario& scenario) {
     prepared.meta = loadDumpMeta(scenario, prepared.workload);
     prepared.projection = effectiveProjection(scenario, prepared.meta ? &*prepared.meta : nullptr);
     prepared.raw = loadRawSaliency(scenario, prepared.workload.keys(), prepared.projection);
-    prepared.saliency = normalizeRawSaliency(prepared.raw, scenario.normalization);
+    prepared.saliency = normalizeRawSaliency(prepared.raw, scenario);
+    prepared.params = steeringParamsFor(scenario, prepared.workload.queries());
+    prepared.grounding =
+        groundingKeysFor(scenario, prepared.workload.keys(), prepared.projection, &prepared.raw);
     return prepared;
+}
+
+GroundingKeys groundingKeysFor(const Scenario& scenario, int keys,
+                               const ProjectionOptions& projection, const RawSaliency* raw) {
+    GroundingKeys grounding;
+    grounding.visionStart = projection.visionOffset;
+    if (projection.grid.isSet())
+        grounding.grid = projection.grid;
+    else if (raw && raw->projection)
+        grounding.grid = {raw->projection->frames, raw->projection->gridHeight,
+                          raw->projection->gridWidth};
+    grounding.visionCount = int(grounding.grid.tokenCount());
+    if (!scenario.targetPath.empty()) {
+        const std::vector<double> values =
+            loadVectorNpy(scenario.targetPath, std::size_t(keys), "target", "keys");
+        for (double v : values)
+            grounding.target.push_back(v != 0 ? 1 : 0);
+    } else if (!scenario.targetMaskPath.empty()) {
+        const ImageSaliency mask = projectSaliencyImage(scenario.targetMaskPath, projection, keys);
+        for (double v : placeOnKeySequence(mask.projection, keys, projection))
+            grounding.target.push_back(v >= 0.5 ? 1 : 0);
+    }
+    checkGroundingKeys(grounding, keys);
+    return grounding;
+}
+
+SteeringParams steeringParamsFor(const Scenario& scenario, int queries) {
+    SteeringParams params = scenario.params;
+    if (!scenario.gatePath.empty())
+        for (double v : loadVectorNpy(scenario.gatePath, std::size_t(queries), "gate", "queries"))
+            params.steeredQueries.push_back(v >= scenario.gateThreshold ? 1 : 0);
+    return params;
 }
 
 SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkload,
@@ -134,7 +172,9 @@ SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkloa
     if (fixedSaliency)
         config.saliencyRaw = *fixedSaliency;
     config.normalization = scenario.normalization;
+    config.binaryThreshold = scenario.binaryThreshold;
     config.params = scenario.params;
+    config.threads = scenario.threads;
     config.lambdas = std::move(lambdas);
     config.seeds = std::move(seeds);
     if (fileWorkload && fixedSaliency && config.seeds.size() > 1)
@@ -179,13 +219,19 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
     prepared.saliency = loadFixedSaliency(
         scenario, keys, effectiveProjection(scenario, prepared.meta ? &*prepared.meta : nullptr));
     if (prepared.saliency)
-        prepared.warning = normalizeRawSaliency(*prepared.saliency, scenario.normalization).warning;
+        prepared.warning = normalizeRawSaliency(*prepared.saliency, scenario).warning;
 
     prepared.baseConfig =
         sweepConfigFor(scenario, prepared.workload ? &*prepared.workload : nullptr,
                        prepared.saliency ? &prepared.saliency->values : nullptr, std::move(lambdas),
                        std::move(seeds));
     prepared.baseConfig.workload = nullptr; // config() points it at this object's workload
+    const ProjectionOptions projection =
+        effectiveProjection(scenario, prepared.meta ? &*prepared.meta : nullptr);
+    prepared.baseConfig.grounding = groundingKeysFor(
+        scenario, keys, projection, prepared.saliency ? &*prepared.saliency : nullptr);
+    prepared.baseConfig.params = steeringParamsFor(
+        scenario, prepared.workload ? prepared.workload->queries() : scenario.spec.queries);
     return prepared;
 }
 

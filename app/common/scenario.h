@@ -30,15 +30,22 @@ struct Scenario {
     std::string saliencyPath;      ///< [K] raw saliency .npy; or empty
     std::string saliencyImagePath; ///< a saliency map image, projected onto the vision tokens
     Normalization normalization = Normalization::Max; ///< applied to the raw per-key saliency
+    double binaryThreshold = kDefaultBinaryThreshold; ///< of Normalization::Binary
     ProjectionOptions projection;   ///< how a saliency image becomes per-key saliency; a dump's
                                     ///< sidecar fills in the grid and the vision offset that the
                                     ///< user did not give (effectiveProjection)
     bool visionOffsetGiven = false; ///< projection.visionOffset was chosen (--vision-offset)
-    SteeringParams params;          ///< lambda, eps, steered heads
+    SteeringParams params;          ///< lambda, eps, steered heads, entropy gate
+    std::string targetPath;         ///< --target: [K] .npy, nonzero = a target token; or empty
+    std::string targetMaskPath;     ///< --target-mask: an image projected like a saliency image,
+                                    ///< tokens >= 0.5 are the target; or empty
+    std::string gatePath;           ///< --gate: [Q] .npy of uncertainty per query; or empty
+    double gateThreshold = 0;       ///< --gate-threshold: queries whose value is >= it are steered
     int threads = 0;                ///< CPU threads of the backend; 0 = all cores
 
     bool hasWorkloadFile() const { return !logitsPath.empty() || !attentionPath.empty(); }
     bool hasFixedSaliency() const { return !saliencyPath.empty() || !saliencyImagePath.empty(); }
+    bool hasTarget() const { return !targetPath.empty() || !targetMaskPath.empty(); }
 };
 
 /// Throws InputError for options that exclude each other: --logits with --attention,
@@ -87,8 +94,18 @@ std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys,
 RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
                             const ProjectionOptions& projection);
 
-/// The normalized saliency; a warning (constant input) is prefixed with where it came from.
-NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, Normalization mode);
+/// The normalized saliency (SCENARIO's normalization); a warning (constant input) is prefixed
+/// with where it came from.
+NormalizedSaliency normalizeRawSaliency(const RawSaliency& raw, const Scenario& scenario);
+
+/// The keys the grounding metrics look at: the vision span (the grid of the sidecar or
+/// --image-grid at the vision offset; else the grid of a projected saliency image, RAW's; else
+/// none) and the target (--target, --target-mask), for KEYS keys.
+GroundingKeys groundingKeysFor(const Scenario& scenario, int keys,
+                               const ProjectionOptions& projection, const RawSaliency* raw);
+
+/// SCENARIO.params with the per-query gate of --gate and --gate-threshold for QUERIES queries.
+SteeringParams steeringParamsFor(const Scenario& scenario, int queries);
 
 /// What one evaluation needs.
 struct PreparedScenario {
@@ -97,6 +114,8 @@ struct PreparedScenario {
     ProjectionOptions projection; ///< effectiveProjection
     RawSaliency raw;
     NormalizedSaliency saliency; ///< values (K) and a warning that is empty unless it is constant
+    SteeringParams params;       ///< steeringParamsFor
+    GroundingKeys grounding;     ///< groundingKeysFor
 };
 
 /// Checks SCENARIO, then loads or generates its workload and saliency.

@@ -13,12 +13,35 @@ QString exactNumber(double value) {
     return QString::fromLatin1(text, end - text);
 }
 
+namespace {
+constexpr SweepColumn kSweepColumns[] = {
+    {"lambda", &SweepRow::lambda},
+    {"entropy_reduction_pct_mean", &SweepRow::reductionMean},
+    {"entropy_reduction_pct_std", &SweepRow::reductionStd},
+    {"kl_mean", &SweepRow::klMean},
+    {"kl_std", &SweepRow::klStd},
+    {"saliency_expectation_gain_mean", &SweepRow::expectationGainMean},
+    {"saliency_expectation_gain_std", &SweepRow::expectationGainStd},
+    {"target_mass_gain_mean", &SweepRow::targetMassGainMean},
+    {"target_mass_gain_std", &SweepRow::targetMassGainStd},
+    {"pointing_gain_mean", &SweepRow::pointingGainMean},
+    {"pointing_gain_std", &SweepRow::pointingGainStd},
+};
+} // namespace
+
+std::span<const SweepColumn> sweepColumns() {
+    return kSweepColumns;
+}
+
 QByteArray sweepCsv(const std::vector<SweepRow>& rows) {
-    QByteArray csv = "lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,kl_mean,kl_std\n";
+    QStringList header;
+    for (const SweepColumn& column : kSweepColumns)
+        header << QString::fromLatin1(column.name);
+    QByteArray csv = header.join(QLatin1Char(',')).toLatin1() + '\n';
     for (const SweepRow& row : rows) {
-        const QStringList fields = {exactNumber(row.lambda), exactNumber(row.reductionMean),
-                                    exactNumber(row.reductionStd), exactNumber(row.klMean),
-                                    exactNumber(row.klStd)};
+        QStringList fields;
+        for (const SweepColumn& column : kSweepColumns)
+            fields << exactNumber(row.*column.value);
         csv += fields.join(QLatin1Char(',')).toLatin1() + '\n';
     }
     return csv;

@@ -50,7 +50,7 @@ bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
 bool dataDiffers(const Scenario& a, const Scenario& b) {
     return !sameWorkloadSource(a, b) || a.layer != b.layer || a.spec.seed != b.spec.seed ||
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
-           a.normalization != b.normalization ||
+           a.normalization != b.normalization || a.binaryThreshold != b.binaryThreshold ||
            (!b.saliencyImagePath.empty() && !sameProjection(a.projection, b.projection));
 }
 
@@ -366,7 +366,7 @@ void Engine::requestDataSet(bool reread) {
         } else {
             data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
             data->raw = loadRawSaliency(scenario, full.keys(), data->projection);
-            data->saliency = normalizeRawSaliency(data->raw, scenario.normalization);
+            data->saliency = normalizeRawSaliency(data->raw, scenario);
         }
         data->scenario = scenario;
         data->epoch = epoch;

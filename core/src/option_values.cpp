@@ -102,6 +102,63 @@ std::vector<int> parseHeadList(std::string_view text, std::string_view setting) 
     return heads;
 }
 
+SteeredHeadList parseSteeredHeads(std::string_view text, std::string_view setting) {
+    SteeredHeadList list;
+    const std::string name(setting);
+    if (text == "all")
+        return list;
+    constexpr std::int64_t kMaxIndex = std::numeric_limits<int>::max();
+    // Items are few: a range is expanded only up to this many heads.
+    constexpr std::int64_t kMaxRange = 100000;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        std::string_view item = text.substr(start, comma - start);
+        while (!item.empty() && item.front() == ' ')
+            item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ')
+            item.remove_suffix(1);
+        if (item.empty())
+            throw settingError(name, quoted(text) + " has an empty item");
+        if (item.front() == 'L' || item.front() == 'l') {
+            const std::size_t h = item.find_first_of("Hh");
+            if (h == std::string_view::npos)
+                throw settingError(name, quoted(item) + " is not LAYERHHEAD, e.g. L5H3");
+            list.layerHeads.push_back(
+                {int(parseWholeNumber(item.substr(1, h - 1), setting, 0, kMaxIndex)),
+                 int(parseWholeNumber(item.substr(h + 1), setting, 0, kMaxIndex))});
+        } else if (const std::size_t colon = item.find(':'); colon != std::string_view::npos) {
+            const std::int64_t first =
+                parseWholeNumber(item.substr(0, colon), setting, 0, kMaxIndex);
+            const std::int64_t last =
+                parseWholeNumber(item.substr(colon + 1), setting, 0, kMaxIndex);
+            if (last < first)
+                throw settingError(name, quoted(item) + ": LAST is below FIRST");
+            if (last - first >= kMaxRange)
+                throw settingError(name, quoted(item) + " is more than 100000 heads");
+            for (std::int64_t head = first; head <= last; ++head)
+                list.heads.push_back(int(head));
+        } else {
+            list.heads.push_back(int(parseWholeNumber(item, setting, 0, kMaxIndex)));
+        }
+        start = comma + 1;
+    }
+    return list;
+}
+
+std::string steeredHeadsText(const std::vector<int>& heads,
+                             const std::vector<LayerHead>& layerHeads) {
+    if (heads.empty() && layerHeads.empty())
+        return "all";
+    std::string text;
+    for (int head : heads)
+        text += (text.empty() ? "" : ",") + std::to_string(head);
+    for (const LayerHead& one : layerHeads)
+        text += (text.empty() ? "L" : ",L") + std::to_string(one.layer) + "H" +
+                std::to_string(one.head);
+    return text;
+}
+
 ImageGrid parseImageGrid(std::string_view text) {
     const std::size_t x = text.find_first_of("xX");
     if (x == std::string_view::npos)

@@ -6,11 +6,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
+#include <string>
 
 namespace attnsteer {
 
-std::optional<Normalization> parseNormalization(std::string_view name) {
+std::optional<Normalization> parseNormalization(std::string_view name, double* binaryThreshold) {
+    if (name.starts_with("binary:")) {
+        const std::string text(name.substr(7));
+        char* end = nullptr;
+        const double threshold = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || !(threshold >= 0 && threshold <= 1))
+            return std::nullopt;
+        if (binaryThreshold)
+            *binaryThreshold = threshold;
+        return Normalization::Binary;
+    }
+    if (name == "binary")
+        return Normalization::Binary;
     if (name == "max")
         return Normalization::Max;
     if (name == "minmax")
@@ -32,6 +46,8 @@ std::string_view normalizationName(Normalization mode) {
         return "zscore";
     case Normalization::None:
         return "none";
+    case Normalization::Binary:
+        return "binary";
     }
     return "max";
 }
@@ -44,7 +60,8 @@ std::vector<double> randomSaliencyRaw(int keys, std::uint64_t seed) {
     return raw;
 }
 
-NormalizedSaliency normalizeSaliency(std::span<const double> raw, Normalization mode) {
+NormalizedSaliency normalizeSaliency(std::span<const double> raw, Normalization mode,
+                                     double binaryThreshold) {
     NormalizedSaliency result;
     result.values.assign(raw.begin(), raw.end());
     if (raw.empty() || mode == Normalization::None)
@@ -64,12 +81,16 @@ NormalizedSaliency normalizeSaliency(std::span<const double> raw, Normalization 
             v /= scale;
         break;
     }
-    case Normalization::MinMax: {
+    case Normalization::MinMax:
+    case Normalization::Binary: {
         const double range = *maxIt - *minIt;
         if (range == 0)
             return zeroWithWarning("max = min");
-        for (double& v : result.values)
+        for (double& v : result.values) {
             v = (v - *minIt) / range;
+            if (mode == Normalization::Binary)
+                v = v >= binaryThreshold ? 1.0 : 0.0;
+        }
         break;
     }
     case Normalization::ZScore: {
@@ -92,13 +113,21 @@ NormalizedSaliency normalizeSaliency(std::span<const double> raw, Normalization 
 }
 
 std::vector<double> loadSaliencyNpy(const std::string& path, int keys) {
+    return loadVectorNpy(path, std::size_t(std::max(keys, 0)), "saliency", "keys");
+}
+
+std::vector<double> loadVectorNpy(const std::string& path, std::size_t length,
+                                  std::string_view what, std::string_view lengthName) {
     const NpyArray array = readNpy(path);
+    const std::string name(what);
     if (array.shape.size() != 1)
-        throw fileError(path, "saliency must have shape [K], found " +
+        throw fileError(path, name + " must have shape [" +
+                                  std::string(lengthName == "keys" ? "K" : "Q") + "], found " +
                                   std::to_string(array.shape.size()) + " dimensions");
-    if (array.shape[0] != std::size_t(keys))
-        throw fileError(path, "saliency length is " + std::to_string(array.shape[0]) +
-                                  ", expected " + std::to_string(keys) + " (keys)");
+    if (array.shape[0] != length)
+        throw fileError(path, name + " length is " + std::to_string(array.shape[0]) +
+                                  ", expected " + std::to_string(length) + " (" +
+                                  std::string(lengthName) + ")");
     std::vector<double> values(array.data.begin(), array.data.end());
     for (std::size_t i = 0; i < values.size(); ++i)
         if (!std::isfinite(values[i]))

@@ -103,7 +103,10 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
     if (config.lambdas.empty())
         throw settingError("lambdas", "needs at least one lambda");
     const std::size_t seedCount = config.seeds.size(), lambdaCount = config.lambdas.size();
-    std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount);
+    const bool grounding = config.grounding.hasTarget();
+    std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount),
+        expectationGains(seedCount * lambdaCount), targetGains(seedCount * lambdaCount),
+        pointingGains(seedCount * lambdaCount);
     for (std::size_t i = 0; i < seedCount; ++i) {
         const std::uint64_t seed = config.seeds[i];
         WorkloadSpec spec = config.spec;
@@ -114,17 +117,37 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         const Workload& workload = config.workload ? *config.workload : generated;
         const std::vector<double> raw =
             config.saliencyRaw ? *config.saliencyRaw : randomSaliencyRaw(workload.keys(), seed);
-        const NormalizedSaliency saliency = normalizeSaliency(raw, config.normalization);
-        RunControl seedControl{nullptr, control.cancel};
-        if (control.onProgress)
-            seedControl.onProgress = [&](double fraction) {
-                control.onProgress((double(i) + fraction) / double(seedCount));
-            };
-        const auto metrics =
-            backend.evaluate(workload, saliency.values, config.lambdas, config.params, seedControl);
+        const NormalizedSaliency saliency =
+            normalizeSaliency(raw, config.normalization, config.binaryThreshold);
+        // Progress: each seed its share, split between the two passes where both run.
+        const double passes = grounding ? 2.0 : 1.0;
+        auto seedControl = [&](double pass) {
+            RunControl part{nullptr, control.cancel};
+            if (control.onProgress)
+                part.onProgress = [&control, i, pass, passes, seedCount](double fraction) {
+                    control.onProgress((double(i) + (pass + fraction) / passes) /
+                                       double(seedCount));
+                };
+            return part;
+        };
+        const auto metrics = backend.evaluate(workload, saliency.values, config.lambdas,
+                                              config.params, seedControl(0));
+        std::vector<Grounding> groundings;
+        if (grounding)
+            groundings = evaluateGrounding(workload, saliency.values, config.lambdas, config.params,
+                                           config.grounding, config.threads, seedControl(1));
         for (std::size_t l = 0; l < lambdaCount; ++l) {
-            reductions[i * lambdaCount + l] = metrics[l].total.entropyReductionPct;
-            kls[i * lambdaCount + l] = metrics[l].total.kl;
+            const std::size_t at = i * lambdaCount + l;
+            const MetricSummary& total = metrics[l].total;
+            reductions[at] = total.entropyReductionPct;
+            kls[at] = total.kl;
+            expectationGains[at] =
+                total.saliencyExpectationSteered - total.saliencyExpectationOriginal;
+            if (grounding) {
+                const GroundingSummary& g = groundings[l].total;
+                targetGains[at] = g.targetMassSteered - g.targetMassOriginal;
+                pointingGains[at] = g.pointingSteered - g.pointingOriginal;
+            }
         }
     }
     auto meanAndStd = [&](const std::vector<double>& values, std::size_t l) {
@@ -143,6 +166,14 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         rows[l].lambda = config.lambdas[l];
         std::tie(rows[l].reductionMean, rows[l].reductionStd) = meanAndStd(reductions, l);
         std::tie(rows[l].klMean, rows[l].klStd) = meanAndStd(kls, l);
+        std::tie(rows[l].expectationGainMean, rows[l].expectationGainStd) =
+            meanAndStd(expectationGains, l);
+        if (grounding) {
+            std::tie(rows[l].targetMassGainMean, rows[l].targetMassGainStd) =
+                meanAndStd(targetGains, l);
+            std::tie(rows[l].pointingGainMean, rows[l].pointingGainStd) =
+                meanAndStd(pointingGains, l);
+        }
     }
     return rows;
 }

@@ -9,6 +9,8 @@ the dump numpy as well: Debian's python3-numpy)
 - gradient.png        (560 x 280): a left-to-right linear ramp
 - synthetic-dump-saliency.png (504 x 336): a saliency map of the synthetic dump's picture, a
   blurred blob on the ball (steer the sample with it)
+- synthetic-dump-target.png (504 x 336): the ball itself, 1 inside and 0 outside (the target of
+  the grounding metrics: --target-mask)
 - synthetic-dump.safetensors, synthetic-dump.json, synthetic-dump.png: made-up attention of 4
   layers x 8 heads over 126 tokens (a chat prompt around an 8 x 12 grid of vision tokens) on a
   504 x 336 picture of a red ball on grass; written by scripts/dump-attention.py's write_dump.
@@ -257,6 +259,11 @@ def ball_saliency(x, y):
     return min(1.0, ball + 0.08 * max(0.0, 1.0 - y / 120.0))
 
 
+def ball_target(x, y):
+    """Where the ball is: the target mask of the grounding metrics."""
+    return 1.0 if math.hypot(x - BALL_X, y - BALL_Y) <= BALL_R else 0.0
+
+
 def luminance_keys(luminance, k, v0):
     """The picture's brightness per vision token as a row over all K keys (0 for text keys)."""
     import numpy as np
@@ -274,3 +281,4 @@ if __name__ == "__main__":
     synthetic_dump(here)
     write_png(os.path.join(here, "synthetic-dump-saliency.png"), PICTURE_W, PICTURE_H,
               ball_saliency)
+    write_png(os.path.join(here, "synthetic-dump-target.png"), PICTURE_W, PICTURE_H, ball_target)

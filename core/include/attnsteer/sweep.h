@@ -2,6 +2,7 @@
 // A lambda grid times a seed list: the tradeoff curve with its seed-to-seed spread.
 
 #include "attnsteer/backend.h"
+#include "attnsteer/grounding.h"
 #include "attnsteer/saliency.h"
 #include "attnsteer/workload.h"
 
@@ -23,12 +24,20 @@ std::vector<double> parseLambdaList(std::string_view text, std::string_view sett
 /// Parses "0,1,2" or "START:STOP" (both ends included) into seeds.
 std::vector<std::uint64_t> parseSeedList(std::string_view text, std::string_view setting = "seeds");
 
+/// Means over seeds and sample standard deviations (n - 1; 0 for one seed) of each y of the
+/// tradeoff view.
 struct SweepRow {
     double lambda = 0;
-    double reductionMean = 0; ///< mean over seeds of the entropy reduction %
-    double reductionStd = 0;  ///< sample standard deviation (n - 1) over seeds; 0 for one seed
+    double reductionMean = 0; ///< the entropy reduction %
+    double reductionStd = 0;
     double klMean = 0;
     double klStd = 0;
+    double expectationGainMean = 0; ///< sum A' s - sum A s (saliency expectation gain)
+    double expectationGainStd = 0;
+    double targetMassGainMean = kNotAvailable; ///< target mass steered - original (with a target)
+    double targetMassGainStd = kNotAvailable;
+    double pointingGainMean = kNotAvailable; ///< pointing steered - original (with a target)
+    double pointingGainStd = kNotAvailable;
 };
 
 /// What varies with the seed: the random workload (unless one is given) and the random saliency
@@ -38,7 +47,12 @@ struct SweepConfig {
     const Workload* workload = nullptr;             ///< fixed rows (loaded from a file), or null
     std::optional<std::vector<double>> saliencyRaw; ///< fixed raw saliency, or random per seed
     Normalization normalization = Normalization::Max;
+    double binaryThreshold = kDefaultBinaryThreshold;
     SteeringParams params; ///< lambda ignored: LAMBDAS below
+    /// The vision span and target; with a target the grounding pass (THREADS CPU threads) adds
+    /// the target-mass and pointing gains.
+    GroundingKeys grounding;
+    int threads = 0;
     std::vector<double> lambdas = defaultSweepLambdas();
     std::vector<std::uint64_t> seeds = {0, 1, 2};
 };
