@@ -5,8 +5,10 @@
 
 #include "attnsteer/backend.h"
 #include "attnsteer/gpu.h"
+#include "attnsteer/grounding.h"
 #include "attnsteer/metrics.h"
 #include "attnsteer/npy.h"
+#include "attnsteer/profile.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/random.h"
 #include "attnsteer/saliency.h"
@@ -255,22 +257,38 @@ QJsonObject parseObject(const QByteArray& text) {
 
 const QSet<QString> kSummaryKeys = {QStringLiteral("entropy_original"),
                                     QStringLiteral("entropy_steered"),
-                                    QStringLiteral("entropy_reduction_pct"), QStringLiteral("kl")};
+                                    QStringLiteral("entropy_reduction_pct"),
+                                    QStringLiteral("kl"),
+                                    QStringLiteral("saliency_expectation_original"),
+                                    QStringLiteral("saliency_expectation_steered"),
+                                    QStringLiteral("rows_steered_fraction")};
+/// What a summary adds where the grounding pass ran (a vision span or a target).
+const QSet<QString> kGroundingKeys = {
+    QStringLiteral("vision_mass"),         QStringLiteral("target_mass_original"),
+    QStringLiteral("target_mass_steered"), QStringLiteral("pointing_original"),
+    QStringLiteral("pointing_steered"),    QStringLiteral("saliency_correlation"),
+    QStringLiteral("spatial_entropy")};
 
 QSet<QString> keySet(const QJsonObject& object) {
     const QStringList keys = object.keys();
     return QSet<QString>(keys.begin(), keys.end());
 }
 
-/// The four numbers of EXPECTED in OBJECT; with EXACT_KEYS, nothing else is there.
+/// The numbers of EXPECTED in OBJECT; with EXACT_KEYS, nothing else is there but, where the
+/// grounding pass ran, its keys.
 void compareSummary(const QJsonObject& object, const MetricSummary& expected,
                     bool exactKeys = true) {
     if (exactKeys)
-        QCOMPARE(keySet(object), kSummaryKeys);
+        QCOMPARE(keySet(object) - kGroundingKeys, kSummaryKeys);
     COMPARE_CLOSE(object.value("entropy_original").toDouble(), expected.entropyOriginal);
     COMPARE_CLOSE(object.value("entropy_steered").toDouble(), expected.entropySteered);
     COMPARE_CLOSE(object.value("entropy_reduction_pct").toDouble(), expected.entropyReductionPct);
     COMPARE_CLOSE(object.value("kl").toDouble(), expected.kl);
+    COMPARE_CLOSE(object.value("saliency_expectation_original").toDouble(),
+                  expected.saliencyExpectationOriginal);
+    COMPARE_CLOSE(object.value("saliency_expectation_steered").toDouble(),
+                  expected.saliencyExpectationSteered);
+    COMPARE_CLOSE(object.value("rows_steered_fraction").toDouble(), expected.rowsSteeredFraction);
 }
 
 } // namespace
@@ -311,6 +329,7 @@ class TestCli : public QObject {
     void projectJson();
     void metricsOfADumpPerLayer();
     void dumpLayerAndSidecarOptions();
+    void profileMatchesCore();
 
     void attentionBench();
     void attentionBenchText();
@@ -333,6 +352,7 @@ void TestCli::initTestCase() {
     QVERIFY(dir_.isValid());
     // 56 x 56: left half black, right half white.
     writeFile(path("half.png"), grayPng(56, 56, 8, [](int x, int) { return x < 28 ? 0 : 255; }));
+    writeFile(path("gate.npy"), npyBytes("<f4", {5}, floatBytes({1, 2, 3, 4, 5})));
     // Only the header of a 20000 x 6000 PNG: the size check must come before any decoding.
     QByteArray hugeHeader;
     appendBigEndian(hugeHeader, 20000);
@@ -437,10 +457,8 @@ void TestCli::metricsJsonMatchesCore() {
     QCOMPARE(run.exitCode, 0);
     const QJsonObject object = parseObject(run.out);
     QVERIFY2(!object.isEmpty(), run.out.constData());
-    const QSet<QString> required = {
-        "entropy_original", "entropy_steered", "entropy_reduction_pct", "kl", "heads",
-        "backend",          "elapsed_ms"};
-    QCOMPARE(keySet(object), required);
+    // The random workload has no vision span and no target: no grounding pass, no such keys.
+    QCOMPARE(keySet(object), kSummaryKeys + QSet<QString>({"heads", "backend", "elapsed_ms"}));
 
     const Workload workload = Workload::generate(smallSpec(seed));
     const auto mode = parseNormalization(normalization.toStdString());
@@ -547,11 +565,25 @@ void TestCli::sweepJsonMatchesCore() {
     const auto backend = makeCpuBackend();
     const std::vector<SweepRow> expected = runSweep(config, *backend);
     QCOMPARE(rows.size(), qsizetype(expected.size()));
-    const QSet<QString> rowKeys = {"lambda", "entropy_reduction_pct_mean",
-                                   "entropy_reduction_pct_std", "kl_mean", "kl_std"};
+    const QSet<QString> rowKeys = {"lambda",
+                                   "entropy_reduction_pct_mean",
+                                   "entropy_reduction_pct_std",
+                                   "kl_mean",
+                                   "kl_std",
+                                   "saliency_expectation_gain_mean",
+                                   "saliency_expectation_gain_std",
+                                   "target_mass_gain_mean",
+                                   "target_mass_gain_std",
+                                   "pointing_gain_mean",
+                                   "pointing_gain_std"};
     for (std::size_t i = 0; i < expected.size(); ++i) {
         const QJsonObject row = rows[qsizetype(i)].toObject();
         QCOMPARE(keySet(row), rowKeys);
+        COMPARE_CLOSE(row.value("saliency_expectation_gain_mean").toDouble(),
+                      expected[i].expectationGainMean);
+        COMPARE_CLOSE(row.value("saliency_expectation_gain_std").toDouble(),
+                      expected[i].expectationGainStd);
+        QVERIFY(row.value("pointing_gain_mean").isNull()); // no target
         COMPARE_CLOSE(row.value("lambda").toDouble(), expected[i].lambda);
         COMPARE_CLOSE(row.value("entropy_reduction_pct_mean").toDouble(),
                       expected[i].reductionMean);
@@ -580,9 +612,10 @@ void TestCli::sweepTable() {
     const QStringList lines = QString::fromUtf8(run.out).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 1 + int(defaultSweepLambdas().size()));
     QVERIFY(lines[0].startsWith("lambda"));
-    // "0.25  0.0364  0.0012  0.001570  0.000012": 2, 4, 4, 6 and 6 decimals.
-    const QRegularExpression row(
-        R"(^ *\d+\.\d{2} +-?\d+\.\d{4} +\d+\.\d{4} +-?\d+\.\d{6} +\d+\.\d{6}$)");
+    // "0.25  0.0364  0.0012  0.001570  0.000012  0.003011  0.000020": 2, 4, 4, 6, 6, 6 and 6
+    // decimals (no target: no target-mass and pointing columns).
+    const QRegularExpression row(R"(^ *\d+\.\d{2} +-?\d+\.\d{4} +\d+\.\d{4} +-?\d+\.\d{6} +)"
+                                 R"(\d+\.\d{6} +-?\d+\.\d{6} +\d+\.\d{6}$)");
     for (int i = 1; i < lines.size(); ++i)
         QVERIFY2(row.match(lines[i]).hasMatch(), qPrintable(lines[i]));
     QVERIFY(lines[5].trimmed().startsWith("0.25 "));
@@ -608,22 +641,31 @@ void TestCli::sweepCsv() {
     file.close();
     const QList<QByteArray> lines = written.split('\n');
     QCOMPARE(lines.size(), 4); // header, two rows, the empty piece after the last '\n'
-    QCOMPARE(
-        lines[0],
-        QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,kl_mean,kl_std"));
+    QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
+                                  "kl_mean,kl_std,saliency_expectation_gain_mean,"
+                                  "saliency_expectation_gain_std,target_mass_gain_mean,"
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
     QCOMPARE(lines[3], QByteArray());
     const QJsonArray rows = parseObject(run.out).value("rows").toArray();
-    const char* keys[] = {"lambda", "entropy_reduction_pct_mean", "entropy_reduction_pct_std",
-                          "kl_mean", "kl_std"};
+    const QList<QByteArray> keys = lines[0].split(',');
     for (int i = 0; i < 2; ++i) {
         const QList<QByteArray> fields = lines[i + 1].split(',');
-        QCOMPARE(fields.size(), 5);
-        for (int c = 0; c < 5; ++c) {
+        QCOMPARE(fields.size(), keys.size());
+        const QJsonObject row = rows[i].toObject();
+        QCOMPARE(row.keys().size(), keys.size());
+        for (int c = 0; c < keys.size(); ++c) {
+            const QJsonValue json = row.value(QString::fromLatin1(keys[c]));
+            // Without a target its columns are not available: "nan" and null.
+            if (keys[c].startsWith("target") || keys[c].startsWith("pointing")) {
+                QCOMPARE(fields[c], QByteArray("nan"));
+                QVERIFY(json.isNull());
+                continue;
+            }
             bool ok = false;
             const double value = fields[c].toDouble(&ok);
             QVERIFY(ok);
             // Full precision: the CSV and the JSON hold the same doubles.
-            QCOMPARE(value, rows[i].toObject().value(keys[c]).toDouble());
+            QCOMPARE(value, json.toDouble());
         }
     }
 
@@ -975,7 +1017,8 @@ void TestCli::metricsOfADumpPerLayer() {
     QCOMPARE(layers.size(), 3);
     for (int l = 0; l < 3; ++l) {
         const QJsonObject layer = layers[l].toObject();
-        QCOMPARE(keySet(layer), kSummaryKeys + QSet<QString>({"layer", "heads"}));
+        // The sidecar's vision span: the grounding pass ran.
+        QCOMPARE(keySet(layer), kSummaryKeys + kGroundingKeys + QSet<QString>({"layer", "heads"}));
         QCOMPARE(layer.value("layer").toInt(), l);
         compareSummary(layer, expected.layers[std::size_t(l)].total, false);
         QCOMPARE(layer.value("heads").toArray()[0].toObject().value("kl").toDouble(), 0.0);
@@ -1000,6 +1043,130 @@ void TestCli::metricsOfADumpPerLayer() {
                                "layers, float32"),
              text.out.constData());
     QVERIFY2(text.out.contains("layer  entropy original"), text.out.constData());
+}
+
+void TestCli::profileMatchesCore() {
+    const Workload workload = writeLayeredDump(path("profiled"));
+    const QString dump = path("profiled.npy");
+    std::vector<double> s(12, 0.0); // half.png on the sidecar's 1 x 3 grid at keys 3..5
+    s[4] = 0.5, s[5] = 1.0;
+    writeFile(path("target.npy"),
+              npyBytes("<f4", {12}, floatBytes({0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0})));
+    GroundingKeys keys;
+    keys.visionStart = 3;
+    keys.visionCount = 3;
+    keys.grid = {1, 1, 3};
+    keys.target.assign(12, 0);
+    keys.target[5] = 1;
+    SteeringParams params;
+    params.lambda = 2;
+    params.gateEntropy = 0.5;
+    const auto backend = makeCpuBackend();
+    const Profile expected =
+        profileHeads(workload, s, params, keys, *backend, 0, findProfileColumn("target_mass_gain"));
+
+    const QString csv = path("profile.csv");
+    QFile::remove(csv);
+    const QStringList arguments = {"profile",
+                                   "--json",
+                                   "--backend",
+                                   "cpu",
+                                   "--attention",
+                                   dump,
+                                   "--lambda",
+                                   "2",
+                                   "--saliency-image",
+                                   path("half.png"),
+                                   "--target",
+                                   path("target.npy"),
+                                   "--gate-entropy",
+                                   "0.5",
+                                   "--rank-by",
+                                   "target_mass_gain",
+                                   "--csv",
+                                   csv};
+    const CliRun run = runCli(arguments);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+    QCOMPARE(object.value("ranked_by").toString(), QStringLiteral("target_mass_gain"));
+    const QJsonArray heads = object.value("heads").toArray();
+    QCOMPARE(heads.size(), 6);
+    for (int i = 0; i < 6; ++i) {
+        const QJsonObject head = heads[i].toObject();
+        const HeadProfile& want = expected.heads[std::size_t(i)];
+        QCOMPARE(head.value("layer").toInt(), want.layer);
+        QCOMPARE(head.value("head").toInt(), want.head);
+        QCOMPARE(head.keys().size(), int(profileColumns().size()) + 2);
+        for (const ProfileColumn& column : profileColumns()) {
+            const QJsonValue value = head.value(QString::fromLatin1(column.name.data()));
+            if (std::isnan(column.value(want)))
+                QVERIFY(value.isNull());
+            else
+                COMPARE_CLOSE(value.toDouble(), column.value(want));
+        }
+    }
+    const QJsonArray ranking = object.value("ranking").toArray();
+    QCOMPARE(ranking.size(), 6);
+    for (int i = 0; i < 6; ++i) {
+        const HeadProfile& want = expected.heads[expected.ranking[std::size_t(i)]];
+        QCOMPARE(ranking[i].toObject().value("rank").toInt(), i + 1);
+        QCOMPARE(ranking[i].toObject().value("layer").toInt(), want.layer);
+        QCOMPARE(ranking[i].toObject().value("head").toInt(), want.head);
+    }
+    // The CSV: the same numbers at full precision, one line per head.
+    QFile file(csv);
+    QVERIFY(file.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = file.readAll().split('\n');
+    QCOMPARE(lines.size(), 8); // header, six heads, the empty piece after the last '\n'
+    const QList<QByteArray> header = lines[0].split(',');
+    QCOMPARE(header.mid(0, 3), (QList<QByteArray>{"layer", "head", "entropy_original"}));
+    for (int i = 0; i < 6; ++i) {
+        const QList<QByteArray> fields = lines[i + 1].split(',');
+        QCOMPARE(fields.size(), header.size());
+        const QJsonObject head = heads[i].toObject();
+        for (int c = 0; c < header.size(); ++c) {
+            const QJsonValue json = head.value(QString::fromLatin1(header[c]));
+            if (json.isNull())
+                QCOMPARE(fields[c], QByteArray("nan"));
+            else
+                QCOMPARE(fields[c].toDouble(), json.toDouble());
+        }
+    }
+
+    // The text: the top heads, ranked.
+    const CliRun text = runCli(QStringList{"profile", "--top", "2"} + arguments.mid(2, 14));
+    QCOMPARE(text.exitCode, 0);
+    const QList<QByteArray> textLines = text.out.trimmed().split('\n');
+    QCOMPARE(textLines.size(), 3);
+    QVERIFY2(textLines[0].simplified().startsWith("rank layer head target_mass_gain"),
+             textLines[0].constData());
+
+    // metrics --json has the same grounding figures, per head (mean over the layers) and in all.
+    const CliRun metrics = runCli(QStringList{"metrics", "--json"} + arguments.mid(2, 12));
+    QCOMPARE(metrics.exitCode, 0);
+    const QJsonObject metricsObject = parseObject(metrics.out);
+    const double lambda = 2;
+    const Grounding grounding =
+        evaluateGrounding(workload, s, std::span(&lambda, 1), params, keys).front();
+    COMPARE_CLOSE(metricsObject.value("target_mass_steered").toDouble(),
+                  grounding.total.targetMassSteered);
+    COMPARE_CLOSE(metricsObject.value("pointing_original").toDouble(),
+                  grounding.total.pointingOriginal);
+    COMPARE_CLOSE(metricsObject.value("vision_mass").toDouble(), grounding.total.visionMass);
+    const LayeredGrounding split = splitLayers(grounding, 3, 2);
+    COMPARE_CLOSE(metricsObject.value("heads")
+                      .toArray()[1]
+                      .toObject()
+                      .value("saliency_correlation")
+                      .toDouble(),
+                  split.aggregate.heads[1].saliencyCorrelation);
+    COMPARE_CLOSE(metricsObject.value("layers")
+                      .toArray()[2]
+                      .toObject()
+                      .value("target_mass_steered")
+                      .toDouble(),
+                  split.layers[2].total.targetMassSteered);
 }
 
 void TestCli::dumpLayerAndSidecarOptions() {
@@ -1212,7 +1379,8 @@ void TestCli::badInput_data() {
         << QStringList{"metrics", "--keys"} << "missing value after '--keys'";
     QTest::newRow("unknown command")
         << QStringList{"foo"}
-        << "unknown command 'foo' (expected metrics, sweep, project, plot or attention-bench)";
+        << "unknown command 'foo' (expected metrics, sweep, project, plot, profile or "
+           "attention-bench)";
     QTest::newRow("plot without --out") << QStringList{"plot"} << "plot: needs --out DIR";
     // Hostile inputs (issue 15): each one line, exit 2, within seconds.
     QTest::newRow("threads 100000")
@@ -1351,7 +1519,42 @@ void TestCli::badInput_data() {
         << "--steer-heads: head 2 is out of range 0..1";
     QTest::newRow("normalize bogus")
         << QStringList{"metrics", "--normalize", "bogus"}
-        << "--normalize: 'bogus' is not one of max, minmax, zscore, none";
+        << "--normalize: 'bogus' is not one of max, minmax, zscore, none, binary:T (T in 0..1)";
+    QTest::newRow("binary threshold beyond 1")
+        << QStringList{"metrics", "--normalize", "binary:1.5"}
+        << "--normalize: 'binary:1.5' is not one of max, minmax, zscore, none, binary:T (T in "
+           "0..1)";
+    QTest::newRow("gate entropy 2") << QStringList{"metrics", "--gate-entropy", "2"}
+                                    << "--gate-entropy: must be a number in 0..1";
+    QTest::newRow("gate without threshold")
+        << QStringList{"metrics", "--gate", path("gate.npy")} << "--gate: needs --gate-threshold";
+    QTest::newRow("gate threshold without gate")
+        << QStringList{"metrics", "--gate-threshold", "1"} << "--gate-threshold: needs --gate";
+    QTest::newRow("gate of the wrong length")
+        << QStringList{"metrics", "--gate", path("gate.npy"), "--gate-threshold", "0.5"} + kSmall
+        << path("gate.npy") + ": gate length is 5, expected 16 (queries)";
+    QTest::newRow("target of the wrong length")
+        << QStringList{"metrics", "--target", path("gate.npy")} + kSmall
+        << path("gate.npy") + ": target length is 5, expected 64 (keys)";
+    QTest::newRow("target and target mask")
+        << QStringList{"metrics", "--target", path("gate.npy"), "--target-mask", path("half.png")}
+        << "--target: cannot be combined with --target-mask";
+    QTest::newRow("rank by an unknown column")
+        << QStringList{"profile", "--rank-by", "fame"}
+        << "--rank-by: 'fame' is not one of entropy_original, entropy_steered, "
+           "entropy_reduction_pct, kl, rows_steered_fraction, vision_mass, "
+           "saliency_expectation_original, saliency_expectation_steered, "
+           "saliency_expectation_gain, target_mass_original, target_mass_steered, "
+           "target_mass_gain, pointing_original, pointing_steered, pointing_gain, "
+           "saliency_correlation, spatial_entropy, steerability, grounding_score";
+    QTest::newRow("layer head beyond the layers")
+        << QStringList{"metrics", "--steer-heads", "L1H0"} + kSmall
+        << "--steer-heads: layer 1 is out of range 0..0";
+    QTest::newRow("bad layer head") << QStringList{"metrics", "--steer-heads", "L1"}
+                                    << "--steer-heads: 'L1' is not LAYERHHEAD, e.g. L5H3";
+    QTest::newRow("top 0") << QStringList{"profile", "--top", "0"} << "--top: must be at least 1";
+    QTest::newRow("rank by on metrics") << QStringList{"metrics", "--rank-by", "kl"}
+                                        << "--rank-by: not used by the metrics command";
     QTest::newRow("logits and attention")
         << QStringList{"metrics", "--logits", "a.npy", "--attention", "b.npy"}
         << "--logits: cannot be combined with --attention";
@@ -1482,7 +1685,7 @@ void TestCli::missingCommandPrintsHelp() {
     QCOMPARE(run.out, QByteArray());
     QVERIFY(run.err.startsWith("Usage: attnsteer-cli"));
     QVERIFY(run.err.endsWith("attnsteer-cli: error: no command given (expected metrics, sweep, "
-                             "project, plot or attention-bench)\n"));
+                             "project, plot, profile or attention-bench)\n"));
 }
 
 void TestCli::help() {

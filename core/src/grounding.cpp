@@ -72,6 +72,11 @@ double spatialEntropy(std::span<const double> map, const ImageGrid& grid) {
     for (double v : map)
         mean += v;
     mean /= double(map.size());
+    // A map constant up to rounding has no cell above its mean (the mean's own rounding would
+    // otherwise put every cell above it).
+    const auto [low, high] = std::minmax_element(map.begin(), map.end());
+    if (!(*high - *low > 1e-12 * std::max(std::abs(*high), std::abs(*low))))
+        return kNotAvailable;
     // 4-connected regions of the cells above the mean, frame by frame (a flood fill per region).
     std::vector<unsigned char> seen(map.size(), 0);
     std::vector<std::size_t> sizes, stack;
@@ -289,7 +294,9 @@ std::vector<Grounding> evaluateGrounding(const Workload& workload, std::span<con
                         gate);
                     for (std::size_t l = 0; l < lambdaCount; ++l) {
                         RowGrounding after = original;
-                        if (steered) {
+                        // A row that cannot see the image (its vision keys masked) stays blind:
+                        // what eps lends the masked keys is not attention on the object.
+                        if (steered && mass > 0) {
                             state.p = (vision + params.eps) * weights.col(Eigen::Index(l));
                             if (state.p.maxCoeff() > kTinyWeight)
                                 after = groundingOf(state.p, target);

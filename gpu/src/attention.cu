@@ -224,11 +224,8 @@ void checkSize(const char* what, std::size_t actual, std::size_t expected) {
 AttentionRuns timeAttention(const attention::AttentionParams& p, std::span<const float> q,
                             std::span<const float> k, std::span<const float> v,
                             std::span<const float> bias, std::span<float> out, int repetitions) {
-    attention::checkSizes(p);
-    if (p.headDim > AttentionDeviceArgs::kMaxDim)
-        throw settingError("head-dim", "must be at most " +
-                                           std::to_string(AttentionDeviceArgs::kMaxDim) +
-                                           " on the CUDA backend");
+    checkCudaAttention(p);
+    static_assert(AttentionDeviceArgs::kMaxDim == kMaxCudaHeadDim);
     const std::size_t queryValues = std::size_t(p.heads) * p.queries * p.headDim;
     const std::size_t keyValues = std::size_t(p.heads) * p.keys * p.headDim;
     checkSize("Q", q.size(), queryValues);

@@ -25,15 +25,18 @@ std::unique_ptr<Backend> makeCudaBackend(CudaBackendOptions) {
     throw settingError("backend", std::string("cuda: ") + kReason);
 }
 
-AttentionRuns timeAttention(const attention::AttentionParams&, std::span<const float>,
+// Sizes first, as with a CUDA backend: the same message whatever the build.
+AttentionRuns timeAttention(const attention::AttentionParams& params, std::span<const float>,
                             std::span<const float>, std::span<const float>, std::span<const float>,
                             std::span<float>, int) {
+    checkCudaAttention(params);
     throw settingError("backend", std::string("cuda: ") + kReason);
 }
 
-void attentionForward(const attention::AttentionParams&, std::span<const float>,
+void attentionForward(const attention::AttentionParams& params, std::span<const float>,
                       std::span<const float>, std::span<const float>, std::span<const float>,
                       std::span<float>) {
+    checkCudaAttention(params);
     throw settingError("backend", std::string("cuda: ") + kReason);
 }
 

@@ -51,4 +51,11 @@ BackendSelection selectBackend(BackendChoice choice, int cpuThreads) {
     return selection;
 }
 
+void checkCudaAttention(const attention::AttentionParams& params) {
+    attention::checkSizes(params);
+    if (params.headDim > kMaxCudaHeadDim)
+        throw settingError("head-dim", "must be at most " + std::to_string(kMaxCudaHeadDim) +
+                                           " on the CUDA backend");
+}
+
 } // namespace attnsteer::gpu

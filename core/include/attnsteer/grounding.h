@@ -8,14 +8,16 @@
 //   target mass      sum_{k in T} A_k / sum_{k in V} A_k     (0 where the vision mass is 0)
 //   pointing         1 where argmax_{k in V} A_k lies in T, else 0 (the first of equal maxima;
 //                    0 where the vision mass is 0)
-// and the same of A' for the steered ones; the means over a head's rows are its values. Per head,
+// and the same of A' for the steered ones; the means over a head's rows are its values. A row whose
+// A has no vision mass (the image masked for it: a causal row before the image) counts 0 after
+// steering too: the mass that eps lends masked keys is not attention on the object. Per head,
 // from its mean attention over its queries m_k = mean_q A_{q,k} on V:
 //   saliency correlation  Pearson's r between m and s over V (NaN where either is constant)
 //   spatial entropy       -sum_i p_i log p_i over the 4-connected regions C_i of the cells of each
 //                         frame of the grid where m_k > mean_V m, p_i = |C_i| / sum_j |C_j|:
 //                         0 for one compact region, large for scattered attention (the criterion
 //                         of "localization heads", Kang et al., CVPR 2025); NaN without a grid or
-//                         with no cell above the mean
+//                         with no cell above the mean (a map constant up to rounding)
 // Since A'_k = (A_k + eps) e^{lambda s_k} / S1, the steered target mass and pointing need only
 // the vision keys: sum_T E w / sum_V E w and argmax_V E_k w_k (E = A + eps, w = e^{lambda s}).
 

@@ -56,6 +56,13 @@ struct BackendSelection {
 /// backend with the notice "no CUDA device (<reason>); using the CPU backend".
 BackendSelection selectBackend(BackendChoice choice, int cpuThreads = 0);
 
+/// The largest head dimension the CUDA attention kernel takes.
+inline constexpr int kMaxCudaHeadDim = 128;
+
+/// The checks of timeAttention before the device, with or without a CUDA backend in the build:
+/// attention::checkSizes, then "head-dim: must be at most 128 on the CUDA backend".
+void checkCudaAttention(const attention::AttentionParams& params);
+
 /// Kernel milliseconds of the fused attention forward on the device, per run.
 struct AttentionRuns {
     std::vector<double> plainMs;   ///< without the bias
