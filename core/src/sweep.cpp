@@ -112,8 +112,13 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         if (!config.workload)
             generated = Workload::generate(spec);
         const Workload& workload = config.workload ? *config.workload : generated;
-        const std::vector<double> raw =
-            config.saliencyRaw ? *config.saliencyRaw : randomSaliencyRaw(workload.keys(), seed);
+        std::vector<double> raw;
+        if (config.saliencyRaw)
+            raw = *config.saliencyRaw;
+        else if (const TransformerBlock* block = workload.transformer())
+            raw = simulatedSaliencyRaw(block->layout(), config.simulatedSaliency, seed);
+        else
+            raw = randomSaliencyRaw(workload.keys(), seed);
         const NormalizedSaliency saliency = normalizeSaliency(raw, config.normalization);
         RunControl seedControl{nullptr, control.cancel};
         if (control.onProgress)
