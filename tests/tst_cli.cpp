@@ -1577,6 +1577,11 @@ void TestCli::badInput_data() {
     QTest::newRow("saliency blur -1")
         << QStringList{"metrics", "--saliency-blur", "-1"} + transformer
         << "--saliency-blur: must be between 0 and 100";
+    QTest::newRow("transformer of 4 million keys")
+        << QStringList{"metrics", "--workload", "transformer", "--queries",
+                       "1",       "--keys",     "4000000"}
+        << "--keys: keys x head-dim must be at most 2^24 for the transformer workload (131072 "
+           "keys at head-dim 128)";
     QTest::newRow("transformer queries above keys")
         << QStringList{"metrics", "--workload", "transformer", "--queries", "65", "--keys", "64"}
         << "--queries: must not exceed the keys (64) for the transformer workload (the last Q "

@@ -712,6 +712,10 @@ void TestTransformer::errors_data() {
         << 1 << 9 << 8 << 8 << 1.0 << -1 << 0
         << "--queries: must not exceed the keys (8) for the transformer workload (the last Q "
            "tokens ask)";
+    QTest::newRow("keys x head dim above 2^24")
+        << 1 << 8 << 131073 << 128 << 1.0 << -1 << 0
+        << "--keys: keys x head-dim must be at most 2^24 for the transformer workload (131072 "
+           "keys at head-dim 128)";
     QTest::newRow("negative strength")
         << 1 << 8 << 8 << 8 << -1.0 << -1 << 0 << "--target-strength: must be between 0 and 100";
     QTest::newRow("strength NaN") << 1 << 8 << 8 << 8 << std::nan("") << -1 << 0

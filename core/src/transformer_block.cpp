@@ -141,6 +141,11 @@ TransformerLayout transformerLayout(const WorkloadSpec& spec) {
     if (t.headDim < 8 || t.headDim > kMaxHeadDim || t.headDim % 2 != 0)
         throw settingError("head-dim",
                            "must be an even number from 8 to " + std::to_string(kMaxHeadDim));
+    // Memory follows the sizes here (K x (32 + d) doubles of tables, (Q + K) x d floats a head):
+    // 2^24 keys x d is 300 MB at most, 131072 keys at d = 128.
+    if (std::int64_t(spec.keys) * t.headDim > (std::int64_t(1) << 24))
+        throw settingError("keys", "keys x head-dim must be at most 2^24 for the transformer "
+                                   "workload (131072 keys at head-dim 128)");
     if (!(t.targetStrength >= 0 && t.targetStrength <= kMaxTargetStrength))
         throw settingError("target-strength", "must be between 0 and 100");
 
