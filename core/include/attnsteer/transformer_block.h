@@ -35,7 +35,7 @@
 // standard deviation of the content noise (a random bilinear form of rank R).
 //
 // Head types, by h mod 8 (0..7 = image, local, global, sink, image, local, global, global):
-// 25 % image-focused, 25 % local, 37.5 % global, 12.5 % sink-dominated (kHeadTypeParams):
+// 25 % image-focused, 25 % local, 37.5 % global, 12.5 % sink-dominated (kParams in the .cpp):
 //     type            l     sigma   mu    tau     g^2
 //     image-focused   1     3       2.5   tau     1.0
 //     local           14    3       0     0       0.5
@@ -44,14 +44,14 @@
 //
 // Why this costs about a random workload's element (the issue asked for within 3x): the
 // embeddings have 5 + 32 coordinates, not a real model's d_model (3584 for Qwen2-VL-7B): a
-// d_model x d projection costs 2 d_model d flops per token and head, a GFLOP per head at 8192
-// tokens, for logits whose distribution depends only on the projected vectors; a random
+// d_model x d projection costs 2 d_model d flops per token and head, 7.5 GFLOP per head and side
+// at 8192 tokens, for logits whose distribution depends only on the projected vectors; a random
 // projection of a rank-R embedding is the same thing at R / d_model of the cost. A head's
 // rotated Q (pre-scaled by 1/sqrt(d)) and K (packed in blocks of 16 keys) are computed once,
 // in double, rounded to float32, and kept in a small cache shared by the threads (at most
 // kCacheBytes, at least 4 heads). A block of rows is then a float product over the head
-// dimension with fused multiply-adds in a fixed order (every element's sum runs over
-// d = 0..head_dim-1 from 0, whatever block or thread computes it: the same bits), and only the
+// dimension with multiply-adds (fused where the build has FMA) in a fixed order (every sum runs
+// over d = 0..head_dim-1 from 0, whatever block or thread computes it: the same bits), and only the
 // key blocks that the causal mask leaves (half of a square head) are computed.
 // Never H x Q x K: memory is the cache plus the shared embeddings and rotation tables
 // (K x (32 + d) doubles).
