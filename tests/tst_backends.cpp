@@ -97,7 +97,13 @@ Workload maskedLogits(int layers, int heads, int queries, int keys, std::uint64_
 }
 
 Workload randomWorkload(int heads, int queries, int keys, double sigma, std::uint64_t seed) {
-    return Workload::generate(WorkloadSpec{heads, queries, keys, sigma, seed});
+    WorkloadSpec spec;
+    spec.heads = heads;
+    spec.queries = queries;
+    spec.keys = keys;
+    spec.logitStd = sigma;
+    spec.seed = seed;
+    return Workload::generate(spec);
 }
 
 struct Input {

@@ -12,7 +12,9 @@
 #include "attnsteer/projection.h"
 #include "attnsteer/random.h"
 #include "attnsteer/saliency.h"
+#include "attnsteer/simulated_saliency.h"
 #include "attnsteer/sweep.h"
+#include "attnsteer/transformer_block.h"
 #include "attnsteer/workload.h"
 #include "image_support.h"
 
@@ -335,6 +337,13 @@ class TestCli : public QObject {
     void attentionBenchText();
     void attentionBenchBackends();
     void projectKeepsSixteenBits();
+
+    // The transformer workload (issue 13).
+    void transformerMetricsMatchCore_data();
+    void transformerMetricsMatchCore();
+    void transformerSweepMatchesCore();
+    void transformerSaliencyImageOnItsGrid();
+    void transformerTextAndWarnings();
 
     void badInput_data();
     void badInput();
@@ -1349,6 +1358,179 @@ void TestCli::attentionBenchBackends() {
                  .arg(QString::fromStdString(gpu::unavailableReason())));
 }
 
+// ---- The transformer workload (issue 13) ------------------------------------------------------
+
+namespace {
+/// The transformer of kSmall's sizes with head dimension 16.
+WorkloadSpec smallTransformer(std::uint64_t seed) {
+    WorkloadSpec spec = smallSpec(seed);
+    spec.kind = WorkloadKind::Transformer;
+    spec.transformer.headDim = 16;
+    return spec;
+}
+} // namespace
+
+void TestCli::transformerMetricsMatchCore_data() {
+    QTest::addColumn<QStringList>("arguments");
+    QTest::addColumn<std::uint64_t>("seed");
+    QTest::addColumn<double>("strength");
+    QTest::addColumn<double>("quality");
+    QTest::addColumn<double>("blur");
+    QTest::addColumn<int>("grid");   ///< side of the grid; 0: the default
+    QTest::addColumn<int>("offset"); ///< -1: the default
+    QTest::newRow("defaults") << QStringList{} << std::uint64_t(0) << 1.25 << 0.8 << 0.0 << 0 << -1;
+    QTest::newRow("seed 3, strength 2, quality 0.5, blur 1")
+        << QStringList{"--seed",
+                       "3",
+                       "--target-strength",
+                       "2",
+                       "--saliency-quality",
+                       "0.5",
+                       "--saliency-blur",
+                       "1"}
+        << std::uint64_t(3) << 2.0 << 0.5 << 1.0 << 0 << -1;
+    QTest::newRow("grid 4x4 at 20, quality 0")
+        << QStringList{"--image-grid", "4x4", "--vision-offset", "20", "--saliency-quality", "0"}
+        << std::uint64_t(0) << 1.25 << 0.0 << 0.0 << 4 << 20;
+}
+
+void TestCli::transformerMetricsMatchCore() {
+    QFETCH(QStringList, arguments);
+    QFETCH(std::uint64_t, seed);
+    QFETCH(double, strength);
+    QFETCH(double, quality);
+    QFETCH(double, blur);
+    QFETCH(int, grid);
+    QFETCH(int, offset);
+    const CliRun run = runCli(QStringList{"metrics", "--json", "--workload", "transformer",
+                                          "--head-dim", "16", "--lambda", "1"} +
+                              kSmall + arguments);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonObject object = parseObject(run.out);
+
+    WorkloadSpec spec = smallTransformer(seed);
+    spec.transformer.targetStrength = strength;
+    if (grid)
+        spec.transformer.grid = ImageGrid{1, grid, grid};
+    if (offset >= 0)
+        spec.transformer.visionOffset = offset;
+    const Workload workload = Workload::generate(spec);
+    SimulatedSaliencySpec simulated;
+    simulated.quality = quality;
+    simulated.blur = blur;
+    const auto saliency =
+        normalizeSaliency(simulatedSaliencyRaw(workload.transformer()->layout(), simulated, seed),
+                          Normalization::Max);
+    SteeringParams params;
+    params.lambda = 1;
+    // One evaluation, as the command line's: the exact pass (peaked rows make the moments'
+    // result differ in the 12th digit).
+    RunControl oneOff;
+    oneOff.oneOff = true;
+    const Metrics expected = makeCpuBackend()->evaluate(workload, saliency.values, params, oneOff);
+    compareSummary(object, expected.total, false);
+    const QJsonArray heads = object.value("heads").toArray();
+    QCOMPARE(heads.size(), 2);
+    for (int h = 0; h < 2; ++h)
+        compareSummary(heads[h].toObject(), expected.heads[std::size_t(h)]);
+}
+
+void TestCli::transformerSweepMatchesCore() {
+    const CliRun run =
+        runCli(QStringList{"sweep", "--json", "--workload", "transformer", "--head-dim", "16",
+                           "--saliency-quality", "0.3", "--lambdas", "0,0.5,2", "--seeds", "4:6"} +
+               kSmall);
+    QCOMPARE(run.err, QByteArray());
+    QCOMPARE(run.exitCode, 0);
+    const QJsonArray rows = parseObject(run.out).value("rows").toArray();
+    SweepConfig config;
+    config.spec = smallTransformer(0);
+    config.simulatedSaliency.quality = 0.3;
+    config.lambdas = {0, 0.5, 2};
+    config.seeds = {4, 5, 6};
+    const std::vector<SweepRow> expected = runSweep(config, *makeCpuBackend());
+    QCOMPARE(rows.size(), qsizetype(expected.size()));
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        const QJsonObject row = rows[qsizetype(i)].toObject();
+        COMPARE_CLOSE(row.value("entropy_reduction_pct_mean").toDouble(),
+                      expected[i].reductionMean);
+        COMPARE_CLOSE(row.value("entropy_reduction_pct_std").toDouble(), expected[i].reductionStd);
+        COMPARE_CLOSE(row.value("kl_mean").toDouble(), expected[i].klMean);
+        COMPARE_CLOSE(row.value("kl_std").toDouble(), expected[i].klStd);
+    }
+    // The seeds differ: so do their workloads and saliencies.
+    QVERIFY(expected[2].klStd > 0);
+}
+
+void TestCli::transformerSaliencyImageOnItsGrid() {
+    // half.png (56 x 56, right half white) lands on the transformer's 6 x 6 grid at offset 7
+    // (K = 64): the saliency image overrides the simulated one.
+    const CliRun run =
+        runCli(QStringList{"metrics", "--json", "--workload", "transformer", "--head-dim", "16",
+                           "--saliency-image", path("half.png"), "--saliency-quality", "0.1"} +
+               kSmall);
+    QCOMPARE(QString::fromUtf8(run.err),
+             "attnsteer-cli: warning: --saliency-quality: ignored; the saliency comes from " +
+                 path("half.png") + "\n");
+    QCOMPARE(run.exitCode, 0);
+    const Workload workload = Workload::generate(smallTransformer(0));
+    const TransformerLayout& layout = workload.transformer()->layout();
+    QCOMPARE(layout.grid.rows, 6);
+    QCOMPARE(layout.visionOffset, 7);
+    std::vector<float> map(56 * 56);
+    for (int y = 0; y < 56; ++y)
+        for (int x = 0; x < 56; ++x)
+            map[std::size_t(y * 56 + x)] = x < 28 ? 0.0f : 1.0f;
+    ProjectionOptions options;
+    options.grid = layout.grid;
+    options.visionOffset = layout.visionOffset;
+    const auto raw = placeOnKeySequence(projectSaliencyMap(map, 56, 56, options, 64), 64, options);
+    QCOMPARE(raw[7 + 5], 1.0); // the right half of the first grid row
+    QCOMPARE(raw[7], 0.0);
+    const auto saliency = normalizeSaliency(raw, Normalization::Max);
+    RunControl oneOff;
+    oneOff.oneOff = true;
+    const Metrics expected =
+        makeCpuBackend()->evaluate(workload, saliency.values, SteeringParams{}, oneOff);
+    compareSummary(parseObject(run.out), expected.total, false);
+}
+
+void TestCli::transformerTextAndWarnings() {
+    const CliRun run =
+        runCli(QStringList{"metrics", "--workload", "transformer", "--head-dim", "16", "--seed",
+                           "2", "--saliency-blur", "1.5", "--logit-std", "3"} +
+               kSmall);
+    QCOMPARE(run.exitCode, 0);
+    QCOMPARE(QString::fromUtf8(run.err),
+             QStringLiteral("attnsteer-cli: warning: --logit-std: ignored by the transformer "
+                            "workload\n"));
+    const QString text = QString::fromUtf8(run.out);
+    QVERIFY2(text.contains("2 x 16 x 64 (heads x queries x keys), transformer block, seed 2"),
+             qPrintable(text));
+    QVERIFY2(text.contains("simulated, quality 0.8, blur 1.5, seed 2, normalized max"),
+             qPrintable(text));
+    // The transformer's options on the random workload: ignored, each with a warning.
+    const CliRun random =
+        runCli(QStringList{"metrics", "--json", "--head-dim", "16", "--target-strength", "3",
+                           "--saliency-quality", "0.5", "--saliency-blur", "2"} +
+               kSmall);
+    QCOMPARE(random.exitCode, 0);
+    QString expected;
+    for (const char* name : {"head-dim", "target-strength", "saliency-quality", "saliency-blur"})
+        expected += QStringLiteral("attnsteer-cli: warning: --%1: ignored; only the transformer "
+                                   "workload uses it\n")
+                        .arg(QLatin1String(name));
+    QCOMPARE(QString::fromUtf8(random.err), expected);
+    // --workload random is the default, said out loud.
+    const CliRun explicitRandom =
+        runCli(QStringList{"metrics", "--json", "--workload", "random"} + kSmall);
+    QCOMPARE(explicitRandom.exitCode, 0);
+    QCOMPARE(
+        parseObject(explicitRandom.out).value("kl").toDouble(),
+        parseObject(runCli(QStringList{"metrics", "--json"} + kSmall).out).value("kl").toDouble());
+}
+
 void TestCli::badInput_data() {
     QTest::addColumn<QStringList>("arguments");
     QTest::addColumn<QString>("message"); ///< the whole line after "attnsteer-cli: error: "
@@ -1367,8 +1549,8 @@ void TestCli::badInput_data() {
     QTest::newRow("workload file on attention-bench")
         << QStringList{"attention-bench", "--logits", path("x.npy")}
         << "--logits: not used by the attention-bench command";
-    QTest::newRow("head dim on metrics") << QStringList{"metrics", "--head-dim", "64"}
-                                         << "--head-dim: not used by the metrics command";
+    QTest::newRow("head dim on project") << QStringList{"project", "--head-dim", "64"}
+                                         << "--head-dim: not used by the project command";
     QTest::newRow("bad number") << QStringList{"metrics", "--heads", "abc"}
                                 << "--heads: 'abc' is not a valid whole number";
     QTest::newRow("heads 0") << QStringList{"metrics", "--heads", "0"}
@@ -1562,6 +1744,57 @@ void TestCli::badInput_data() {
         << QStringList{"project"} << "project: needs --saliency-image FILE";
     QTest::newRow("bad lambda range") << QStringList{"sweep", "--lambdas", "0:1:0"} + kSmall
                                       << "--lambdas: step must be > 0 in START:STOP:STEP";
+    // The transformer workload (issue 13).
+    const QStringList transformer = QStringList{"--workload", "transformer"} + kSmall;
+    QTest::newRow("bad workload") << QStringList{"metrics", "--workload", "llama"}
+                                  << "--workload: 'llama' is not one of random, transformer";
+    QTest::newRow("workload on project") << QStringList{"project", "--workload", "transformer"}
+                                         << "--workload: not used by the project command";
+    QTest::newRow("transformer with logits")
+        << QStringList{"metrics", "--workload", "transformer", "--logits", path("x.npy")}
+        << "--workload: transformer cannot be combined with --logits";
+    QTest::newRow("transformer with attention")
+        << QStringList{"sweep", "--workload", "transformer", "--attention", path("x.npy")}
+        << "--workload: transformer cannot be combined with --attention";
+    QTest::newRow("head dim odd") << QStringList{"metrics", "--head-dim", "17"} + transformer
+                                  << "--head-dim: must be an even number from 8 to 1024";
+    QTest::newRow("head dim 4") << QStringList{"metrics", "--head-dim", "4"} + transformer
+                                << "--head-dim: must be an even number from 8 to 1024";
+    QTest::newRow("head dim 2048") << QStringList{"sweep", "--head-dim", "2048"} + transformer
+                                   << "--head-dim: must be an even number from 8 to 1024";
+    QTest::newRow("head dim not a number")
+        << QStringList{"plot", "--out", path("x"), "--head-dim", "big"} + transformer
+        << "--head-dim: 'big' is not a valid whole number";
+    QTest::newRow("target strength -1")
+        << QStringList{"metrics", "--target-strength", "-1"} + transformer
+        << "--target-strength: must be between 0 and 100";
+    QTest::newRow("target strength 1e9")
+        << QStringList{"metrics", "--target-strength", "1e9"} + transformer
+        << "--target-strength: must be between 0 and 100";
+    QTest::newRow("saliency quality 1.5")
+        << QStringList{"metrics", "--saliency-quality", "1.5"} + transformer
+        << "--saliency-quality: must be between 0 and 1";
+    QTest::newRow("saliency quality text")
+        << QStringList{"metrics", "--saliency-quality", "good"} + transformer
+        << "--saliency-quality: 'good' is not a valid number";
+    QTest::newRow("saliency blur -1")
+        << QStringList{"metrics", "--saliency-blur", "-1"} + transformer
+        << "--saliency-blur: must be between 0 and 100";
+    QTest::newRow("transformer of 4 million keys")
+        << QStringList{"metrics", "--workload", "transformer", "--queries",
+                       "1",       "--keys",     "4000000"}
+        << "--keys: keys x head-dim must be at most 2^24 for the transformer workload (131072 "
+           "keys at head-dim 128)";
+    QTest::newRow("transformer queries above keys")
+        << QStringList{"metrics", "--workload", "transformer", "--queries", "65", "--keys", "64"}
+        << "--queries: must not exceed the keys (64) for the transformer workload (the last Q "
+           "tokens ask)";
+    QTest::newRow("transformer vision offset 0")
+        << QStringList{"metrics", "--vision-offset", "0"} + transformer
+        << "--vision-offset: must be at least 1 for the transformer workload (token 0 is the sink)";
+    QTest::newRow("transformer image does not fit")
+        << QStringList{"metrics", "--vision-offset", "40", "--image-grid", "5x5"} + transformer
+        << "--vision-offset: the 5x5 = 25 vision tokens at offset 40 do not fit into 64 keys";
     QTest::newRow("vision tokens do not fit")
         << QStringList{"metrics", "--saliency-image", path("half.png"), "--vision-offset", "62"} +
                kSmall

@@ -9,6 +9,7 @@
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
+#include "test_support.h"
 
 #include <QDir>
 #include <QFile>
@@ -122,6 +123,52 @@ class TestCommon : public QObject {
         scenario.saliencyPath = "s.npy";
         QCOMPARE(workloadLabel(scenario, PathStyle::FullPath), std::string("logits file z.npy"));
         QCOMPARE(saliencyLabel(scenario, PathStyle::FullPath), std::string("file s.npy"));
+    }
+
+    /// The transformer workload (issue 13): its spec takes --image-grid and --vision-offset, a
+    /// saliency image lands on its grid, its default saliency is the simulated one.
+    void transformerScenario() {
+        Scenario scenario;
+        scenario.spec.kind = WorkloadKind::Transformer;
+        scenario.spec.heads = 1;
+        scenario.spec.queries = scenario.spec.keys = 100;
+        scenario.spec.seed = 3;
+        scenario.simulatedSaliency.quality = 0.5;
+        QVERIFY(scenario.isTransformer());
+        QCOMPARE(workloadLabel(scenario, PathStyle::FileName),
+                 std::string("transformer block, seed 3"));
+        QCOMPARE(saliencyLabel(scenario, PathStyle::FullPath),
+                 std::string("simulated, quality 0.5, seed 3"));
+        scenario.simulatedSaliency.blur = 2;
+        QCOMPARE(saliencyLabel(scenario, PathStyle::FullPath),
+                 std::string("simulated, quality 0.5, blur 2, seed 3"));
+        // The layout's grid and offset: 7 x 7 at (100 - 49) / 4 = 12 by default.
+        ProjectionOptions projection = effectiveProjection(scenario, nullptr);
+        QCOMPARE(projection.grid.rows, 7);
+        QCOMPARE(projection.visionOffset, 12);
+        scenario.projection.grid = ImageGrid{1, 4, 5};
+        scenario.projection.visionOffset = 30;
+        scenario.visionOffsetGiven = true;
+        const WorkloadSpec spec = generatedSpec(scenario);
+        QCOMPARE(spec.transformer.grid.cols, 5);
+        QCOMPARE(*spec.transformer.visionOffset, 30);
+        projection = effectiveProjection(scenario, nullptr);
+        QCOMPARE(projection.grid.cols, 5);
+        QCOMPARE(projection.visionOffset, 30);
+        const PreparedScenario prepared = prepareScenario(scenario);
+        QCOMPARE(prepared.workload.transformer()->layout().visionOffset, 30);
+        QCOMPARE(prepared.raw.values,
+                 simulatedSaliencyRaw(prepared.workload.transformer()->layout(),
+                                      scenario.simulatedSaliency, 3));
+        QCOMPARE(sweepConfigFor(scenario, nullptr, nullptr, {0}, {1}).simulatedSaliency.blur, 2.0);
+        QCOMPARE(
+            *sweepConfigFor(scenario, nullptr, nullptr, {0}, {1}).spec.transformer.visionOffset,
+            30);
+        // Not with a dump.
+        scenario.logitsPath = "z.npy";
+        QVERIFY(!scenario.isTransformer());
+        QCOMPARE(testsupport::errorOf([&] { checkScenario(scenario); }),
+                 QStringLiteral("--workload: transformer cannot be combined with --logits"));
     }
 
     /// The same error in the command line's words and in the window's.

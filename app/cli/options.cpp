@@ -72,6 +72,24 @@ const OptionSpec kOptions[] = {
      "The dump's sidecar JSON (tokens, vision_start, image_grid_thw; default DUMP.json beside "
      "the dump, when present).",
      kAllCommands},
+    // The transformer workload (issue 13; transformer_block.h, README "The transformer workload").
+    {"workload", "KIND",
+     "random (the write-up's random logits; default) or transformer (a simulated attention "
+     "block with a planted target object; --image-grid and --vision-offset place its image).",
+     kMetrics | kSweep | kPlot},
+    {"head-dim", "D", "Transformer: head dimension, even, 8..1024 (default 128).",
+     kMetrics | kSweep | kPlot},
+    {"target-strength", "TAU",
+     "Transformer: what the target adds to the logits of image-focused heads' text queries, in "
+     "nats, 0..100 (default 1.25).",
+     kMetrics | kSweep | kPlot},
+    {"saliency-quality", "Q",
+     "Transformer: quality of the simulated vision saliency, 0 (unrelated noise) to 1 (the "
+     "exact object) (default 0.8).",
+     kMetrics | kSweep | kPlot},
+    {"saliency-blur", "SIGMA",
+     "Transformer: Gaussian blur of the simulated saliency in grid tokens, 0..100 (default 0).",
+     kMetrics | kSweep | kPlot},
     // The saliency.
     {"saliency", "FILE", "Raw saliency .npy of shape [K] instead of the random one.", kSteering},
     {"saliency-image", "FILE",
@@ -350,6 +368,44 @@ void readAttentionOptions(const ValueReader& in, CliOptions& out) {
     in.wholeNumber("threads", out.scenario.threads, 0, kMaxThreads);
 }
 
+/// --workload and the transformer's options (issue 13), checked as the core checks them, once
+/// everything else is read (the sizes, --image-grid and --vision-offset belong to its layout).
+void readTransformerOptions(const ValueReader& in, CliOptions& out) {
+    Scenario& scenario = out.scenario;
+    if (in.isSet("workload")) {
+        const std::string kind = in.text("workload");
+        if (kind != "random" && kind != "transformer")
+            throw settingError("workload", "'" + kind + "' is not one of random, transformer");
+        scenario.spec.kind =
+            kind == "transformer" ? WorkloadKind::Transformer : WorkloadKind::Random;
+    }
+    // Ranges are the core's (transformerLayout below), in its words.
+    in.wholeNumber("head-dim", scenario.spec.transformer.headDim, -kIntMax);
+    in.realNumber("target-strength", scenario.spec.transformer.targetStrength);
+    in.realNumber("saliency-quality", scenario.simulatedSaliency.quality);
+    in.realNumber("saliency-blur", scenario.simulatedSaliency.blur);
+    checkScenario(scenario); // --workload transformer with a dump
+    if (!scenario.isTransformer()) {
+        for (const char* name :
+             {"head-dim", "target-strength", "saliency-quality", "saliency-blur"})
+            if (in.isSet(name))
+                out.warnings.push_back(ValueReader::option(name) +
+                                       ": ignored; only the transformer workload uses it");
+        return;
+    }
+    transformerLayout(generatedSpec(scenario));
+    checkSimulatedSaliency(scenario.simulatedSaliency);
+    if (in.isSet("logit-std"))
+        out.warnings.push_back("--logit-std: ignored by the transformer workload");
+    if (scenario.hasFixedSaliency())
+        for (const char* name : {"saliency-quality", "saliency-blur"})
+            if (in.isSet(name))
+                out.warnings.push_back(ValueReader::option(name) +
+                                       ": ignored; the saliency comes from " +
+                                       (scenario.saliencyPath.empty() ? scenario.saliencyImagePath
+                                                                      : scenario.saliencyPath));
+}
+
 void readOptions(const ValueReader& in, CliOptions& out) {
     if (out.command == Command::AttentionBench)
         return readAttentionOptions(in, out);
@@ -474,6 +530,7 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     out.json = in.isSet("json");
     out.perHead = in.isSet("per-head");
     in.wholeNumber("threads", scenario.threads, 0, kMaxThreads);
+    readTransformerOptions(in, out);
 }
 
 } // namespace

@@ -3,11 +3,13 @@
 #include "saliency_image.h"
 
 #include "attnsteer/errors.h"
+#include "attnsteer/transformer_block.h"
 
 #include <QFileInfo>
 #include <QString>
 
 #include <algorithm>
+#include <cstdio>
 
 namespace attnsteer {
 
@@ -18,6 +20,18 @@ void checkScenario(const Scenario& scenario) {
         throw settingError("saliency", "cannot be combined with --saliency-image");
     if (!scenario.targetPath.empty() && !scenario.targetMaskPath.empty())
         throw settingError("target", "cannot be combined with --target-mask");
+    if (scenario.spec.kind == WorkloadKind::Transformer && scenario.hasWorkloadFile())
+        throw settingError("workload", std::string("transformer cannot be combined with --") +
+                                           (scenario.logitsPath.empty() ? "attention" : "logits"));
+}
+
+WorkloadSpec generatedSpec(const Scenario& scenario) {
+    WorkloadSpec spec = scenario.spec;
+    if (scenario.projection.grid.isSet())
+        spec.transformer.grid = scenario.projection.grid;
+    if (scenario.visionOffsetGiven)
+        spec.transformer.visionOffset = scenario.projection.visionOffset;
+    return spec;
 }
 
 namespace {
@@ -26,7 +40,7 @@ Workload loadAllLayers(const Scenario& scenario) {
         return Workload::loadLogits(scenario.logitsPath);
     if (!scenario.attentionPath.empty())
         return Workload::loadAttention(scenario.attentionPath);
-    return Workload::generate(scenario.spec);
+    return Workload::generate(generatedSpec(scenario));
 }
 } // namespace
 
@@ -53,6 +67,11 @@ std::optional<DumpMeta> loadDumpMeta(const Scenario& scenario, const Workload& w
 
 ProjectionOptions effectiveProjection(const Scenario& scenario, const DumpMeta* meta) {
     ProjectionOptions options = scenario.projection;
+    if (scenario.isTransformer()) {
+        const TransformerLayout layout = transformerLayout(generatedSpec(scenario));
+        options.grid = layout.grid;
+        options.visionOffset = layout.visionOffset;
+    }
     if (meta && meta->hasVisionSpan()) {
         if (!options.grid.isSet())
             options.grid = meta->grid;
@@ -104,7 +123,11 @@ RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
     if (auto fixed = loadFixedSaliency(scenario, keys, projection))
         return std::move(*fixed);
     RawSaliency raw;
-    raw.values = randomSaliencyRaw(keys, scenario.spec.seed);
+    if (scenario.isTransformer())
+        raw.values = simulatedSaliencyRaw(transformerLayout(generatedSpec(scenario)),
+                                          scenario.simulatedSaliency, scenario.spec.seed);
+    else
+        raw.values = randomSaliencyRaw(keys, scenario.spec.seed);
     raw.label = saliencyLabel(scenario, PathStyle::FullPath); // "random, seed N"
     return raw;
 }
@@ -128,6 +151,10 @@ PreparedScenario prepareScenario(const Scenario& scenario) {
     prepared.params = steeringParamsFor(scenario, prepared.workload.queries());
     prepared.grounding =
         groundingKeysFor(scenario, prepared.workload.keys(), prepared.projection, &prepared.raw);
+    // The transformer's planted object is its target unless the user gives one.
+    if (const TransformerBlock* block = prepared.workload.transformer();
+        block && !scenario.hasTarget())
+        prepared.grounding = block->layout().groundingKeys();
     return prepared;
 }
 
@@ -167,7 +194,8 @@ SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkloa
                            const std::vector<double>* fixedSaliency, std::vector<double> lambdas,
                            std::vector<std::uint64_t> seeds) {
     SweepConfig config;
-    config.spec = scenario.spec;
+    config.spec = generatedSpec(scenario);
+    config.simulatedSaliency = scenario.simulatedSaliency;
     config.workload = fileWorkload;
     if (fixedSaliency)
         config.saliencyRaw = *fixedSaliency;
@@ -248,6 +276,8 @@ std::string workloadLabel(const Scenario& scenario, PathStyle style) {
         return "logits file " + shownPath(scenario.logitsPath, style);
     if (!scenario.attentionPath.empty())
         return "attention file " + shownPath(scenario.attentionPath, style);
+    if (scenario.isTransformer())
+        return "transformer block, seed " + std::to_string(scenario.spec.seed);
     return "random logits, seed " + std::to_string(scenario.spec.seed);
 }
 
@@ -256,6 +286,17 @@ std::string saliencyLabel(const Scenario& scenario, PathStyle style) {
         return "image " + shownPath(scenario.saliencyImagePath, style);
     if (!scenario.saliencyPath.empty())
         return "file " + shownPath(scenario.saliencyPath, style);
+    if (scenario.isTransformer()) {
+        const SimulatedSaliencySpec& simulated = scenario.simulatedSaliency;
+        char text[96];
+        std::snprintf(text, sizeof text, "simulated, quality %g", simulated.quality);
+        std::string label = text;
+        if (simulated.blur > 0) {
+            std::snprintf(text, sizeof text, ", blur %g", simulated.blur);
+            label += text;
+        }
+        return label + ", seed " + std::to_string(scenario.spec.seed);
+    }
     return "random, seed " + std::to_string(scenario.spec.seed);
 }
 

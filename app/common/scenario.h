@@ -7,6 +7,7 @@
 #include "attnsteer/dump_meta.h"
 #include "attnsteer/projection.h"
 #include "attnsteer/saliency.h"
+#include "attnsteer/simulated_saliency.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
 
@@ -43,13 +44,24 @@ struct Scenario {
     double gateThreshold = 0;       ///< --gate-threshold: queries whose value is >= it are steered
     int threads = 0;                ///< CPU threads of the backend; 0 = all cores
 
+    // The transformer workload (spec.kind, spec.transformer; its grid and vision offset come
+    // from projection when given) and the simulated saliency it comes with.
+    SimulatedSaliencySpec simulatedSaliency; ///< --saliency-quality, --saliency-blur
+
     bool hasWorkloadFile() const { return !logitsPath.empty() || !attentionPath.empty(); }
     bool hasFixedSaliency() const { return !saliencyPath.empty() || !saliencyImagePath.empty(); }
     bool hasTarget() const { return !targetPath.empty() || !targetMaskPath.empty(); }
+    bool isTransformer() const {
+        return spec.kind == WorkloadKind::Transformer && !hasWorkloadFile();
+    }
 };
 
+/// SCENARIO.spec as Workload::generate takes it: for the transformer, --image-grid and
+/// --vision-offset (projection.grid, projection.visionOffset when given) become its layout's.
+WorkloadSpec generatedSpec(const Scenario& scenario);
+
 /// Throws InputError for options that exclude each other: --logits with --attention,
-/// --saliency with --saliency-image.
+/// --saliency with --saliency-image, --workload transformer with a dump.
 void checkScenario(const Scenario& scenario);
 
 /// The rows: loaded from the logits or attention file, or generated from SCENARIO.spec; the
@@ -62,7 +74,8 @@ Workload loadWorkload(const Scenario& scenario);
 std::optional<DumpMeta> loadDumpMeta(const Scenario& scenario, const Workload& workload);
 
 /// SCENARIO.projection with what META says and the user did not: the grid (unless
-/// --image-grid) and the vision offset (unless --vision-offset).
+/// --image-grid) and the vision offset (unless --vision-offset). For the transformer workload
+/// the grid and offset of its layout: a saliency image lands on its vision tokens.
 ProjectionOptions effectiveProjection(const Scenario& scenario, const DumpMeta* meta);
 
 /// A saliency image projected onto the vision-token grid.
@@ -90,7 +103,8 @@ struct RawSaliency {
 std::optional<RawSaliency> loadFixedSaliency(const Scenario& scenario, int keys,
                                              const ProjectionOptions& projection);
 
-/// The fixed saliency, or the random one of SCENARIO.spec.seed.
+/// The fixed saliency, or the one generated with SCENARIO.spec.seed: the transformer's
+/// simulated vision saliency (SCENARIO.simulatedSaliency), else the random one.
 RawSaliency loadRawSaliency(const Scenario& scenario, int keys,
                             const ProjectionOptions& projection);
 
@@ -160,10 +174,11 @@ PreparedSweep prepareSweep(const Scenario& scenario, std::vector<double> lambdas
 /// How a label shows a file: its whole path (the command line) or its name (the window).
 enum class PathStyle { FullPath, FileName };
 
-/// Where SCENARIO's rows come from, in the user's words: "random logits, seed 3", "logits file
-/// PATH", "attention file PATH".
+/// Where SCENARIO's rows come from, in the user's words: "random logits, seed 3", "transformer
+/// block, seed 3", "logits file PATH", "attention file PATH".
 std::string workloadLabel(const Scenario& scenario, PathStyle style);
-/// Where its saliency comes from: "random, seed 3", "image PATH", "file PATH".
+/// Where its saliency comes from: "random, seed 3", "simulated, quality 0.8, seed 3" (", blur
+/// 1.5" when blurred), "image PATH", "file PATH".
 std::string saliencyLabel(const Scenario& scenario, PathStyle style);
 
 } // namespace attnsteer

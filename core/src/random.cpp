@@ -72,6 +72,14 @@ double philoxNormal(std::uint64_t seed, RandomStream stream, std::uint64_t index
     return normals[index % 4];
 }
 
+double philoxUniform(std::uint64_t seed, RandomStream stream, std::uint64_t index) {
+    const std::uint64_t block = index / 4;
+    std::uint32_t words[4] = {std::uint32_t(block), std::uint32_t(block >> 32),
+                              std::uint32_t(stream), 0u};
+    philox::philoxBlock(words, std::uint32_t(seed), std::uint32_t(seed >> 32));
+    return philox::unitOpen(words[index % 4]);
+}
+
 void philoxNormals(std::uint64_t seed, RandomStream stream, std::uint64_t first,
                    std::uint64_t count, double* out) {
     double normals[4];

@@ -2,6 +2,7 @@
 
 #include "attnsteer/errors.h"
 #include "attnsteer/option_values.h"
+#include "attnsteer/transformer_block.h"
 
 #include <cmath>
 #include <string>
@@ -103,7 +104,12 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
     if (config.lambdas.empty())
         throw settingError("lambdas", "needs at least one lambda");
     const std::size_t seedCount = config.seeds.size(), lambdaCount = config.lambdas.size();
-    const bool grounding = config.grounding.hasTarget();
+    // With a target (given, or the transformer's planted object) the grounding pass adds the
+    // target-mass and pointing gains.
+    const bool grounding =
+        config.grounding.hasTarget() ||
+        (config.workload ? config.workload->transformer() != nullptr
+                         : config.spec.kind == WorkloadKind::Transformer);
     std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount),
         expectationGains(seedCount * lambdaCount), targetGains(seedCount * lambdaCount),
         pointingGains(seedCount * lambdaCount);
@@ -115,10 +121,21 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         if (!config.workload)
             generated = Workload::generate(spec);
         const Workload& workload = config.workload ? *config.workload : generated;
-        const std::vector<double> raw =
-            config.saliencyRaw ? *config.saliencyRaw : randomSaliencyRaw(workload.keys(), seed);
+        const TransformerBlock* block = workload.transformer();
+        std::vector<double> raw;
+        if (config.saliencyRaw)
+            raw = *config.saliencyRaw;
+        else if (block)
+            raw = simulatedSaliencyRaw(block->layout(), config.simulatedSaliency, seed);
+        else
+            raw = randomSaliencyRaw(workload.keys(), seed);
         const NormalizedSaliency saliency =
             normalizeSaliency(raw, config.normalization, config.binaryThreshold);
+        // The transformer's planted object is the target unless one is given; it moves with the
+        // seed.
+        const GroundingKeys keys = block && !config.grounding.hasTarget()
+                                       ? block->layout().groundingKeys()
+                                       : config.grounding;
         // Progress: each seed its share, split between the two passes where both run.
         const double passes = grounding ? 2.0 : 1.0;
         auto seedControl = [&](double pass) {
@@ -135,7 +152,7 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         std::vector<Grounding> groundings;
         if (grounding)
             groundings = evaluateGrounding(workload, saliency.values, config.lambdas, config.params,
-                                           config.grounding, config.threads, seedControl(1));
+                                           keys, config.threads, seedControl(1));
         for (std::size_t l = 0; l < lambdaCount; ++l) {
             const std::size_t at = i * lambdaCount + l;
             const MetricSummary& total = metrics[l].total;

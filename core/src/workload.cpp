@@ -3,6 +3,7 @@
 #include "attnsteer/errors.h"
 #include "attnsteer/random.h"
 #include "attnsteer/tensor_file.h"
+#include "attnsteer/transformer_block.h"
 
 #include <Eigen/Core>
 
@@ -59,28 +60,45 @@ bool rowLooksRight(const float* values, std::size_t keys, bool logits, double to
     return std::abs(sum - 1.0) <= tolerance;
 }
 
+/// The spec of values that were not generated: their sizes (sigma and seed 0).
+WorkloadSpec sizesOnly(int heads, int queries, int keys) {
+    WorkloadSpec spec;
+    spec.heads = heads;
+    spec.queries = queries;
+    spec.keys = keys;
+    spec.logitStd = 0.0;
+    return spec;
+}
+
 } // namespace
 
 Workload Workload::generate(const WorkloadSpec& spec) {
-    constexpr long long kIntMax = std::numeric_limits<int>::max();
-    if (spec.heads < 1 || spec.queries < 1 || spec.keys < 1)
-        throw inputError("workload", "heads, queries and keys must be at least 1");
-    if ((long long)spec.heads * spec.queries > kIntMax)
-        throw inputError("workload", "heads x queries must be below 2^31");
-    if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
-        throw settingError("logit-std", "must be a finite number >= 0");
-    // sigma z must stay a float32 (1e39 overflowed to inf, then NaN); 1e6 nats already make
-    // every row one-hot.
-    if (spec.logitStd > 1e6)
-        throw settingError("logit-std", "must be at most 1e6");
     Workload workload;
+    const bool transformer = spec.kind == WorkloadKind::Transformer;
+    if (transformer) {
+        workload.transformer_ = std::make_shared<const TransformerBlock>(spec); // checks SPEC
+    } else {
+        constexpr long long kIntMax = std::numeric_limits<int>::max();
+        if (spec.heads < 1 || spec.queries < 1 || spec.keys < 1)
+            throw inputError("workload", "heads, queries and keys must be at least 1");
+        if ((long long)spec.heads * spec.queries > kIntMax)
+            throw inputError("workload", "heads x queries must be below 2^31");
+        if (!(spec.logitStd >= 0) || !std::isfinite(spec.logitStd))
+            throw settingError("logit-std", "must be a finite number >= 0");
+        // sigma z must stay a float32 (1e39 overflowed to inf, then NaN); 1e6 nats already make
+        // every row one-hot.
+        if (spec.logitStd > 1e6)
+            throw settingError("logit-std", "must be at most 1e6");
+    }
     workload.headsPerLayer_ = spec.heads;
     workload.queries_ = spec.queries;
     workload.keys_ = spec.keys;
-    workload.source_ = WorkloadSource::RandomLogits;
+    workload.source_ =
+        transformer ? WorkloadSource::TransformerLogits : WorkloadSource::RandomLogits;
     workload.spec_ = spec;
     workload.id_ = nextWorkloadId();
-    workload.label_ = "random, seed " + std::to_string(spec.seed);
+    workload.label_ =
+        std::string(transformer ? "transformer" : "random") + ", seed " + std::to_string(spec.seed);
     return workload;
 }
 
@@ -98,7 +116,7 @@ Workload Workload::openDump(const std::string& path, WorkloadSource source) {
     workload.layerMap_.resize(std::size_t(file.layers()));
     for (int l = 0; l < file.layers(); ++l)
         workload.layerMap_[std::size_t(l)] = l;
-    workload.spec_ = WorkloadSpec{file.heads(), file.queries(), file.keys(), 0.0, 0};
+    workload.spec_ = sizesOnly(file.heads(), file.queries(), file.keys());
     workload.id_ = nextWorkloadId();
     workload.checkValues();
     return workload;
@@ -131,7 +149,7 @@ Workload Workload::fromValues(int heads, int queries, int keys, std::vector<floa
     workload.source_ = source;
     workload.label_ = std::move(label);
     workload.values_ = std::make_shared<const std::vector<float>>(std::move(values));
-    workload.spec_ = WorkloadSpec{heads, queries, keys, 0.0, 0};
+    workload.spec_ = sizesOnly(heads, queries, keys);
     workload.id_ = nextWorkloadId();
     return workload;
 }
@@ -267,6 +285,10 @@ void Workload::fillRows(std::size_t firstRow, std::size_t count, float* out) con
                       count * keys, normals.data());
         for (std::size_t i = 0; i < count * keys; ++i)
             out[i] = float(spec_.logitStd * normals[i]);
+        return;
+    }
+    if (transformer_) {
+        transformer_->fillRows(firstRow, count, out);
         return;
     }
     const std::size_t rowsPerLayer = std::size_t(headsPerLayer_) * std::size_t(queries_);

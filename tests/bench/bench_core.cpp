@@ -7,6 +7,7 @@
 #include "attnsteer/straightforward.h"
 #include "attnsteer/sweep.h"
 #include "attnsteer/tensor_file.h"
+#include "attnsteer/transformer_block.h"
 #include "attnsteer/workload.h"
 
 #include <benchmark/benchmark.h>
@@ -275,6 +276,45 @@ BENCHMARK_CAPTURE(BM_TensorFileRows, npz_stored_f16, &DumpFiles::npz)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_TensorFileRows, safetensors_f16, &DumpFiles::safetensors)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+/// Generating every row of a workload, as a backend's pass reads them (blocks of 32 rows over the
+/// OpenMP threads): random (Philox + Box-Muller) vs the transformer block (per-head Q and K, then
+/// a float product per block), a new workload each iteration so that the transformer's per-head
+/// cache starts cold. ns_per_element: wall time per generated element.
+static void BM_GenerateRows(benchmark::State& state, WorkloadKind kind) {
+    WorkloadSpec spec;
+    spec.kind = kind;
+    spec.queries = spec.keys = int(state.range(0));
+    const std::size_t rows = std::size_t(spec.heads) * std::size_t(spec.queries);
+    const std::size_t keys = std::size_t(spec.keys), blockRows = 32;
+    double seconds = 0;
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        const Workload workload = Workload::generate(spec);
+        float checksum = 0;
+#pragma omp parallel reduction(+ : checksum)
+        {
+            std::vector<float> buffer(blockRows * keys);
+#pragma omp for schedule(dynamic)
+            for (std::int64_t block = 0; block < std::int64_t(rows / blockRows); ++block) {
+                workload.fillRows(std::size_t(block) * blockRows, blockRows, buffer.data());
+                checksum += buffer[std::size_t(block) % buffer.size()];
+            }
+        }
+        benchmark::DoNotOptimize(checksum);
+        seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    state.counters["ns_per_element"] =
+        seconds * 1e9 / (double(rows * keys) * double(state.iterations()));
+}
+BENCHMARK_CAPTURE(BM_GenerateRows, random, WorkloadKind::Random)
+    ->Arg(1024)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_GenerateRows, transformer, WorkloadKind::Transformer)
+    ->Arg(1024)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

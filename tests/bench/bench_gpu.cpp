@@ -40,7 +40,9 @@ gpu::CudaBackend* backendFor(benchmark::State& state, Path path) {
 
 WorkloadSpec specOf(const benchmark::State& state) {
     const int keys = int(state.range(0));
-    return WorkloadSpec{32, keys, keys, 0.1, 0};
+    WorkloadSpec spec;
+    spec.queries = spec.keys = keys;
+    return spec;
 }
 
 std::vector<double> saliencyOf(int keys) {

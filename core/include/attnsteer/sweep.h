@@ -4,6 +4,7 @@
 #include "attnsteer/backend.h"
 #include "attnsteer/grounding.h"
 #include "attnsteer/saliency.h"
+#include "attnsteer/simulated_saliency.h"
 #include "attnsteer/workload.h"
 
 #include <cstdint>
@@ -40,12 +41,13 @@ struct SweepRow {
     double pointingGainStd = kNotAvailable;
 };
 
-/// What varies with the seed: the random workload (unless one is given) and the random saliency
-/// (unless one is given).
+/// What varies with the seed: the generated workload (unless one is given) and its saliency
+/// (unless one is given): the transformer's simulated saliency, else the random one.
 struct SweepConfig {
     WorkloadSpec spec;                              ///< used when no workload is given
     const Workload* workload = nullptr;             ///< fixed rows (loaded from a file), or null
     std::optional<std::vector<double>> saliencyRaw; ///< fixed raw saliency, or random per seed
+    SimulatedSaliencySpec simulatedSaliency; ///< the transformer's saliency when none is given
     Normalization normalization = Normalization::Max;
     double binaryThreshold = kDefaultBinaryThreshold;
     SteeringParams params; ///< lambda ignored: LAMBDAS below

@@ -1,6 +1,8 @@
 #pragma once
 // The attention rows that steering acts on: L layers x H heads x Q queries x K keys.
 
+#include "attnsteer/projection.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -12,21 +14,45 @@
 namespace attnsteer {
 
 class TensorFile;
+class TransformerBlock;
 
-/// Size and seed of the built-in random workload (the write-up's defaults).
+/// Which workload Workload::generate makes.
+enum class WorkloadKind {
+    Random,      ///< the write-up's Z ~ Normal(0, sigma)
+    Transformer, ///< a simulated transformer attention block (transformer_block.h)
+};
+
+/// The transformer workload's own settings; transformer_block.h describes the block.
+struct TransformerSpec {
+    int headDim = 128; ///< d: the size of a head's queries and keys; even, 8..1024
+    /// tau (nats): what a target token adds to the logits of the text queries of image-focused
+    /// heads (at distance 0; RoPE's cosine at longer ones). 0..100.
+    double targetStrength = 1.25;
+    /// First key index of the vision tokens; nullopt: (K - V) / 4, at least 1 (token 0 is the
+    /// sink).
+    std::optional<int> visionOffset;
+    /// The vision tokens' grid; unset: n x n with n = floor(0.75 sqrt(K)) (24 x 24 for K = 1024,
+    /// Qwen2-VL-like).
+    ImageGrid grid;
+};
+
+/// Size and seed of a generated workload (the write-up's defaults).
 struct WorkloadSpec {
     int heads = 32;         ///< H
     int queries = 1024;     ///< Q
     int keys = 1024;        ///< K
-    double logitStd = 0.1;  ///< sigma, the standard deviation of Z ~ Normal(0, sigma)
+    double logitStd = 0.1;  ///< sigma, the standard deviation of Z ~ Normal(0, sigma) (random)
     std::uint64_t seed = 0; ///< Philox key
+    WorkloadKind kind = WorkloadKind::Random;
+    TransformerSpec transformer; ///< used when kind is Transformer
 };
 
 /// Where the rows came from.
 enum class WorkloadSource {
-    RandomLogits, ///< Z generated from a seed; A = softmax(Z)
-    FileLogits,   ///< pre-softmax logits from a file (-inf = masked); A = softmax(Z)
-    FileAttention ///< probabilities from a file (exact zeros allowed); A as given
+    RandomLogits,     ///< Z generated from a seed; A = softmax(Z)
+    FileLogits,       ///< pre-softmax logits from a file (-inf = masked); A = softmax(Z)
+    FileAttention,    ///< probabilities from a file (exact zeros allowed); A as given
+    TransformerLogits ///< logits of a simulated transformer block (transformer_block.h)
 };
 
 /// Values of a workload, either logits Z (A = softmax of each row) or probabilities A.
@@ -41,9 +67,11 @@ enum class WorkloadSource {
 /// values given in memory are shared between copies.
 class Workload {
   public:
-    /// Z[h,q,k] = sigma * philoxNormal(seed, Logits, (h*Q + q)*K + k), rounded to float32.
-    /// Cheap: nothing is generated here. Throws InputError("workload", ...) for sizes < 1 or
-    /// H * Q or K beyond 2^31.
+    /// Random (SPEC.kind): Z[h,q,k] = sigma * philoxNormal(seed, Logits, (h*Q + q)*K + k),
+    /// rounded to float32. Cheap: nothing is generated here. Throws InputError("workload", ...)
+    /// for sizes < 1 or H * Q or K beyond 2^31.
+    /// Transformer: the block of transformer_block.h, built here (embeddings, RoPE tables: a few
+    /// MB at most); rows are computed where used. Throws InputError about its settings.
     static Workload generate(const WorkloadSpec& spec);
     /// Logits from a dump (attnsteer/tensor_file.h: .npy, .npz, .safetensors, one or more
     /// layers). -inf marks a masked key; a row of only -inf, +inf and NaN are errors (InputError
@@ -77,14 +105,19 @@ class Workload {
     WorkloadSource source() const { return source_; }
     bool holdsLogits() const { return source_ != WorkloadSource::FileAttention; }
     const std::string& label() const { return label_; } ///< file name or "random seed N"
+    /// The random workload (the CUDA backend generates it on the device).
     bool isGenerated() const { return source_ == WorkloadSource::RandomLogits; }
+    /// The transformer block of a TransformerLogits workload (its layout: vision span, target
+    /// flags; its head types), else null.
+    const TransformerBlock* transformer() const { return transformer_.get(); }
     const WorkloadSpec& spec() const { return spec_; } ///< sizes (and seed, sigma if generated)
     /// "float16", "bfloat16", "float32", "float64" for a file; "float32" otherwise.
     const std::string& storedDtype() const { return dtype_; }
     /// Identity for caches: equal ids mean equal values (copies share it; a layer selection
     /// gets its own).
     std::uint64_t id() const { return id_; }
-    /// Bytes of values held in memory (0 for a generated workload or a file).
+    /// Bytes of values held in memory (0 for a generated workload or a file; a transformer's
+    /// per-head cache is TransformerBlock::cachedBytes()).
     std::size_t memoryBytes() const { return values_ ? values_->size() * sizeof(float) : 0; }
 
     /// Rows FIRST .. FIRST + COUNT - 1 (row = unit * Q + q) into OUT, COUNT * K floats: logits
@@ -110,8 +143,9 @@ class Workload {
     std::uint64_t id_ = 0;
     std::string label_;
     std::string dtype_ = "float32";
-    std::shared_ptr<const std::vector<float>> values_; ///< values in memory, or null
-    std::shared_ptr<const TensorFile> file_;           ///< the dump, or null
+    std::shared_ptr<const std::vector<float>> values_;    ///< values in memory, or null
+    std::shared_ptr<const TensorFile> file_;              ///< the dump, or null
+    std::shared_ptr<const TransformerBlock> transformer_; ///< the block, or null
 };
 
 /// The layers that --layer CHOICE picks from a source of SOURCE_LAYERS layers: nullopt = all, in
