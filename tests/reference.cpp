@@ -53,25 +53,53 @@ Real divergence(const std::vector<Real>& p, const std::vector<Real>& q) {
     return kl;
 }
 
+Real expectation(const std::vector<Real>& p, std::span<const double> saliency) {
+    Real sum = 0;
+    for (std::size_t k = 0; k < p.size(); ++k)
+        sum += p[k] * Real(saliency[k]);
+    return sum;
+}
+
+/// Whether backend head UNIT of WORKLOAD is in STEERING's lists.
+bool headSteered(const attnsteer::Workload& workload, const Steering& steering, int unit) {
+    if (steering.heads.empty() && steering.layerHeads.empty())
+        return true;
+    const int head = unit % workload.headsPerLayer();
+    const int layer = workload.sourceLayer(unit / workload.headsPerLayer());
+    for (int listed : steering.heads)
+        if (listed == head)
+            return true;
+    for (const auto& [listedLayer, listedHead] : steering.layerHeads)
+        if (listedLayer == layer && listedHead == head)
+            return true;
+    return false;
+}
+
 } // namespace
 
-Result evaluate(const attnsteer::Workload& workload, std::span<const double> saliency,
-                double lambda, double eps, const std::vector<int>& steered, int onlyHead) {
-    Real hOriginal = 0, hSteered = 0, kl = 0;
-    long rows = 0;
+Result evaluateWith(const attnsteer::Workload& workload, std::span<const double> saliency,
+                    double lambda, double eps, const Steering& steering, int onlyHead) {
+    Real hOriginal = 0, hSteered = 0, kl = 0, eOriginal = 0, eSteered = 0;
+    long rows = 0, steeredRows = 0;
+    const Real gate = Real(steering.gateEntropy) * std::log(Real(workload.keys()));
     for (int head = 0; head < workload.heads(); ++head) {
         if (onlyHead >= 0 && head != onlyHead)
             continue;
-        // The listed heads are heads of a layer, steered in every layer.
-        const int layerHead = head % workload.headsPerLayer();
-        const bool isSteered = steered.empty() || std::find(steered.begin(), steered.end(),
-                                                            layerHead) != steered.end();
+        const bool isSteered = headSteered(workload, steering, head);
         for (int query = 0; query < workload.queries(); ++query, ++rows) {
             const auto a = attentionOf(workload, head, query);
-            const auto aSteered = isSteered ? steer(a, saliency, lambda, eps) : a;
-            hOriginal += entropy(a);
+            const Real h = entropy(a);
+            const bool rowSteered =
+                isSteered &&
+                (steering.queries.empty() || steering.queries[std::size_t(query)] != 0) &&
+                (steering.gateEntropy <= 0 || h >= gate);
+            const auto aSteered = rowSteered ? steer(a, saliency, lambda, eps) : a;
+            hOriginal += h;
             hSteered += entropy(aSteered);
             kl += divergence(a, aSteered);
+            eOriginal += expectation(a, saliency);
+            eSteered += expectation(aSteered, saliency);
+            steeredRows += rowSteered ? 1 : 0;
         }
     }
     Result result;
@@ -79,7 +107,26 @@ Result evaluate(const attnsteer::Workload& workload, std::span<const double> sal
     result.entropySteered = double(hSteered / rows);
     result.reductionPct = double((hOriginal - hSteered) / hOriginal * 100);
     result.kl = double(kl / rows);
+    result.expectationOriginal = double(eOriginal / rows);
+    result.expectationSteered = double(eSteered / rows);
+    result.rowsSteeredFraction = double(Real(steeredRows) / rows);
     return result;
+}
+
+Result evaluate(const attnsteer::Workload& workload, std::span<const double> saliency,
+                double lambda, double eps, const std::vector<int>& steered, int onlyHead) {
+    Steering steering;
+    steering.heads = steered;
+    return evaluateWith(workload, saliency, lambda, eps, steering, onlyHead);
+}
+
+std::vector<double> normalizedEntropies(const attnsteer::Workload& workload) {
+    std::vector<double> out;
+    const Real logKeys = std::log(Real(workload.keys()));
+    for (int head = 0; head < workload.heads(); ++head)
+        for (int query = 0; query < workload.queries(); ++query)
+            out.push_back(double(entropy(attentionOf(workload, head, query)) / logKeys));
+    return out;
 }
 
 std::vector<double> steeredRow(std::span<const double> attention, std::span<const double> saliency,

@@ -20,6 +20,7 @@
 
 #include <QTest>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <functional>
@@ -38,8 +39,13 @@ namespace {
 /// - Floors for values that are 0 up to rounding (lambda = 0 without eps, the entropy of a one-hot
 ///   A' at lambda = 1000): KL and entropies are sums of terms of size ~log K = O(10) with double
 ///   rounding, ~1e-14 nats absolute; the reduction is that over H(A) ~ 4, times 100.
+/// - The saliency expectations sum A s and sum A' s are means of K terms A_k s_k with s in [0, 1]
+///   (defaultSaliency): double rounding gives ~1e-16 absolute; the floor covers an expectation
+///   near 0 (every row's mass on keys of s ~ 0).
+/// - The fraction of rows steered is a count over a count: exact, compared with QCOMPARE.
 constexpr double kNatsFloor = 1e-12;
 constexpr double kPercentFloor = 1e-9;
+constexpr double kSaliencyFloor = 1e-12;
 
 bool close(double actual, double expected, double relative, double floor) {
     return std::abs(actual - expected) <= relative * std::abs(expected) + floor;
@@ -52,6 +58,39 @@ bool close(double actual, double expected, double relative, double floor) {
                             .arg(#actual)                                                          \
                             .arg((actual), 0, 'g', 17)                                             \
                             .arg((expected), 0, 'g', 17)))
+
+/// Empty where SUMMARY is that of rows that all keep A' = A, bit for bit (a row that is not
+/// steered adds the same to the original and the steered sums): H(A') = H(A), KL = 0, no
+/// reduction, sum A' s = sum A s, no row steered; else what differs.
+QString unlessOriginal(const MetricSummary& summary) {
+    QStringList differ;
+    if (summary.entropySteered != summary.entropyOriginal)
+        differ << QStringLiteral("H(A') %1 != H(A) %2")
+                      .arg(summary.entropySteered, 0, 'g', 17)
+                      .arg(summary.entropyOriginal, 0, 'g', 17);
+    if (summary.kl != 0 || summary.entropyReductionPct != 0)
+        differ << QStringLiteral("KL %1, reduction %2")
+                      .arg(summary.kl, 0, 'g', 17)
+                      .arg(summary.entropyReductionPct, 0, 'g', 17);
+    if (summary.saliencyExpectationSteered != summary.saliencyExpectationOriginal)
+        differ << QStringLiteral("sum A' s %1 != sum A s %2")
+                      .arg(summary.saliencyExpectationSteered, 0, 'g', 17)
+                      .arg(summary.saliencyExpectationOriginal, 0, 'g', 17);
+    if (summary.rowsSteeredFraction != 0)
+        differ << QStringLiteral("rows steered %1").arg(summary.rowsSteeredFraction);
+    return differ.join(QStringLiteral("; "));
+}
+
+#define VERIFY_KEEPS_ORIGINAL(summary, what)                                                       \
+    do {                                                                                           \
+        const QString differs = unlessOriginal(summary);                                           \
+        QVERIFY2(differs.isEmpty(), qPrintable((what) + QStringLiteral(": ") + differs));          \
+    } while (false)
+
+/// The summary of HEAD in METRICS, or the total for HEAD = -1.
+const MetricSummary& summaryOf(const Metrics& metrics, int head) {
+    return head < 0 ? metrics.total : metrics.heads[std::size_t(head)];
+}
 
 QString noDeviceMessage() {
     return QStringLiteral("no CUDA device: ") + QString::fromStdString(gpu::unavailableReason());
@@ -106,13 +145,78 @@ Workload randomWorkload(int heads, int queries, int keys, double sigma, std::uin
     return Workload::generate(spec);
 }
 
+/// Probabilities with causal zeros (causalAttention) whose rows are scaled by 1 + d, |d| <= 9e-4:
+/// they sum to 1 only within the 1e-3 a file's rows are held to (Workload::loadAttention), and
+/// are used as given, so sum A s differs from the mean of s under a normalized A.
+Workload looseAttention(int heads, int size, std::uint64_t seed) {
+    const Workload exact = causalAttention(heads, size, seed);
+    std::vector<float> values(exact.rowCount() * std::size_t(size));
+    exact.fillRows(0, exact.rowCount(), values.data());
+    for (std::size_t row = 0; row < exact.rowCount(); ++row) {
+        const double scale = 1.0 + 1e-4 * double(int(row * 7919 % 19) - 9);
+        for (int k = 0; k < size; ++k)
+            values[row * std::size_t(size) + std::size_t(k)] *= float(scale);
+    }
+    return Workload::fromValues(heads, size, size, std::move(values), WorkloadSource::FileAttention,
+                                "loose probabilities");
+}
+
+/// Which rows of the steered heads the uncertainty gate lets through.
+enum class Gate {
+    None,     ///< tau = 0: every row
+    Midway,   ///< tau in the widest gap between the middle half of the rows' H(A) / log K
+    AboveAll, ///< tau above every row's H(A) / log K: none
+};
+
+/// The normalized entropy gate for GATE on WORKLOAD, from the reference's entropies, so that no
+/// row lies within rounding of it (a backend's H(A) and the reference's differ by ~1e-16).
+double gateFor(Gate gate, const Workload& workload) {
+    if (gate == Gate::None)
+        return 0;
+    std::vector<double> h = reference::normalizedEntropies(workload);
+    std::sort(h.begin(), h.end());
+    if (gate == Gate::AboveAll) {
+        if (h.back() > 1 - 1e-6)
+            return NAN; // fails the caller's check: a uniform row cannot be gated out
+        return (h.back() + 1) / 2;
+    }
+    std::size_t best = h.size() / 4;
+    for (std::size_t i = best; i + 1 < h.size() && i < 3 * h.size() / 4; ++i)
+        if (h[i + 1] - h[i] > h[best + 1] - h[best])
+            best = i;
+    if (h[best + 1] - h[best] < 1e-9)
+        return NAN;
+    return (h[best] + h[best + 1]) / 2;
+}
+
 struct Input {
     const char* name;
     std::function<Workload()> make;
     std::uint64_t saliencySeed;
     double eps;
     std::vector<int> steered;
+    std::vector<LayerHead> layerHeads = {}; ///< steered in their layer only
+    Gate gate = Gate::None;
+    int queryPeriod = 0; ///< > 0: queries q with q % QUERY_PERIOD == 1 keep A' = A
 };
+
+/// The backends' parameters for IN on WORKLOAD, and the reference's reading of the same.
+std::pair<SteeringParams, reference::Steering> steeringOf(const Input& in,
+                                                          const Workload& workload) {
+    SteeringParams params;
+    reference::Steering steering;
+    params.eps = in.eps;
+    params.steeredHeads = steering.heads = in.steered;
+    params.steeredLayerHeads = in.layerHeads;
+    for (const LayerHead& one : in.layerHeads)
+        steering.layerHeads.emplace_back(one.layer, one.head);
+    params.gateEntropy = steering.gateEntropy = gateFor(in.gate, workload);
+    if (in.queryPeriod > 0)
+        for (int q = 0; q < workload.queries(); ++q)
+            params.steeredQueries.push_back(q % in.queryPeriod == 1 ? 0 : 1);
+    steering.queries = params.steeredQueries;
+    return {params, steering};
+}
 
 const std::vector<Input>& inputs() {
     static const std::vector<Input> list = {
@@ -146,6 +250,61 @@ const std::vector<Input>& inputs() {
          11,
          0.0,
          {}},
+        // Rows summing to 1 only within tolerance, causal zeros: sum A s is not the mean of s.
+        {"loose probabilities 2x30", [] { return looseAttention(2, 30, 12); }, 12, 1e-9, {}},
+        {"loose probabilities 2x30 eps=0 gate midway",
+         [] { return looseAttention(2, 30, 12); },
+         12,
+         0.0,
+         {},
+         {},
+         Gate::Midway},
+        // Uncertainty gating: about half the rows by their entropy, per query, or none.
+        {"random 3x50x300 sigma=1 gate midway",
+         [] { return randomWorkload(3, 50, 300, 1.0, 13); },
+         13,
+         1e-9,
+         {},
+         {},
+         Gate::Midway},
+        {"random 2x16x64 sigma=0.5 gate above every row",
+         [] { return randomWorkload(2, 16, 64, 0.5, 14); },
+         14,
+         1e-9,
+         {},
+         {},
+         Gate::AboveAll},
+        {"file logits 2x24x97 sigma=1.5 every third query kept",
+         [] { return fileLogits(2, 24, 97, 1.5, 15); },
+         15,
+         1e-9,
+         {},
+         {},
+         Gate::None,
+         3},
+        {"causal attention 2x40 eps=1e-9 gate midway, every second query kept",
+         [] { return causalAttention(2, 40, 16); },
+         16,
+         1e-9,
+         {},
+         {},
+         Gate::Midway,
+         2},
+        // A head steered in one layer only, beside one steered in every layer; then alone, gated.
+        {"masked logits 3 layers x 2x20x50 head 0, layer 2 head 1",
+         [] { return maskedLogits(3, 2, 20, 50, 17); },
+         17,
+         1e-9,
+         {0},
+         {{2, 1}}},
+        {"masked logits 3 layers x 2x20x50 layer 1 head 0 only, gate midway",
+         [] { return maskedLogits(3, 2, 20, 50, 18); },
+         18,
+         1e-9,
+         {},
+         {{1, 0}},
+         Gate::Midway,
+         4},
     };
     return list;
 }
@@ -172,6 +331,9 @@ class TestBackends : public QObject {
     }
     void matchesReference_data();
     void matchesReference();
+    void gatingExtremes_data();
+    void gatingExtremes();
+    void gateChangesOverCachedMoments();
     void inputErrorsMatchCpu_data();
     void inputErrorsMatchCpu();
     void cancellation_data();
@@ -205,9 +367,8 @@ void TestBackends::matchesReference() {
     const Input& in = inputs()[std::size_t(input)];
     const Workload workload = in.make();
     const auto s = defaultSaliency(workload.keys(), in.saliencySeed);
-    SteeringParams params;
-    params.eps = in.eps;
-    params.steeredHeads = in.steered;
+    const auto [params, steering] = steeringOf(in, workload);
+    QVERIFY2(std::isfinite(params.gateEntropy), "no gap between the rows' entropies for the gate");
 
     auto engine = makeBackend(backend);
     const std::vector<Metrics> results = engine->evaluate(workload, s, kLambdas, params);
@@ -222,26 +383,47 @@ void TestBackends::matchesReference() {
         QCOMPARE(QString::fromStdString(m.backend), backend.section(QLatin1Char(' '), 0, 0));
         QCOMPARE(int(m.heads.size()), workload.heads());
         for (int head = -1; head < workload.heads(); ++head) {
-            const MetricSummary& got = head < 0 ? m.total : m.heads[std::size_t(head)];
-            const MetricSummary& onCpu = head < 0 ? cpu[l].total : cpu[l].heads[std::size_t(head)];
+            const MetricSummary& got = summaryOf(m, head);
+            const MetricSummary& onCpu = summaryOf(cpu[l], head);
             const QString what =
                 QStringLiteral("lambda %1, %2")
                     .arg(kLambdas[l])
                     .arg(head < 0 ? QStringLiteral("total") : QStringLiteral("head %1").arg(head));
             QVERIFY2(std::isfinite(got.entropyOriginal) && std::isfinite(got.entropySteered) &&
-                         std::isfinite(got.entropyReductionPct) && std::isfinite(got.kl),
+                         std::isfinite(got.entropyReductionPct) && std::isfinite(got.kl) &&
+                         std::isfinite(got.saliencyExpectationOriginal) &&
+                         std::isfinite(got.saliencyExpectationSteered),
                      qPrintable(what + QStringLiteral(": not finite")));
             const auto expected =
-                reference::evaluate(workload, s, kLambdas[l], in.eps, in.steered, head);
+                reference::evaluateWith(workload, s, kLambdas[l], in.eps, steering, head);
             COMPARE_METRIC(got.entropyOriginal, expected.entropyOriginal, kNatsFloor, what);
             COMPARE_METRIC(got.entropySteered, expected.entropySteered, kNatsFloor, what);
             COMPARE_METRIC(got.entropyReductionPct, expected.reductionPct, kPercentFloor, what);
             COMPARE_METRIC(got.kl, expected.kl, kNatsFloor, what);
+            COMPARE_METRIC(got.saliencyExpectationOriginal, expected.expectationOriginal,
+                           kSaliencyFloor, what);
+            COMPARE_METRIC(got.saliencyExpectationSteered, expected.expectationSteered,
+                           kSaliencyFloor, what);
+            QCOMPARE(got.rowsSteeredFraction, expected.rowsSteeredFraction);
             COMPARE_METRIC(got.entropyOriginal, onCpu.entropyOriginal, kNatsFloor, what);
             COMPARE_METRIC(got.entropySteered, onCpu.entropySteered, kNatsFloor, what);
             COMPARE_METRIC(got.entropyReductionPct, onCpu.entropyReductionPct, kPercentFloor, what);
             COMPARE_METRIC(got.kl, onCpu.kl, kNatsFloor, what);
+            COMPARE_METRIC(got.saliencyExpectationOriginal, onCpu.saliencyExpectationOriginal,
+                           kSaliencyFloor, what);
+            COMPARE_METRIC(got.saliencyExpectationSteered, onCpu.saliencyExpectationSteered,
+                           kSaliencyFloor, what);
+            QCOMPARE(got.rowsSteeredFraction, onCpu.rowsSteeredFraction);
+            if (expected.rowsSteeredFraction == 0) // A' = A in every row: exactly
+                VERIFY_KEEPS_ORIGINAL(got, what);
         }
+        // The gate does something where the table says so: it splits some head's rows.
+        if (in.gate == Gate::Midway)
+            QVERIFY(std::ranges::any_of(m.heads, [](const MetricSummary& one) {
+                return one.rowsSteeredFraction > 0.2 && one.rowsSteeredFraction < 0.8;
+            }));
+        if (in.gate == Gate::AboveAll)
+            QCOMPARE(m.total.rowsSteeredFraction, 0.0);
     }
 
     // More lambdas than one pass over a row takes (the CUDA backend's tiled path, in chunks of
@@ -267,10 +449,126 @@ void TestBackends::matchesReference() {
         COMPARE_METRIC(got.entropyReductionPct, sweepOnCpu[l].total.entropyReductionPct,
                        kPercentFloor, what);
         COMPARE_METRIC(got.kl, sweepOnCpu[l].total.kl, kNatsFloor, what);
-        for (int head = 0; head < workload.heads(); ++head)
-            COMPARE_METRIC(sweep[l].heads[std::size_t(head)].kl,
-                           sweepOnCpu[l].heads[std::size_t(head)].kl, kNatsFloor, what);
+        COMPARE_METRIC(got.saliencyExpectationSteered,
+                       sweepOnCpu[l].total.saliencyExpectationSteered, kSaliencyFloor, what);
+        QCOMPARE(got.rowsSteeredFraction, sweepOnCpu[l].total.rowsSteeredFraction);
+        for (int head = 0; head < workload.heads(); ++head) {
+            const MetricSummary& one = sweep[l].heads[std::size_t(head)];
+            const MetricSummary& oneOnCpu = sweepOnCpu[l].heads[std::size_t(head)];
+            COMPARE_METRIC(one.kl, oneOnCpu.kl, kNatsFloor, what);
+            COMPARE_METRIC(one.saliencyExpectationSteered, oneOnCpu.saliencyExpectationSteered,
+                           kSaliencyFloor, what);
+            if (oneOnCpu.rowsSteeredFraction == 0)
+                VERIFY_KEEPS_ORIGINAL(one, what);
+        }
     }
+}
+
+void TestBackends::gatingExtremes_data() {
+    addBackendRows("gating");
+}
+
+void TestBackends::gatingExtremes() {
+    // tau = 0 with every query flagged is the ungated computation, bit for bit; a gate above every
+    // row, or every query flagged 0, steers no row: H(A') = H(A), KL = 0 and sum A' s = sum A s
+    // exactly, for every lambda (moments, exact, tiled, the fallback's 1000 and -1000); the
+    // original metrics do not depend on the gate.
+    QFETCH(QString, backend);
+    if (needsDevice(backend) && !gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+    auto engine = makeBackend(backend);
+    std::vector<double> lambdas = kLambdas;
+    for (int i = 1; i <= 65; ++i)
+        lambdas.push_back(0.05 * i);
+    for (const Workload& workload :
+         {randomWorkload(2, 16, 64, 0.5, 21), maskedLogits(3, 2, 12, 40, 22)}) {
+        const auto s = defaultSaliency(workload.keys(), 21);
+        const auto ungated = engine->evaluate(workload, s, lambdas, SteeringParams{});
+        SteeringParams params;
+        params.steeredQueries.assign(std::size_t(workload.queries()), 1);
+        const auto flagged = engine->evaluate(workload, s, lambdas, params);
+        for (std::size_t l = 0; l < lambdas.size(); ++l)
+            for (int head = -1; head < workload.heads(); ++head) {
+                const MetricSummary &a = summaryOf(ungated[l], head),
+                                    &b = summaryOf(flagged[l], head);
+                QCOMPARE(b.entropyOriginal, a.entropyOriginal);
+                QCOMPARE(b.entropySteered, a.entropySteered);
+                QCOMPARE(b.kl, a.kl);
+                QCOMPARE(b.entropyReductionPct, a.entropyReductionPct);
+                QCOMPARE(b.saliencyExpectationOriginal, a.saliencyExpectationOriginal);
+                QCOMPARE(b.saliencyExpectationSteered, a.saliencyExpectationSteered);
+                QCOMPARE(b.rowsSteeredFraction, 1.0);
+            }
+        SteeringParams above;
+        above.gateEntropy = gateFor(Gate::AboveAll, workload);
+        QVERIFY(std::isfinite(above.gateEntropy));
+        SteeringParams closed;
+        closed.steeredQueries.assign(std::size_t(workload.queries()), 0);
+        for (const SteeringParams* none : {&above, &closed}) {
+            const auto results = engine->evaluate(workload, s, lambdas, *none);
+            for (std::size_t l = 0; l < lambdas.size(); ++l)
+                for (int head = -1; head < workload.heads(); ++head) {
+                    const QString what = QStringLiteral("%1, lambda %2, head %3")
+                                             .arg(none == &above ? "gate" : "queries")
+                                             .arg(lambdas[l])
+                                             .arg(head);
+                    const MetricSummary& got = summaryOf(results[l], head);
+                    const MetricSummary& reference = summaryOf(ungated[l], head);
+                    VERIFY_KEEPS_ORIGINAL(got, what);
+                    QCOMPARE(got.entropyOriginal, reference.entropyOriginal);
+                    QCOMPARE(got.saliencyExpectationOriginal,
+                             reference.saliencyExpectationOriginal);
+                }
+        }
+    }
+}
+
+void TestBackends::gateChangesOverCachedMoments() {
+    // The CUDA backend caches the moments and row statistics per workload, saliency and eps; the
+    // heads, queries and gate of each call apply to them afresh, without reading the values again.
+    if (!gpu::isAvailable())
+        QSKIP(qPrintable(noDeviceMessage()));
+#ifdef ATTNSTEER_HAVE_CUDA_BACKEND
+    gpu::CudaBackend cuda;
+    auto cpu = makeCpuBackend();
+    const Workload workload = maskedLogits(2, 2, 16, 48, 23);
+    const auto s = defaultSaliency(48, 23);
+    const std::vector<double> lambdas = {0.1, 0.6, 2};
+    std::vector<SteeringParams> calls(7);
+    calls[1].gateEntropy = gateFor(Gate::Midway, workload);
+    calls[2].steeredHeads = {1};
+    calls[3].steeredLayerHeads = {{1, 0}};
+    calls[3].gateEntropy = calls[1].gateEntropy;
+    for (int q = 0; q < workload.queries(); ++q)
+        calls[4].steeredQueries.push_back(q % 3 == 0 ? 1 : 0);
+    calls[5].gateEntropy = gateFor(Gate::AboveAll, workload);
+    for (std::size_t call = 0; call < calls.size(); ++call) {
+        const SteeringParams& params = calls[call];
+        QVERIFY(std::isfinite(params.gateEntropy));
+        const auto got = cuda.evaluate(workload, s, lambdas, params);
+        if (call > 0)
+            QCOMPARE(cuda.lastValueBytes(), std::uint64_t(0)); // the moments of the first call
+        const auto expected = cpu->evaluate(workload, s, lambdas, params);
+        for (std::size_t l = 0; l < lambdas.size(); ++l)
+            for (int head = -1; head < workload.heads(); ++head) {
+                const QString what = QStringLiteral("call %1, lambda %2, head %3")
+                                         .arg(call)
+                                         .arg(lambdas[l])
+                                         .arg(head);
+                const MetricSummary& a = summaryOf(got[l], head);
+                const MetricSummary& b = summaryOf(expected[l], head);
+                COMPARE_METRIC(a.entropySteered, b.entropySteered, kNatsFloor, what);
+                COMPARE_METRIC(a.kl, b.kl, kNatsFloor, what);
+                COMPARE_METRIC(a.saliencyExpectationOriginal, b.saliencyExpectationOriginal,
+                               kSaliencyFloor, what);
+                COMPARE_METRIC(a.saliencyExpectationSteered, b.saliencyExpectationSteered,
+                               kSaliencyFloor, what);
+                QCOMPARE(a.rowsSteeredFraction, b.rowsSteeredFraction);
+            }
+    }
+    const auto none = cuda.evaluate(workload, s, lambdas, calls[5]);
+    VERIFY_KEEPS_ORIGINAL(none[1].total, QStringLiteral("gate above every row"));
+#endif
 }
 
 void TestBackends::inputErrorsMatchCpu_data() {

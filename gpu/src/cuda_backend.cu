@@ -2,8 +2,10 @@
 //
 // evaluate() puts the workload's values on the device once per Workload::id() and keeps them there
 // while lambda moves: a random workload is generated there (generate.cu), a file is uploaded. The
-// per-row results stay on the device; per-head sums come back (H x L doubles), and the totals are
-// formed on the host in head order as the CPU backend forms them. Which lambdas take the moments
+// per-row results stay on the device; per-head sums come back (HeadSums: 3 H + 3 H x L doubles),
+// and the totals are formed on the host in head order as the CPU backend forms them. Which rows
+// get the bias (the steered heads, the per-query flags, the entropy gate) is decided per call
+// from the row statistics, so cached moments serve every gate. Which lambdas take the moments
 // path and which the exact pass is chebyshev::planLambdas's choice, as on the CPU. A device that
 // fails (out of memory, a failed launch or copy) throws DeviceError; the backend stays usable.
 #include "cuda_backend.h"
@@ -170,25 +172,33 @@ template <typename T, typename Memory = DeviceMemory> class Buffer {
 template <typename T> using DeviceBuffer = Buffer<T>;
 template <typename T> using PinnedBuffer = Buffer<T, PinnedHostMemory>;
 
+/// Doubles that hold BYTES bytes.
+constexpr std::size_t doublesFor(std::size_t bytes) {
+    return (bytes + sizeof(double) - 1) / sizeof(double);
+}
+
 /// Where each input of one evaluation lies in the packed block that run() uploads in one copy:
 /// s~ and s (K doubles each), the lambdas (the moments path's first), the series coefficients f
-/// and g (kTerms per moments lambda each), then one byte per head (1: steered).
+/// and g (kTerms per moments lambda each), one byte per head (1: steered), then one byte per query
+/// (0: its rows keep A' = A) where the call has them.
 struct InputLayout {
-    std::size_t shifted, saliency, lambdas, f, g, steered, doubles;
+    std::size_t shifted, saliency, lambdas, f, g, steered, queries, doubles;
     InputLayout(std::size_t keys, std::size_t lambdaCount, std::size_t momentsCount,
-                std::size_t heads)
+                std::size_t heads, std::size_t queryFlags)
         : shifted(0), saliency(keys), lambdas(2 * keys), f(lambdas + lambdaCount),
           g(f + momentsCount * chebyshev::kTerms), steered(g + momentsCount * chebyshev::kTerms),
-          doubles(steered + (heads + sizeof(double) - 1) / sizeof(double)) {}
+          queries(steered + doublesFor(heads)), doubles(queries + doublesFor(queryFlags)) {}
 };
 
 /// Where each result lies in the packed block that run() downloads in one copy: per head H(A),
-/// then H(A') and KL per head and lambda (head-major).
+/// sum A s and the rows steered, then H(A'), KL and sum A' s per head and lambda (head-major).
 struct ResultLayout {
-    std::size_t original, steered, kl, doubles;
+    std::size_t original, expectationOriginal, rowsSteered, steered, kl, expectationSteered,
+        doubles;
     ResultLayout(std::size_t heads, std::size_t lambdaCount)
-        : original(0), steered(heads), kl(heads + heads * lambdaCount),
-          doubles(heads + 2 * heads * lambdaCount) {}
+        : original(0), expectationOriginal(heads), rowsSteered(2 * heads), steered(3 * heads),
+          kl(steered + heads * lambdaCount), expectationSteered(kl + heads * lambdaCount),
+          doubles(expectationSteered + heads * lambdaCount) {}
 };
 
 /// Which workload the resident values are (ids are unique; the rest is belt and braces).
@@ -271,21 +281,22 @@ struct CudaBackend::Impl {
     DeviceBuffer<float> values;
     ResidentKey resident; // id 0: VALUES holds no workload
     DeviceBuffer<k::RowStats> stats;
-    DeviceBuffer<double> entropyOriginal, entropySteered, kl, weights, weightsShifted, inputs,
+    DeviceBuffer<double> entropySteered, kl, expectationSteered, weights, weightsShifted, inputs,
         results;
     PinnedBuffer<double> inputsHost, resultsHost;
     DeviceBuffer<unsigned long long> fallback;
     DeviceBuffer<int> fallbackCount;
 
     /// The Chebyshev moments of the resident values for one saliency and eps, with the row
-    /// statistics of that saliency and eps (the exact pass writes STATS afresh every call).
+    /// statistics of that saliency and eps (the exact pass writes STATS afresh every call). What
+    /// depends on the steered heads, queries and gate is formed from them per call.
     struct MomentKey {
         ResidentKey workload;
         double eps;
         std::vector<double> saliency;
     };
     std::optional<MomentKey> momentsOf;
-    DeviceBuffer<double> momentsM, momentsN, basis, momentEntropyOriginal;
+    DeviceBuffer<double> momentsM, momentsN, basis;
     DeviceBuffer<k::RowStats> momentStats;
     PinnedBuffer<double> basisHost;
 
@@ -294,9 +305,10 @@ struct CudaBackend::Impl {
     bool reserveValues(const Workload& workload);
     /// Puts WORKLOAD's values on the device: generated there, or uploaded; now resident.
     void fillValues(const Workload& workload);
-    /// Rows of the resident workload whose statistics go to STATS and ORIGINAL.
-    k::Rows rowsOf(const Workload& workload, double eps, const double* inputs,
-                   const InputLayout& in, k::RowStats* stats, double* original) const;
+    /// Rows of the resident workload under PARAMS whose statistics go to STATS; INPUTS on the
+    /// device, laid out as IN.
+    k::Rows rowsOf(const Workload& workload, const SteeringParams& params, double maxSaliency,
+                   const double* inputs, const InputLayout& in, k::RowStats* stats) const;
     /// Whether the moments of the resident values for SALIENCY and EPS are there.
     bool momentsCurrent(std::span<const double> saliency, double eps) const;
     /// The host's part of computing moments: the buffers, and the Chebyshev basis of the shifted
@@ -370,20 +382,24 @@ void CudaBackend::Impl::fillValues(const Workload& workload) {
     resident = keyOf(workload);
 }
 
-k::Rows CudaBackend::Impl::rowsOf(const Workload& workload, double eps, const double* device,
-                                  const InputLayout& in, k::RowStats* rowStats,
-                                  double* original) const {
+k::Rows CudaBackend::Impl::rowsOf(const Workload& workload, const SteeringParams& params,
+                                  double maxSaliency, const double* device, const InputLayout& in,
+                                  k::RowStats* rowStats) const {
     return k::Rows{values.data(),
                    (long long)workload.rowCount(),
                    workload.queries(),
                    workload.keys(),
                    workload.holdsLogits(),
-                   eps,
+                   params.eps,
                    device + in.shifted,
                    device + in.saliency,
+                   maxSaliency,
                    reinterpret_cast<const unsigned char*>(device + in.steered),
-                   rowStats,
-                   original};
+                   params.steeredQueries.empty()
+                       ? nullptr
+                       : reinterpret_cast<const unsigned char*>(device + in.queries),
+                   gateNats(params, workload.keys()),
+                   rowStats};
 }
 
 bool CudaBackend::Impl::momentsCurrent(std::span<const double> saliency, double eps) const {
@@ -398,7 +414,6 @@ void CudaBackend::Impl::prepareMoments(std::size_t rowCount, std::span<const dou
     momentsM.reserve(rowCount * chebyshev::kTerms, "the moments");
     momentsN.reserve(rowCount * chebyshev::kTerms, "the moments");
     momentStats.reserve(rowCount, "row statistics");
-    momentEntropyOriginal.reserve(rowCount, "per-row entropies");
     basis.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
     // T_j(t_k) as tileKernel reads weights: K x 64, terms past kTerms zero.
     double* table = basisHost.reserve(keys * k::kTileLambdas, "the Chebyshev basis");
@@ -414,7 +429,7 @@ void CudaBackend::Impl::computeMoments(const k::Rows& rows, std::span<const doub
                           cudaMemcpyHostToDevice, stream),
           "upload of the Chebyshev basis");
     const k::Chunk basisChunk{nullptr, chebyshev::kTerms, k::kTileLambdas, basis.data(), nullptr,
-                              nullptr, nullptr,           nullptr,         nullptr};
+                              nullptr, nullptr,           nullptr,         nullptr,      nullptr};
     launch(rowKernelFor(0, k::perThreadFor(rows.keys)), unsigned(rowCount), k::kBlockThreads,
            stream, "rowKernel", rows, basisChunk);
     launch(k::tileKernel<true>, unsigned((rowCount + k::kTileRows - 1) / k::kTileRows),
@@ -445,7 +460,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     std::vector<std::size_t> order = plan.moments;
     order.insert(order.end(), plan.exact.begin(), plan.exact.end());
     const std::size_t momentsCount = plan.moments.size(), exactCount = plan.exact.size();
-    const InputLayout in(keys, lambdaCount, momentsCount, heads);
+    const InputLayout in(keys, lambdaCount, momentsCount, heads, params.steeredQueries.size());
     const ResultLayout out(heads, lambdaCount);
 
     // A call that threw may have left copies from the pinned buffers in flight.
@@ -464,6 +479,9 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     std::copy(plan.f.begin(), plan.f.end(), staged + in.f);
     std::copy(plan.g.begin(), plan.g.end(), staged + in.g);
     std::memcpy(staged + in.steered, steeredHeads.data(), heads);
+    if (!params.steeredQueries.empty())
+        std::memcpy(staged + in.queries, params.steeredQueries.data(),
+                    params.steeredQueries.size());
 
     const int momentsLd = momentsCount ? lambdaSlots(momentsCount) : 0;
     const int exactLd = exactCount ? lambdaSlots(exactCount) : 0;
@@ -472,13 +490,13 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     const bool newValues = reserveValues(workload);
     entropySteered.reserve(rows * ld, "per-row entropies");
     kl.reserve(rows * ld, "per-row divergences");
+    expectationSteered.reserve(rows * ld, "per-row saliency expectations");
     fallback.reserve(rows * ld, "the fallback list");
     fallbackCount.reserve(1, "the fallback list");
     inputs.reserve(in.doubles, "the saliency and lambdas");
     results.reserve(out.doubles, "per-head sums");
     if (exactCount) {
         stats.reserve(rows, "row statistics");
-        entropyOriginal.reserve(rows, "per-row entropies");
         weights.reserve(keys * std::size_t(exactLd), "the weight table");
         weightsShifted.reserve(keys * std::size_t(exactLd), "the weight table");
     }
@@ -495,7 +513,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
 
     const double* lambdas = inputs.data() + in.lambdas;
     const k::Rows exactRows =
-        rowsOf(workload, params.eps, inputs.data(), in, stats.data(), entropyOriginal.data());
+        rowsOf(workload, params, saliencyMax, inputs.data(), in, stats.data());
     auto chunkAt = [&](std::size_t first, int chunkLd, std::size_t sectionEnd) {
         return k::Chunk{lambdas + first,
                         int(std::min<std::size_t>(std::size_t(chunkLd), sectionEnd - first)),
@@ -504,6 +522,7 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
                         weightsShifted.data(),
                         entropySteered.data(),
                         kl.data(),
+                        expectationSteered.data(),
                         fallback.data(),
                         fallbackCount.data()};
     };
@@ -519,13 +538,11 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     auto finishChunk = [&](const k::Rows& rowArgs, const k::Chunk& chunk, std::size_t first) {
         launch(k::fallbackKernel, unsigned(fallbackBlocks), k::kBlockThreads, stream,
                "fallbackKernel", rowArgs, chunk);
-        const dim3 headGrid(unsigned(heads), unsigned(chunk.count));
-        launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(entropySteered.data()), chunk.ld, queries,
-               results.data() + out.steered, int(lambdaCount), int(first));
-        launch(k::headSumKernel, headGrid, k::kBlockThreads, stream, "headSumKernel",
-               static_cast<const double*>(kl.data()), chunk.ld, queries, results.data() + out.kl,
-               int(lambdaCount), int(first));
+        launch(k::headSumKernel, dim3(unsigned(heads), unsigned(chunk.count)), k::kBlockThreads,
+               stream, "headSumKernel", chunk, queries,
+               k::HeadSumsOut{results.data() + out.steered, results.data() + out.kl,
+                              results.data() + out.expectationSteered, int(lambdaCount),
+                              int(first)});
         ++chunksDone;
         if (control.cancel || control.onProgress) {
             check(cudaStreamSynchronize(stream), "evaluation");
@@ -536,14 +553,16 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
         }
     };
 
-    const double* original = nullptr; // per-row H(A)
+    // The rows whose statistics give the lambda-free sums: the exact pass's where it ran (they
+    // equal the moments' bit for bit: the same kernel code computes both).
+    k::Rows originalRows = exactRows;
     if (momentsCount) {
         k::Rows momentsRows = exactRows;
         momentsRows.stats = momentStats.data();
-        momentsRows.entropyOriginal = momentEntropyOriginal.data();
         if (newMoments)
             computeMoments(momentsRows, saliencyIn, params.eps);
-        original = momentEntropyOriginal.data();
+        if (!exactCount)
+            originalRows = momentsRows;
         const unsigned momentsBlocks = unsigned(
             std::min<std::size_t>((rows + k::kSeriesThreads - 1) / k::kSeriesThreads, 1u << 16));
         for (std::size_t first = 0; first < momentsCount; first += std::size_t(momentsLd)) {
@@ -561,7 +580,6 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
         }
     }
     if (exactCount) {
-        original = entropyOriginal.data();
         const unsigned tileBlocks = unsigned((rows + k::kTileRows - 1) / k::kTileRows);
         const unsigned weightBlocks = unsigned(std::min<std::size_t>(
             (keys * std::size_t(exactLd) + k::kBlockThreads - 1) / k::kBlockThreads, 1u << 16));
@@ -583,8 +601,9 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
             finishChunk(exactRows, chunk, first);
         }
     }
-    launch(k::headSumKernel, dim3(unsigned(heads), 1), k::kBlockThreads, stream, "headSumKernel",
-           original, 1, queries, results.data() + out.original, 1, 0);
+    launch(k::originalSumKernel, unsigned(heads), k::kBlockThreads, stream, "originalSumKernel",
+           originalRows, results.data() + out.original, results.data() + out.expectationOriginal,
+           results.data() + out.rowsSteered);
 
     check(cudaMemcpyAsync(downloaded, results.data(), out.doubles * sizeof(double),
                           cudaMemcpyDeviceToHost, stream),
@@ -597,18 +616,22 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
     lastBytes = exactCount > 0 || newMoments ? rows * keys * sizeof(float) : 0;
 
     // Back to the caller's order of lambdas.
-    std::vector<double> steeredSums(heads * lambdaCount), klSums(heads * lambdaCount);
-    for (std::size_t head = 0; head < heads; ++head)
+    HeadSums sums(heads, lambdaCount);
+    for (std::size_t head = 0; head < heads; ++head) {
+        sums.entropyOriginal[head] = downloaded[out.original + head];
+        sums.expectationOriginal[head] = downloaded[out.expectationOriginal + head];
+        sums.rowsSteered[head] = downloaded[out.rowsSteered + head];
         for (std::size_t i = 0; i < lambdaCount; ++i) {
-            steeredSums[head * lambdaCount + order[i]] =
-                downloaded[out.steered + head * lambdaCount + i];
-            klSums[head * lambdaCount + order[i]] = downloaded[out.kl + head * lambdaCount + i];
+            const std::size_t at = head * lambdaCount + order[i], from = head * lambdaCount + i;
+            sums.entropySteered[at] = downloaded[out.steered + from];
+            sums.kl[at] = downloaded[out.kl + from];
+            sums.expectationSteered[at] = downloaded[out.expectationSteered + from];
         }
+    }
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wallStart)
             .count();
-    return metricsFromHeadSums(lambdaList, std::span(downloaded + out.original, heads), steeredSums,
-                               klSums, queries, "cuda", elapsedMs);
+    return metricsFromHeadSums(lambdaList, sums, queries, "cuda", elapsedMs);
 }
 
 std::vector<Metrics> CudaBackend::evaluate(const Workload& workload,
@@ -666,12 +689,12 @@ void CudaBackend::releaseDeviceMemory() {
     d.momentsOf.reset();
     d.values.release();
     d.stats.release();
-    for (auto* buffer : {&d.entropyOriginal, &d.entropySteered, &d.kl, &d.weights,
+    for (auto* buffer : {&d.entropySteered, &d.kl, &d.expectationSteered, &d.weights,
                          &d.weightsShifted, &d.inputs, &d.results})
         buffer->release();
     d.inputsHost.release();
     d.resultsHost.release();
-    for (auto* buffer : {&d.momentsM, &d.momentsN, &d.basis, &d.momentEntropyOriginal})
+    for (auto* buffer : {&d.momentsM, &d.momentsN, &d.basis})
         buffer->release();
     d.momentStats.release();
     d.basisHost.release();

@@ -3,8 +3,11 @@
 //
 // The per-row algebra is attnsteer/steering.h, which these kernels call: per row the lambda-free
 // sums (RowSums), and per lambda S1 = sum E w, S2 = sum E x w, S3 = sum E w s~ (E = A + eps,
-// x = log E, w = exp(lambda s~), s~ = s - max s), from which steering::metricsFromSums gives H(A')
-// and KL. Every per-row sum is accumulated in double. Reductions use fixed trees (butterfly
+// x = log E, w = exp(lambda s~), s~ = s - max s), from which steering::metricsFromSums gives H(A'),
+// KL and sum A' s. A row gets the bias where steering::isRowSteered says so (its head, its query,
+// its H(A) against the entropy gate); the others keep A' = A (steering::unsteeredMetrics). The
+// gate is this call's, read from the row statistics, so the moments stay valid across gates.
+// Every per-row sum is accumulated in double. Reductions use fixed trees (butterfly
 // shuffles, then the warps' partial sums in warp order), so results do not vary from run to run.
 // The two paths of a lambda (attnsteer/chebyshev.h): moments (tileKernel<true> once, then
 // seriesKernel per lambda) and exact (weightsKernel, then rowKernel or tileKernel<false>).
@@ -20,9 +23,12 @@
 //                    per-row moments M = E T and N = (E x) T
 //   seriesKernel     a lambda from the moments: S1 = M f, S2 = N f, S3 = M g per row, with the
 //                    lambda's series coefficients f and g; the values are not read
-//   fallbackKernel   the (row, lambda) pairs whose S1 underflowed: H(A') and KL straight from A
-//                    with the row's own shift (lambda in the hundreds, saliency maximum masked)
-//   headSumKernel    per-head sums of the per-row results
+//   fallbackKernel   the (row, lambda) pairs whose S1 underflowed: H(A'), KL and sum A' s
+//                    straight from A with the row's own shift (lambda in the hundreds, saliency
+//                    maximum masked)
+//   headSumKernel    per-head sums of the per-row results of a chunk of lambdas
+//   originalSumKernel  per-head sums of the lambda-free results from the row statistics under
+//                    this call's gate: H(A), sum A s, the rows steered
 // (The random workload's generator is in generate.cu.)
 
 #include "attnsteer/steering.h"
@@ -53,7 +59,8 @@ struct RowStats {
     steering::RowSums sums; ///< H(A), sum A x, sum A s~, sum A
 };
 
-/// The rows every steering kernel reads, and where the lambda-free results go.
+/// The rows every steering kernel reads, which of them get the bias, and where their statistics
+/// go.
 struct Rows {
     const float* values; ///< H*Q*K logits or probabilities
     long long count;     ///< H*Q
@@ -61,11 +68,13 @@ struct Rows {
     int keys;
     bool logits; ///< values are logits (A = softmax) rather than probabilities
     double eps;
-    const double* shifted;        ///< s~ = s - max s, K values
-    const double* saliency;       ///< s, K values
-    const unsigned char* steered; ///< per head: 1 when the bias applies
-    RowStats* stats;              ///< per row
-    double* entropyOriginal;      ///< per row: H(A)
+    const double* shifted;               ///< s~ = s - max s, K values
+    const double* saliency;              ///< s, K values
+    double maxSaliency;                  ///< max s (s = s~ + max s)
+    const unsigned char* steered;        ///< per head: 1 when the bias applies
+    const unsigned char* steeredQueries; ///< per query: 0 keeps its rows; null: every query
+    double gateNats;                     ///< the entropy gate: H(A) >= it passes; -inf: none
+    RowStats* stats;                     ///< per row
 };
 
 /// One chunk of lambdas and where its per-row results go.
@@ -77,6 +86,7 @@ struct Chunk {
     const double* weightsShifted; ///< w[k * ld + l] s~_k
     double* entropySteered;       ///< H(A') at [row * ld + l]
     double* kl;                   ///< KL(A||A') at [row * ld + l]
+    double* expectationSteered;   ///< sum A' s at [row * ld + l]
     unsigned long long* fallback; ///< slots row * ld + l whose S1 underflowed
     int* fallbackCount;
 };
@@ -154,24 +164,46 @@ __device__ __forceinline__ Element prepareElement(float value, bool logits, doub
     return elementOf(attentionOf(value, logits, maxLogit, logSum, invSum), eps);
 }
 
-/// H(A') and KL of row ROW, lambda slot L of CHUNK, from its three sums.
+/// Whether row ROW (statistics STATS) gets the bias in this call: its head is steered, its query
+/// is not gated out and its H(A) passes the entropy gate.
+__device__ __forceinline__ bool isRowSteered(const Rows& rows, long long row,
+                                             const RowStats& stats) {
+    return steering::isRowSteered(rows.steered[row / rows.queries] != 0,
+                                  !rows.steeredQueries ||
+                                      rows.steeredQueries[row % rows.queries] != 0,
+                                  stats.sums.entropy, rows.gateNats);
+}
+
+/// sum A s of a row that keeps A' = A, from its statistics: the per-row term of the original
+/// saliency expectation, and of the steered one for every row that is not steered (the same
+/// bits, so that such rows add the same to both sums).
+__device__ __forceinline__ double expectationOriginal(const Rows& rows, const RowStats& stats) {
+    return steering::unsteeredMetrics(stats.sums, rows.maxSaliency).expectationShifted +
+           rows.maxSaliency;
+}
+
+/// H(A'), KL and sum A' s of row ROW, lambda slot L of CHUNK, from its three sums (not read for
+/// a row that is not steered).
 __device__ __forceinline__ void finishRow(const Rows& rows, const Chunk& chunk, long long row,
                                           int l, const RowStats& stats, double s1, double s2,
                                           double s3) {
     const unsigned long long slot = (unsigned long long)row * chunk.ld + l;
-    if (!rows.steered[row / rows.queries]) {
-        chunk.entropySteered[slot] = stats.sums.entropy;
-        chunk.kl[slot] = 0;
-        return;
-    }
-    // S1 underflowed (lambda in the hundreds, the saliency maximum masked out) or overflowed
-    // (lambda very negative: exp(lambda s~) = inf): fallbackKernel fills these, as the CPU does.
-    if (!steering::metricsFromSums(stats.sums, chunk.lambdas[l], s1, s2, s3,
-                                   chunk.entropySteered[slot], chunk.kl[slot])) {
+    steering::SteeredMetrics out;
+    if (!isRowSteered(rows, row, stats)) {
+        out = steering::unsteeredMetrics(stats.sums, rows.maxSaliency);
+    } else if (!steering::metricsFromSums(stats.sums, chunk.lambdas[l], s1, s2, s3, out)) {
+        // S1 underflowed (lambda in the hundreds, the saliency maximum masked out) or overflowed
+        // (lambda very negative: exp(lambda s~) = inf): fallbackKernel fills these, as the CPU
+        // does.
         chunk.fallback[atomicAdd(chunk.fallbackCount, 1)] = slot;
         chunk.entropySteered[slot] = NAN;
         chunk.kl[slot] = NAN;
+        chunk.expectationSteered[slot] = NAN;
+        return;
     }
+    chunk.entropySteered[slot] = out.entropy;
+    chunk.kl[slot] = out.kl;
+    chunk.expectationSteered[slot] = out.expectationShifted + rows.maxSaliency;
 }
 
 __global__ void weightsKernel(const double* shifted, int keys, Chunk chunk, double* weights,
@@ -296,10 +328,8 @@ __global__ void __launch_bounds__(kBlockThreads) rowKernel(Rows rows, Chunk chun
     __syncthreads();
 
     const RowStats stats{maxLogit, logSum, invSum, {total[0], total[1], total[2], total[3]}};
-    if (threadIdx.x == 0) {
+    if (threadIdx.x == 0)
         rows.stats[row] = stats;
-        rows.entropyOriginal[row] = stats.sums.entropy;
-    }
     const int l = threadIdx.x;
     if (l < kLambdas && l < chunk.count)
         finishRow(rows, chunk, row, l, stats, total[4 + l], total[4 + kLambdas + l],
@@ -316,7 +346,8 @@ struct MomentsOut {
 /// (tx = lane, ty = warp) owns rows ty + 8i (i < 4) and lambdas tx + 32j (j < 2): a warp reads one
 /// E value per row by broadcast and 32 consecutive w values per lambda, free of bank conflicts.
 /// kMoments: CHUNK's weights are the Chebyshev basis (K x 64, terms past CHUNK.count zero) and
-/// the products E T and (E x) T go to MOMENTS for every row, steered or not.
+/// the products E T and (E x) T go to MOMENTS for every row, steered or not (the gate may change
+/// between calls that use them). Otherwise a block none of whose rows is steered leaves early.
 template <bool kMoments>
 __global__ void __launch_bounds__(kBlockThreads, 2)
     tileKernel(Rows rows, Chunk chunk, MomentsOut moments) {
@@ -333,7 +364,7 @@ __global__ void __launch_bounds__(kBlockThreads, 2)
     bool anySteered = kMoments;
     for (int r = 0; r < kTileRows && !anySteered; ++r) {
         const long long row = firstRow + r;
-        anySteered |= row < rows.count && rows.steered[row / rows.queries];
+        anySteered |= row < rows.count && isRowSteered(rows, row, rows.stats[row]);
     }
     if (!anySteered) { // the same for every thread: the whole block leaves
         for (int i = 0; i < kRowsPerThread; ++i) {
@@ -456,12 +487,18 @@ constexpr int kSeriesGroup = 8;
 constexpr int kSeriesThreads = 128;
 
 /// One thread per row (grid-stride): S1..S3 of every lambda of CHUNK from the row's moments, then
-/// H(A') and KL. Consecutive threads read consecutive rows of each moment: coalesced.
+/// H(A'), KL and sum A' s. Consecutive threads read consecutive rows of each moment: coalesced.
+/// A row that is not steered skips the series.
 __global__ void __launch_bounds__(kSeriesThreads)
     seriesKernel(Rows rows, Chunk chunk, Series series) {
     for (long long row = blockIdx.x * (long long)blockDim.x + threadIdx.x; row < rows.count;
          row += (long long)gridDim.x * blockDim.x) {
         const RowStats stats = rows.stats[row];
+        if (!isRowSteered(rows, row, stats)) {
+            for (int l = 0; l < chunk.count; ++l)
+                finishRow(rows, chunk, row, l, stats, 0, 0, 0);
+            continue;
+        }
         for (int first = 0; first < chunk.count; first += kSeriesGroup) {
             double s1[kSeriesGroup] = {}, s2[kSeriesGroup] = {}, s3[kSeriesGroup] = {};
             // Unrolled so that the loads of two terms are in flight at once: with one thread
@@ -489,7 +526,8 @@ __global__ void __launch_bounds__(kSeriesThreads)
     }
 }
 
-/// One block per (row, lambda) slot of the fallback list (grid-stride over the list).
+/// One block per (row, lambda) slot of the fallback list (grid-stride over the list); the rows
+/// there are steered ones.
 __global__ void __launch_bounds__(kBlockThreads) fallbackKernel(Rows rows, Chunk chunk) {
     __shared__ double scratch[kWarpsPerBlock];
     const int count = *chunk.fallbackCount;
@@ -516,34 +554,87 @@ __global__ void __launch_bounds__(kBlockThreads) fallbackKernel(Rows rows, Chunk
             sum += exp(logit(attention(k), k) - peak);
         sum = blockSum(sum, scratch);
         const double logNormalizer = log(sum) + peak;
-        double entropy = 0, kl = 0;
+        steering::SteeredMetrics out;
         for (int k = threadIdx.x; k < keys; k += kBlockThreads) {
             const Attention at = attention(k);
             const double z = logit(at, k);
             steering::addSteeredTerms(at.a, at.logA, exp(z - peak) / sum, z - logNormalizer,
-                                      entropy, kl);
+                                      rows.shifted[k], out);
         }
-        entropy = blockSum(entropy, scratch);
-        kl = blockSum(kl, scratch);
+        const double entropy = blockSum(out.entropy, scratch);
+        const double kl = blockSum(out.kl, scratch);
+        const double expectation = blockSum(out.expectationShifted, scratch);
         if (threadIdx.x == 0) {
             chunk.entropySteered[slot] = entropy;
             chunk.kl[slot] = kl;
+            chunk.expectationSteered[slot] = expectation + rows.maxSaliency;
         }
     }
 }
 
-/// out[h * outLd + offset + l] = sum over the queries q of head h of perRow[(h Q + q) ld + l];
-/// grid (heads, lambdas).
-__global__ void __launch_bounds__(kBlockThreads)
-    headSumKernel(const double* perRow, int ld, int queries, double* out, int outLd, int offset) {
-    __shared__ double scratch[kWarpsPerBlock];
-    const int head = blockIdx.x, l = blockIdx.y;
+/// The sum over the QUERIES rows of a head of VALUE(q), by one tree for every per-head sum
+/// (each thread its queries in order, then blockSum): sums of the same per-row values have the
+/// same bits, so a head none of whose rows is steered gets H(A') = H(A) and sum A' s = sum A s
+/// exactly. Every thread of the block must call it; the result is thread 0's.
+template <typename Value>
+__device__ __forceinline__ double headSum(int queries, double* scratch, Value value) {
     double sum = 0;
     for (int q = threadIdx.x; q < queries; q += kBlockThreads)
-        sum += perRow[((long long)head * queries + q) * ld + l];
-    sum = blockSum(sum, scratch);
-    if (threadIdx.x == 0)
-        out[(long long)head * outLd + offset + l] = sum;
+        sum += value(q);
+    return blockSum(sum, scratch);
+}
+
+/// Where per-head sums go: head h, lambda l of a chunk at [h * ld + offset + l] of each array.
+struct HeadSumsOut {
+    double* entropySteered;
+    double* kl;
+    double* expectationSteered;
+    int ld;
+    int offset;
+};
+
+/// The per-head sums of CHUNK's per-row H(A'), KL and sum A' s over the QUERIES rows of each
+/// head; grid (heads, lambdas of the chunk).
+__global__ void __launch_bounds__(kBlockThreads)
+    headSumKernel(Chunk chunk, int queries, HeadSumsOut out) {
+    __shared__ double scratch[kWarpsPerBlock];
+    const int head = blockIdx.x, l = blockIdx.y;
+    const long long first = (long long)head * queries;
+    auto sumOf = [&](const double* perRow) {
+        return headSum(queries, scratch, [&](int q) { return perRow[(first + q) * chunk.ld + l]; });
+    };
+    const double entropy = sumOf(chunk.entropySteered);
+    const double kl = sumOf(chunk.kl);
+    const double expectation = sumOf(chunk.expectationSteered);
+    if (threadIdx.x == 0) {
+        const long long at = (long long)head * out.ld + out.offset + l;
+        out.entropySteered[at] = entropy;
+        out.kl[at] = kl;
+        out.expectationSteered[at] = expectation;
+    }
+}
+
+/// Per head (grid: heads), from the row statistics under this call's flags and gate: the sums
+/// over its rows of H(A) into ENTROPY[h], of sum A s into EXPECTATION[h], and the rows steered
+/// into ROWS_STEERED[h].
+__global__ void __launch_bounds__(kBlockThreads)
+    originalSumKernel(Rows rows, double* entropy, double* expectation, double* rowsSteered) {
+    __shared__ double scratch[kWarpsPerBlock];
+    const int head = blockIdx.x;
+    const long long first = (long long)head * rows.queries;
+    const double entropySum =
+        headSum(rows.queries, scratch, [&](int q) { return rows.stats[first + q].sums.entropy; });
+    const double expectationSum = headSum(rows.queries, scratch, [&](int q) {
+        return expectationOriginal(rows, rows.stats[first + q]);
+    });
+    const double steeredSum = headSum(rows.queries, scratch, [&](int q) {
+        return isRowSteered(rows, first + q, rows.stats[first + q]) ? 1.0 : 0.0;
+    });
+    if (threadIdx.x == 0) {
+        entropy[head] = entropySum;
+        expectation[head] = expectationSum;
+        rowsSteered[head] = steeredSum;
+    }
 }
 
 } // namespace attnsteer::gpu::kernels
