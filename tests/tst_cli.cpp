@@ -584,7 +584,11 @@ void TestCli::sweepJsonMatchesCore() {
                                    "target_mass_gain_mean",
                                    "target_mass_gain_std",
                                    "pointing_gain_mean",
-                                   "pointing_gain_std"};
+                                   "pointing_gain_std",
+                                   "target_mass_mean",
+                                   "target_mass_std",
+                                   "pointing_mean",
+                                   "pointing_std"};
     for (std::size_t i = 0; i < expected.size(); ++i) {
         const QJsonObject row = rows[qsizetype(i)].toObject();
         QCOMPARE(keySet(row), rowKeys);
@@ -653,7 +657,8 @@ void TestCli::sweepCsv() {
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
                                   "kl_mean,kl_std,saliency_expectation_gain_mean,"
                                   "saliency_expectation_gain_std,target_mass_gain_mean,"
-                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std,"
+                                  "target_mass_mean,target_mass_std,pointing_mean,pointing_std"));
     QCOMPARE(lines[3], QByteArray());
     const QJsonArray rows = parseObject(run.out).value("rows").toArray();
     const QList<QByteArray> keys = lines[0].split(',');

@@ -532,6 +532,8 @@ void TestGrounding::sweepGains() {
         QCOMPARE(rows[l].pointingGainMean,
                  grounding[l].total.pointingSteered - grounding[l].total.pointingOriginal);
         QCOMPARE(rows[l].pointingGainStd, 0.0);
+        QCOMPARE(rows[l].pointingMean, grounding[l].total.pointingSteered);
+        QCOMPARE(rows[l].targetMassMean, grounding[l].total.targetMassSteered);
     }
     // lambda 0 moves only what eps moves: ~1e-9 (a row blind to the image stays blind).
     QVERIFY(std::abs(rows[0].targetMassGainMean) < 1e-8);

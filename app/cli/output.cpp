@@ -116,8 +116,8 @@ QString sweepTable(std::span<const SweepRow> rows) {
                           QStringLiteral("std")};
     const bool target = !rows.empty() && !std::isnan(rows.front().targetMassGainMean);
     if (target)
-        header << QStringLiteral("target mass gain") << QStringLiteral("std")
-               << QStringLiteral("pointing gain") << QStringLiteral("std");
+        header << QStringLiteral("target mass") << QStringLiteral("gain") << QStringLiteral("std")
+               << QStringLiteral("pointing") << QStringLiteral("gain") << QStringLiteral("std");
     std::vector<QStringList> cells;
     for (const SweepRow& row : rows) {
         QStringList line = {fixed(row.lambda, 2),
@@ -128,7 +128,8 @@ QString sweepTable(std::span<const SweepRow> rows) {
                             fixed(row.expectationGainMean, 6),
                             fixed(row.expectationGainStd, 6)};
         if (target)
-            line << fixed(row.targetMassGainMean, 4) << fixed(row.targetMassGainStd, 4)
+            line << fixed(row.targetMassMean, 4) << fixed(row.targetMassGainMean, 4)
+                 << fixed(row.targetMassGainStd, 4) << fixed(row.pointingMean, 4)
                  << fixed(row.pointingGainMean, 4) << fixed(row.pointingGainStd, 4);
         cells.push_back(line);
     }

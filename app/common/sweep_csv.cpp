@@ -26,6 +26,10 @@ constexpr SweepColumn kSweepColumns[] = {
     {"target_mass_gain_std", &SweepRow::targetMassGainStd},
     {"pointing_gain_mean", &SweepRow::pointingGainMean},
     {"pointing_gain_std", &SweepRow::pointingGainStd},
+    {"target_mass_mean", &SweepRow::targetMassMean},
+    {"target_mass_std", &SweepRow::targetMassStd},
+    {"pointing_mean", &SweepRow::pointingMean},
+    {"pointing_std", &SweepRow::pointingStd},
 };
 } // namespace
 

@@ -21,8 +21,9 @@ struct SweepColumn {
 };
 
 /// lambda, entropy_reduction_pct_mean, entropy_reduction_pct_std, kl_mean, kl_std,
-/// saliency_expectation_gain_mean, _std, target_mass_gain_mean, _std, pointing_gain_mean, _std
-/// (the last four NaN without a target).
+/// saliency_expectation_gain_mean, _std, target_mass_gain_mean, _std, pointing_gain_mean, _std,
+/// target_mass_mean, _std, pointing_mean, _std (the steered values at each lambda; these last
+/// eight NaN without a target).
 std::span<const SweepColumn> sweepColumns();
 
 /// The sweep as CSV: a header line of the sweepColumns() names, then one line per row with the

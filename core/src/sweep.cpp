@@ -112,7 +112,8 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
                          : config.spec.kind == WorkloadKind::Transformer);
     std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount),
         expectationGains(seedCount * lambdaCount), targetGains(seedCount * lambdaCount),
-        pointingGains(seedCount * lambdaCount);
+        pointingGains(seedCount * lambdaCount), targetMasses(seedCount * lambdaCount),
+        pointings(seedCount * lambdaCount);
     for (std::size_t i = 0; i < seedCount; ++i) {
         const std::uint64_t seed = config.seeds[i];
         WorkloadSpec spec = config.spec;
@@ -164,6 +165,8 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
                 const GroundingSummary& g = groundings[l].total;
                 targetGains[at] = g.targetMassSteered - g.targetMassOriginal;
                 pointingGains[at] = g.pointingSteered - g.pointingOriginal;
+                targetMasses[at] = g.targetMassSteered;
+                pointings[at] = g.pointingSteered;
             }
         }
     }
@@ -190,6 +193,8 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
                 meanAndStd(targetGains, l);
             std::tie(rows[l].pointingGainMean, rows[l].pointingGainStd) =
                 meanAndStd(pointingGains, l);
+            std::tie(rows[l].targetMassMean, rows[l].targetMassStd) = meanAndStd(targetMasses, l);
+            std::tie(rows[l].pointingMean, rows[l].pointingStd) = meanAndStd(pointings, l);
         }
     }
     return rows;

@@ -39,6 +39,10 @@ struct SweepRow {
     double targetMassGainStd = kNotAvailable;
     double pointingGainMean = kNotAvailable; ///< pointing steered - original (with a target)
     double pointingGainStd = kNotAvailable;
+    double targetMassMean = kNotAvailable; ///< target mass steered at this lambda (with a target)
+    double targetMassStd = kNotAvailable;
+    double pointingMean = kNotAvailable; ///< pointing steered at this lambda: the accuracy
+    double pointingStd = kNotAvailable;
 };
 
 /// What varies with the seed: the generated workload (unless one is given) and its saliency
