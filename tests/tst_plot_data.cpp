@@ -229,6 +229,62 @@ class TestPlotData : public QObject {
         QCOMPARE(data.sweepSeeds, 2);
     }
 
+    /// `attnsteer-cli plot` with the entropy gate: the matrix's rows below tau keep A' = A
+    /// exactly, the others are steered; the per-token row follows the same rule.
+    void commandLinePlotDataGatesRows() {
+        Scenario scenario = testScenario();
+        const PreparedScenario prepared = prepareScenario(scenario);
+        const Workload& workload = prepared.workload;
+        std::vector<double> entropies;
+        for (int q = 0; q < kQueries; ++q)
+            entropies.push_back(testsupport::normalizedEntropy(originalRow(workload, 1, q)));
+        scenario.params.gateEntropy = testsupport::gateBetween(entropies);
+        QVERIFY(scenario.params.gateEntropy > 0);
+        auto backend = makeCpuBackend(1);
+        PlotRequest request;
+        request.head = 1;
+        request.sweepLambdas = {0.0, 1.0};
+        request.sweepSeeds = {5};
+        const std::vector<double>& s = prepared.saliency.values;
+        int steeredRows = 0;
+        for (int q : {0, 1}) {
+            // A row below the gate and one above it, in the per-token view.
+            request.query = int(
+                std::find_if(entropies.begin(), entropies.end(),
+                             [&](double e) { return (e >= scenario.params.gateEntropy) == q; }) -
+                entropies.begin());
+            const PlotData data =
+                buildPlotData(scenario, prepared, *backend, scenario.params, request);
+            std::vector<double> a(kKeys);
+            workload.attentionRow(1, request.query, a);
+            if (q == 0)
+                QCOMPARE(data.steered, a);
+            else
+                COMPARE_ROWS(data.steered, reference::steeredRow(a, s, scenario.params.lambda,
+                                                                 scenario.params.eps));
+            if (q == 1)
+                continue;
+            for (int row = 0; row < kQueries; ++row) {
+                workload.attentionRow(1, row, a);
+                const std::span<const double> shown =
+                    std::span<const double>(data.matrix).subspan(std::size_t(row) * kKeys, kKeys);
+                if (entropies[std::size_t(row)] < scenario.params.gateEntropy) {
+                    QVERIFY(std::equal(shown.begin(), shown.end(), a.begin())); // exactly A
+                } else {
+                    ++steeredRows;
+                    COMPARE_ROWS(shown, reference::steeredRow(a, s, scenario.params.lambda,
+                                                              scenario.params.eps));
+                }
+            }
+        }
+        QVERIFY(steeredRows > 0 && steeredRows < kQueries);
+        // The metrics count the same rows (head 1; heads 0 and 2 are not steered).
+        const Metrics metrics = backend->evaluate(workload, s, scenario.params);
+        QVERIFY(std::abs(metrics.heads[1].rowsSteeredFraction - double(steeredRows) / kQueries) <
+                1e-15);
+        QCOMPARE(metrics.heads[0].rowsSteeredFraction, 0.0);
+    }
+
     /// The window's data: what its engine computed (row, matrix of A' for the lambda shown, the
     /// tradeoff sweep) and what MainWindow::plotData() hands to the views and to export.
     void windowPlotData() {

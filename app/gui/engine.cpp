@@ -118,8 +118,7 @@ Engine::Engine(QObject* parent)
                    if (!dataSet_ || result.epoch != dataSet_->epoch)
                        return; // computed on an outdated workload or saliency
                    const EvaluationRequest& request = result.request;
-                   matrixKey_ = {result.epoch, request.head, request.params.lambda,
-                                 request.params.eps, request.params.steeredHeads};
+                   matrixKey_ = MatrixKey(result.epoch, request.head, request.params);
                    matrixSteered_ = result.matrixSteered;
                    matrixSteeredMean_ = result.queryMeanSteered;
                    headMatrix_ = result.headMatrix;
@@ -180,8 +179,11 @@ Engine::~Engine() {
 
 void Engine::setScenario(const Scenario& scenario) {
     const bool dataChanged = dataDiffers(scenario_, scenario);
-    const bool paramsChanged = scenario_.params.eps != scenario.params.eps ||
-                               scenario_.params.steeredHeads != scenario.params.steeredHeads;
+    const SteeringParams &was = scenario_.params, &now = scenario.params;
+    const bool paramsChanged = was.eps != now.eps || was.steeredHeads != now.steeredHeads ||
+                               was.steeredLayerHeads != now.steeredLayerHeads ||
+                               was.gateEntropy != now.gateEntropy ||
+                               was.steeredQueries != now.steeredQueries;
     const bool lambdaChanged = scenario_.params.lambda != scenario.params.lambda;
     scenario_ = scenario;
     if (!started_)
@@ -429,8 +431,7 @@ void Engine::requestRows() {
     if (!data)
         return;
     const EvaluationRequest request = currentRequest();
-    const MatrixKey key{data->epoch, request.head, request.params.lambda, request.params.eps,
-                        request.params.steeredHeads};
+    const MatrixKey key(data->epoch, request.head, request.params);
     const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
     const std::vector<double> steeredMean = steered ? matrixSteeredMean_ : std::vector<double>();
     const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
@@ -475,17 +476,18 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = isUnitSteered(workload, params, workload.unitOf(0, request.head));
         result.queryMeanOriginal = head.queryMean;
+        const std::vector<unsigned char> rowSteered =
+            steered ? std::vector<unsigned char>() : steeredRows(workload, head, params);
         if (steered) {
             result.matrixSteered = steered;
             result.queryMeanSteered = steeredMean;
-        } else if (!headSteered) {
-            result.matrixSteered = head.original;
+        } else if (std::ranges::find(rowSteered, 1) == rowSteered.end()) {
+            result.matrixSteered = head.original; // no row steered: A' = A
             result.queryMeanSteered = head.queryMean;
         } else {
-            result.matrixSteered =
-                steeredMatrix(head, s, params.lambda, *control.cancel, result.queryMeanSteered);
+            result.matrixSteered = steeredMatrix(head, s, params.lambda, rowSteered,
+                                                 *control.cancel, result.queryMeanSteered);
         }
         result.elapsedMs = millisecondsSince(timer);
         return result;
@@ -510,6 +512,9 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     matrix->layers = layers;
     auto original = std::make_shared<std::vector<double>>(cells);
     matrix->logShifted.resize(cells * std::size_t(layers));
+    if (layers > 1)
+        matrix->layerOriginal.resize(cells * std::size_t(layers));
+    matrix->rowEntropy.resize(std::size_t(layers) * std::size_t(queries));
     for (int layer = 0; layer < layers; ++layer) {
         double* logs = matrix->logShifted.data() + std::size_t(layer) * cells;
         for (int q = 0; q < queries; ++q) {
@@ -521,8 +526,18 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
             workload.attentionRow(workload.unitOf(layer, request.head), q,
                                   std::span<double>(out, std::size_t(keys)));
             double* mean = original->data() + std::size_t(q) * std::size_t(keys);
-            for (int k = 0; k < keys; ++k)
+            double entropy = 0; // as isRowSteered sums it
+            for (int k = 0; k < keys; ++k) {
                 mean[k] += out[k];
+                if (out[k] > 0)
+                    entropy -= out[k] * std::log(out[k]);
+            }
+            matrix->rowEntropy[std::size_t(layer) * std::size_t(queries) + std::size_t(q)] =
+                entropy;
+            if (layers > 1)
+                std::copy(out, out + keys,
+                          matrix->layerOriginal.data() + std::size_t(layer) * cells +
+                              std::size_t(q) * std::size_t(keys));
         }
 #pragma omp parallel for schedule(static)
         for (int q = 0; q < queries; ++q) {
@@ -546,9 +561,26 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     return matrix;
 }
 
+std::vector<unsigned char> Engine::steeredRows(const Workload& workload, const HeadMatrix& head,
+                                               const SteeringParams& params) {
+    std::vector<unsigned char> rows(std::size_t(head.layers) * std::size_t(head.queries));
+    const double gate = gateNats(params, head.keys);
+    for (int layer = 0; layer < head.layers; ++layer) {
+        const bool unit = isUnitSteered(workload, params, workload.unitOf(layer, head.head));
+        for (int q = 0; q < head.queries; ++q) {
+            const std::size_t at = std::size_t(layer) * std::size_t(head.queries) + std::size_t(q);
+            const bool query =
+                params.steeredQueries.empty() || params.steeredQueries[std::size_t(q)] != 0;
+            rows[at] = steering::isRowSteered(unit, query, head.rowEntropy[at], gate) ? 1 : 0;
+        }
+    }
+    return rows;
+}
+
 std::shared_ptr<const std::vector<double>>
 Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                      const std::atomic<bool>& cancel, std::vector<double>& queryMean) {
+                      const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
+                      std::vector<double>& queryMean) {
     // The rows are independent: spread over the cores (a lambda change waits for this). Each
     // thread adds its rows to its own sum while they are in its cache; the sums are added in
     // thread order afterwards (the same result for the same thread count).
@@ -574,15 +606,23 @@ Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, doub
             }
             const std::size_t offset = std::size_t(q) * keys;
             double* out = steered->data() + offset;
+            // Row Q of LAYER: A' where it is steered, else A as it is.
+            const auto layerSteered = [&](int layer, double* into) {
+                const std::size_t at = std::size_t(layer) * cells + offset;
+                if (rowSteered[std::size_t(layer) * std::size_t(head.queries) + std::size_t(q)])
+                    steering::steerShiftedLogs(head.logShifted.data() + at, s.data(), keys, lambda,
+                                               into);
+                else if (head.layers == 1)
+                    std::copy_n(head.original->data() + offset, keys, into);
+                else
+                    std::copy_n(head.layerOriginal.data() + at, keys, into);
+            };
             if (head.layers == 1) {
-                steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
-                                           out);
+                layerSteered(0, out);
             } else {
                 // The mean of each layer's A', summed in layer order, then divided.
                 for (int layer = 0; layer < head.layers; ++layer) {
-                    steering::steerShiftedLogs(head.logShifted.data() + std::size_t(layer) * cells +
-                                                   offset,
-                                               s.data(), keys, lambda, layerRow.data());
+                    layerSteered(layer, layerRow.data());
                     for (std::size_t k = 0; k < keys; ++k)
                         out[k] += layerRow[k];
                 }

@@ -68,6 +68,11 @@ struct HeadMatrix {
     std::shared_ptr<const std::vector<double>> original; ///< A (mean over layers), Q x K
     /// log(A + eps) of each layer, LAYERS x Q x K, -inf where A + eps = 0.
     std::vector<double> logShifted;
+    /// A of each layer, LAYERS x Q x K, when LAYERS > 1 (one layer: ORIGINAL): what the rows that
+    /// are not steered keep.
+    std::vector<double> layerOriginal;
+    /// H(A) of each layer's rows, LAYERS x Q, as isRowSteered computes it: the entropy gate.
+    std::vector<double> rowEntropy;
     std::vector<double> queryMean; ///< the mean of A over the Q rows, per key
 };
 
@@ -204,10 +209,16 @@ class Engine : public QObject {
                                                           const EvaluationRequest& request,
                                                           const std::atomic<bool>& cancel);
     /// A' of HEAD's rows at LAMBDA (the mean over its layers' A'), and their mean over the rows
-    /// into QUERY_MEAN.
+    /// into QUERY_MEAN. ROW_STEERED (LAYERS x Q flags) says which rows get the bias; the others
+    /// keep A' = A.
     static std::shared_ptr<const std::vector<double>>
     steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                  const std::atomic<bool>& cancel, std::vector<double>& queryMean);
+                  const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
+                  std::vector<double>& queryMean);
+    /// Which rows of HEAD (LAYERS x Q) PARAMS steers: the head in that layer, the query, the
+    /// entropy gate (isRowSteered).
+    static std::vector<unsigned char> steeredRows(const Workload& workload, const HeadMatrix& head,
+                                                  const SteeringParams& params);
     EvaluationRequest currentRequest() const;
 
     Scenario scenario_;
@@ -227,9 +238,16 @@ class Engine : public QObject {
     struct MatrixKey {
         std::uint64_t epoch = 0;
         int head = -1;
-        double lambda = 0, eps = 0;
+        double lambda = 0, eps = 0, gate = 0;
         std::vector<int> heads;
+        std::vector<LayerHead> layerHeads;
+        std::vector<unsigned char> queries;
         bool operator==(const MatrixKey&) const = default;
+        MatrixKey() = default;
+        MatrixKey(std::uint64_t epoch, int head, const SteeringParams& params)
+            : epoch(epoch), head(head), lambda(params.lambda), eps(params.eps),
+              gate(params.gateEntropy), heads(params.steeredHeads),
+              layerHeads(params.steeredLayerHeads), queries(params.steeredQueries) {}
     };
     MatrixKey matrixKey_;
     std::shared_ptr<const std::vector<double>> matrixSteered_;
