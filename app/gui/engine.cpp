@@ -45,13 +45,15 @@ bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
            a.grid.rows == b.grid.rows && a.grid.cols == b.grid.cols;
 }
 
-/// Whether the data set (workload, saliency) of A and B differ. The projection options matter
-/// only to a saliency image.
+/// Whether the data set (workload, saliency, target) of A and B differ. The projection options
+/// matter only to a saliency image or a target mask.
 bool dataDiffers(const Scenario& a, const Scenario& b) {
     return !sameWorkloadSource(a, b) || a.layer != b.layer || a.spec.seed != b.spec.seed ||
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
            a.normalization != b.normalization || a.binaryThreshold != b.binaryThreshold ||
-           (!b.saliencyImagePath.empty() && !sameProjection(a.projection, b.projection));
+           a.targetPath != b.targetPath || a.targetMaskPath != b.targetMaskPath ||
+           ((!b.saliencyImagePath.empty() || !b.targetMaskPath.empty()) &&
+            !sameProjection(a.projection, b.projection));
 }
 
 double millisecondsSince(const QElapsedTimer& timer) {
@@ -79,7 +81,9 @@ QImage decodeMetaImage(const std::string& path, std::string& warning) {
 Engine::Engine(QObject* parent)
     : QObject(parent), cudaFactory_([] { return gpu::makeCudaBackend(); }),
       cpuEvaluationBackend_(makeCpuBackend()), cpuSweepBackend_(makeCpuBackend()),
+      cpuProfileBackend_(makeCpuBackend()), cpuComparisonBackend_(makeCpuBackend()),
       evaluationBackend_(cpuEvaluationBackend_), sweepBackend_(cpuSweepBackend_),
+      profileBackend_(cpuProfileBackend_), comparisonBackend_(cpuComparisonBackend_),
       rowBackend_(makeCpuBackend(1)),
       dataJob_(this, &pool_,
                [this](JobOutcome<std::shared_ptr<const DataSet>>&& outcome) {
@@ -233,13 +237,17 @@ bool Engine::setBackend(BackendKind kind) {
         backendKind_ = BackendKind::Cpu;
         evaluationBackend_ = cpuEvaluationBackend_;
         sweepBackend_ = cpuSweepBackend_;
+        profileBackend_ = cpuProfileBackend_;
+        comparisonBackend_ = cpuComparisonBackend_;
     } else {
         // Two CUDA backends, as on the CPU: the evaluation keeps the workload shown resident while
         // the sweep goes through its seeds.
         try {
             std::shared_ptr<Backend> evaluation = cudaFactory_();
             std::shared_ptr<Backend> sweep = cudaFactory_();
-            if (!evaluation || !sweep)
+            std::shared_ptr<Backend> profile = cudaFactory_();
+            std::shared_ptr<Backend> comparison = cudaFactory_();
+            if (!evaluation || !sweep || !profile || !comparison)
                 throw std::runtime_error("no CUDA backend");
             // A device failure (out of memory for a bigger workload) computes that job on the
             // CPU, and the engine stays there.
@@ -253,6 +261,10 @@ bool Engine::setBackend(BackendKind kind) {
                                                                    cpuEvaluationBackend_, fellBack);
             sweepBackend_ =
                 std::make_shared<FallbackBackend>(std::move(sweep), cpuSweepBackend_, fellBack);
+            profileBackend_ =
+                std::make_shared<FallbackBackend>(std::move(profile), cpuProfileBackend_, fellBack);
+            comparisonBackend_ = std::make_shared<FallbackBackend>(std::move(comparison),
+                                                                   cpuComparisonBackend_, fellBack);
             backendKind_ = BackendKind::Cuda;
         } catch (const InputError& error) {
             emit backendUnavailable(windowMessage(error));
@@ -275,6 +287,8 @@ void Engine::fallBackToCpu(const QString& reason) {
     backendKind_ = BackendKind::Cpu;
     evaluationBackend_ = cpuEvaluationBackend_; // the running CUDA jobs keep theirs alive
     sweepBackend_ = cpuSweepBackend_;
+    profileBackend_ = cpuProfileBackend_;
+    comparisonBackend_ = cpuComparisonBackend_;
     emit backendFellBack(reason);
 }
 
@@ -365,10 +379,12 @@ void Engine::requestDataSet(bool reread) {
             data->projection = previous->projection;
             data->raw = previous->raw;
             data->saliency = previous->saliency;
+            data->grounding = previous->grounding;
         } else {
             data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
             data->raw = loadRawSaliency(scenario, full.keys(), data->projection);
             data->saliency = normalizeRawSaliency(data->raw, scenario);
+            data->grounding = groundingKeysFor(scenario, full.keys(), data->projection, &data->raw);
         }
         data->scenario = scenario;
         data->epoch = epoch;
@@ -386,7 +402,8 @@ void Engine::dataSetFailed(const QString& message) {
     }
     // Back to the files and projection of the data set on screen (or to random ones when there
     // is none), so that the next change does not trip over the same problem again.
-    const bool hadFiles = scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency();
+    const bool hadFiles =
+        scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency() || scenario_.hasTarget();
     const Scenario good = dataSet_ ? dataSet_->scenario : Scenario{};
     scenario_.logitsPath = good.logitsPath;
     scenario_.attentionPath = good.attentionPath;
@@ -394,6 +411,8 @@ void Engine::dataSetFailed(const QString& message) {
     scenario_.metaPath = good.metaPath;
     scenario_.saliencyPath = good.saliencyPath;
     scenario_.saliencyImagePath = good.saliencyImagePath;
+    scenario_.targetPath = good.targetPath;
+    scenario_.targetMaskPath = good.targetMaskPath;
     scenario_.projection = good.projection;
     emit scenarioRestored();
     emit failed(message);
@@ -654,21 +673,26 @@ void Engine::requestSweepAfterEvaluation() {
         requestSweep();
 }
 
+SweepConfig Engine::sweepConfig(const DataSet& data, const SteeringParams& params) const {
+    std::vector<std::uint64_t> seeds;
+    for (int i = 0; i < sweepSeeds_; ++i)
+        seeds.push_back(data.scenario.spec.seed + std::uint64_t(i));
+    Scenario scenario = data.scenario;
+    scenario.params = params;
+    SweepConfig config = sweepConfigFor(
+        scenario, scenario.hasWorkloadFile() ? data.workload.get() : nullptr,
+        scenario.hasFixedSaliency() ? &data.raw.values : nullptr, sweepLambdas(), std::move(seeds));
+    config.grounding = data.grounding; // with a target: the target-mass and pointing gains
+    return config;
+}
+
 void Engine::requestSweep() {
     const std::shared_ptr<const DataSet> data = dataSet_;
     if (!data)
         return;
     sweepWanted_ = false;
-    std::vector<std::uint64_t> seeds;
-    for (int i = 0; i < sweepSeeds_; ++i)
-        seeds.push_back(data->scenario.spec.seed + std::uint64_t(i));
-    Scenario scenario = data->scenario;
-    scenario.params = scenario_.params; // eps and steered heads may have changed since
-    // DATA keeps the workload alive for the job.
-    const SweepConfig config =
-        sweepConfigFor(scenario, scenario.hasWorkloadFile() ? data->workload.get() : nullptr,
-                       scenario.hasFixedSaliency() ? &data->raw.values : nullptr, sweepLambdas(),
-                       std::move(seeds));
+    // DATA keeps the workload alive for the job; eps and steered heads may have changed since.
+    const SweepConfig config = sweepConfig(*data, scenario_.params);
     const std::shared_ptr<Backend> backend = sweepBackend_;
     emit sweepStarted();
     sweepJob_.request(

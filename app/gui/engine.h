@@ -44,6 +44,7 @@ struct DataSet {
     ProjectionOptions projection; ///< the scenario's, with the sidecar's grid and offset
     RawSaliency raw;              ///< per-key saliency before normalization (+ image projection)
     NormalizedSaliency saliency;  ///< s, K values, and a warning for a constant input
+    GroundingKeys grounding;      ///< the vision span and the target (groundingKeysFor)
     Scenario scenario;            ///< what it was made from
     std::uint64_t epoch = 0;      ///< grows with every new data set
     double elapsedMs = 0;         ///< time to load or generate it
@@ -111,8 +112,8 @@ struct SweepOutcome {
     double elapsedMs = 0;
 };
 
-/// The jobs of the engine that report progress.
-enum class EngineTask { Evaluation, Sweep };
+/// The jobs of the engine (and of GroundingJobs) that report progress.
+enum class EngineTask { Evaluation, Sweep, Grounding, Profile, ComparisonSweep };
 
 /// Where the evaluation and the sweep run. The per-token row and the matrix are always computed
 /// on the CPU (one row, one head: a kernel launch would cost more than the work).
@@ -169,6 +170,13 @@ class Engine : public QObject {
     const SweepOutcome* lastSweep() const { return lastSweep_ ? &*lastSweep_ : nullptr; }
     /// The lambda grid of the sweep.
     std::vector<double> sweepLambdas() const;
+    /// The sweep of DATA steered with PARAMS over the sweep grid and seeds (with DATA's target,
+    /// the target's gains too). It points into DATA.
+    SweepConfig sweepConfig(const DataSet& data, const SteeringParams& params) const;
+    /// The backends of the heads profile and of the comparison sweep (GroundingJobs): of the
+    /// kind in use, each with its own caches.
+    std::shared_ptr<Backend> profileBackend() const { return profileBackend_; }
+    std::shared_ptr<Backend> comparisonBackend() const { return comparisonBackend_; }
 
   signals:
     void workloadStarted();
@@ -259,8 +267,10 @@ class Engine : public QObject {
     BackendFactory cudaFactory_;
     std::shared_ptr<Backend> cpuEvaluationBackend_; ///< keeps the moments of the last data set
     std::shared_ptr<Backend> cpuSweepBackend_;
+    std::shared_ptr<Backend> cpuProfileBackend_, cpuComparisonBackend_;
     std::shared_ptr<Backend> evaluationBackend_; ///< the CPU one above, or a CUDA one
     std::shared_ptr<Backend> sweepBackend_;
+    std::shared_ptr<Backend> profileBackend_, comparisonBackend_;
     std::shared_ptr<Backend> rowBackend_;
     LatestJob<std::shared_ptr<const DataSet>> dataJob_;
     LatestJob<RowsResult> rowsJob_;
