@@ -794,6 +794,20 @@ void TestPlots::headsViewOfAConstructedProfile() {
     QCOMPARE(picked.at(0).at(1).toInt(), 1);
     QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, QPoint(2, 2)); // outside
     QCOMPARE(picked.size(), 1);
+    // One layer: its row is drawn (QCustomPlot draws nothing for a map of one row).
+    auto oneLayer = std::make_shared<Profile>(*constructedProfile());
+    oneLayer->heads.resize(3);
+    view.setProfile(oneLayer, 1, 3);
+    view.replotNow();
+    QCOMPARE(map->data()->valueSize(), 2);
+    QCOMPARE(map->data()->cell(1, 0), 0.2);
+    QCOMPARE(map->data()->cell(1, 1), 0.2);
+    const QImage drawn = view.customPlot()->toPixmap().toImage();
+    for (int head : {0, 1, 2}) {
+        const QPoint beside = view.cellCenter(0, head) + QPoint(0, 20); // off the top-k dot
+        QVERIFY2(drawn.pixelColor(beside) != QColor(Qt::white),
+                 qPrintable(QStringLiteral("head %1 is not drawn").arg(head)));
+    }
     // A profile of another shape than said is refused: an empty view.
     view.setProfile(constructedProfile(), 3, 3);
     QCOMPARE(view.layers(), 0);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 namespace attnsteer {
 
@@ -153,14 +154,23 @@ double HeadsPlot::value(int layer, int head) const {
 }
 
 void HeadsPlot::showColumn() {
-    map_->data()->setSize(std::max(headsPerLayer_, 1), std::max(layers_, 1));
-    map_->data()->setRange(QCPRange(0, std::max(headsPerLayer_, 1) - 1),
-                           QCPRange(0, std::max(layers_, 1) - 1));
+    // A map of one row (one layer) or one column draws nothing in QCustomPlot (its cells are
+    // sized by the distance between the first and the last): such an axis gets two equal cells
+    // a half apart instead, which cover the same -0.5 .. 0.5.
+    const auto axis = [](int cells) {
+        return cells > 1 ? std::pair(cells, QCPRange(0, cells - 1))
+                         : std::pair(2, QCPRange(-0.25, 0.25));
+    };
+    const auto [columns, keyRange] = axis(headsPerLayer_);
+    const auto [rows, valueRange] = axis(layers_);
+    map_->data()->setSize(columns, rows);
+    map_->data()->setRange(keyRange, valueRange);
     double low = std::numeric_limits<double>::infinity(), high = -low;
-    for (int layer = 0; layer < layers_; ++layer)
-        for (int head = 0; head < headsPerLayer_; ++head) {
-            const double v = value(layer, head);
-            map_->data()->setCell(head, layer, v);
+    for (int row = 0; row < rows; ++row)
+        for (int column = 0; column < columns; ++column) {
+            const double v =
+                value(std::min(row, layers_ - 1), std::min(column, headsPerLayer_ - 1));
+            map_->data()->setCell(column, row, v);
             if (std::isfinite(v))
                 low = std::min(low, v), high = std::max(high, v);
         }
