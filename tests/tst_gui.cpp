@@ -1241,6 +1241,14 @@ void TestGui::settingsAreRestored() {
         QComboBox* mode = window->controls().imageMode;
         mode->setCurrentIndex(mode->findData(int(ImageMode::Difference)));
         window->controls().imageQueryMean->setChecked(true);
+        // The steering and heads controls of issue 12.
+        const auto& c = window->controls();
+        c.normalization->setCurrentIndex(c.normalization->findData(int(Normalization::Binary)));
+        c.binaryThreshold->setValue(0.35);
+        c.gateEntropy->setValue(0.9);
+        c.tradeoffY->setCurrentIndex(c.tradeoffY->findData(int(TradeoffY::ExpectationGain)));
+        c.headsColumn->setCurrentIndex(c.headsColumn->findData(QStringLiteral("steerability")));
+        c.topK->setValue(7);
         window->close(); // saves
     }
     MainWindow window;
@@ -1263,6 +1271,17 @@ void TestGui::settingsAreRestored() {
     QCOMPARE(window.saliencyGridPlot()->mode(), ImageMode::Difference);
     QVERIFY(window.controls().imageQueryMean->isEnabled());
     QVERIFY(window.saliencyGridPlot()->queryMean());
+    const auto& c = window.controls();
+    QCOMPARE(c.normalization->currentText(), QStringLiteral("binary"));
+    QVERIFY(c.binaryThreshold->isEnabled());
+    QCOMPARE(c.binaryThreshold->value(), 0.35);
+    QCOMPARE(c.gateEntropy->value(), 0.9);
+    QCOMPARE(window.engine()->scenario().params.gateEntropy, 0.9);
+    QCOMPARE(window.engine()->scenario().binaryThreshold, 0.35);
+    QCOMPARE(c.tradeoffY->currentData().toInt(), int(TradeoffY::ExpectationGain));
+    QCOMPARE(c.headsColumn->currentText(), QStringLiteral("steerability"));
+    QCOMPARE(window.headsPlot()->column(), QStringLiteral("steerability"));
+    QCOMPARE(c.topK->value(), 7);
 }
 
 void TestGui::copyPutsReadoutOnClipboard() {
