@@ -211,6 +211,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
     saveControls(controls_, controlPanel_->steeredHeadsText());
     saveWindowLayout(*this, *plots_, *plots_->bottomSplitter());
     engine_->cancel();
+    jobs_->cancel();
     QMainWindow::closeEvent(event);
 }
 
