@@ -14,6 +14,37 @@ namespace guisupport {
 /// How long a test waits for a computation: generous, for a busy machine.
 constexpr int kTimeoutMs = 60000;
 
+/// Whether the grounding jobs show the evaluation's data set and steering: the readout's
+/// grounding metrics (with a vision span or a target), the heads profile (while the heads view is
+/// shown) and the top-k curve (when there are top-k heads).
+inline bool groundingSettled(const attnsteer::MainWindow& window) {
+    using attnsteer::GroundingJobs;
+    const GroundingJobs* jobs = window.groundingJobs();
+    const auto data = window.engine()->dataSet();
+    const attnsteer::EvaluationResult* evaluation = window.engine()->lastEvaluation();
+    if (jobs->isBusy() || !data || !evaluation)
+        return false;
+    const attnsteer::SteeringParams& params = evaluation->request.params;
+    if (GroundingJobs::hasGrounding(*data)) {
+        const attnsteer::GroundingResult* grounding = jobs->lastGrounding();
+        if (!grounding || grounding->epoch != data->epoch ||
+            !attnsteer::sameSteering(grounding->params, params))
+            return false;
+    }
+    if (jobs->profileWanted()) {
+        const attnsteer::ProfileResult* profile = jobs->lastProfile();
+        if (!profile || !(profile->key == GroundingJobs::profileKey(*data, params)))
+            return false;
+    }
+    if (!jobs->comparisonHeads().empty()) {
+        const attnsteer::ComparisonResult* comparison = jobs->lastComparison();
+        if (!comparison || comparison->epoch != data->epoch ||
+            comparison->heads != jobs->comparisonHeads())
+            return false;
+    }
+    return true;
+}
+
 /// Whether everything the window shows belongs to the current data set and lambda.
 inline bool settled(const attnsteer::MainWindow& window) {
     const attnsteer::Engine* engine = window.engine();
@@ -23,7 +54,7 @@ inline bool settled(const attnsteer::MainWindow& window) {
     return !engine->isBusy() && data && evaluation && rows && evaluation->epoch == data->epoch &&
            rows->epoch == data->epoch && evaluation->request.params.lambda == window.lambda() &&
            rows->request.params.lambda == window.lambda() && engine->lastSweep() &&
-           engine->lastSweep()->epoch == data->epoch;
+           engine->lastSweep()->epoch == data->epoch && groundingSettled(window);
 }
 
 /// A shown window on a HEADS x QUERIES x KEYS workload (its first computation, not the default

@@ -8,7 +8,9 @@
 
 #include <QString>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <functional>
 #include <vector>
 
@@ -33,6 +35,36 @@ inline QString errorOf(const std::function<void()>& action) {
         return QString::fromStdString(commandLineText(error));
     }
     return QStringLiteral("(no error)");
+}
+
+/// H(A) / log K of the row A (natural logs, 0 log 0 = 0), in long double: what the entropy gate
+/// compares with tau.
+inline double normalizedEntropy(const std::vector<double>& a) {
+    long double entropy = 0;
+    for (double p : a)
+        if (p > 0)
+            entropy -= p * std::log((long double)p);
+    return double(entropy / std::log((long double)a.size()));
+}
+
+/// A gate tau with two decimals (as the window's box takes it) that lets some of the rows of
+/// normalized entropies ENTROPIES through and not others, as far from each of them as it can;
+/// -1 when there is none.
+inline double gateBetween(const std::vector<double>& entropies) {
+    double best = -1, margin = -1;
+    for (int i = 1; i < 100; ++i) {
+        const double tau = i / 100.0;
+        const auto above =
+            std::count_if(entropies.begin(), entropies.end(), [&](double e) { return e >= tau; });
+        if (above == 0 || above == std::ptrdiff_t(entropies.size()))
+            continue;
+        double nearest = 1;
+        for (double e : entropies)
+            nearest = std::min(nearest, std::abs(e - tau));
+        if (nearest > margin)
+            margin = nearest, best = tau;
+    }
+    return best;
 }
 
 /// The default random saliency of SEED: |x| / max|x|.

@@ -5,6 +5,7 @@
 #include "export_plots.h"
 #include "file_loader.h"
 #include "gui_support.h"
+#include "heads_plot.h"
 #include "image_support.h"
 #include "main_window.h"
 #include "matrix_plot.h"
@@ -12,6 +13,7 @@
 #include "per_token_plot.h"
 #include "saliency_grid_plot.h"
 #include "sci_spin_box.h"
+#include "test_support.h"
 #include "tradeoff_plot.h"
 
 #include "attnsteer/backend.h"
@@ -19,6 +21,8 @@
 #include "attnsteer/gpu.h"
 #include "attnsteer/metrics.h"
 #include "attnsteer/npy.h"
+#include "attnsteer/option_values.h"
+#include "attnsteer/profile.h"
 #include "attnsteer/projection.h"
 
 #include <qcustomplot.h>
@@ -33,6 +37,7 @@
 #include <QDateTime>
 #include <QDialogButtonBox>
 #include <QDir>
+#include <QDockWidget>
 #include <QDoubleSpinBox>
 #include <QDropEvent>
 #include <QElapsedTimer>
@@ -472,6 +477,20 @@ class TestGui : public QObject {
     void ctrlLFocusesTheLayerBox();
     void sampleMenuOffersTheSyntheticDump();
     void brokenSidecarImageIsToldNotFatal();
+
+    // --- which heads to steer: the readout's new lines, gating, binary, target, the heads view,
+    // the tradeoff's y axis and top-k curve ---
+    void readoutShowsSaliencyExpectationAndRowsSteered();
+    void readoutShowsTheGroundingMetricsOfTheSample();
+    void gateControlKeepsGatedRowsAsTheyAre();
+    void binaryNormalizationHasItsThreshold();
+    void targetMaskFromTheFileMenu();
+    void layerHeadsInTheSteeredHeadsField();
+    void headsViewShowsTheProfileOfTheSample();
+    void headsViewClickSelectsLayerAndHead();
+    void steerTopKFillsTheSteeredHeads();
+    void tradeoffYAxisShowsTheChosenGain();
+    void headsViewExportsAndStopsWhenHidden();
 
   private:
     /// A shown window on a small workload, first results in place.
@@ -978,7 +997,9 @@ void TestGui::exportWritesPicturesOfTheRequestedSize() {
     QTemporaryDir dir;
     const ExportResult result = window->exportAll(dir.path(), QSize(640, 480));
     QVERIFY2(result.ok, qPrintable(result.error));
-    QCOMPARE(result.files.size(), 4);
+    // The four views and the heads view (it has a profile).
+    QCOMPARE(result.files.size(), 5);
+    QCOMPARE(QFileInfo(result.files.last()).fileName(), QStringLiteral("heads.png"));
     for (const QString& path : result.files) {
         QImage image;
         QVERIFY2(image.load(path), qPrintable(path));
@@ -1018,7 +1039,9 @@ void TestGui::exportSweepCsv() {
     const QList<QByteArray> lines = file.readAll().trimmed().split('\n');
     QCOMPARE(lines.size(), 65); // the header and 64 lambdas
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
-                                  "kl_mean,kl_std"));
+                                  "kl_mean,kl_std,saliency_expectation_gain_mean,"
+                                  "saliency_expectation_gain_std,target_mass_gain_mean,"
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
     QVERIFY(lines[1].startsWith("0,"));
     QVERIFY(lines[64].startsWith("1,"));
     QVERIFY(!window->exportSweepCsv(path)); // exists
@@ -1218,6 +1241,14 @@ void TestGui::settingsAreRestored() {
         QComboBox* mode = window->controls().imageMode;
         mode->setCurrentIndex(mode->findData(int(ImageMode::Difference)));
         window->controls().imageQueryMean->setChecked(true);
+        // The steering and heads controls of issue 12.
+        const auto& c = window->controls();
+        c.normalization->setCurrentIndex(c.normalization->findData(int(Normalization::Binary)));
+        c.binaryThreshold->setValue(0.35);
+        c.gateEntropy->setValue(0.9);
+        c.tradeoffY->setCurrentIndex(c.tradeoffY->findData(int(TradeoffY::ExpectationGain)));
+        c.headsColumn->setCurrentIndex(c.headsColumn->findData(QStringLiteral("steerability")));
+        c.topK->setValue(7);
         window->close(); // saves
     }
     MainWindow window;
@@ -1240,6 +1271,17 @@ void TestGui::settingsAreRestored() {
     QCOMPARE(window.saliencyGridPlot()->mode(), ImageMode::Difference);
     QVERIFY(window.controls().imageQueryMean->isEnabled());
     QVERIFY(window.saliencyGridPlot()->queryMean());
+    const auto& c = window.controls();
+    QCOMPARE(c.normalization->currentText(), QStringLiteral("binary"));
+    QVERIFY(c.binaryThreshold->isEnabled());
+    QCOMPARE(c.binaryThreshold->value(), 0.35);
+    QCOMPARE(c.gateEntropy->value(), 0.9);
+    QCOMPARE(window.engine()->scenario().params.gateEntropy, 0.9);
+    QCOMPARE(window.engine()->scenario().binaryThreshold, 0.35);
+    QCOMPARE(c.tradeoffY->currentData().toInt(), int(TradeoffY::ExpectationGain));
+    QCOMPARE(c.headsColumn->currentText(), QStringLiteral("steerability"));
+    QCOMPARE(window.headsPlot()->column(), QStringLiteral("steerability"));
+    QCOMPARE(c.topK->value(), 7);
 }
 
 void TestGui::copyPutsReadoutOnClipboard() {
@@ -1478,12 +1520,12 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     QTemporaryDir dir;
     const QKeySequence exportAll(Qt::CTRL | Qt::SHIFT | Qt::Key_E);
-    const QStringList names = exportAllPlotsFileNames();
+    const QStringList names = exportAllPlotsFileNames(true); // the heads view has a profile
     QStringList sortedNames = names;
     sortedNames.sort();
 
     // Ctrl+Shift+E: the size dialog (PNG only, 1200 x 800 at first): 640 x 480 typed, Enter;
-    // then the folder dialog: the folder typed, Enter. The four pictures are written there.
+    // then the folder dialog: the folder typed, Enter. The five pictures are written there.
     ExportDialogSeen size;
     FileDialogSeen folder;
     bool sizeFields = false;
@@ -1548,7 +1590,7 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
     QCOMPARE(canonical(folder.directory), canonical(dir.path()));
     QCOMPARE(replace.icon, QMessageBox::Question);
     QCOMPARE(replace.text, QStringLiteral("%1 already holds per_token.png, tradeoff.png, "
-                                          "saliency.png, matrix.png.\nReplace them?")
+                                          "saliency.png, matrix.png, heads.png.\nReplace them?")
                                .arg(QDir::toNativeSeparators(folder.directory)));
     QCOMPARE(replace.buttons, QMessageBox::Yes | QMessageBox::Cancel);
     QCOMPARE(replace.defaultButton, QMessageBox::Cancel);
@@ -1784,7 +1826,9 @@ void TestGui::exportSweepMenuWritesTheCsv() {
     QList<QByteArray> lines = csvLines();
     QCOMPARE(lines.size(), 65); // the header and 64 lambdas
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
-                                  "kl_mean,kl_std"));
+                                  "kl_mean,kl_std,saliency_expectation_gain_mean,"
+                                  "saliency_expectation_gain_std,target_mass_gain_mean,"
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
     QVERIFY(lines[1].startsWith("0,"));
     QVERIFY(lines[64].startsWith("1,"));
 
@@ -2618,6 +2662,603 @@ void TestGui::brokenSidecarImageIsToldNotFatal() {
              qPrintable(window->statusBar()->currentMessage()));
     QVERIFY(!window->saliencyGridPlot()->hasImage());
     QCOMPARE(window->saliencyGridPlot()->gridWidth(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which heads to steer: the readout's new lines, gating, binary, target, the heads view, the
+// tradeoff's y axis and the top-k curve
+
+namespace {
+
+/// A line of the readout as it lays out its columns: LABEL, the value over all heads, the head's.
+QString readoutLine(const QString& label, const QString& all, const QString& one) {
+    return QStringLiteral("%1%2  %3").arg(label, -17).arg(all, 13).arg(one, 13);
+}
+
+QString readoutNumber(double value, int digits) {
+    return std::isnan(value) ? QStringLiteral("n/a") : QString::number(value, 'g', digits);
+}
+
+/// Opens File > Open sample > the synthetic dump (with its saliency map and target mask) and
+/// waits until everything shows it.
+bool openSampleDump(MainWindow& window) {
+    auto* menu = window.findChild<QMenu*>(QStringLiteral("sampleMenu"));
+    QAction* sample = nullptr;
+    for (QAction* action : menu ? menu->actions() : QList<QAction*>())
+        if (action->objectName() == QStringLiteral("sample:synthetic-dump.safetensors"))
+            sample = action;
+    if (!sample)
+        return false;
+    sample->trigger();
+    [&] {
+        QTRY_VERIFY_WITH_TIMEOUT(window.engine()->dataSet()->scenario.hasWorkloadFile() &&
+                                     window.engine()->dataSet()->raw.projection &&
+                                     window.engine()->dataSet()->grounding.hasTarget() &&
+                                     settled(window),
+                                 kTimeoutMs);
+    }();
+    return !QTest::currentTestFailed();
+}
+
+/// The profile of the window's whole source at its current steering, computed here.
+Profile referenceProfile(const MainWindow& window) {
+    const auto data = window.engine()->dataSet();
+    auto backend = makeCpuBackend(1);
+    return profileHeads(*data->fullWorkload, data->saliency.values,
+                        window.engine()->lastEvaluation()->request.params, data->grounding,
+                        *backend, 1);
+}
+
+/// Selects the item whose data is DATA in COMBO with the arrow keys, as a user does.
+void chooseWithKeys(QComboBox* combo, const QVariant& data) {
+    const int target = combo->findData(data);
+    QVERIFY(target >= 0);
+    combo->setFocus();
+    while (combo->currentIndex() != target) {
+        const int before = combo->currentIndex();
+        QTest::keyClick(combo, target > before ? Qt::Key_Down : Qt::Key_Up);
+        QVERIFY(combo->currentIndex() != before);
+    }
+}
+
+} // namespace
+
+void TestGui::readoutShowsSaliencyExpectationAndRowsSteered() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const Metrics& m = window->engine()->lastEvaluation()->metrics;
+    const MetricSummary& head = m.heads[0];
+    const QString text = window->metricsText();
+    for (const QString& line : {readoutLine(QStringLiteral("Σ A·s (sal. exp.)"),
+                                            readoutNumber(m.total.saliencyExpectationOriginal, 6),
+                                            readoutNumber(head.saliencyExpectationOriginal, 6)),
+                                readoutLine(QStringLiteral("Σ A′·s"),
+                                            readoutNumber(m.total.saliencyExpectationSteered, 6),
+                                            readoutNumber(head.saliencyExpectationSteered, 6)),
+                                readoutLine(QStringLiteral("rows steered [%]"),
+                                            QStringLiteral("100"), QStringLiteral("100"))})
+        QVERIFY2(text.contains(line + QLatin1Char('\n')), qPrintable(line + "\nin\n" + text));
+    // Steering towards the saliency raises its expectation.
+    QVERIFY(m.total.saliencyExpectationSteered > m.total.saliencyExpectationOriginal);
+    QVERIFY2(text.contains(QStringLiteral("gate τ: off")), qPrintable(text));
+    // Each says what it is; no grounding lines without a vision span or a target.
+    QVERIFY2(text.contains(QStringLiteral("Σ A·s: saliency expectation")), qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("rows steered: got the bias")), qPrintable(text));
+    QVERIFY2(!text.contains(QStringLiteral("vision mass")), qPrintable(text));
+    QVERIFY(!window->groundingJobs()->lastGrounding());
+}
+
+void TestGui::readoutShowsTheGroundingMetricsOfTheSample() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QVERIFY(openSampleDump(*window));
+    window->controls().head->setValue(3);
+    QTRY_VERIFY_WITH_TIMEOUT(window->metricsText().contains(QStringLiteral("head 3")), kTimeoutMs);
+    // The grounding pass of every layer, computed here, split as the readout's head column is.
+    const auto data = window->engine()->dataSet();
+    const SteeringParams& params = window->engine()->lastEvaluation()->request.params;
+    const double lambda = params.lambda;
+    const Grounding expected = evaluateGrounding(*data->workload, data->saliency.values,
+                                                 std::span(&lambda, 1), params, data->grounding, 1)
+                                   .front();
+    const GroundingSummary& all = expected.total;
+    const GroundingSummary one = splitLayers(expected, 4, 8).aggregate.heads[3];
+    const QString text = window->metricsText();
+    QVERIFY2(text.contains(QStringLiteral("vision tokens: 96 from key 4, target: 4 tokens\n")),
+             qPrintable(text));
+    const struct {
+        const char* label;
+        double GroundingSummary::*field;
+        double scale;
+    } lines[] = {
+        {"vision mass Σ_V A", &GroundingSummary::visionMass, 1},
+        {"target mass A", &GroundingSummary::targetMassOriginal, 1},
+        {"target mass A′", &GroundingSummary::targetMassSteered, 1},
+        {"pointing A [%]", &GroundingSummary::pointingOriginal, 100},
+        {"pointing A′ [%]", &GroundingSummary::pointingSteered, 100},
+        {"saliency r", &GroundingSummary::saliencyCorrelation, 1},
+        {"spatial entropy", &GroundingSummary::spatialEntropy, 1},
+    };
+    for (const auto& line : lines) {
+        const QString shown = readoutLine(QString::fromUtf8(line.label),
+                                          readoutNumber(line.scale * (all.*line.field), 5),
+                                          readoutNumber(line.scale * (one.*line.field), 5));
+        QVERIFY2(text.contains(shown + QLatin1Char('\n')), qPrintable(shown + "\nin\n" + text));
+    }
+    // Steering moves attention onto the ball.
+    QVERIFY(all.targetMassSteered > all.targetMassOriginal);
+    QVERIFY2(text.contains(QStringLiteral("target mass: share of image attention on T")),
+             qPrintable(text));
+}
+
+void TestGui::gateControlKeepsGatedRowsAsTheyAre() {
+    auto window = smallWindow(2, 32, 64);
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(!c.gateEntropy->toolTip().isEmpty());
+    QCOMPARE(c.gateEntropy->text(), QStringLiteral("off"));
+    // Peaked logits: the rows' entropies spread, so that a gate lets some through.
+    c.sigma->setValue(2.5);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->dataSet()->scenario.spec.logitStd == 2.5, kTimeoutMs);
+    const Workload& workload = *window->engine()->dataSet()->workload;
+    std::vector<double> entropies; // head-major, as the rows are
+    std::vector<double> row(64);
+    for (int unit = 0; unit < 2; ++unit)
+        for (int q = 0; q < 32; ++q) {
+            workload.attentionRow(unit, q, row);
+            entropies.push_back(testsupport::normalizedEntropy(row));
+        }
+    const double tau = testsupport::gateBetween(entropies);
+    QVERIFY(tau > 0);
+    typeOver(c.gateEntropy, QString::number(tau, 'f', 2));
+    QTest::keyClick(c.gateEntropy, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->lastEvaluation()->request.params.gateEntropy == tau,
+        kTimeoutMs);
+    // Rows steered: those at or above the gate.
+    const auto passing =
+        std::count_if(entropies.begin(), entropies.end(), [&](double e) { return e >= tau; });
+    QVERIFY(passing > 0 && passing < 64);
+    const Metrics& m = window->engine()->lastEvaluation()->metrics;
+    QVERIFY(std::abs(m.total.rowsSteeredFraction - double(passing) / 64) < 1e-15);
+    const QString text = window->metricsText();
+    QVERIFY2(text.contains(readoutLine(QStringLiteral("rows steered [%]"),
+                                       readoutNumber(100 * m.total.rowsSteeredFraction, 5),
+                                       readoutNumber(100 * m.heads[0].rowsSteeredFraction, 5))),
+             qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("gate τ: %1").arg(tau)), qPrintable(text));
+
+    // The per-token view: a gated row of head 0 keeps A' = A exactly, a steered one moves.
+    for (const bool steered : {false, true}) {
+        const int query = int(std::find_if(entropies.begin(), entropies.begin() + 32,
+                                           [&](double e) { return (e >= tau) == steered; }) -
+                              entropies.begin());
+        QVERIFY(query < 32);
+        c.query->setValue(query);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->lastRows()->request.query == query, kTimeoutMs);
+        const std::vector<double> a = graphValues(*window, PerTokenPlot::AttentionGraph);
+        const std::vector<double> shown = graphValues(*window, PerTokenPlot::SteeredGraph);
+        QCOMPARE(shown == a, !steered);
+    }
+    // The matrix: every gated row is A exactly, every other one differs.
+    const RowsResult& rows = *window->engine()->lastRows();
+    for (int q = 0; q < 32; ++q) {
+        const auto begin = std::size_t(q) * 64;
+        const bool same = std::equal(rows.matrixSteered->begin() + begin,
+                                     rows.matrixSteered->begin() + begin + 64,
+                                     rows.matrixOriginal->begin() + begin);
+        QCOMPARE(same, entropies[std::size_t(q)] < tau);
+    }
+    // Off again: every row.
+    typeOver(c.gateEntropy, QStringLiteral("0"));
+    QTest::keyClick(c.gateEntropy, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) &&
+            window->engine()->lastEvaluation()->metrics.total.rowsSteeredFraction == 1,
+        kTimeoutMs);
+}
+
+void TestGui::binaryNormalizationHasItsThreshold() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(!c.binaryThreshold->isEnabled()); // only for binary
+    chooseWithKeys(c.normalization, int(Normalization::Binary));
+    QCOMPARE(c.normalization->currentText(), QStringLiteral("binary"));
+    QVERIFY(c.binaryThreshold->isEnabled());
+    typeOver(c.binaryThreshold, QStringLiteral("0.7"));
+    QTest::keyClick(c.binaryThreshold, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->dataSet()->scenario.binaryThreshold == 0.7 &&
+            window->engine()->dataSet()->scenario.normalization == Normalization::Binary,
+        kTimeoutMs);
+    const auto data = window->engine()->dataSet();
+    // s = 1 where the min-max normalized saliency is at least 0.7, else 0.
+    const std::vector<double>& raw = data->raw.values;
+    const auto [low, high] = std::minmax_element(raw.begin(), raw.end());
+    int ones = 0;
+    for (std::size_t k = 0; k < raw.size(); ++k) {
+        const double expected = (raw[k] - *low) / (*high - *low) >= 0.7 ? 1.0 : 0.0;
+        QCOMPARE(data->saliency.values[k], expected);
+        ones += int(expected);
+    }
+    QVERIFY(ones > 0 && ones < 64);
+    QCOMPARE(window->plotData().saliency, data->saliency.values);
+    QVERIFY2(window->metricsText().contains(QStringLiteral("(binary T = 0.7)")),
+             qPrintable(window->metricsText()));
+    // Back to max: the threshold box is off again.
+    chooseWithKeys(c.normalization, int(Normalization::Max));
+    QVERIFY(!c.binaryThreshold->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) &&
+                                 window->engine()->dataSet()->scenario.normalization ==
+                                     Normalization::Max,
+                             kTimeoutMs);
+}
+
+void TestGui::targetMaskFromTheFileMenu() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    auto* action = window->findChild<QAction*>(QStringLiteral("targetMaskAction"));
+    QVERIFY(action);
+    QCOMPARE(action->shortcut(), QKeySequence(Qt::CTRL | Qt::Key_T));
+    QVERIFY(!action->toolTip().isEmpty());
+    // Without a target the target's gains are not offered.
+    auto* model = qobject_cast<QStandardItemModel*>(c.tradeoffY->model());
+    const auto offered = [&](TradeoffY y) {
+        return model->item(c.tradeoffY->findData(int(y)))->isEnabled();
+    };
+    QVERIFY(offered(TradeoffY::ExpectationGain));
+    QVERIFY(!offered(TradeoffY::TargetMassGain) && !offered(TradeoffY::PointingGain));
+
+    // The sample dump: its target mask, the ball's four cells of the 8 x 12 grid from key 4.
+    QVERIFY(openSampleDump(*window));
+    std::vector<int> targets;
+    const auto data = window->engine()->dataSet();
+    for (std::size_t k = 0; k < data->grounding.target.size(); ++k)
+        if (data->grounding.target[k])
+            targets.push_back(int(k));
+    QCOMPARE(targets,
+             (std::vector<int>{4 + 4 * 12 + 7, 4 + 4 * 12 + 8, 4 + 5 * 12 + 7, 4 + 5 * 12 + 8}));
+    QVERIFY2(c.source->text().endsWith(QStringLiteral("Target: mask synthetic-dump-target.png")),
+             qPrintable(c.source->text()));
+    QVERIFY(offered(TradeoffY::TargetMassGain) && offered(TradeoffY::PointingGain));
+    const QString mask = QString::fromStdString(data->scenario.targetMaskPath);
+
+    // Clear target: no target metrics, the gains withdrawn.
+    window->clearTarget();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !window->engine()->dataSet()->grounding.hasTarget() && settled(*window), kTimeoutMs);
+    QVERIFY(!offered(TradeoffY::TargetMassGain));
+    QVERIFY(!window->metricsText().contains(QStringLiteral("target mass")));
+    QVERIFY(!c.source->text().contains(QStringLiteral("Target")));
+
+    // Ctrl+T, the mask's path typed, Enter: the target is back.
+    DialogScript load;
+    load.then<QFileDialog>(QStringLiteral("Open target mask"),
+                           [&](QFileDialog* dialog) { chooseInFileDialog(load, dialog, mask); });
+    load.run([&] { press(window.get(), QKeySequence(Qt::CTRL | Qt::Key_T)); });
+    QVERIFY2(load.finished(), qPrintable(load.report()));
+    QTRY_VERIFY_WITH_TIMEOUT(window->engine()->dataSet()->grounding.hasTarget() && settled(*window),
+                             kTimeoutMs);
+    QVERIFY(window->metricsText().contains(QStringLiteral("target mass A′")));
+    QCOMPARE(errors.size(), 0);
+
+    // A file that is no image: told at once, the target stays.
+    QTemporaryDir dir;
+    const QString broken = dir.filePath(QStringLiteral("broken.png"));
+    QFile file(broken);
+    QVERIFY(file.open(QIODevice::WriteOnly) && file.write("no picture") > 0);
+    file.close();
+    QVERIFY(!window->loadTargetMask(broken));
+    QCOMPARE(errors.size(), 1);
+    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("broken.png")),
+             qPrintable(errors.at(0).at(0).toString()));
+    // A target .npy of the wrong length: the error names it, the mask stays the target.
+    const QString npy = dir.filePath(QStringLiteral("target.npy"));
+    writeNpy(npy.toStdString(), std::vector<std::size_t>{5}, std::vector<float>(5, 1.0f));
+    window->openTargetNpy(npy);
+    QTRY_VERIFY_WITH_TIMEOUT(errors.size() == 2, kTimeoutMs);
+    QVERIFY2(errors.at(1).at(0).toString().contains(QStringLiteral("target length is 5")),
+             qPrintable(errors.at(1).at(0).toString()));
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(QString::fromStdString(window->engine()->scenario().targetMaskPath), mask);
+    QVERIFY(window->engine()->dataSet()->grounding.hasTarget());
+}
+
+void TestGui::layerHeadsInTheSteeredHeadsField() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    QVERIFY(c.steeredHeads->toolTip().contains(QStringLiteral("L5H3")));
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("three"), 3, 2, 8, 8);
+    QVERIFY(openAttentionDump(*window, dump));
+    // Head 0 in layer 1 only, head 1 in every layer.
+    typeOver(c.steeredHeads, QStringLiteral("L1H0, 1"));
+    QTest::keyClick(c.steeredHeads, Qt::Key_Return);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) &&
+            !window->engine()->lastEvaluation()->request.params.steeredLayerHeads.empty(),
+        kTimeoutMs);
+    const SteeringParams& params = window->engine()->lastEvaluation()->request.params;
+    QCOMPARE(params.steeredLayerHeads, (std::vector<LayerHead>{{1, 0}}));
+    QCOMPARE(params.steeredHeads, std::vector<int>{1});
+    const Metrics& m = window->engine()->lastEvaluation()->metrics;
+    for (int layer = 0; layer < 3; ++layer) {
+        QCOMPARE(m.heads[std::size_t(2 * layer)].kl > 0, layer == 1);
+        QVERIFY(m.heads[std::size_t(2 * layer + 1)].kl > 0);
+    }
+    QVERIFY2(window->metricsText().contains(QStringLiteral("head 0: steered in 1 of 3 layers")),
+             qPrintable(window->metricsText()));
+    // Layer 0 alone: its head 0 is unsteered, and the readout says so.
+    window->setLayer(0);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && window->engine()->dataSet()->workload->layers() == 1, kTimeoutMs);
+    QVERIFY2(window->metricsText().contains(QStringLiteral("head 0: unsteered (A′ = A)")),
+             qPrintable(window->metricsText()));
+    QCOMPARE(window->plotData().steered, window->plotData().attention);
+    // A layer the dump does not have: refused, the field keeps what was accepted.
+    typeOver(c.steeredHeads, QStringLiteral("L5H0"));
+    QTest::keyClick(c.steeredHeads, Qt::Key_Return);
+    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.at(0).at(0).toString(),
+             QStringLiteral("Steered heads: layer 5 is out of range 0..2"));
+    QCOMPARE(c.steeredHeads->text(), QStringLiteral("L1H0, 1"));
+    QCOMPARE(window->engine()->scenario().params.steeredLayerHeads,
+             (std::vector<LayerHead>{{1, 0}}));
+}
+
+void TestGui::headsViewShowsTheProfileOfTheSample() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(!c.headsColumn->toolTip().isEmpty());
+    QCOMPARE(c.headsColumn->currentText(), QStringLiteral("grounding_score"));
+    QVERIFY(openSampleDump(*window));
+    HeadsPlot* view = window->headsPlot();
+    QCOMPARE(view->layers(), 4);
+    QCOMPARE(view->headsPerLayer(), 8);
+    // Every cell is the profile of that head, as profileHeads computes it here.
+    const Profile expected = referenceProfile(*window);
+    const auto checkColumn = [&](const QString& name) {
+        const ProfileColumn* column = findProfileColumn(name.toStdString());
+        QVERIFY(column);
+        QCOMPARE(view->column(), name);
+        for (const HeadProfile& one : expected.heads) {
+            const double want = column->value(one), got = view->value(one.layer, one.head);
+            QVERIFY2(std::isnan(want) ? std::isnan(got)
+                                      : std::abs(got - want) <= 1e-9 * std::abs(want) + 1e-15,
+                     qPrintable(QStringLiteral("%1 of layer %2, head %3: %4, expected %5")
+                                    .arg(name)
+                                    .arg(one.layer)
+                                    .arg(one.head)
+                                    .arg(got)
+                                    .arg(want)));
+        }
+    };
+    checkColumn(QStringLiteral("grounding_score"));
+    // The README's sample: the heads that look at the ball are strongest in layer 2.
+    QCOMPARE(expected.heads[expected.ranking.front()].layer, 2);
+    // Another column, chosen with the keyboard.
+    chooseWithKeys(c.headsColumn, QStringLiteral("target_mass_gain"));
+    checkColumn(QStringLiteral("target_mass_gain"));
+    QCOMPARE(view->title(), QStringLiteral("target_mass_gain at λ = 0.250"));
+
+    // Hovering a cell: its row of the profile.
+    view->replotNow();
+    QSignalSpy hovered(view, &HeadsPlot::headHovered);
+    QTest::mouseMove(view->customPlot(), view->cellCenter(2, 3));
+    QTRY_VERIFY(!hovered.isEmpty());
+    QCOMPARE(hovered.last().at(0).toInt(), 2);
+    QCOMPARE(hovered.last().at(1).toInt(), 3);
+    const HeadProfile& head = expected.heads[2 * 8 + 3];
+    const QString text = view->hoverText(2, 3);
+    QVERIFY2(text.startsWith(
+                 QStringLiteral("layer 2, head 3: steered (100 % of rows)\n"
+                                "target_mass_gain = %1 (rank ")
+                     .arg(readoutNumber(findProfileColumn("target_mass_gain")->value(head), 5))),
+             qPrintable(text));
+    QVERIFY2(text.contains(QStringLiteral("\nvision_mass = %1\n")
+                               .arg(readoutNumber(head.grounding.visionMass, 5))),
+             qPrintable(text));
+    QCOMPARE(text.count(QLatin1Char('\n')), int(profileColumns().size()));
+
+    // A new lambda: the profile follows (once lambda rests).
+    window->setLambda(0.8);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && view->profile()->lambda == 0.8, kTimeoutMs);
+    QVERIFY(view->title().contains(QStringLiteral("at λ = 0.800")));
+}
+
+void TestGui::headsViewClickSelectsLayerAndHead() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(openSampleDump(*window));
+    HeadsPlot* view = window->headsPlot();
+    view->replotNow();
+    QTest::mouseClick(view->customPlot(), Qt::LeftButton, {}, view->cellCenter(2, 5));
+    QCOMPARE(c.layer->currentData().toInt(), 2);
+    QCOMPARE(c.head->value(), 5);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && window->engine()->lastRows()->layer == 2 &&
+                                 window->engine()->lastRows()->request.head == 5,
+                             kTimeoutMs);
+    // Every view shows layer 2, head 5; the profile stays (the source is the same).
+    QVERIFY2(window->matrixPlot()->title().startsWith(QStringLiteral("Layer 2, head 5")),
+             qPrintable(window->matrixPlot()->title()));
+    QVERIFY2(window->metricsText().contains(QStringLiteral("layer: 2 of 4")),
+             qPrintable(window->metricsText()));
+    QCOMPARE(view->layers(), 4);
+    const PlotData shown = window->plotData();
+    QCOMPARE(shown.selectedLayer, 2);
+    QCOMPARE(shown.selectedHead, 5);
+    // A click beside the cells changes nothing.
+    QTest::mouseClick(view->customPlot(), Qt::LeftButton, {}, QPoint(2, 2));
+    QCOMPARE(c.layer->currentData().toInt(), 2);
+    QCOMPARE(c.head->value(), 5);
+}
+
+void TestGui::steerTopKFillsTheSteeredHeads() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    // Before a profile of the sample: the random workload's own (one layer: plain heads).
+    QTRY_VERIFY_WITH_TIMEOUT(window->headsPlot()->profile(), kTimeoutMs);
+    typeOver(c.topK, QStringLiteral("1"));
+    QTest::keyClick(c.topK, Qt::Key_Return);
+    QTest::mouseClick(c.steerTopK, Qt::LeftButton);
+    const Profile random = referenceProfile(*window);
+    QCOMPARE(c.steeredHeads->text(), QString::number(random.heads[random.ranking.front()].head));
+
+    QVERIFY(openSampleDump(*window));
+    const Profile expected = referenceProfile(*window);
+    typeOver(c.topK, QStringLiteral("3"));
+    QTest::keyClick(c.topK, Qt::Key_Return);
+    QCOMPARE(window->headsPlot()->topHeads(), topHeads(expected, 3));
+    // The button: the three best heads by grounding_score, each in its layer.
+    QTest::mouseClick(c.steerTopK, Qt::LeftButton);
+    const std::vector<LayerHead> top = topHeads(expected, 3);
+    const QString text = QString::fromStdString(steeredHeadsText({}, top));
+    QCOMPARE(c.steeredHeads->text(), text);
+    QVERIFY(text.startsWith(QStringLiteral("L2H")));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) &&
+            !window->engine()->lastEvaluation()->request.params.steeredLayerHeads.empty(),
+        kTimeoutMs);
+    std::vector<LayerHead> sorted = top;
+    std::sort(sorted.begin(), sorted.end());
+    QCOMPARE(window->engine()->lastEvaluation()->request.params.steeredLayerHeads, sorted);
+    QVERIFY2(window->metricsText().contains(QStringLiteral("steered heads: ") + text),
+             qPrintable(window->metricsText()));
+    // The others are unsteered: the heads view says so on hover.
+    for (const HeadProfile& one : expected.heads) {
+        const bool steered =
+            std::find(top.begin(), top.end(), LayerHead{one.layer, one.head}) != top.end();
+        QCOMPARE(window->headsPlot()
+                     ->hoverText(one.layer, one.head)
+                     .contains(QStringLiteral(": unsteered\n")),
+                 !steered);
+    }
+    // Ranked by another column, Ctrl+K steers its best.
+    chooseWithKeys(c.headsColumn, QStringLiteral("vision_mass"));
+    const std::vector<LayerHead> byVision =
+        attnsteer::topHeads(Profile{0,
+                                    expected.heads,
+                                    {},
+                                    {},
+                                    rankHeads(expected.heads, *findProfileColumn("vision_mass"))},
+                            3);
+    press(window.get(), QKeySequence(Qt::CTRL | Qt::Key_K));
+    QCOMPARE(c.steeredHeads->text(), QString::fromStdString(steeredHeadsText({}, byVision)));
+}
+
+void TestGui::tradeoffYAxisShowsTheChosenGain() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(openSampleDump(*window));
+    TradeoffPlot* view = window->tradeoffPlot();
+    const SweepOutcome& sweep = *window->engine()->lastSweep();
+    const ComparisonResult* comparison = window->groundingJobs()->lastComparison();
+    QVERIFY(comparison);
+    // The comparison: the sweep again with the top 4 heads by grounding_score steered.
+    const Profile profile = referenceProfile(*window);
+    QCOMPARE(comparison->heads, topHeads(profile, 4));
+    SteeringParams params = window->engine()->lastEvaluation()->request.params;
+    params.steeredHeads.clear();
+    params.steeredLayerHeads = topHeads(profile, 4);
+    auto backend = makeCpuBackend(1);
+    const auto data = window->engine()->dataSet();
+    const std::vector<SweepRow> expected =
+        runSweep(window->engine()->sweepConfig(*data, params), *backend);
+    QCOMPARE(comparison->sweep.rows.size(), expected.size());
+    const struct {
+        TradeoffY y;
+        double SweepRow::*mean;
+        const char* label;
+    } choices[] = {
+        {TradeoffY::EntropyReduction, &SweepRow::reductionMean, "entropy reduction [%]"},
+        {TradeoffY::ExpectationGain, &SweepRow::expectationGainMean,
+         "saliency-expectation gain Σ A′s − Σ A s"},
+        {TradeoffY::TargetMassGain, &SweepRow::targetMassGainMean, "target-mass gain"},
+        {TradeoffY::PointingGain, &SweepRow::pointingGainMean, "pointing gain (fraction of rows)"},
+    };
+    for (const auto& choice : choices) {
+        chooseWithKeys(c.tradeoffY, int(choice.y));
+        QCOMPARE(view->yQuantity(), choice.y);
+        QCOMPARE(view->customPlot()->yAxis->label(), QString::fromUtf8(choice.label));
+        const std::vector<QPointF> curve = view->curvePoints(0), second = view->curvePoints(1);
+        QCOMPARE(curve.size(), sweep.rows.size());
+        QCOMPARE(second.size(), expected.size());
+        for (std::size_t i = 0; i < curve.size(); ++i) {
+            QCOMPARE(curve[i], QPointF(sweep.rows[i].klMean, sweep.rows[i].*choice.mean));
+            QVERIFY(std::isfinite(curve[i].y()));
+            const double want = expected[i].*choice.mean;
+            QVERIFY2(std::abs(second[i].y() - want) <= 1e-9 * std::abs(want) + 1e-15,
+                     qPrintable(QStringLiteral("%1 at lambda %2: %3, expected %4")
+                                    .arg(choice.label)
+                                    .arg(expected[i].lambda)
+                                    .arg(second[i].y())
+                                    .arg(want)));
+        }
+    }
+    // Each curve is labelled.
+    QCOMPARE(view->customPlot()->graph(0)->name(), QStringLiteral("all heads"));
+    QCOMPARE(view->customPlot()->graph(1)->name(), QStringLiteral("steered: top-4 heads"));
+    // Steering the top heads renames the first curve after what it steers.
+    QVERIFY(window->steerTopHeads());
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) &&
+                                 !window->engine()->lastSweep()->params.steeredLayerHeads.empty(),
+                             kTimeoutMs);
+    QCOMPARE(view->customPlot()->graph(0)->name(),
+             QStringLiteral("steered: %1").arg(c.steeredHeads->text()));
+    // Without a target its gains are withdrawn: back to the entropy reduction.
+    window->clearTarget();
+    QTRY_VERIFY_WITH_TIMEOUT(
+        !window->engine()->dataSet()->grounding.hasTarget() && settled(*window), kTimeoutMs);
+    QCOMPARE(view->yQuantity(), TradeoffY::EntropyReduction);
+}
+
+void TestGui::headsViewExportsAndStopsWhenHidden() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QVERIFY(window->headsPlot()->profile());
+    QTemporaryDir dir;
+    const QString path = dir.filePath(QStringLiteral("heads.png"));
+    QVERIFY(window->exportView(window->headsPlot(), path, QSize(500, 300)));
+    const QImage picture(path);
+    QCOMPARE(picture.size(), QSize(500, 300));
+    QVERIFY(distinctColours(picture) > 20);
+    // File > Export view has it; its context menu's request opens the export dialog.
+    QStringList texts;
+    for (QMenu* menu : window->menuBar()->findChildren<QMenu*>())
+        for (QAction* action : menu->actions())
+            texts << action->text();
+    QVERIFY(texts.contains(QStringLiteral("&Heads view...")));
+    QVERIFY(texts.contains(QStringLiteral("Steer &top k heads")));
+    DialogScript script;
+    script.then<ExportDialog>(QStringLiteral("Export view"),
+                              [&](ExportDialog* dialog) { pressEscapeLater(script, dialog); });
+    script.run([&] { emit window->headsPlot()->exportRequested(); });
+    QVERIFY2(script.finished(), qPrintable(script.report()));
+
+    // Hidden, the heads view costs nothing: a new lambda computes no profile.
+    auto* dock = window->findChild<QDockWidget*>(QStringLiteral("headsDock"));
+    QVERIFY(dock);
+    dock->close();
+    QTRY_VERIFY(!window->groundingJobs()->profileWanted());
+    const double before = window->groundingJobs()->lastProfile()->profile->lambda;
+    window->setLambda(0.6);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(window->groundingJobs()->lastProfile()->profile->lambda, before);
+    // Shown again, it catches up.
+    dock->show();
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && window->headsPlot()->profile()->lambda == 0.6,
+                             kTimeoutMs);
 }
 
 QTEST_MAIN(TestGui)

@@ -229,6 +229,62 @@ class TestPlotData : public QObject {
         QCOMPARE(data.sweepSeeds, 2);
     }
 
+    /// `attnsteer-cli plot` with the entropy gate: the matrix's rows below tau keep A' = A
+    /// exactly, the others are steered; the per-token row follows the same rule.
+    void commandLinePlotDataGatesRows() {
+        Scenario scenario = testScenario();
+        const PreparedScenario prepared = prepareScenario(scenario);
+        const Workload& workload = prepared.workload;
+        std::vector<double> entropies;
+        for (int q = 0; q < kQueries; ++q)
+            entropies.push_back(testsupport::normalizedEntropy(originalRow(workload, 1, q)));
+        scenario.params.gateEntropy = testsupport::gateBetween(entropies);
+        QVERIFY(scenario.params.gateEntropy > 0);
+        auto backend = makeCpuBackend(1);
+        PlotRequest request;
+        request.head = 1;
+        request.sweepLambdas = {0.0, 1.0};
+        request.sweepSeeds = {5};
+        const std::vector<double>& s = prepared.saliency.values;
+        int steeredRows = 0;
+        for (int q : {0, 1}) {
+            // A row below the gate and one above it, in the per-token view.
+            request.query = int(
+                std::find_if(entropies.begin(), entropies.end(),
+                             [&](double e) { return (e >= scenario.params.gateEntropy) == q; }) -
+                entropies.begin());
+            const PlotData data =
+                buildPlotData(scenario, prepared, *backend, scenario.params, request);
+            std::vector<double> a(kKeys);
+            workload.attentionRow(1, request.query, a);
+            if (q == 0)
+                QCOMPARE(data.steered, a);
+            else
+                COMPARE_ROWS(data.steered, reference::steeredRow(a, s, scenario.params.lambda,
+                                                                 scenario.params.eps));
+            if (q == 1)
+                continue;
+            for (int row = 0; row < kQueries; ++row) {
+                workload.attentionRow(1, row, a);
+                const std::span<const double> shown =
+                    std::span<const double>(data.matrix).subspan(std::size_t(row) * kKeys, kKeys);
+                if (entropies[std::size_t(row)] < scenario.params.gateEntropy) {
+                    QVERIFY(std::equal(shown.begin(), shown.end(), a.begin())); // exactly A
+                } else {
+                    ++steeredRows;
+                    COMPARE_ROWS(shown, reference::steeredRow(a, s, scenario.params.lambda,
+                                                              scenario.params.eps));
+                }
+            }
+        }
+        QVERIFY(steeredRows > 0 && steeredRows < kQueries);
+        // The metrics count the same rows (head 1; heads 0 and 2 are not steered).
+        const Metrics metrics = backend->evaluate(workload, s, scenario.params);
+        QVERIFY(std::abs(metrics.heads[1].rowsSteeredFraction - double(steeredRows) / kQueries) <
+                1e-15);
+        QCOMPARE(metrics.heads[0].rowsSteeredFraction, 0.0);
+    }
+
     /// The window's data: what its engine computed (row, matrix of A' for the lambda shown, the
     /// tradeoff sweep) and what MainWindow::plotData() hands to the views and to export.
     void windowPlotData() {
@@ -428,6 +484,50 @@ class TestPlotData : public QObject {
             settled(*window) && window->engine()->lastRows()->request.head == 0, kTimeoutMs);
         shown = window->plotData();
         COMPARE_ROWS(shown.steered, originalRow(full, full.unitOf(2, 0), 7));
+
+        // All layers again, head 1 steered in layers 0 and 2 only, with the entropy gate: each
+        // layer's row is steered when its head is steered in that layer and its normalized
+        // entropy passes tau, else it keeps A; the views show the mean over the layers.
+        std::vector<double> entropies;
+        for (int l : {0, 2})
+            for (int q = 0; q < kQueries; ++q)
+                entropies.push_back(
+                    testsupport::normalizedEntropy(originalRow(full, full.unitOf(l, 1), q)));
+        const double tau = testsupport::gateBetween(entropies);
+        QVERIFY(tau > 0);
+        c.layer->setCurrentIndex(c.layer->findData(-1));
+        c.steeredHeads->setText(QStringLiteral("L0H1, L2H1"));
+        QTest::keyClick(c.steeredHeads, Qt::Key_Return);
+        c.gateEntropy->setValue(tau);
+        c.head->setValue(1);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->dataSet()->workload->layers() == kLayers &&
+                window->engine()->lastRows()->request.head == 1 &&
+                window->engine()->lastRows()->request.params.gateEntropy == tau,
+            kTimeoutMs);
+        const auto gatedMean = [&](int query) {
+            std::vector<double> mean(kKeys, 0.0);
+            for (int l = 0; l < kLayers; ++l) {
+                const std::vector<double> a = originalRow(full, full.unitOf(l, 1), query);
+                const bool steered = l != 1 && testsupport::normalizedEntropy(a) >= tau;
+                const std::vector<double> row =
+                    steered ? reference::steeredRow(a, s, params.lambda, params.eps) : a;
+                for (int k = 0; k < kKeys; ++k)
+                    mean[std::size_t(k)] += row[std::size_t(k)] / kLayers;
+            }
+            return mean;
+        };
+        shown = window->plotData();
+        COMPARE_ROWS(shown.steered, gatedMean(7));
+        for (int q = 0; q < kQueries; ++q)
+            COMPARE_ROWS(
+                std::span<const double>(shown.matrix).subspan(std::size_t(q) * kKeys, kKeys),
+                gatedMean(q));
+        // Rows steered: those of head 1 in layers 0 and 2 that pass the gate, of every row.
+        const auto passing =
+            std::count_if(entropies.begin(), entropies.end(), [&](double e) { return e >= tau; });
+        QVERIFY(std::abs(window->engine()->lastEvaluation()->metrics.total.rowsSteeredFraction -
+                         double(passing) / (kLayers * kHeads * kQueries)) < 1e-15);
     }
 
     /// The model's grid (a sidecar) wins over the saliency image's own; its picture over the

@@ -1,5 +1,6 @@
 // The plot views and the headless export (app/plots), offscreen.
 #include "export_plots.h"
+#include "heads_plot.h"
 #include "image_support.h"
 #include "matrix_plot.h"
 #include "per_token_plot.h"
@@ -98,6 +99,9 @@ class TestPlots : public QObject {
     void perTokenTitleNamesTheLayer();
     void saliencyGridShowsAttentionModes();
     void saliencyGridClickReportsTheToken();
+    void tradeoffYAxisAndSecondCurve();
+    void headsViewOfAConstructedProfile();
+    void exportAllWritesTheHeadsView();
 };
 
 void TestPlots::gridShape_data() {
@@ -289,11 +293,12 @@ void TestPlots::tradeoffMarkerInterpolates() {
     QCOMPARE(plot->graph(0)->data()->size(), int(data.sweep.size()));
     QCOMPARE(plot->xAxis->label(), QStringLiteral("KL(A‖A′) [nats]"));
     QCOMPARE(plot->yAxis->label(), QStringLiteral("entropy reduction [%]"));
-    // Error bars are there for the seed spread.
+    // Error bars are there for the seed spread (KL and y of the curve, y of the second curve).
     int errorBars = 0;
     for (int i = 0; i < plot->plottableCount(); ++i)
         errorBars += qobject_cast<QCPErrorBars*>(plot->plottable(i)) != nullptr;
-    QCOMPARE(errorBars, 2);
+    QCOMPARE(errorBars, 3);
+    QVERIFY(!plot->graph(1)->visible()); // no second curve in this data
 
     // Half way between the grid points 0.25 and 0.5.
     view.setLambda(0.375);
@@ -641,6 +646,187 @@ void TestPlots::saliencyGridClickReportsTheToken() {
     QTest::mouseMove(view.customPlot(), from + QPoint(30, 30));
     QTest::mouseRelease(view.customPlot(), Qt::LeftButton, {}, from + QPoint(30, 30));
     QCOMPARE(clicked.size(), 1);
+}
+
+void TestPlots::tradeoffYAxisAndSecondCurve() {
+    PlotData data = makeData();
+    // Made-up gains, distinct per row, and a second curve of other values.
+    for (std::size_t i = 0; i < data.sweep.size(); ++i) {
+        SweepRow& row = data.sweep[i];
+        row.targetMassGainMean = 0.01 * double(i), row.targetMassGainStd = 0.001;
+        row.pointingGainMean = 0.05 * double(i), row.pointingGainStd = 0.01;
+    }
+    std::vector<SweepRow> topK = data.sweep;
+    for (SweepRow& row : topK) {
+        row.klMean *= 0.5;
+        row.expectationGainMean *= 0.8;
+    }
+    data.sweepCompare = topK;
+    data.sweepLabel = QStringLiteral("all heads");
+    data.sweepCompareLabel = QStringLiteral("steered: top-2 heads by grounding_score");
+    TradeoffPlot view;
+    const auto check = [&](TradeoffY y, double (*mean)(const SweepRow&), const QString& label) {
+        data.tradeoffY = y;
+        view.setData(data);
+        QCOMPARE(view.customPlot()->yAxis->label(), label);
+        const std::vector<QPointF> curve = view.curvePoints(0), second = view.curvePoints(1);
+        QCOMPARE(curve.size(), data.sweep.size());
+        QCOMPARE(second.size(), topK.size());
+        for (std::size_t i = 0; i < curve.size(); ++i) {
+            QCOMPARE(curve[i], QPointF(data.sweep[i].klMean, mean(data.sweep[i])));
+            QCOMPARE(second[i], QPointF(topK[i].klMean, mean(topK[i])));
+        }
+        // The marker follows the y chosen.
+        view.setLambda(0.5);
+        QCOMPARE(view.markerPosition(), QPointF(data.sweep[2].klMean, mean(data.sweep[2])));
+    };
+    check(
+        TradeoffY::EntropyReduction, [](const SweepRow& r) { return r.reductionMean; },
+        QStringLiteral("entropy reduction [%]"));
+    check(
+        TradeoffY::ExpectationGain, [](const SweepRow& r) { return r.expectationGainMean; },
+        QStringLiteral("saliency-expectation gain Σ A′s − Σ A s"));
+    check(
+        TradeoffY::TargetMassGain, [](const SweepRow& r) { return r.targetMassGainMean; },
+        QStringLiteral("target-mass gain"));
+    check(
+        TradeoffY::PointingGain, [](const SweepRow& r) { return r.pointingGainMean; },
+        QStringLiteral("pointing gain (fraction of rows)"));
+    // Each curve says what it is in the legend.
+    QCustomPlot* plot = view.customPlot();
+    QVERIFY(plot->graph(1)->visible());
+    QCOMPARE(plot->graph(0)->name(), QStringLiteral("all heads"));
+    QCOMPARE(plot->graph(1)->name(), QStringLiteral("steered: top-2 heads by grounding_score"));
+    QVERIFY(plot->legend->hasItemWithPlottable(plot->graph(1)));
+    // Without the second curve it leaves the plot and the legend.
+    view.setComparison({}, QString());
+    QVERIFY(!plot->graph(1)->visible());
+    QVERIFY(!plot->legend->hasItemWithPlottable(plot->graph(1)));
+    QVERIFY(view.curvePoints(1).empty());
+}
+
+namespace {
+
+/// A profile of 2 layers x 3 heads with known values: grounding score 0.1 * (index + 1) except
+/// layer 1, head 0 (0.9, the best) and layer 0, head 2 (not available); KL 0.01 * index.
+std::shared_ptr<const Profile> constructedProfile() {
+    auto profile = std::make_shared<Profile>();
+    profile->lambda = 0.5;
+    for (int layer = 0; layer < 2; ++layer)
+        for (int head = 0; head < 3; ++head) {
+            HeadProfile one;
+            one.layer = layer, one.head = head;
+            const int index = layer * 3 + head;
+            one.groundingScore = 0.1 * (index + 1);
+            one.metrics.kl = 0.01 * index;
+            one.metrics.rowsSteeredFraction = head == 1 ? 0.0 : 1.0;
+            one.grounding.visionMass = 0.5;
+            profile->heads.push_back(one);
+        }
+    profile->heads[3].groundingScore = 0.9;
+    profile->heads[2].groundingScore = kNotAvailable;
+    profile->ranking = rankHeads(profile->heads, *findProfileColumn(kDefaultRankColumn));
+    return profile;
+}
+
+} // namespace
+
+void TestPlots::headsViewOfAConstructedProfile() {
+    HeadsPlot view;
+    QCOMPARE(view.title(), QStringLiteral("Heads (no profile yet)"));
+    view.setProfile(constructedProfile(), 2, 3);
+    QCOMPARE(view.layers(), 2);
+    QCOMPARE(view.headsPerLayer(), 3);
+    QCOMPARE(view.column(), QStringLiteral("grounding_score"));
+    QCOMPARE(view.value(0, 1), 0.2);
+    QCOMPARE(view.value(1, 0), 0.9);
+    QVERIFY(std::isnan(view.value(0, 2)));
+    QVERIFY(std::isnan(view.value(2, 0))); // outside
+    // The colour map holds the column, layers down and heads across.
+    QCPColorMap* map = nullptr;
+    for (int i = 0; i < view.customPlot()->plottableCount(); ++i)
+        if (auto* found = qobject_cast<QCPColorMap*>(view.customPlot()->plottable(i)))
+            map = found;
+    QVERIFY(map);
+    QCOMPARE(map->data()->keySize(), 3);
+    QCOMPARE(map->data()->valueSize(), 2);
+    QCOMPARE(map->data()->cell(2, 1), 0.6);
+    QCOMPARE(view.title(), QStringLiteral("grounding_score at λ = 0.500"));
+
+    // The top k by the column, best first, NaN last: (1,0) 0.9, (1,2) 0.6, (1,1) 0.5.
+    view.setTopK(3);
+    QCOMPARE(view.topHeads(), (std::vector<LayerHead>{{1, 0}, {1, 2}, {1, 1}}));
+    // Another column: KL (lower ranks first) gives (0,0), (0,1), (0,2).
+    view.setColumn(QStringLiteral("kl"));
+    QCOMPARE(view.value(1, 2), 0.05);
+    QCOMPARE(view.topHeads(), (std::vector<LayerHead>{{0, 0}, {0, 1}, {0, 2}}));
+    QCOMPARE(map->data()->cell(2, 1), 0.05);
+    view.setColumn(QStringLiteral("no such column")); // back to the default
+    QCOMPARE(view.column(), QStringLiteral("grounding_score"));
+
+    // The hover text: the head, whether it is steered, the column and its rank, every column.
+    const QString steered = view.hoverText(1, 0);
+    QVERIFY2(steered.startsWith(QStringLiteral("layer 1, head 0: steered (100 % of rows)\n"
+                                               "grounding_score = 0.9 (rank 1 of 6;")),
+             qPrintable(steered));
+    QVERIFY2(steered.contains(QStringLiteral("\nkl = 0.03\n")), qPrintable(steered));
+    QVERIFY2(steered.contains(QStringLiteral("\nvision_mass = 0.5\n")), qPrintable(steered));
+    QVERIFY2(view.hoverText(0, 1).startsWith(QStringLiteral("layer 0, head 1: unsteered")),
+             qPrintable(view.hoverText(0, 1)));
+    QVERIFY(view.hoverText(0, 2).contains(QStringLiteral("grounding_score = n/a (rank 6 of 6;")));
+    QVERIFY(view.hoverText(5, 5).isEmpty());
+
+    // Mouse over a cell, and a click on it.
+    view.resize(600, 400);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.replotNow();
+    QSignalSpy hovered(&view, &HeadsPlot::headHovered);
+    QSignalSpy picked(&view, &HeadsPlot::headPicked);
+    QTest::mouseMove(view.customPlot(), view.cellCenter(1, 2));
+    QTRY_VERIFY(!hovered.isEmpty());
+    QCOMPARE(hovered.last().at(0).toInt(), 1);
+    QCOMPARE(hovered.last().at(1).toInt(), 2);
+    QCOMPARE(view.headAt(view.cellCenter(0, 1)), (std::optional<LayerHead>{{0, 1}}));
+    QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, view.cellCenter(0, 1));
+    QCOMPARE(picked.size(), 1);
+    QCOMPARE(picked.at(0).at(0).toInt(), 0);
+    QCOMPARE(picked.at(0).at(1).toInt(), 1);
+    QTest::mouseClick(view.customPlot(), Qt::LeftButton, {}, QPoint(2, 2)); // outside
+    QCOMPARE(picked.size(), 1);
+    // One layer: its row is drawn (QCustomPlot draws nothing for a map of one row).
+    auto oneLayer = std::make_shared<Profile>(*constructedProfile());
+    oneLayer->heads.resize(3);
+    view.setProfile(oneLayer, 1, 3);
+    view.replotNow();
+    QCOMPARE(map->data()->valueSize(), 2);
+    QCOMPARE(map->data()->cell(1, 0), 0.2);
+    QCOMPARE(map->data()->cell(1, 1), 0.2);
+    const QImage drawn = view.customPlot()->toPixmap().toImage();
+    for (int head : {0, 1, 2}) {
+        const QPoint beside = view.cellCenter(0, head) + QPoint(0, 20); // off the top-k dot
+        QVERIFY2(drawn.pixelColor(beside) != QColor(Qt::white),
+                 qPrintable(QStringLiteral("head %1 is not drawn").arg(head)));
+    }
+    // A profile of another shape than said is refused: an empty view.
+    view.setProfile(constructedProfile(), 3, 3);
+    QCOMPARE(view.layers(), 0);
+    QVERIFY(!view.profile());
+}
+
+void TestPlots::exportAllWritesTheHeadsView() {
+    QTemporaryDir dir;
+    PlotData data = makeData();
+    data.profile = constructedProfile();
+    data.profileLayers = 2, data.profileHeadsPerLayer = 3;
+    data.headsTopK = 2;
+    const ExportResult result = exportAllPlots(data, dir.path(), QSize(500, 400), false);
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(result.files.size(), 5);
+    QCOMPARE(exportAllPlotsFileNames(true).last(), QStringLiteral("heads.png"));
+    const QImage heads(QDir(dir.path()).filePath(QStringLiteral("heads.png")));
+    QCOMPARE(heads.size(), QSize(500, 400));
+    QVERIFY(distinctColours(heads) > 20);
 }
 
 QTEST_MAIN(TestPlots)

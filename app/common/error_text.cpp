@@ -50,6 +50,8 @@ QString settingLabel(const std::string& name) {
         {"image-grid", QT_TRANSLATE_NOOP("Settings", "Image grid")},
         {"meta", QT_TRANSLATE_NOOP("Settings", "Sidecar")},
         {"threads", QT_TRANSLATE_NOOP("Settings", "Threads")},
+        {"gate-entropy", QT_TRANSLATE_NOOP("Settings", "Gate τ")},
+        {"target", QT_TRANSLATE_NOOP("Settings", "Target")},
     };
     for (const Label& label : kLabels)
         if (label.setting == name)

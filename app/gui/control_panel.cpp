@@ -93,18 +93,45 @@ QWidget* ControlPanel::buildSteering() {
     form->addRow(formLabel(tr("ε"), c.eps), c.eps);
     c.normalization = named(new QComboBox, "normalization",
                             tr("How raw saliency becomes s: max (x / max|x|), minmax, zscore "
-                               "(temperature-scaled bias), none"));
-    for (Normalization mode :
-         {Normalization::Max, Normalization::MinMax, Normalization::ZScore, Normalization::None}) {
+                               "(temperature-scaled bias), none, binary (s = 1 where the min-max "
+                               "normalized saliency is at least the threshold T, else 0: PASTA's "
+                               "emphasis, λ = −log α)"));
+    for (Normalization mode : {Normalization::Max, Normalization::MinMax, Normalization::ZScore,
+                               Normalization::None, Normalization::Binary}) {
         const std::string_view name = normalizationName(mode);
         c.normalization->addItem(QString::fromLatin1(name.data(), qsizetype(name.size())),
                                  int(mode));
     }
-    form->addRow(formLabel(tr("Normalization"), c.normalization), c.normalization);
-    c.steeredHeads = named(new QLineEdit(QStringLiteral("all")), "steeredHeads",
-                           tr("Heads that get the bias: \"all\", a list \"0,3,5\" or a range "
-                              "\"0:7\" (press Enter to apply)"));
+    c.binaryThreshold =
+        named(new QDoubleSpinBox, "binaryThreshold",
+              tr("Threshold T of the binary normalization: s = 1 where the "
+                 "min-max normalized saliency is at least T (used only by binary)"));
+    c.binaryThreshold->setDecimals(2);
+    c.binaryThreshold->setRange(0, 1);
+    c.binaryThreshold->setSingleStep(0.05);
+    c.binaryThreshold->setValue(kDefaultBinaryThreshold);
+    c.binaryThreshold->setKeyboardTracking(false);
+    c.binaryThreshold->setPrefix(QStringLiteral("T = "));
+    c.binaryThreshold->setEnabled(false);
+    auto* normalizationRow = new QHBoxLayout;
+    normalizationRow->addWidget(c.normalization, 1);
+    normalizationRow->addWidget(c.binaryThreshold);
+    form->addRow(formLabel(tr("Normalization"), c.normalization), normalizationRow);
+    c.steeredHeads =
+        named(new QLineEdit(QStringLiteral("all")), "steeredHeads",
+              tr("Heads that get the bias: \"all\", a list \"0,3,5\", a range \"0:7\" (in "
+                 "every layer) or heads of one layer \"L5H3\" (press Enter to apply)"));
     form->addRow(formLabel(tr("Steered heads"), c.steeredHeads), c.steeredHeads);
+    c.gateEntropy = named(new QDoubleSpinBox, "gateEntropy",
+                          tr("Uncertainty gating: only rows whose normalized entropy H(A) / log K "
+                             "is at least τ get the bias, the others keep A′ = A (0 = off: every "
+                             "row)"));
+    c.gateEntropy->setDecimals(2);
+    c.gateEntropy->setRange(0, 1);
+    c.gateEntropy->setSingleStep(0.05);
+    c.gateEntropy->setSpecialValueText(tr("off"));
+    c.gateEntropy->setKeyboardTracking(false);
+    form->addRow(formLabel(tr("Gate τ"), c.gateEntropy), c.gateEntropy);
     c.backend = named(new QComboBox, "backend",
                       tr("Where the evaluation and the tradeoff sweep run (the per-token row and "
                          "the matrix are always computed on the CPU)"));
@@ -218,6 +245,16 @@ QWidget* ControlPanel::buildViews() {
     c.sweepSeeds->setValue(3);
     c.sweepSeeds->setKeyboardTracking(false);
     form->addRow(formLabel(tr("Sweep seeds"), c.sweepSeeds), c.sweepSeeds);
+    c.tradeoffY = named(new QComboBox, "tradeoffY",
+                        tr("What the tradeoff view plots against KL: the entropy reduction, the "
+                           "gain in saliency expectation Σ A′s − Σ A s, or (with a target) the "
+                           "gain in target mass or in pointing"));
+    c.tradeoffY->addItem(tr("entropy reduction"), int(TradeoffY::EntropyReduction));
+    c.tradeoffY->addItem(tr("saliency-expectation gain"), int(TradeoffY::ExpectationGain));
+    c.tradeoffY->addItem(tr("target-mass gain"), int(TradeoffY::TargetMassGain));
+    c.tradeoffY->addItem(tr("pointing gain"), int(TradeoffY::PointingGain));
+    form->addRow(formLabel(tr("Tradeoff y"), c.tradeoffY), c.tradeoffY);
+    showTargetAvailable(false);
     return views;
 }
 
@@ -229,8 +266,16 @@ void ControlPanel::connectControls() {
     connect(c.lambda, &QDoubleSpinBox::valueChanged, this, &ControlPanel::lambdaSpinChanged);
     connect(c.lambdaMax, &QDoubleSpinBox::valueChanged, this, &ControlPanel::lambdaMaxChanged);
     connect(c.eps, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
-    connect(c.normalization, &QComboBox::currentIndexChanged, this, &ControlPanel::scenarioEdited);
+    connect(c.normalization, &QComboBox::currentIndexChanged, this, [this] {
+        c_.binaryThreshold->setEnabled(c_.normalization->currentData().toInt() ==
+                                       int(Normalization::Binary));
+        emit scenarioEdited();
+    });
+    connect(c.binaryThreshold, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
     connect(c.steeredHeads, &QLineEdit::editingFinished, this, &ControlPanel::applySteeredHeads);
+    connect(c.gateEntropy, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
+    connect(c.tradeoffY, &QComboBox::currentIndexChanged, this,
+            [this] { emit tradeoffYChanged(tradeoffY()); });
     connect(c.seedSlider, &QSlider::valueChanged, c.seed, &QSpinBox::setValue);
     connect(c.seed, &QSpinBox::valueChanged, this, [this](int seed) {
         const QSignalBlocker blocker(c_.seedSlider);
@@ -260,9 +305,12 @@ Scenario ControlPanel::scenario(Scenario scenario) const {
     scenario.spec.logitStd = c.sigma->value();
     scenario.spec.seed = std::uint64_t(c.seed->value());
     scenario.normalization = Normalization(c.normalization->currentData().toInt());
+    scenario.binaryThreshold = c.binaryThreshold->value();
     scenario.params.lambda = c.lambda->value();
     scenario.params.eps = c.eps->value();
     scenario.params.steeredHeads = steeredHeads_;
+    scenario.params.steeredLayerHeads = steeredLayerHeads_;
+    scenario.params.gateEntropy = c.gateEntropy->value();
     scenario.projection = projection();
     return scenario;
 }
@@ -346,29 +394,71 @@ void ControlPanel::syncLambdaSlider() {
         int(std::lround(c_.lambda->value() / c_.lambdaMax->value() * kLambdaSteps)));
 }
 
+namespace {
+
+/// Throws what checkSteeringInputs throws for LIST on a source of LAYERS layers (0: not known
+/// yet, any layer passes) of HEADS heads each.
+void checkSteeredHeadList(const SteeredHeadList& list, int layers, int heads) {
+    checkSteeredHeads(list.heads, heads);
+    for (const LayerHead& one : list.layerHeads) {
+        if (layers > 0 && one.layer >= layers)
+            throw settingError("steer-heads", "layer " + std::to_string(one.layer) +
+                                                  " is out of range 0.." +
+                                                  std::to_string(layers - 1));
+        checkSteeredHeads(std::span(&one.head, 1), heads);
+    }
+}
+
+template <typename T> void sortUnique(std::vector<T>& values) {
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+}
+
+} // namespace
+
 void ControlPanel::applySteeredHeads() {
     const QString text = c_.steeredHeads->text().trimmed();
-    std::vector<int> heads;
+    SteeredHeadList list;
     if (!text.isEmpty() && text.compare(QStringLiteral("all"), Qt::CaseInsensitive) != 0) {
         try {
-            heads = parseHeadList(text.toStdString());
+            list = parseSteeredHeads(text.toStdString());
+            checkSteeredHeadList(list, workloadLayers_,
+                                 workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value());
         } catch (const InputError& error) {
             refuseSteeredHeads(windowMessage(error));
             return;
         }
-        try {
-            checkSteeredHeads(heads, workloadHeads_ > 0 ? workloadHeads_ : c_.heads->value());
-        } catch (const InputError& error) {
-            refuseSteeredHeads(windowMessage(error));
-            return;
-        }
-        std::sort(heads.begin(), heads.end());
-        heads.erase(std::unique(heads.begin(), heads.end()), heads.end());
+        sortUnique(list.heads);
+        sortUnique(list.layerHeads);
     }
-    steeredHeads_ = heads;
-    steeredHeadsText_ = heads.empty() ? QStringLiteral("all") : text;
+    steeredHeads_ = list.heads;
+    steeredLayerHeads_ = list.layerHeads;
+    const bool all = list.heads.empty() && list.layerHeads.empty();
+    steeredHeadsText_ = all ? QStringLiteral("all") : text;
     c_.steeredHeads->setText(steeredHeadsText_);
     emit scenarioEdited();
+}
+
+void ControlPanel::steerHeads(const QString& text) {
+    c_.steeredHeads->setText(text);
+    applySteeredHeads();
+}
+
+TradeoffY ControlPanel::tradeoffY() const {
+    return TradeoffY(c_.tradeoffY->currentData().toInt());
+}
+
+void ControlPanel::showTargetAvailable(bool available) {
+    // The target's gains need a target: without one they are not offered (and not kept).
+    auto* model = qobject_cast<QStandardItemModel*>(c_.tradeoffY->model());
+    for (TradeoffY y : {TradeoffY::TargetMassGain, TradeoffY::PointingGain}) {
+        QStandardItem* item = model->item(c_.tradeoffY->findData(int(y)));
+        item->setEnabled(available);
+        item->setToolTip(available ? QString() : tr("Needs a target (File → Open target mask)"));
+    }
+    if (!available &&
+        (tradeoffY() == TradeoffY::TargetMassGain || tradeoffY() == TradeoffY::PointingGain))
+        c_.tradeoffY->setCurrentIndex(c_.tradeoffY->findData(int(TradeoffY::EntropyReduction)));
 }
 
 void ControlPanel::refuseSteeredHeads(const QString& message) {
@@ -397,6 +487,7 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
     WindowControls& c = c_;
     // Heads are those of a layer: steered heads apply to every layer, the views pick a layer.
     workloadHeads_ = workload.headsPerLayer();
+    workloadLayers_ = workload.sourceLayers();
     // File workloads define the sizes: show them, and keep the random sizes from being edited.
     for (QSpinBox* box : {c.heads, c.queries, c.keys})
         box->setEnabled(!fromFile);
@@ -415,7 +506,8 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
         c.query->setValue(query);
     }
     try {
-        checkSteeredHeads(steeredHeads_, workload.headsPerLayer());
+        checkSteeredHeadList({steeredHeads_, steeredLayerHeads_}, workload.sourceLayers(),
+                             workload.headsPerLayer());
     } catch (const InputError& error) {
         emit errorFound(tr("%1 for this workload; steering all heads").arg(windowMessage(error)));
         c.steeredHeads->setText(QStringLiteral("all"));
@@ -424,9 +516,17 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
 }
 
 void ControlPanel::showSources(const Scenario& s) {
-    c_.source->setText(tr("Workload: %1\nSaliency: %2")
-                           .arg(QString::fromStdString(workloadLabel(s, PathStyle::FileName)),
-                                QString::fromStdString(saliencyLabel(s, PathStyle::FileName))));
+    QString text = tr("Workload: %1\nSaliency: %2")
+                       .arg(QString::fromStdString(workloadLabel(s, PathStyle::FileName)),
+                            QString::fromStdString(saliencyLabel(s, PathStyle::FileName)));
+    const auto name = [](const std::string& path) {
+        return QFileInfo(QString::fromStdString(path)).fileName();
+    };
+    if (!s.targetMaskPath.empty())
+        text += tr("\nTarget: mask %1").arg(name(s.targetMaskPath));
+    else if (!s.targetPath.empty())
+        text += tr("\nTarget: file %1").arg(name(s.targetPath));
+    c_.source->setText(text);
 }
 
 } // namespace attnsteer

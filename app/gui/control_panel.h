@@ -5,6 +5,7 @@
 // what changed through its signals.
 
 #include "engine.h"
+#include "plot_data.h"
 
 #include <QScrollArea>
 
@@ -53,6 +54,13 @@ class ControlPanel : public QScrollArea {
     /// Parses the steered heads field: accepted, or refused (errorFound) and reset to the last
     /// accepted text.
     void applySteeredHeads();
+    /// Writes TEXT ("0,3", "L2H1,L3H0") into the steered heads field and applies it.
+    void steerHeads(const QString& text);
+    /// What the tradeoff view's y axis shows.
+    TradeoffY tradeoffY() const;
+    /// Offers the target's gains on the tradeoff y axis only when AVAILABLE (a target is loaded);
+    /// one of them chosen without a target goes back to the entropy reduction.
+    void showTargetAvailable(bool available);
 
     /// The backend selected in the backend box.
     BackendKind backend() const;
@@ -78,6 +86,8 @@ class ControlPanel : public QScrollArea {
     /// The sweep's grid: lambdas 0 .. LAMBDA_MAX over SEEDS seeds.
     void sweepGridChanged(double lambdaMax, int seeds);
     void backendChosen(BackendKind kind);
+    /// The tradeoff view's y axis was chosen.
+    void tradeoffYChanged(attnsteer::TradeoffY y);
     /// A setting was refused (one line).
     void errorFound(const QString& message);
 
@@ -93,10 +103,12 @@ class ControlPanel : public QScrollArea {
 
     WindowControls& c_;
     ProjectionControls* projection_ = nullptr;
-    std::vector<int> steeredHeads_; ///< parsed from the steered heads field; empty = all
+    std::vector<int> steeredHeads_; ///< parsed from the steered heads field; both empty = all
+    std::vector<LayerHead> steeredLayerHeads_;
     QString steeredHeadsText_ = QStringLiteral("all");
     int dockWidth_ = 0;
-    int workloadHeads_ = 0; ///< heads per layer of the data set shown, 0 before the first
+    int workloadHeads_ = 0;  ///< heads per layer of the data set shown, 0 before the first
+    int workloadLayers_ = 0; ///< its source's layers, 0 before the first
     QFormLayout* viewsForm_ = nullptr;
 };
 

@@ -45,13 +45,15 @@ bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
            a.grid.rows == b.grid.rows && a.grid.cols == b.grid.cols;
 }
 
-/// Whether the data set (workload, saliency) of A and B differ. The projection options matter
-/// only to a saliency image.
+/// Whether the data set (workload, saliency, target) of A and B differ. The projection options
+/// matter only to a saliency image or a target mask.
 bool dataDiffers(const Scenario& a, const Scenario& b) {
     return !sameWorkloadSource(a, b) || a.layer != b.layer || a.spec.seed != b.spec.seed ||
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
            a.normalization != b.normalization || a.binaryThreshold != b.binaryThreshold ||
-           (!b.saliencyImagePath.empty() && !sameProjection(a.projection, b.projection));
+           a.targetPath != b.targetPath || a.targetMaskPath != b.targetMaskPath ||
+           ((!b.saliencyImagePath.empty() || !b.targetMaskPath.empty()) &&
+            !sameProjection(a.projection, b.projection));
 }
 
 double millisecondsSince(const QElapsedTimer& timer) {
@@ -79,7 +81,9 @@ QImage decodeMetaImage(const std::string& path, std::string& warning) {
 Engine::Engine(QObject* parent)
     : QObject(parent), cudaFactory_([] { return gpu::makeCudaBackend(); }),
       cpuEvaluationBackend_(makeCpuBackend()), cpuSweepBackend_(makeCpuBackend()),
+      cpuProfileBackend_(makeCpuBackend()), cpuComparisonBackend_(makeCpuBackend()),
       evaluationBackend_(cpuEvaluationBackend_), sweepBackend_(cpuSweepBackend_),
+      profileBackend_(cpuProfileBackend_), comparisonBackend_(cpuComparisonBackend_),
       rowBackend_(makeCpuBackend(1)),
       dataJob_(this, &pool_,
                [this](JobOutcome<std::shared_ptr<const DataSet>>&& outcome) {
@@ -118,8 +122,7 @@ Engine::Engine(QObject* parent)
                    if (!dataSet_ || result.epoch != dataSet_->epoch)
                        return; // computed on an outdated workload or saliency
                    const EvaluationRequest& request = result.request;
-                   matrixKey_ = {result.epoch, request.head, request.params.lambda,
-                                 request.params.eps, request.params.steeredHeads};
+                   matrixKey_ = MatrixKey(result.epoch, request.head, request.params);
                    matrixSteered_ = result.matrixSteered;
                    matrixSteeredMean_ = result.queryMeanSteered;
                    headMatrix_ = result.headMatrix;
@@ -180,8 +183,11 @@ Engine::~Engine() {
 
 void Engine::setScenario(const Scenario& scenario) {
     const bool dataChanged = dataDiffers(scenario_, scenario);
-    const bool paramsChanged = scenario_.params.eps != scenario.params.eps ||
-                               scenario_.params.steeredHeads != scenario.params.steeredHeads;
+    const SteeringParams &was = scenario_.params, &now = scenario.params;
+    const bool paramsChanged = was.eps != now.eps || was.steeredHeads != now.steeredHeads ||
+                               was.steeredLayerHeads != now.steeredLayerHeads ||
+                               was.gateEntropy != now.gateEntropy ||
+                               was.steeredQueries != now.steeredQueries;
     const bool lambdaChanged = scenario_.params.lambda != scenario.params.lambda;
     scenario_ = scenario;
     if (!started_)
@@ -231,13 +237,17 @@ bool Engine::setBackend(BackendKind kind) {
         backendKind_ = BackendKind::Cpu;
         evaluationBackend_ = cpuEvaluationBackend_;
         sweepBackend_ = cpuSweepBackend_;
+        profileBackend_ = cpuProfileBackend_;
+        comparisonBackend_ = cpuComparisonBackend_;
     } else {
         // Two CUDA backends, as on the CPU: the evaluation keeps the workload shown resident while
         // the sweep goes through its seeds.
         try {
             std::shared_ptr<Backend> evaluation = cudaFactory_();
             std::shared_ptr<Backend> sweep = cudaFactory_();
-            if (!evaluation || !sweep)
+            std::shared_ptr<Backend> profile = cudaFactory_();
+            std::shared_ptr<Backend> comparison = cudaFactory_();
+            if (!evaluation || !sweep || !profile || !comparison)
                 throw std::runtime_error("no CUDA backend");
             // A device failure (out of memory for a bigger workload) computes that job on the
             // CPU, and the engine stays there.
@@ -251,6 +261,10 @@ bool Engine::setBackend(BackendKind kind) {
                                                                    cpuEvaluationBackend_, fellBack);
             sweepBackend_ =
                 std::make_shared<FallbackBackend>(std::move(sweep), cpuSweepBackend_, fellBack);
+            profileBackend_ =
+                std::make_shared<FallbackBackend>(std::move(profile), cpuProfileBackend_, fellBack);
+            comparisonBackend_ = std::make_shared<FallbackBackend>(std::move(comparison),
+                                                                   cpuComparisonBackend_, fellBack);
             backendKind_ = BackendKind::Cuda;
         } catch (const InputError& error) {
             emit backendUnavailable(windowMessage(error));
@@ -273,6 +287,8 @@ void Engine::fallBackToCpu(const QString& reason) {
     backendKind_ = BackendKind::Cpu;
     evaluationBackend_ = cpuEvaluationBackend_; // the running CUDA jobs keep theirs alive
     sweepBackend_ = cpuSweepBackend_;
+    profileBackend_ = cpuProfileBackend_;
+    comparisonBackend_ = cpuComparisonBackend_;
     emit backendFellBack(reason);
 }
 
@@ -363,10 +379,12 @@ void Engine::requestDataSet(bool reread) {
             data->projection = previous->projection;
             data->raw = previous->raw;
             data->saliency = previous->saliency;
+            data->grounding = previous->grounding;
         } else {
             data->projection = effectiveProjection(scenario, data->meta ? &*data->meta : nullptr);
             data->raw = loadRawSaliency(scenario, full.keys(), data->projection);
             data->saliency = normalizeRawSaliency(data->raw, scenario);
+            data->grounding = groundingKeysFor(scenario, full.keys(), data->projection, &data->raw);
         }
         data->scenario = scenario;
         data->epoch = epoch;
@@ -384,7 +402,8 @@ void Engine::dataSetFailed(const QString& message) {
     }
     // Back to the files and projection of the data set on screen (or to random ones when there
     // is none), so that the next change does not trip over the same problem again.
-    const bool hadFiles = scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency();
+    const bool hadFiles =
+        scenario_.hasWorkloadFile() || scenario_.hasFixedSaliency() || scenario_.hasTarget();
     const Scenario good = dataSet_ ? dataSet_->scenario : Scenario{};
     scenario_.logitsPath = good.logitsPath;
     scenario_.attentionPath = good.attentionPath;
@@ -392,6 +411,8 @@ void Engine::dataSetFailed(const QString& message) {
     scenario_.metaPath = good.metaPath;
     scenario_.saliencyPath = good.saliencyPath;
     scenario_.saliencyImagePath = good.saliencyImagePath;
+    scenario_.targetPath = good.targetPath;
+    scenario_.targetMaskPath = good.targetMaskPath;
     scenario_.projection = good.projection;
     emit scenarioRestored();
     emit failed(message);
@@ -429,8 +450,7 @@ void Engine::requestRows() {
     if (!data)
         return;
     const EvaluationRequest request = currentRequest();
-    const MatrixKey key{data->epoch, request.head, request.params.lambda, request.params.eps,
-                        request.params.steeredHeads};
+    const MatrixKey key(data->epoch, request.head, request.params);
     const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
     const std::vector<double> steeredMean = steered ? matrixSteeredMean_ : std::vector<double>();
     const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
@@ -475,17 +495,18 @@ void Engine::requestRows() {
         const HeadMatrix& head = *result.headMatrix;
         result.queries = head.queries, result.keys = head.keys;
         result.matrixOriginal = head.original;
-        const bool headSteered = isUnitSteered(workload, params, workload.unitOf(0, request.head));
         result.queryMeanOriginal = head.queryMean;
+        const std::vector<unsigned char> rowSteered =
+            steered ? std::vector<unsigned char>() : steeredRows(workload, head, params);
         if (steered) {
             result.matrixSteered = steered;
             result.queryMeanSteered = steeredMean;
-        } else if (!headSteered) {
-            result.matrixSteered = head.original;
+        } else if (std::ranges::find(rowSteered, 1) == rowSteered.end()) {
+            result.matrixSteered = head.original; // no row steered: A' = A
             result.queryMeanSteered = head.queryMean;
         } else {
-            result.matrixSteered =
-                steeredMatrix(head, s, params.lambda, *control.cancel, result.queryMeanSteered);
+            result.matrixSteered = steeredMatrix(head, s, params.lambda, rowSteered,
+                                                 *control.cancel, result.queryMeanSteered);
         }
         result.elapsedMs = millisecondsSince(timer);
         return result;
@@ -510,6 +531,9 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     matrix->layers = layers;
     auto original = std::make_shared<std::vector<double>>(cells);
     matrix->logShifted.resize(cells * std::size_t(layers));
+    if (layers > 1)
+        matrix->layerOriginal.resize(cells * std::size_t(layers));
+    matrix->rowEntropy.resize(std::size_t(layers) * std::size_t(queries));
     for (int layer = 0; layer < layers; ++layer) {
         double* logs = matrix->logShifted.data() + std::size_t(layer) * cells;
         for (int q = 0; q < queries; ++q) {
@@ -521,8 +545,18 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
             workload.attentionRow(workload.unitOf(layer, request.head), q,
                                   std::span<double>(out, std::size_t(keys)));
             double* mean = original->data() + std::size_t(q) * std::size_t(keys);
-            for (int k = 0; k < keys; ++k)
+            double entropy = 0; // as isRowSteered sums it
+            for (int k = 0; k < keys; ++k) {
                 mean[k] += out[k];
+                if (out[k] > 0)
+                    entropy -= out[k] * std::log(out[k]);
+            }
+            matrix->rowEntropy[std::size_t(layer) * std::size_t(queries) + std::size_t(q)] =
+                entropy;
+            if (layers > 1)
+                std::copy(out, out + keys,
+                          matrix->layerOriginal.data() + std::size_t(layer) * cells +
+                              std::size_t(q) * std::size_t(keys));
         }
 #pragma omp parallel for schedule(static)
         for (int q = 0; q < queries; ++q) {
@@ -546,9 +580,26 @@ std::shared_ptr<const HeadMatrix> Engine::headMatrixOf(const DataSet& data,
     return matrix;
 }
 
+std::vector<unsigned char> Engine::steeredRows(const Workload& workload, const HeadMatrix& head,
+                                               const SteeringParams& params) {
+    std::vector<unsigned char> rows(std::size_t(head.layers) * std::size_t(head.queries));
+    const double gate = gateNats(params, head.keys);
+    for (int layer = 0; layer < head.layers; ++layer) {
+        const bool unit = isUnitSteered(workload, params, workload.unitOf(layer, head.head));
+        for (int q = 0; q < head.queries; ++q) {
+            const std::size_t at = std::size_t(layer) * std::size_t(head.queries) + std::size_t(q);
+            const bool query =
+                params.steeredQueries.empty() || params.steeredQueries[std::size_t(q)] != 0;
+            rows[at] = steering::isRowSteered(unit, query, head.rowEntropy[at], gate) ? 1 : 0;
+        }
+    }
+    return rows;
+}
+
 std::shared_ptr<const std::vector<double>>
 Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                      const std::atomic<bool>& cancel, std::vector<double>& queryMean) {
+                      const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
+                      std::vector<double>& queryMean) {
     // The rows are independent: spread over the cores (a lambda change waits for this). Each
     // thread adds its rows to its own sum while they are in its cache; the sums are added in
     // thread order afterwards (the same result for the same thread count).
@@ -574,15 +625,23 @@ Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, doub
             }
             const std::size_t offset = std::size_t(q) * keys;
             double* out = steered->data() + offset;
+            // Row Q of LAYER: A' where it is steered, else A as it is.
+            const auto layerSteered = [&](int layer, double* into) {
+                const std::size_t at = std::size_t(layer) * cells + offset;
+                if (rowSteered[std::size_t(layer) * std::size_t(head.queries) + std::size_t(q)])
+                    steering::steerShiftedLogs(head.logShifted.data() + at, s.data(), keys, lambda,
+                                               into);
+                else if (head.layers == 1)
+                    std::copy_n(head.original->data() + offset, keys, into);
+                else
+                    std::copy_n(head.layerOriginal.data() + at, keys, into);
+            };
             if (head.layers == 1) {
-                steering::steerShiftedLogs(head.logShifted.data() + offset, s.data(), keys, lambda,
-                                           out);
+                layerSteered(0, out);
             } else {
                 // The mean of each layer's A', summed in layer order, then divided.
                 for (int layer = 0; layer < head.layers; ++layer) {
-                    steering::steerShiftedLogs(head.logShifted.data() + std::size_t(layer) * cells +
-                                                   offset,
-                                               s.data(), keys, lambda, layerRow.data());
+                    layerSteered(layer, layerRow.data());
                     for (std::size_t k = 0; k < keys; ++k)
                         out[k] += layerRow[k];
                 }
@@ -614,21 +673,26 @@ void Engine::requestSweepAfterEvaluation() {
         requestSweep();
 }
 
+SweepConfig Engine::sweepConfig(const DataSet& data, const SteeringParams& params) const {
+    std::vector<std::uint64_t> seeds;
+    for (int i = 0; i < sweepSeeds_; ++i)
+        seeds.push_back(data.scenario.spec.seed + std::uint64_t(i));
+    Scenario scenario = data.scenario;
+    scenario.params = params;
+    SweepConfig config = sweepConfigFor(
+        scenario, scenario.hasWorkloadFile() ? data.workload.get() : nullptr,
+        scenario.hasFixedSaliency() ? &data.raw.values : nullptr, sweepLambdas(), std::move(seeds));
+    config.grounding = data.grounding; // with a target: the target-mass and pointing gains
+    return config;
+}
+
 void Engine::requestSweep() {
     const std::shared_ptr<const DataSet> data = dataSet_;
     if (!data)
         return;
     sweepWanted_ = false;
-    std::vector<std::uint64_t> seeds;
-    for (int i = 0; i < sweepSeeds_; ++i)
-        seeds.push_back(data->scenario.spec.seed + std::uint64_t(i));
-    Scenario scenario = data->scenario;
-    scenario.params = scenario_.params; // eps and steered heads may have changed since
-    // DATA keeps the workload alive for the job.
-    const SweepConfig config =
-        sweepConfigFor(scenario, scenario.hasWorkloadFile() ? data->workload.get() : nullptr,
-                       scenario.hasFixedSaliency() ? &data->raw.values : nullptr, sweepLambdas(),
-                       std::move(seeds));
+    // DATA keeps the workload alive for the job; eps and steered heads may have changed since.
+    const SweepConfig config = sweepConfig(*data, scenario_.params);
     const std::shared_ptr<Backend> backend = sweepBackend_;
     emit sweepStarted();
     sweepJob_.request(

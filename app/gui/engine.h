@@ -44,6 +44,7 @@ struct DataSet {
     ProjectionOptions projection; ///< the scenario's, with the sidecar's grid and offset
     RawSaliency raw;              ///< per-key saliency before normalization (+ image projection)
     NormalizedSaliency saliency;  ///< s, K values, and a warning for a constant input
+    GroundingKeys grounding;      ///< the vision span and the target (groundingKeysFor)
     Scenario scenario;            ///< what it was made from
     std::uint64_t epoch = 0;      ///< grows with every new data set
     double elapsedMs = 0;         ///< time to load or generate it
@@ -68,6 +69,11 @@ struct HeadMatrix {
     std::shared_ptr<const std::vector<double>> original; ///< A (mean over layers), Q x K
     /// log(A + eps) of each layer, LAYERS x Q x K, -inf where A + eps = 0.
     std::vector<double> logShifted;
+    /// A of each layer, LAYERS x Q x K, when LAYERS > 1 (one layer: ORIGINAL): what the rows that
+    /// are not steered keep.
+    std::vector<double> layerOriginal;
+    /// H(A) of each layer's rows, LAYERS x Q, as isRowSteered computes it: the entropy gate.
+    std::vector<double> rowEntropy;
     std::vector<double> queryMean; ///< the mean of A over the Q rows, per key
 };
 
@@ -106,8 +112,8 @@ struct SweepOutcome {
     double elapsedMs = 0;
 };
 
-/// The jobs of the engine that report progress.
-enum class EngineTask { Evaluation, Sweep };
+/// The jobs of the engine (and of GroundingJobs) that report progress.
+enum class EngineTask { Evaluation, Sweep, Grounding, Profile, ComparisonSweep };
 
 /// Where the evaluation and the sweep run. The per-token row and the matrix are always computed
 /// on the CPU (one row, one head: a kernel launch would cost more than the work).
@@ -164,6 +170,13 @@ class Engine : public QObject {
     const SweepOutcome* lastSweep() const { return lastSweep_ ? &*lastSweep_ : nullptr; }
     /// The lambda grid of the sweep.
     std::vector<double> sweepLambdas() const;
+    /// The sweep of DATA steered with PARAMS over the sweep grid and seeds (with DATA's target,
+    /// the target's gains too). It points into DATA.
+    SweepConfig sweepConfig(const DataSet& data, const SteeringParams& params) const;
+    /// The backends of the heads profile and of the comparison sweep (GroundingJobs): of the
+    /// kind in use, each with its own caches.
+    std::shared_ptr<Backend> profileBackend() const { return profileBackend_; }
+    std::shared_ptr<Backend> comparisonBackend() const { return comparisonBackend_; }
 
   signals:
     void workloadStarted();
@@ -204,10 +217,16 @@ class Engine : public QObject {
                                                           const EvaluationRequest& request,
                                                           const std::atomic<bool>& cancel);
     /// A' of HEAD's rows at LAMBDA (the mean over its layers' A'), and their mean over the rows
-    /// into QUERY_MEAN.
+    /// into QUERY_MEAN. ROW_STEERED (LAYERS x Q flags) says which rows get the bias; the others
+    /// keep A' = A.
     static std::shared_ptr<const std::vector<double>>
     steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
-                  const std::atomic<bool>& cancel, std::vector<double>& queryMean);
+                  const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
+                  std::vector<double>& queryMean);
+    /// Which rows of HEAD (LAYERS x Q) PARAMS steers: the head in that layer, the query, the
+    /// entropy gate (isRowSteered).
+    static std::vector<unsigned char> steeredRows(const Workload& workload, const HeadMatrix& head,
+                                                  const SteeringParams& params);
     EvaluationRequest currentRequest() const;
 
     Scenario scenario_;
@@ -227,9 +246,16 @@ class Engine : public QObject {
     struct MatrixKey {
         std::uint64_t epoch = 0;
         int head = -1;
-        double lambda = 0, eps = 0;
+        double lambda = 0, eps = 0, gate = 0;
         std::vector<int> heads;
+        std::vector<LayerHead> layerHeads;
+        std::vector<unsigned char> queries;
         bool operator==(const MatrixKey&) const = default;
+        MatrixKey() = default;
+        MatrixKey(std::uint64_t epoch, int head, const SteeringParams& params)
+            : epoch(epoch), head(head), lambda(params.lambda), eps(params.eps),
+              gate(params.gateEntropy), heads(params.steeredHeads),
+              layerHeads(params.steeredLayerHeads), queries(params.steeredQueries) {}
     };
     MatrixKey matrixKey_;
     std::shared_ptr<const std::vector<double>> matrixSteered_;
@@ -241,8 +267,10 @@ class Engine : public QObject {
     BackendFactory cudaFactory_;
     std::shared_ptr<Backend> cpuEvaluationBackend_; ///< keeps the moments of the last data set
     std::shared_ptr<Backend> cpuSweepBackend_;
+    std::shared_ptr<Backend> cpuProfileBackend_, cpuComparisonBackend_;
     std::shared_ptr<Backend> evaluationBackend_; ///< the CPU one above, or a CUDA one
     std::shared_ptr<Backend> sweepBackend_;
+    std::shared_ptr<Backend> profileBackend_, comparisonBackend_;
     std::shared_ptr<Backend> rowBackend_;
     LatestJob<std::shared_ptr<const DataSet>> dataJob_;
     LatestJob<RowsResult> rowsJob_;

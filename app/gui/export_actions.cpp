@@ -22,23 +22,26 @@ ExportActions::ExportActions(const Engine* engine, std::function<PlotData()> plo
 
 void ExportActions::addActions(QMenu* file, QToolBar* toolbar,
                                const std::array<PlotView*, 4>& views) {
-    QMenu* exportView = file->addMenu(tr("&Export view as PNG/PDF"));
+    exportViewMenu_ = file->addMenu(tr("&Export view as PNG/PDF"));
     const std::array<QString, 4> texts = {tr("&Per-token view..."), tr("&Tradeoff view..."),
                                           tr("&Saliency grid view..."), tr("&Matrix view...")};
-    for (std::size_t i = 0; i < views.size(); ++i) {
-        PlotView* view = views[i];
-        exportView->addAction(texts[i], this, [this, view] { exportViewInteractively(view); });
-        connect(view, &PlotView::exportRequested, this,
-                [this, view] { exportViewInteractively(view); });
-    }
+    for (std::size_t i = 0; i < views.size(); ++i)
+        addView(views[i], texts[i]);
     auto* exportAll =
         file->addAction(tr("Export &all plots..."), this, &ExportActions::exportAllInteractively);
     exportAll->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E));
-    exportAll->setToolTip(tr("Write per_token.png, tradeoff.png, saliency.png and matrix.png "
-                             "into a folder (Ctrl+Shift+E)"));
+    exportAll->setToolTip(tr("Write per_token.png, tradeoff.png, saliency.png, matrix.png (and "
+                             "heads.png when the heads view has a profile) into a folder "
+                             "(Ctrl+Shift+E)"));
     toolbar->addAction(exportAll);
     file->addAction(tr("Export sweep as &CSV..."), this, &ExportActions::exportSweepInteractively)
         ->setToolTip(tr("The tradeoff curve's rows: lambda, reduction and KL mean and sd"));
+}
+
+void ExportActions::addView(PlotView* view, const QString& text) {
+    exportViewMenu_->addAction(text, this, [this, view] { exportViewInteractively(view); });
+    connect(view, &PlotView::exportRequested, this,
+            [this, view] { exportViewInteractively(view); });
 }
 
 bool ExportActions::exportView(PlotView* view, const QString& path, QSize size, double scale,
@@ -109,7 +112,7 @@ void ExportActions::exportAllInteractively() {
         return;
     rememberFolder(Folder::Export, dir);
     QStringList existing;
-    for (const QString& name : exportAllPlotsFileNames())
+    for (const QString& name : exportAllPlotsFileNames(plotData_().profile != nullptr))
         if (QFileInfo::exists(QDir(dir).filePath(name)))
             existing << name;
     bool overwrite = false;

@@ -29,6 +29,8 @@ class ExportActions : public QObject {
     /// Adds the export actions to FILE_MENU and TOOLBAR; VIEWS (per-token, tradeoff, saliency
     /// grid, matrix) are exported from the menu and from their own export request.
     void addActions(QMenu* fileMenu, QToolBar* toolbar, const std::array<PlotView*, 4>& views);
+    /// One more view in the "Export view" menu (as TEXT) and from its own export request.
+    void addView(PlotView* view, const QString& text);
 
     /// Writes VIEW as PNG (SIZE x SCALE pixels) or PDF; refuses an existing PATH unless
     /// OVERWRITE. Errors are shown; returns whether the file was written.
@@ -50,6 +52,7 @@ class ExportActions : public QObject {
 
     const Engine* engine_;
     std::function<PlotData()> plotData_;
+    QMenu* exportViewMenu_ = nullptr;
     QWidget* window_;
 };
 

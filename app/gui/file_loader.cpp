@@ -80,6 +80,23 @@ void FileLoader::addActions(QMenu* file, QToolBar* toolbar) {
     npyButton->setToolTip(tr("Open logits or attention dumped from a model (.npy, .npz, "
                              ".safetensors), or a saliency .npy"));
     toolbar->addWidget(npyButton);
+    auto* targetMask =
+        file->addAction(tr("Open tar&get mask..."), this, &FileLoader::loadTargetMaskInteractively);
+    targetMask->setObjectName(QStringLiteral("targetMaskAction"));
+    targetMask->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_T));
+    targetMask->setToolTip(tr("An image of the object (white on black), projected onto the "
+                              "vision tokens like a saliency image; tokens at or above 0.5 are "
+                              "the target of the grounding metrics (Ctrl+T)"));
+    auto* target = npy->addAction(tr("&Target [K]..."), this, [this] {
+        const QString path =
+            QFileDialog::getOpenFileName(window_, tr("Open target .npy"), lastFolder(Folder::Npy),
+                                         tr("NumPy arrays (*.npy);;All files (*)"));
+        if (!path.isEmpty())
+            openTargetNpy(path);
+    });
+    target->setToolTip(tr("The target from a .npy of shape [K]: nonzero marks a target token"));
+    file->addAction(tr("Clear &target"), this, &FileLoader::clearTarget)
+        ->setToolTip(tr("Forget the target mask or file: no target-mass or pointing metrics"));
     file->addAction(tr("Use &random workload"), this, &FileLoader::useRandomWorkload)
         ->setToolTip(tr("Forget the logits or attention file; generate the rows from the seed"));
     file->addAction(tr("Use random sal&iency"), this, &FileLoader::useRandomSaliency)
@@ -106,6 +123,48 @@ bool FileLoader::loadSaliencyImage(const QString& path) {
         engine_->reloadSaliency();
     emit statusMessage(tr("Projecting %1 onto the vision tokens...").arg(path), 0);
     return true;
+}
+
+bool FileLoader::loadTargetMask(const QString& path) {
+    try {
+        checkSaliencyImage(path); // a missing or broken file is told now
+    } catch (const InputError& error) {
+        emit errorFound(windowMessage(error));
+        return false;
+    }
+    if (!path.startsWith(QLatin1Char(':')))
+        rememberFolder(Folder::Image, path);
+    Scenario scenario = controlsScenario_();
+    scenario.targetMaskPath = QFileInfo(path).absoluteFilePath().toStdString();
+    scenario.targetPath.clear();
+    const bool again = scenario.targetMaskPath == engine_->scenario().targetMaskPath;
+    engine_->setScenario(scenario);
+    if (again) // the same file once more: read it anew
+        engine_->reloadSaliency();
+    emit statusMessage(tr("Projecting the target mask %1 onto the vision tokens...").arg(path), 0);
+    return true;
+}
+
+void FileLoader::openTargetNpy(const QString& path) {
+    rememberFolder(Folder::Npy, path);
+    Scenario scenario = controlsScenario_();
+    scenario.targetPath = QFileInfo(path).absoluteFilePath().toStdString();
+    scenario.targetMaskPath.clear();
+    engine_->setScenario(scenario);
+}
+
+void FileLoader::clearTarget() {
+    Scenario scenario = controlsScenario_();
+    scenario.targetPath.clear(), scenario.targetMaskPath.clear();
+    engine_->setScenario(scenario);
+}
+
+void FileLoader::loadTargetMaskInteractively() {
+    const QString path = QFileDialog::getOpenFileName(
+        window_, tr("Open target mask"), lastFolder(Folder::Image),
+        tr("Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"));
+    if (!path.isEmpty())
+        loadTargetMask(path);
 }
 
 void FileLoader::openNpy(const QString& path, NpyKind kind, std::optional<int> layer,
@@ -187,7 +246,8 @@ QString FileLoader::sampleDump() {
     const QStringList files = {QString::fromLatin1(kSampleDump) + QStringLiteral(".safetensors"),
                                QString::fromLatin1(kSampleDump) + QStringLiteral(".json"),
                                QString::fromLatin1(kSampleDump) + QStringLiteral(".png"),
-                               QString::fromLatin1(kSampleDump) + QStringLiteral("-saliency.png")};
+                               QString::fromLatin1(kSampleDump) + QStringLiteral("-saliency.png"),
+                               QString::fromLatin1(kSampleDump) + QStringLiteral("-target.png")};
     // On disk: the build tree's resources, then the source tree (TensorFile reads a real file).
     QStringList candidates = {QDir(QCoreApplication::applicationDirPath())
                                   .filePath(QStringLiteral("../../../resources/samples"))};
@@ -245,13 +305,18 @@ void FileLoader::buildSampleMenu(QMenu* menu) {
                                                                 QStringLiteral("-saliency.png"));
         if (QFileInfo(saliency).isFile())
             loadSaliencyImage(saliency);
+        // And the ball's mask as the target of the grounding metrics.
+        const QString target = QFileInfo(path).dir().filePath(QString::fromLatin1(kSampleDump) +
+                                                              QStringLiteral("-target.png"));
+        if (QFileInfo(target).isFile())
+            loadTargetMask(target);
     });
     dump->setObjectName(QStringLiteral("sample:%1.safetensors").arg(kSampleDump));
     dump->setToolTip(
         tr("Open the sample attention dump %1.safetensors: 4 layers × 8 heads, "
            "bfloat16, 126 causal queries and keys, with its sidecar (tokens, an "
            "8 × 12 image grid) and picture (a red ball on grass), steered with a saliency "
-           "map of the ball")
+           "map of the ball, the ball's mask as the target")
             .arg(kSampleDump));
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// Where the workload and the saliency come from: File > Load saliency image, Open sample (the
-// saliency maps and a synthetic attention dump), Open dump / .npy (logits, attention: .npy,
-// .npz, .safetensors; saliency: .npy), Use random workload / saliency, and images dropped on the
-// window. A saliency image is checked here and decoded by the engine, off the GUI thread.
+// Where the workload, the saliency and the target come from: File > Load saliency image, Open
+// sample (the saliency maps and a synthetic attention dump), Open dump / .npy (logits, attention:
+// .npy, .npz, .safetensors; saliency and target: .npy), Open target mask, Use random workload /
+// saliency, and images dropped on the window. A saliency image is checked here and decoded by the
+// engine, off the GUI thread.
 
 #include "engine.h"
 
@@ -49,6 +50,13 @@ class FileLoader : public QObject {
     /// on LAYER (nullopt: all layers) with the sidecar META_PATH (empty: PATH.json if present).
     void openNpy(const QString& path, NpyKind kind, std::optional<int> layer = std::nullopt,
                  const QString& metaPath = {});
+    /// Checks the image PATH (errors shown at once), then has it projected onto the vision
+    /// tokens as the target of the grounding metrics (tokens >= 0.5).
+    bool loadTargetMask(const QString& path);
+    /// The target from the .npy PATH of K values, nonzero = a target token (errors when read).
+    void openTargetNpy(const QString& path);
+    /// No target.
+    void clearTarget();
     void useRandomWorkload();
     void useRandomSaliency();
     /// The first local image file of a drag, or empty.
@@ -61,6 +69,7 @@ class FileLoader : public QObject {
   private:
     void buildSampleMenu(QMenu* menu);
     void loadImageInteractively();
+    void loadTargetMaskInteractively();
     void openNpyInteractively(NpyKind kind);
 
     Engine* engine_;

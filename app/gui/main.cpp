@@ -54,6 +54,15 @@ int main(int argc, char* argv[]) {
     const QCommandLineOption saliency(QStringLiteral("saliency"),
                                       QStringLiteral("Raw per-key saliency .npy of shape [K]."),
                                       QStringLiteral("FILE"));
+    const QCommandLineOption targetMask(
+        QStringLiteral("target-mask"),
+        QStringLiteral("Target mask image (the object): projected onto the vision tokens like a "
+                       "saliency image, tokens >= 0.5 are the target."),
+        QStringLiteral("FILE"));
+    const QCommandLineOption target(
+        QStringLiteral("target"),
+        QStringLiteral("Target .npy of shape [K]: nonzero marks a target token."),
+        QStringLiteral("FILE"));
     const QCommandLineOption heads(QStringLiteral("heads"),
                                    QStringLiteral("Heads of the random workload (default 32)."),
                                    QStringLiteral("N"));
@@ -73,8 +82,8 @@ int main(int argc, char* argv[]) {
         QStringLiteral("Keep settings under this organization name instead of AttnSteer "
                        "(a throwaway scope for screenshots and tests)."),
         QStringLiteral("NAME"));
-    parser.addOptions({image, logits, attention, layer, meta, saliency, heads, queries, keys, seed,
-                       lambda, organization});
+    parser.addOptions({image, logits, attention, layer, meta, saliency, targetMask, target, heads,
+                       queries, keys, seed, lambda, organization});
     parser.process(app);
     if (!parser.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "attnsteer: unexpected argument '%s' (see --help)\n",
@@ -95,6 +104,8 @@ int main(int argc, char* argv[]) {
                                           "needs a dump (--logits or --attention)");
         if (parser.isSet(logits) && parser.isSet(attention))
             throw attnsteer::settingError("logits", "cannot be combined with --attention");
+        if (parser.isSet(target) && parser.isSet(targetMask))
+            throw attnsteer::settingError("target", "cannot be combined with --target-mask");
         if (parser.isSet(layer))
             layerValue = attnsteer::parseLayerChoice(parser.value(layer).toStdString());
         const QCommandLineOption* sizeOptions[3] = {&heads, &queries, &keys};
@@ -134,6 +145,10 @@ int main(int argc, char* argv[]) {
         window.openNpy(parser.value(saliency), attnsteer::MainWindow::NpyKind::Saliency);
     if (parser.isSet(image))
         window.loadSaliencyImage(parser.value(image));
+    if (parser.isSet(targetMask))
+        window.loadTargetMask(parser.value(targetMask));
+    if (parser.isSet(target))
+        window.openTargetNpy(parser.value(target));
     window.show();
     return app.exec();
 }

@@ -2,6 +2,8 @@
 
 #include "control_panel.h"
 #include "export_actions.h"
+#include "heads_panel.h"
+#include "heads_plot.h"
 #include "metrics_readout.h"
 #include "per_token_plot.h"
 #include "plot_panel.h"
@@ -10,6 +12,7 @@
 #include "tradeoff_plot.h"
 #include "window_settings.h"
 
+#include "attnsteer/option_values.h"
 #include "attnsteer/steering.h"
 
 #include <QAction>
@@ -36,7 +39,8 @@ constexpr int kSweepPoints = 64; ///< lambdas of the tradeoff curve, 0 .. lambda
 
 } // namespace
 
-MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), engine_(new Engine(this)) {
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), engine_(new Engine(this)), jobs_(new GroundingJobs(engine_, this)) {
     setWindowTitle(tr("AttnSteer — cross-modal attention steering"));
     setAcceptDrops(true);
     setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
@@ -44,6 +48,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), engine_(new Engin
     setCentralWidget(plots_);
     controlPanel_ = new ControlPanel(controls_);
     readout_ = new MetricsReadout(controls_);
+    heads_ = new HeadsPanel(controls_);
     addDocks();
     files_ = new FileLoader(
         engine_, [this] { return controlPanel_->scenario(engine_->scenario()); }, this);
@@ -81,7 +86,14 @@ void MainWindow::addDocks() {
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     metricsDock->setWidget(readout_);
     addDockWidget(Qt::LeftDockWidgetArea, metricsDock);
-    resizeDocks({controlDock, metricsDock}, {700, 220}, Qt::Vertical);
+    resizeDocks({controlDock, metricsDock}, {580, 340}, Qt::Vertical);
+    // The heads view: computed only while it is shown (a pass over every row of every layer).
+    auto* headsDock = new QDockWidget(tr("Heads"), this);
+    headsDock->setObjectName(QStringLiteral("headsDock"));
+    headsDock->setWidget(heads_);
+    addDockWidget(Qt::RightDockWidgetArea, headsDock);
+    resizeDocks({headsDock}, {330}, Qt::Horizontal);
+    connect(headsDock, &QDockWidget::visibilityChanged, jobs_, &GroundingJobs::setProfileWanted);
 }
 
 void MainWindow::buildMenus() {
@@ -93,6 +105,7 @@ void MainWindow::buildMenus() {
     files_->addActions(file, toolbar);
     file->addSeparator();
     exporter_->addActions(file, toolbar, plots_->views());
+    exporter_->addView(heads_->plot(), tr("&Heads view..."));
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Q));
@@ -114,6 +127,10 @@ void MainWindow::buildMenus() {
     layerAction->setObjectName(QStringLiteral("chooseLayerAction"));
     layerAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_L));
     layerAction->setToolTip(tr("Put the keyboard focus on the layer box (Ctrl+L)"));
+    auto* steerAction = view->addAction(tr("Steer &top k heads"), this, &MainWindow::steerTopHeads);
+    steerAction->setObjectName(QStringLiteral("steerTopKAction"));
+    steerAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
+    steerAction->setToolTip(tr("Steer the k best heads of the heads view (Ctrl+K)"));
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         view->addAction(dock->toggleViewAction());
@@ -149,6 +166,11 @@ void MainWindow::connectParts() {
     connect(exporter_, &ExportActions::errorFound, this, &MainWindow::showError);
     connect(exporter_, &ExportActions::statusMessage, this, &MainWindow::showStatus);
     connect(progress_, &ProgressIndicator::cancelRequested, this, &MainWindow::cancelComputation);
+    connect(controlPanel_, &ControlPanel::tradeoffYChanged, this, &MainWindow::updateTradeoff);
+    connect(controlPanel_, &ControlPanel::viewChanged, this, &MainWindow::updateHeadsSelection);
+    connect(heads_, &HeadsPanel::rankingChanged, this, &MainWindow::updateComparisonHeads);
+    connect(heads_, &HeadsPanel::steerTopKRequested, this, &MainWindow::steerTopHeads);
+    connect(heads_->plot(), &HeadsPlot::headPicked, this, &MainWindow::pickHead);
 }
 
 void MainWindow::connectEngine() {
@@ -168,12 +190,28 @@ void MainWindow::connectEngine() {
     });
     connect(engine_, &Engine::progressChanged, progress_, &ProgressIndicator::setProgress);
     connect(engine_, &Engine::busyChanged, this, &MainWindow::onBusyChanged);
+    connect(jobs_, &GroundingJobs::groundingFinished, this, [this] {
+        progress_->finish(ProgressIndicator::Task::Grounding);
+        updateReadout();
+    });
+    connect(jobs_, &GroundingJobs::profileFinished, this, [this] {
+        progress_->finish(ProgressIndicator::Task::Profile);
+        updateHeadsView();
+    });
+    connect(jobs_, &GroundingJobs::comparisonFinished, this, [this] {
+        progress_->finish(ProgressIndicator::Task::ComparisonSweep);
+        updateTradeoff();
+    });
+    connect(jobs_, &GroundingJobs::failed, this, &MainWindow::showError);
+    connect(jobs_, &GroundingJobs::progressChanged, progress_, &ProgressIndicator::setProgress);
+    connect(jobs_, &GroundingJobs::busyChanged, this, &MainWindow::onBusyChanged);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     saveControls(controls_, controlPanel_->steeredHeadsText());
     saveWindowLayout(*this, *plots_, *plots_->bottomSplitter());
     engine_->cancel();
+    jobs_->cancel();
     QMainWindow::closeEvent(event);
 }
 
@@ -193,6 +231,46 @@ void MainWindow::applyLayer(std::optional<int> layer) {
     Scenario scenario = controlPanel_->scenario(engine_->scenario());
     scenario.layer = layer;
     engine_->setScenario(scenario);
+    updateHeadsSelection();
+}
+
+void MainWindow::pickHead(int layer, int head) {
+    const auto data = engine_->dataSet();
+    if (!data)
+        return;
+    if (data->fullWorkload->sourceLayers() > 1)
+        setLayer(layer);
+    controls_.head->setValue(head);
+    updateHeadsSelection();
+    statusBar()->showMessage(tr("layer %1, head %2").arg(layer).arg(head), 3000);
+}
+
+void MainWindow::updateHeadsSelection() {
+    const std::optional<int> chosen = controlPanel_->layer();
+    heads_->plot()->setSelection(chosen ? *chosen : -1, controls_.head->value());
+}
+
+bool MainWindow::steerTopHeads() {
+    const auto data = engine_->dataSet();
+    const std::vector<LayerHead> top = heads_->topHeads();
+    if (!data || top.empty()) {
+        statusBar()->showMessage(tr("No head profile yet: show the heads view and wait for it"),
+                                 6000);
+        return false;
+    }
+    // A source of one layer: plain heads; else each in its layer ("L2H5").
+    std::vector<int> plain;
+    if (data->fullWorkload->sourceLayers() == 1)
+        for (const LayerHead& one : top)
+            plain.push_back(one.head);
+    const std::string text =
+        plain.empty() ? steeredHeadsText({}, top) : steeredHeadsText(plain, {});
+    controlPanel_->steerHeads(QString::fromStdString(text));
+    statusBar()->showMessage(tr("Steering the top %1 heads by %2: %3")
+                                 .arg(top.size())
+                                 .arg(heads_->column(), QString::fromStdString(text)),
+                             6000);
+    return true;
 }
 
 void MainWindow::pickKey(int key) {
@@ -284,6 +362,9 @@ void MainWindow::onWorkloadReady() {
                                                        : std::nullopt);
     plots_->showSaliency(viewData(WithMatrix::No));
     controlPanel_->showSources(data->scenario);
+    controlPanel_->showTargetAvailable(data->grounding.hasTarget());
+    updateHeadsView();
+    updateHeadsSelection();
     // A dump: its layers x heads x queries x keys and dtype in the title and the status bar.
     QString sizes =
         tr("%1 × %2 × %3").arg(workload.heads()).arg(workload.queries()).arg(workload.keys());
@@ -322,18 +403,48 @@ void MainWindow::updateMatrixView() {
 void MainWindow::onEvaluationFinished() {
     progress_->finish(ProgressIndicator::Task::Evaluation);
     updateReadout();
+    updateHeadsView(); // says whether it is of this lambda and steering
     updateComputeTimes();
 }
 
 void MainWindow::onSweepFinished() {
     progress_->finish(ProgressIndicator::Task::Sweep);
-    PlotData data = viewData(WithMatrix::No);
-    data.lambda = controlPanel_->lambda(); // the marker where the controls are, as lambdaChanged
-    plots_->showSweep(data);
+    updateTradeoff();
     updateComputeTimes();
 }
 
-void MainWindow::onBusyChanged(bool busy) {
+void MainWindow::updateTradeoff() {
+    PlotData data = viewData(WithMatrix::No);
+    data.lambda = controlPanel_->lambda(); // the marker where the controls are, as lambdaChanged
+    plots_->showSweep(data);
+}
+
+void MainWindow::updateHeadsView() {
+    const auto data = engine_->dataSet();
+    const ProfileResult* result = jobs_->lastProfile();
+    if (!data || !result || result->key.workloadId != data->fullWorkload->id()) {
+        heads_->showProfile(nullptr, 0, 0, false);
+        heads_->showStatus(tr("Computing the profile of every layer and head..."));
+    } else {
+        const EvaluationResult* evaluation = engine_->lastEvaluation();
+        const bool current =
+            evaluation && evaluation->epoch == data->epoch &&
+            result->key == GroundingJobs::profileKey(*data, evaluation->request.params);
+        heads_->showProfile(result->profile, result->layers, result->headsPerLayer, current);
+    }
+    updateComparisonHeads();
+}
+
+void MainWindow::updateComparisonHeads() {
+    const std::vector<LayerHead> top = heads_->topHeads();
+    if (top == jobs_->comparisonHeads())
+        return;
+    jobs_->setComparisonHeads(top);
+    updateTradeoff(); // the old curve goes; the new one follows
+}
+
+void MainWindow::onBusyChanged() {
+    const bool busy = engine_->isBusy() || jobs_->isBusy();
     progress_->setBusy(busy);
     if (busy && cancelled_) {
         cancelled_ = false;
@@ -343,7 +454,8 @@ void MainWindow::onBusyChanged(bool busy) {
 
 void MainWindow::updateReadout() {
     readout_->showEvaluation(engine_->dataSet().get(), engine_->lastEvaluation(),
-                             controlPanel_->head(), controlPanel_->steeredHeadsText(), cancelled_);
+                             jobs_->lastGrounding(), controlPanel_->head(),
+                             controlPanel_->steeredHeadsText(), cancelled_);
 }
 
 void MainWindow::updateComputeTimes() {
@@ -365,6 +477,10 @@ SaliencyGridPlot* MainWindow::saliencyGridPlot() const {
 
 MatrixPlot* MainWindow::matrixPlot() const {
     return plots_->matrix();
+}
+
+HeadsPlot* MainWindow::headsPlot() const {
+    return heads_->plot();
 }
 
 QString MainWindow::metricsText() const {
@@ -414,6 +530,28 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     }
     PlotData data = assemblePlotData(std::move(sources));
     plots_->addViewSettings(data);
+    // The tradeoff view: its y axis, what each curve steers, the top-k heads' curve.
+    data.tradeoffY = controlPanel_->tradeoffY();
+    const QString steered = controlPanel_->steeredHeadsText();
+    data.sweepLabel =
+        steered == QStringLiteral("all") ? tr("all heads") : tr("steered: %1").arg(steered);
+    const ComparisonResult* comparison = jobs_->lastComparison();
+    if (set && comparison && comparison->epoch == set->epoch &&
+        comparison->heads == jobs_->comparisonHeads()) {
+        data.sweepCompare = comparison->sweep.rows;
+        data.sweepCompareLabel = tr("steered: top-%1 heads").arg(comparison->heads.size());
+    }
+    // The heads view, when it has a profile of this source.
+    if (const ProfileResult* profile = jobs_->lastProfile();
+        set && profile && profile->key.workloadId == set->fullWorkload->id()) {
+        data.profile = profile->profile;
+        data.profileLayers = profile->layers;
+        data.profileHeadsPerLayer = profile->headsPerLayer;
+        data.headsColumn = heads_->column();
+        data.headsTopK = heads_->topK();
+        data.selectedLayer = controlPanel_->layer().value_or(-1);
+        data.selectedHead = controls_.head->value();
+    }
     return data;
 }
 
@@ -430,6 +568,18 @@ QStringList MainWindow::sampleImages() {
 
 bool MainWindow::loadSaliencyImage(const QString& path) {
     return files_->loadSaliencyImage(path);
+}
+
+bool MainWindow::loadTargetMask(const QString& path) {
+    return files_->loadTargetMask(path);
+}
+
+void MainWindow::openTargetNpy(const QString& path) {
+    files_->openTargetNpy(path);
+}
+
+void MainWindow::clearTarget() {
+    files_->clearTarget();
 }
 
 void MainWindow::openNpy(const QString& path, NpyKind kind) {
@@ -485,8 +635,9 @@ void MainWindow::recompute() {
 }
 
 void MainWindow::cancelComputation() {
-    const bool busy = engine_->isBusy();
+    const bool busy = engine_->isBusy() || jobs_->isBusy();
     engine_->cancel();
+    jobs_->cancel();
     if (!busy)
         return;
     cancelled_ = true;

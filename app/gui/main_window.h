@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "export_plots.h"
 #include "file_loader.h"
+#include "grounding_jobs.h"
 #include "plot_data.h"
 #include "window_controls.h"
 
@@ -21,6 +22,8 @@ namespace attnsteer {
 
 class ControlPanel;
 class ExportActions;
+class HeadsPanel;
+class HeadsPlot;
 class MatrixPlot;
 class MetricsReadout;
 class PerTokenPlot;
@@ -50,10 +53,13 @@ class MainWindow : public QMainWindow {
 
     const Controls& controls() const { return controls_; }
     Engine* engine() const { return engine_; }
+    /// The grounding metrics, the heads profile and the top-k sweep.
+    GroundingJobs* groundingJobs() const { return jobs_; }
     PerTokenPlot* perTokenPlot() const;
     TradeoffPlot* tradeoffPlot() const;
     SaliencyGridPlot* saliencyGridPlot() const;
     MatrixPlot* matrixPlot() const;
+    HeadsPlot* headsPlot() const;
 
     // --- settings, as the controls would set them ---
     void setWorkloadSize(int heads, int queries, int keys);
@@ -77,6 +83,14 @@ class MainWindow : public QMainWindow {
     // --- actions without their dialogs: the menu actions ask, then call these ---
     /// Reads the image (errors shown at once), then projects it onto the vision tokens.
     bool loadSaliencyImage(const QString& path);
+    /// The image PATH as the target mask (errors shown at once); projected like a saliency image.
+    bool loadTargetMask(const QString& path);
+    /// The .npy PATH of K values as the target (nonzero = a target token).
+    void openTargetNpy(const QString& path);
+    void clearTarget();
+    /// "Steer top k heads": the k best heads of the heads view into the steered heads, applied.
+    /// False (with a status message) when there is no profile yet.
+    bool steerTopHeads();
     /// Uses the file PATH as logits, attention (a dump: .npy, .npz, .safetensors) or saliency
     /// (.npy) (errors when it is read).
     void openNpy(const QString& path, NpyKind kind);
@@ -142,12 +156,24 @@ class MainWindow : public QMainWindow {
     void onRowsFinished();
     void onEvaluationFinished();
     void onSweepFinished();
-    void onBusyChanged(bool busy);
+    void onBusyChanged();
     void updateMatrixView();
     void updateReadout();
     void updateComputeTimes();
+    /// The tradeoff view again: y axis, curves and labels as they are now.
+    void updateTradeoff();
+    /// The heads view from the last profile; the comparison heads follow its ranking.
+    void updateHeadsView();
+    /// The top-k sweep's heads: the heads view's best k (the tradeoff view follows).
+    void updateComparisonHeads();
+    /// The heads view's frame on the layer and head chosen.
+    void updateHeadsSelection();
+    /// (LAYER, HEAD) was clicked in the heads view: chosen in the layer and head boxes.
+    void pickHead(int layer, int head);
 
     Engine* engine_ = nullptr;
+    GroundingJobs* jobs_ = nullptr;
+    HeadsPanel* heads_ = nullptr;
     Controls controls_;
     PlotPanel* plots_ = nullptr;
     ControlPanel* controlPanel_ = nullptr;

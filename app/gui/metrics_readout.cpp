@@ -1,5 +1,6 @@
 #include "metrics_readout.h"
 
+#include "grounding_jobs.h"
 #include "widget_helpers.h"
 #include "window_controls.h"
 
@@ -13,6 +14,7 @@
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 namespace attnsteer {
 
@@ -26,7 +28,86 @@ QString fileName(const std::string& path) {
     return QFileInfo(QString::fromStdString(path)).fileName();
 }
 
+/// "n/a" for a value the inputs do not define (NaN).
+QString maybe(double value, int digits = 5) {
+    return std::isnan(value) ? QObject::tr("n/a") : number(value, digits);
+}
+
+/// What each line means, in a few words.
+QString legend(bool grounding, bool target) {
+    // Short lines: the readout is a narrow dock.
+    QString text = QObject::tr("Σ A·s: saliency expectation, mean s under A\n"
+                               "rows steered: got the bias, H(A)/log K ≥ τ");
+    if (grounding)
+        text += QObject::tr("\nvision mass: attention on the vision tokens\n"
+                            "saliency r: Pearson r of mean image attn, s\n"
+                            "spatial entropy: of above-mean regions' sizes");
+    if (target)
+        text += QObject::tr("\ntarget mass: share of image attention on T\n"
+                            "pointing: rows whose image maximum is on T");
+    return text;
+}
+
+/// Says when HEAD is not steered in the layers evaluated, or only in some.
+QString steeringNote(const Workload& workload, const SteeringParams& params, int head) {
+    int steered = 0;
+    for (int layer = 0; layer < workload.layers(); ++layer)
+        steered += isUnitSteered(workload, params, workload.unitOf(layer, head)) ? 1 : 0;
+    if (steered == workload.layers())
+        return {};
+    if (steered == 0)
+        return QObject::tr("head %1: unsteered (A′ = A)").arg(head);
+    return QObject::tr("head %1: steered in %2 of %3 layers")
+        .arg(head)
+        .arg(steered)
+        .arg(workload.layers());
+}
+
 } // namespace
+
+template <typename Line>
+QString MetricsReadout::groundingLines(const DataSet& data, const EvaluationResult& evaluation,
+                                       const GroundingResult* result, int head, Line line) {
+    const Workload& workload = *data.workload;
+    const GroundingKeys& keys = data.grounding;
+    QString text;
+    if (keys.hasVisionSpan())
+        text += tr("vision tokens: %1 from key %2").arg(keys.visionCount).arg(keys.visionStart);
+    else
+        text += tr("vision tokens: all keys (no image grid)");
+    if (keys.hasTarget()) {
+        const auto targets = std::count(keys.target.begin(), keys.target.end(), 1);
+        text += tr(", target: %1 tokens").arg(targets);
+    }
+    text += QLatin1Char('\n');
+    const bool current = result && result->epoch == data.epoch &&
+                         sameSteering(result->params, evaluation.request.params);
+    GroundingSummary all, one;
+    if (current) {
+        const Grounding& g = result->grounding;
+        all = g.total;
+        const std::vector<GroundingSummary> heads =
+            workload.layers() > 1
+                ? splitLayers(g, workload.layers(), workload.headsPerLayer()).aggregate.heads
+                : g.heads;
+        one = heads[std::size_t(std::clamp(head, 0, int(heads.size()) - 1))];
+    }
+    const auto add = [&](const QString& label, double GroundingSummary::*field, double scale,
+                         bool shown) {
+        if (shown)
+            text += line(label, current ? maybe(scale * (all.*field)) : tr("…"),
+                         current ? maybe(scale * (one.*field)) : tr("…"));
+    };
+    const bool target = keys.hasTarget();
+    add(tr("vision mass Σ_V A"), &GroundingSummary::visionMass, 1, keys.hasVisionSpan());
+    add(tr("target mass A"), &GroundingSummary::targetMassOriginal, 1, target);
+    add(tr("target mass A′"), &GroundingSummary::targetMassSteered, 1, target);
+    add(tr("pointing A [%]"), &GroundingSummary::pointingOriginal, 100, target);
+    add(tr("pointing A′ [%]"), &GroundingSummary::pointingSteered, 100, target);
+    add(tr("saliency r"), &GroundingSummary::saliencyCorrelation, 1, true);
+    add(tr("spatial entropy"), &GroundingSummary::spatialEntropy, 1, keys.hasVisionSpan());
+    return text;
+}
 
 MetricsReadout::MetricsReadout(WindowControls& controls, QWidget* parent)
     : QWidget(parent), c_(controls) {
@@ -50,7 +131,8 @@ MetricsReadout::MetricsReadout(WindowControls& controls, QWidget* parent)
 }
 
 void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult* evaluation,
-                                    int head, const QString& steeredHeads, bool cancelled) {
+                                    const GroundingResult* grounding, int head,
+                                    const QString& steeredHeads, bool cancelled) {
     if (!data || !evaluation || evaluation->epoch != data->epoch) {
         c_.metrics->setPlainText(
             cancelled ? tr("Cancelled.\nChange a setting or press F5 (View > Recompute) to "
@@ -72,9 +154,10 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
         return QStringLiteral("%1%2  %3\n").arg(label, -17).arg(all, 13).arg(one, 13);
     };
     QString text;
-    text += tr("λ = %1   ε = %2   steered heads: %3\n")
+    text += tr("λ = %1   ε = %2   gate τ: %3\nsteered heads: %4\n")
                 .arg(p.lambda, 0, 'f', 3)
                 .arg(number(p.eps))
+                .arg(p.gateEntropy > 0 ? QString::number(p.gateEntropy, 'g', 3) : tr("off"))
                 .arg(steeredHeads);
     if (workload.sourceLayers() > 1) {
         if (layers > 1)
@@ -94,6 +177,17 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
     text += line(tr("reduction [%]"), number(m.total.entropyReductionPct, 5),
                  number(h.entropyReductionPct, 5));
     text += line(tr("KL(A‖A′) [nats]"), number(m.total.kl, 5), number(h.kl, 5));
+    text += line(tr("Σ A·s (sal. exp.)"), number(m.total.saliencyExpectationOriginal, 6),
+                 number(h.saliencyExpectationOriginal, 6));
+    text += line(tr("Σ A′·s"), number(m.total.saliencyExpectationSteered, 6),
+                 number(h.saliencyExpectationSteered, 6));
+    text += line(tr("rows steered [%]"), number(100 * m.total.rowsSteeredFraction, 5),
+                 number(100 * h.rowsSteeredFraction, 5));
+    const bool groundingShown = GroundingJobs::hasGrounding(*data);
+    if (groundingShown)
+        text += groundingLines(*data, *evaluation, grounding, head, line);
+    if (const QString note = steeringNote(workload, p, head); !note.isEmpty())
+        text += note + QLatin1Char('\n');
     text += tr("compute: %1 ms on %2\n")
                 .arg(m.elapsedMs, 0, 'f', 1)
                 .arg(QString::fromStdString(m.backend));
@@ -111,9 +205,12 @@ void MetricsReadout::showEvaluation(const DataSet* data, const EvaluationResult*
                                       ? fileName(data->raw.label)
                                       : QString::fromStdString(data->raw.label);
     const std::string_view normalization = normalizationName(data->scenario.normalization);
-    text += tr("saliency: %1 (%2)")
-                .arg(saliencyLabel)
-                .arg(QString::fromLatin1(normalization.data(), qsizetype(normalization.size())));
+    QString normalizationText =
+        QString::fromLatin1(normalization.data(), qsizetype(normalization.size()));
+    if (data->scenario.normalization == Normalization::Binary)
+        normalizationText += QStringLiteral(" T = %1").arg(data->scenario.binaryThreshold);
+    text += tr("saliency: %1 (%2)").arg(saliencyLabel, normalizationText);
+    text += QLatin1Char('\n') + legend(groundingShown, data->grounding.hasTarget());
     c_.metrics->setPlainText(text);
 }
 

@@ -32,7 +32,19 @@ ProgressIndicator::ProgressIndicator(WindowControls& controls, QStatusBar* statu
 }
 
 QString ProgressIndicator::taskName(Task task) {
-    return task == Task::Evaluation ? tr("evaluating") : tr("sweep");
+    switch (task) {
+    case Task::Evaluation:
+        return tr("evaluating");
+    case Task::Sweep:
+        break;
+    case Task::Grounding:
+        return tr("grounding");
+    case Task::Profile:
+        return tr("head profile");
+    case Task::ComparisonSweep:
+        return tr("top-k sweep");
+    }
+    return tr("sweep");
 }
 
 void ProgressIndicator::setProgress(Task task, double fraction) {

@@ -9,6 +9,7 @@ class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
 class QProgressBar;
+class QPushButton;
 class QSlider;
 class QSpinBox;
 class QToolButton;
@@ -24,9 +25,11 @@ struct WindowControls {
     QDoubleSpinBox* lambda = nullptr; ///< 3 decimals, in sync with the slider
     QDoubleSpinBox* lambdaMax = nullptr;
     SciSpinBox* eps = nullptr;
-    QComboBox* normalization = nullptr; ///< max, minmax, zscore, none
-    QLineEdit* steeredHeads = nullptr;  ///< "all" or "0,3,5" or "0:7"
-    QComboBox* backend = nullptr;       ///< CPU; CUDA (disabled without a usable CUDA device)
+    QComboBox* normalization = nullptr;        ///< max, minmax, zscore, none, binary
+    QDoubleSpinBox* binaryThreshold = nullptr; ///< T of binary (enabled only for binary)
+    QLineEdit* steeredHeads = nullptr;         ///< "all" or "0,3,5" or "0:7" or "L5H3"
+    QDoubleSpinBox* gateEntropy = nullptr;     ///< uncertainty gate tau, 0 = off
+    QComboBox* backend = nullptr; ///< CPU; CUDA (disabled without a usable CUDA device)
     QSlider* seedSlider = nullptr;
     QSpinBox* seed = nullptr;
     QSpinBox* heads = nullptr;
@@ -48,11 +51,16 @@ struct WindowControls {
     QSpinBox* sweepSeeds = nullptr;
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
+    QComboBox* tradeoffY = nullptr; ///< the tradeoff view's y axis (TradeoffY)
     // --- PlotPanel ---
     QSlider* overlayOpacity = nullptr; ///< 0..100 %
     QLabel* imageCaption = nullptr;
     QComboBox* imageMode = nullptr;      ///< what the image view shows: s, A, A', A' - A
     QCheckBox* imageQueryMean = nullptr; ///< A, A', A' - A of the mean over the head's queries
+    // --- HeadsPanel: the layers x heads view ---
+    QComboBox* headsColumn = nullptr; ///< the profile column shown (and ranked by)
+    QSpinBox* topK = nullptr;         ///< k of "Steer top k heads"
+    QPushButton* steerTopK = nullptr;
     // --- MetricsReadout ---
     QPlainTextEdit* metrics = nullptr; ///< the read-only readout
     // --- ProgressIndicator, in the status bar ---

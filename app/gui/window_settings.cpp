@@ -46,7 +46,8 @@ template <typename Visit> void visitValueControls(const WindowControls& c, Visit
     visit(c.lambdaMax), visit(c.lambda), visit(c.eps), visit(c.seed), visit(c.heads);
     visit(c.queries), visit(c.keys), visit(c.sigma), visit(c.head), visit(c.query);
     visit(c.sweepSeeds), visit(c.overlayOpacity), visit(c.visionOffset), visit(c.patchFactor);
-    visit(c.minPixels), visit(c.maxPixels), visit(c.textSaliency);
+    visit(c.minPixels), visit(c.maxPixels), visit(c.textSaliency), visit(c.binaryThreshold);
+    visit(c.gateEntropy), visit(c.topK);
 }
 
 } // namespace
@@ -91,6 +92,11 @@ void restoreControls(const WindowControls& c) {
         box->setChecked(settings.value(box->objectName()).toBool());
     c.imageMode->setCurrentIndex(
         std::max(c.imageMode->findData(settings.value(c.imageMode->objectName(), 0).toInt()), 0));
+    c.tradeoffY->setCurrentIndex(
+        std::max(c.tradeoffY->findData(settings.value(c.tradeoffY->objectName(), 0).toInt()), 0));
+    if (const int column = c.headsColumn->findData(settings.value(c.headsColumn->objectName()));
+        column >= 0)
+        c.headsColumn->setCurrentIndex(column);
     c.steeredHeads->setText(
         settings.value(c.steeredHeads->objectName(), QStringLiteral("all")).toString());
     settings.endGroup();
@@ -107,6 +113,8 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
     for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.imageQueryMean})
         settings.setValue(box->objectName(), box->isChecked());
     settings.setValue(c.imageMode->objectName(), c.imageMode->currentData().toInt());
+    settings.setValue(c.tradeoffY->objectName(), c.tradeoffY->currentData().toInt());
+    settings.setValue(c.headsColumn->objectName(), c.headsColumn->currentData().toString());
     settings.setValue(c.steeredHeads->objectName(), steeredHeads);
     settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
     settings.setValue(QStringLiteral("backend"),

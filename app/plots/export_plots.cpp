@@ -1,5 +1,6 @@
 #include "export_plots.h"
 
+#include "heads_plot.h"
 #include "matrix_plot.h"
 #include "per_token_plot.h"
 #include "saliency_grid_plot.h"
@@ -34,7 +35,7 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
         return result;
     }
     const QDir target(dirInfo.absoluteFilePath());
-    const QStringList names = exportAllPlotsFileNames();
+    const QStringList names = exportAllPlotsFileNames(data.profile != nullptr);
     if (!overwrite)
         for (const QString& name : names)
             if (QFileInfo::exists(target.filePath(name))) {
@@ -51,15 +52,21 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
     grid->setData(data);
     auto matrix = std::make_unique<MatrixPlot>();
     matrix->setData(data);
-    PlotView* views[] = {perToken.get(), tradeoff.get(), grid.get(), matrix.get()};
+    std::vector<PlotView*> views = {perToken.get(), tradeoff.get(), grid.get(), matrix.get()};
+    std::unique_ptr<HeadsPlot> heads;
+    if (data.profile) {
+        heads = std::make_unique<HeadsPlot>();
+        heads->setData(data);
+        views.push_back(heads.get());
+    }
     for (PlotView* view : views)
         view->resize(pixels);
 
-    // All four drawn first, then written all or none: a run never leaves a folder mixing its
+    // All drawn first, then written all or none: a run never leaves a folder mixing its
     // pictures with another run's.
     std::vector<std::pair<QString, QByteArray>> files;
-    for (int i = 0; i < 4; ++i) {
-        const QString path = target.filePath(names[i]);
+    for (std::size_t i = 0; i < views.size(); ++i) {
+        const QString path = target.filePath(names[qsizetype(i)]);
         QByteArray bytes;
         if (!views[i]->pngBytes(pixels.width(), pixels.height(), 1.0, &bytes)) {
             result.error =

@@ -2,6 +2,7 @@
 // What the plot views draw, as plain data: no QCustomPlot, no widgets. The window fills it from
 // its controller; `attnsteer-cli plot` fills it from a Scenario; exportAllPlots draws it.
 
+#include "attnsteer/profile.h"
 #include "attnsteer/sweep.h"
 
 #include <QColor>
@@ -9,6 +10,7 @@
 #include <QSize>
 #include <QString>
 
+#include <memory>
 #include <vector>
 
 namespace attnsteer {
@@ -16,6 +18,14 @@ namespace attnsteer {
 /// What the image view colours its vision tokens by: the saliency s, or the attention A, the
 /// steered A' or the change A' - A of the row shown (or of the mean over its head's queries).
 enum class ImageMode { Saliency, Attention, Steered, Difference };
+
+/// What the tradeoff view's y axis shows against KL (SweepRow's means and sds).
+enum class TradeoffY {
+    EntropyReduction, ///< entropy reduction, %
+    ExpectationGain,  ///< saliency-expectation gain, sum A' s - sum A s
+    TargetMassGain,   ///< target-mass gain (with a target)
+    PointingGain,     ///< pointing gain (with a target)
+};
 
 /// Everything the four views show. Every member has a usable default; empty vectors draw empty
 /// plots (with their axes and titles), never crash.
@@ -45,6 +55,11 @@ struct PlotData {
     // --- the tradeoff view: entropy reduction against KL over a lambda grid ---
     std::vector<SweepRow> sweep; ///< one row per lambda, ascending lambda; mean and sd over seeds
     int sweepSeeds = 1;          ///< how many seeds the means are over (for the title)
+    TradeoffY tradeoffY = TradeoffY::EntropyReduction; ///< the y axis
+    QString sweepLabel; ///< the curve's legend ("all heads"); empty: "mean over seeds"
+    /// A second curve over the same lambdas (the top-k heads steered), or empty.
+    std::vector<SweepRow> sweepCompare;
+    QString sweepCompareLabel; ///< its legend
 
     // --- the saliency grid view ---
     int gridHeight = 0;           ///< tokens per column; 0 = gridShapeFor(K)
@@ -67,6 +82,15 @@ struct PlotData {
     int matrixKeys = 0;              ///< columns of `matrix`
     std::vector<double> matrix;      ///< row-major, A' (or A' - A) of `head`; may be empty
     bool matrixIsDifference = false; ///< true when `matrix` holds A' - A
+
+    // --- the heads view: a profile of every layer and head ---
+    std::shared_ptr<const Profile> profile; ///< null: no heads view (not exported)
+    int profileLayers = 0;                  ///< the source's layers
+    int profileHeadsPerLayer = 0;
+    QString headsColumn = QStringLiteral("grounding_score"); ///< the column shown (a name)
+    int headsTopK = 0;      ///< the k best heads by that column are marked
+    int selectedLayer = -1; ///< the layer chosen, -1: all layers
+    int selectedHead = -1;  ///< the head chosen, -1: none
 };
 
 /// The token grid of K keys when no image defines one: GH x GW with GH * GW = K and GH the largest

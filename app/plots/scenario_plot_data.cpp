@@ -16,7 +16,8 @@
 namespace attnsteer {
 namespace {
 
-/// The first QUERIES rows of backend head UNIT: A' (or A' - A), row-major QUERIES x K.
+/// The first QUERIES rows of backend head UNIT: A' (or A' - A), row-major QUERIES x K; rows
+/// that PARAMS does not steer keep A' = A.
 std::vector<double> headMatrix(const Workload& workload, std::span<const double> saliency,
                                const SteeringParams& params, int unit, int queries, bool difference,
                                const std::atomic<bool>* cancel) {
@@ -29,8 +30,8 @@ std::vector<double> headMatrix(const Workload& workload, std::span<const double>
             throw Cancelled();
         workload.attentionRow(unit, q, original);
         double* out = matrix.data() + std::size_t(q) * keys;
-        if (!steered) {
-            // A' = A: the difference is 0.
+        if (!isRowSteered(params, steered, q, original)) {
+            // A' = A (the head, the query or the entropy gate): the difference is 0.
             if (!difference)
                 std::copy(original.begin(), original.end(), out);
             continue;

@@ -10,8 +10,56 @@ namespace attnsteer {
 
 namespace {
 constexpr int kCurveGraph = 0;
+constexpr int kComparisonGraph = 1;
 constexpr int kMaxLabels = 6; ///< lambda labels on the curve, so that they stay readable
+
+/// The comparison curve's colour: the A colour, apart from the A' of the first.
+QColor comparisonColor() {
+    return plotcolors::attention();
+}
 } // namespace
+
+double TradeoffPlot::yMean(const SweepRow& row, TradeoffY y) {
+    switch (y) {
+    case TradeoffY::EntropyReduction:
+        break;
+    case TradeoffY::ExpectationGain:
+        return row.expectationGainMean;
+    case TradeoffY::TargetMassGain:
+        return row.targetMassGainMean;
+    case TradeoffY::PointingGain:
+        return row.pointingGainMean;
+    }
+    return row.reductionMean;
+}
+
+double TradeoffPlot::yStd(const SweepRow& row, TradeoffY y) {
+    switch (y) {
+    case TradeoffY::EntropyReduction:
+        break;
+    case TradeoffY::ExpectationGain:
+        return row.expectationGainStd;
+    case TradeoffY::TargetMassGain:
+        return row.targetMassGainStd;
+    case TradeoffY::PointingGain:
+        return row.pointingGainStd;
+    }
+    return row.reductionStd;
+}
+
+QString TradeoffPlot::yLabel(TradeoffY y) {
+    switch (y) {
+    case TradeoffY::EntropyReduction:
+        break;
+    case TradeoffY::ExpectationGain:
+        return tr("saliency-expectation gain Σ A′s − Σ A s");
+    case TradeoffY::TargetMassGain:
+        return tr("target-mass gain");
+    case TradeoffY::PointingGain:
+        return tr("pointing gain (fraction of rows)");
+    }
+    return tr("entropy reduction [%]");
+}
 
 TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
@@ -40,6 +88,17 @@ TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
     xBars->setPen(barPen);
     xBars->setWhiskerWidth(6);
     xBars->removeFromLegend();
+
+    QCPGraph* comparison = plot->addGraph();
+    comparison->setPen(QPen(comparisonColor(), 1.8, Qt::DashLine));
+    comparison->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssSquare, comparisonColor(), Qt::white, 5));
+    comparisonBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
+    comparisonBars_->setErrorType(QCPErrorBars::etValueError);
+    comparisonBars_->setDataPlottable(comparison);
+    comparisonBars_->setPen(QPen(comparisonColor().darker(130), 1.0));
+    comparisonBars_->setWhiskerWidth(5);
+    comparisonBars_->removeFromLegend();
 
     plot->legend->setVisible(true);
     plot->legend->setFont(tickFont());
@@ -72,25 +131,75 @@ TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
 
 void TradeoffPlot::setData(const PlotData& data) {
     lambda_ = data.lambda;
+    y_ = data.tradeoffY;
+    curveLabel_ = data.sweepLabel;
+    comparison_ = data.sweepCompare;
+    comparisonLabel_ = data.sweepCompareLabel;
     setSweep(data.sweep, data.sweepSeeds);
 }
 
+void TradeoffPlot::setComparison(std::vector<SweepRow> rows, const QString& label) {
+    comparison_ = std::move(rows);
+    comparisonLabel_ = label;
+    showCurves();
+}
+
+void TradeoffPlot::setCurveLabel(const QString& label) {
+    curveLabel_ = label;
+    showCurves();
+}
+
+void TradeoffPlot::setYQuantity(TradeoffY y) {
+    y_ = y;
+    showCurves();
+}
+
+std::vector<QPointF> TradeoffPlot::curvePoints(int graph) const {
+    std::vector<QPointF> points;
+    const auto data = customPlot()->graph(graph)->data();
+    for (auto it = data->constBegin(); it != data->constEnd(); ++it)
+        points.emplace_back(it->key, it->value);
+    return points;
+}
+
 void TradeoffPlot::setSweep(std::vector<SweepRow> rows, int seeds) {
-    QCustomPlot* plot = customPlot();
     rows_ = std::move(rows);
     seeds_ = std::max(seeds, 1);
-    QVector<double> keys, values, keyErrors, valueErrors;
-    for (const SweepRow& row : rows_) {
-        keys << row.klMean;
-        values << row.reductionMean;
-        keyErrors << row.klStd;
-        valueErrors << row.reductionStd;
-    }
-    plot->graph(kCurveGraph)->setData(keys, values, true);
-    yBars_->setData(valueErrors);
-    xBars_->setData(keyErrors);
-    yBars_->setVisible(seeds_ > 1);
-    xBars_->setVisible(seeds_ > 1);
+    showCurves();
+}
+
+void TradeoffPlot::showCurves() {
+    QCustomPlot* plot = customPlot();
+    const auto fill = [this](const std::vector<SweepRow>& rows, QCPGraph* graph, QCPErrorBars* bars,
+                             QCPErrorBars* keyBars) {
+        QVector<double> keys, values, keyErrors, valueErrors;
+        for (const SweepRow& row : rows) {
+            keys << row.klMean;
+            values << yMean(row, y_);
+            keyErrors << row.klStd;
+            valueErrors << yStd(row, y_);
+        }
+        // Sorted by lambda, not by KL: the curve follows the grid.
+        graph->setData(keys, values, true);
+        bars->setData(valueErrors);
+        bars->setVisible(seeds_ > 1 && !rows.empty());
+        if (keyBars) {
+            keyBars->setData(keyErrors);
+            keyBars->setVisible(seeds_ > 1 && !rows.empty());
+        }
+    };
+    QCPGraph* curve = plot->graph(kCurveGraph);
+    QCPGraph* comparison = plot->graph(kComparisonGraph);
+    fill(rows_, curve, yBars_, xBars_);
+    fill(comparison_, comparison, comparisonBars_, nullptr);
+    curve->setName(curveLabel_.isEmpty() ? tr("mean over seeds") : curveLabel_);
+    comparison->setName(comparisonLabel_);
+    comparison->setVisible(!comparison_.empty());
+    if (comparison_.empty())
+        comparison->removeFromLegend();
+    else
+        comparison->addToLegend();
+    plot->yAxis->setLabel(yLabel(y_));
     if (rows_.empty())
         setTitle(tr("Tradeoff over λ (no sweep yet)"));
     else
@@ -134,7 +243,7 @@ void TradeoffPlot::rebuildLabels() {
             continue;
         previous = nearest;
         auto* label = new QCPItemText(plot);
-        label->position->setCoords(rows_[nearest].klMean, rows_[nearest].reductionMean);
+        label->position->setCoords(rows_[nearest].klMean, yMean(rows_[nearest], y_));
         label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop); // below the rising curve
         label->setPadding(QMargins(8, 3, 0, 0));
         label->setFont(tickFont());
@@ -144,22 +253,22 @@ void TradeoffPlot::rebuildLabels() {
     }
 }
 
-QPointF TradeoffPlot::interpolate(const std::vector<SweepRow>& rows, double lambda) {
+QPointF TradeoffPlot::interpolate(const std::vector<SweepRow>& rows, double lambda, TradeoffY y) {
     const double nan = std::numeric_limits<double>::quiet_NaN();
     if (rows.empty() || !std::isfinite(lambda))
         return {nan, nan};
     if (lambda <= rows.front().lambda)
-        return {rows.front().klMean, rows.front().reductionMean};
+        return {rows.front().klMean, yMean(rows.front(), y)};
     if (lambda >= rows.back().lambda)
-        return {rows.back().klMean, rows.back().reductionMean};
+        return {rows.back().klMean, yMean(rows.back(), y)};
     const auto upper =
         std::lower_bound(rows.begin(), rows.end(), lambda,
                          [](const SweepRow& row, double l) { return row.lambda < l; });
     const auto lower = upper - 1;
     const double span = upper->lambda - lower->lambda;
     const double t = span > 0 ? (lambda - lower->lambda) / span : 0.0;
-    return {lower->klMean + t * (upper->klMean - lower->klMean),
-            lower->reductionMean + t * (upper->reductionMean - lower->reductionMean)};
+    const double low = yMean(*lower, y), high = yMean(*upper, y);
+    return {lower->klMean + t * (upper->klMean - lower->klMean), low + t * (high - low)};
 }
 
 void TradeoffPlot::setLambda(double lambda) {
@@ -173,17 +282,30 @@ QPointF TradeoffPlot::markerPosition() const {
 }
 
 void TradeoffPlot::updateMarker() {
-    const QPointF point = interpolate(rows_, lambda_);
-    const bool visible = std::isfinite(point.x());
+    const QPointF point = interpolate(rows_, lambda_, y_);
+    const bool visible = std::isfinite(point.x()) && std::isfinite(point.y());
     marker_->setVisible(visible);
     markerLabel_->setVisible(visible);
     if (!visible)
         return;
     marker_->position->setCoords(point);
-    markerLabel_->setText(tr("○ λ = %1\nKL = %2 nats\nreduction = %3 %")
-                              .arg(lambda_, 0, 'f', 3)
-                              .arg(point.x(), 0, 'g', 3)
-                              .arg(point.y(), 0, 'g', 3));
+    QString y;
+    switch (y_) {
+    case TradeoffY::EntropyReduction:
+        y = tr("reduction = %1 %").arg(point.y(), 0, 'g', 3);
+        break;
+    case TradeoffY::ExpectationGain:
+        y = tr("Σ A′s − Σ A s = %1").arg(point.y(), 0, 'g', 3);
+        break;
+    case TradeoffY::TargetMassGain:
+        y = tr("target-mass gain = %1").arg(point.y(), 0, 'g', 3);
+        break;
+    case TradeoffY::PointingGain:
+        y = tr("pointing gain = %1").arg(point.y(), 0, 'g', 3);
+        break;
+    }
+    markerLabel_->setText(
+        tr("○ λ = %1\nKL = %2 nats\n%3").arg(lambda_, 0, 'f', 3).arg(point.x(), 0, 'g', 3).arg(y));
 }
 
 void TradeoffPlot::resetView() {
@@ -194,12 +316,16 @@ void TradeoffPlot::resetView() {
         return;
     }
     double xMin = 0, xMax = 0, yMin = 0, yMax = 0;
-    for (const SweepRow& row : rows_) {
-        xMin = std::min(xMin, row.klMean - row.klStd);
-        xMax = std::max(xMax, row.klMean + row.klStd);
-        yMin = std::min(yMin, row.reductionMean - row.reductionStd);
-        yMax = std::max(yMax, row.reductionMean + row.reductionStd);
-    }
+    for (const std::vector<SweepRow>* rows : {&rows_, &comparison_})
+        for (const SweepRow& row : *rows) {
+            const double mean = yMean(row, y_), sd = seeds_ > 1 ? yStd(row, y_) : 0.0;
+            if (!std::isfinite(mean) || !std::isfinite(row.klMean))
+                continue;
+            xMin = std::min(xMin, row.klMean - row.klStd);
+            xMax = std::max(xMax, row.klMean + row.klStd);
+            yMin = std::min(yMin, mean - (std::isfinite(sd) ? sd : 0.0));
+            yMax = std::max(yMax, mean + (std::isfinite(sd) ? sd : 0.0));
+        }
     const double xSpan = xMax > xMin ? xMax - xMin : 1e-6;
     const double ySpan = yMax > yMin ? yMax - yMin : 1e-6;
     // Room on the right for the lambda labels.

@@ -1,6 +1,7 @@
 #pragma once
-// The tradeoff curve: entropy reduction % (y) against KL(A‖A′) (x) over a lambda grid, mean and
-// seed-to-seed standard deviation as error bars, and a marker at the current lambda.
+// The tradeoff curve: entropy reduction % (or another gain, TradeoffY) against KL(A‖A′) over a
+// lambda grid, mean and seed-to-seed standard deviation as error bars, a marker at the current
+// lambda, and optionally a second curve (the top-k heads steered) over the same grid.
 
 #include "plot_data.h"
 #include "plot_view.h"
@@ -23,15 +24,31 @@ class TradeoffPlot : public PlotView {
 
     /// ROWS in ascending lambda; SEEDS is how many seeds the means and sds are over.
     void setSweep(std::vector<SweepRow> rows, int seeds);
+    /// The second curve (ascending lambda) and its legend; empty ROWS: none.
+    void setComparison(std::vector<SweepRow> rows, const QString& label);
+    /// The legend of the first curve; empty: "mean over seeds".
+    void setCurveLabel(const QString& label);
+    /// What the y axis shows (both curves).
+    void setYQuantity(TradeoffY y);
+    TradeoffY yQuantity() const { return y_; }
     /// Moves the marker to LAMBDA, interpolated linearly between the grid points (clamped to
     /// the grid's ends).
     void setLambda(double lambda);
     void setData(const PlotData& data);
 
     const std::vector<SweepRow>& sweep() const { return rows_; }
-    /// (KL, reduction %) of LAMBDA on the curve; (NaN, NaN) without a sweep.
-    static QPointF interpolate(const std::vector<SweepRow>& rows, double lambda);
-    /// Where the marker is, in plot coordinates (KL, reduction %).
+    const std::vector<SweepRow>& comparison() const { return comparison_; }
+    /// ROW's mean and sd of Y.
+    static double yMean(const SweepRow& row, TradeoffY y);
+    static double yStd(const SweepRow& row, TradeoffY y);
+    /// Y's axis label and short name ("entropy reduction [%]", "reduction").
+    static QString yLabel(TradeoffY y);
+    /// The points the curves show, (KL, y) per lambda: GRAPH 0 the sweep, 1 the comparison.
+    std::vector<QPointF> curvePoints(int graph) const;
+    /// (KL, Y) of LAMBDA on the curve; (NaN, NaN) without a sweep.
+    static QPointF interpolate(const std::vector<SweepRow>& rows, double lambda,
+                               TradeoffY y = TradeoffY::EntropyReduction);
+    /// Where the marker is, in plot coordinates (KL, y).
     QPointF markerPosition() const;
 
     void resetView() override;
@@ -40,12 +57,18 @@ class TradeoffPlot : public PlotView {
     void rebuildLabels();
     void updateMarker();
 
+    void showCurves();
+
     std::vector<SweepRow> rows_;
+    std::vector<SweepRow> comparison_;
+    QString curveLabel_, comparisonLabel_;
+    TradeoffY y_ = TradeoffY::EntropyReduction;
     int seeds_ = 1;
     double lambda_ = 0;
     std::vector<QCPItemText*> labels_;
-    QCPErrorBars* yBars_ = nullptr; ///< reduction sd
-    QCPErrorBars* xBars_ = nullptr; ///< KL sd
+    QCPErrorBars* yBars_ = nullptr;          ///< y sd
+    QCPErrorBars* xBars_ = nullptr;          ///< KL sd
+    QCPErrorBars* comparisonBars_ = nullptr; ///< the comparison's y sd
     QCPItemTracer* marker_ = nullptr;
     QCPItemText* markerLabel_ = nullptr;
 };
