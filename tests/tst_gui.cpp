@@ -1041,7 +1041,8 @@ void TestGui::exportSweepCsv() {
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
                                   "kl_mean,kl_std,saliency_expectation_gain_mean,"
                                   "saliency_expectation_gain_std,target_mass_gain_mean,"
-                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std,"
+                                  "target_mass_mean,target_mass_std,pointing_mean,pointing_std"));
     QVERIFY(lines[1].startsWith("0,"));
     QVERIFY(lines[64].startsWith("1,"));
     QVERIFY(!window->exportSweepCsv(path)); // exists
@@ -1828,7 +1829,8 @@ void TestGui::exportSweepMenuWritesTheCsv() {
     QCOMPARE(lines[0], QByteArray("lambda,entropy_reduction_pct_mean,entropy_reduction_pct_std,"
                                   "kl_mean,kl_std,saliency_expectation_gain_mean,"
                                   "saliency_expectation_gain_std,target_mass_gain_mean,"
-                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std"));
+                                  "target_mass_gain_std,pointing_gain_mean,pointing_gain_std,"
+                                  "target_mass_mean,target_mass_std,pointing_mean,pointing_std"));
     QVERIFY(lines[1].startsWith("0,"));
     QVERIFY(lines[64].startsWith("1,"));
 
