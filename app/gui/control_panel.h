@@ -26,6 +26,8 @@ class ControlPanel : public QScrollArea {
 
     /// The width of the dock that shows the panel.
     int dockWidth() const { return dockWidth_; }
+    /// The narrowest the dock may be (a small screen).
+    int minimumDockWidth() const { return minimumDockWidth_; }
 
     /// BASE (the files it names are kept) with everything the controls set.
     Scenario scenario(Scenario base) const;
@@ -33,7 +35,8 @@ class ControlPanel : public QScrollArea {
     /// Shows OPTIONS without emitting scenarioEdited().
     void showProjection(const ProjectionOptions& options);
     double lambda() const;
-    /// Sets lambda, raising lambda max when it is above.
+    /// Sets lambda (negative allowed, |lambda| up to the window's limit of 1000), raising lambda
+    /// max when it is above, with a notice.
     void setLambda(double lambda);
     /// Sets the sizes of the random workload and emits scenarioEdited() once.
     void setWorkloadSize(int heads, int queries, int keys);
@@ -50,9 +53,11 @@ class ControlPanel : public QScrollArea {
     bool focusLayer();
     /// The accepted steered heads as the user wrote them ("all" for every head).
     const QString& steeredHeadsText() const { return steeredHeadsText_; }
-    /// Parses the steered heads field: accepted, or refused (errorFound) and reset to the last
-    /// accepted text.
+    /// Parses the steered heads field: accepted, or refused: the text stays, marked (a red frame
+    /// and the reason as its tooltip) with a notice; the heads last accepted stay in effect.
     void applySteeredHeads();
+    /// Whether the steered heads field is marked as refused.
+    bool steeredHeadsMarked() const;
 
     /// The backend selected in the backend box.
     BackendKind backend() const;
@@ -78,8 +83,9 @@ class ControlPanel : public QScrollArea {
     /// The sweep's grid: lambdas 0 .. LAMBDA_MAX over SEEDS seeds.
     void sweepGridChanged(double lambdaMax, int seeds);
     void backendChosen(BackendKind kind);
-    /// A setting was refused (one line).
-    void errorFound(const QString& message);
+    /// Something the user should know that needs no dialog (one line, for the status bar): a
+    /// raised lambda max, a refused steered-heads entry.
+    void notice(const QString& message);
 
   private:
     QWidget* buildSteering();
@@ -90,12 +96,14 @@ class ControlPanel : public QScrollArea {
     void lambdaMaxChanged(double maximum);
     void syncLambdaSlider();
     void refuseSteeredHeads(const QString& message);
+    /// Marks the steered heads field as refused for PROBLEM, or clears the mark (empty).
+    void markSteeredHeads(const QString& problem);
 
     WindowControls& c_;
     ProjectionControls* projection_ = nullptr;
     std::vector<int> steeredHeads_; ///< parsed from the steered heads field; empty = all
     QString steeredHeadsText_ = QStringLiteral("all");
-    int dockWidth_ = 0;
+    int dockWidth_ = 0, minimumDockWidth_ = 0;
     int workloadHeads_ = 0; ///< heads per layer of the data set shown, 0 before the first
     QFormLayout* viewsForm_ = nullptr;
 };

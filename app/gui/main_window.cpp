@@ -75,13 +75,14 @@ void MainWindow::addDocks() {
     auto* controlDock = new QDockWidget(tr("Controls"), this);
     controlDock->setObjectName(QStringLiteral("controlDock"));
     controlDock->setWidget(controlPanel_);
-    controlDock->setMinimumWidth(controlPanel_->dockWidth());
+    controlDock->setMinimumWidth(controlPanel_->minimumDockWidth());
     addDockWidget(Qt::LeftDockWidgetArea, controlDock);
     auto* metricsDock = new QDockWidget(tr("Metrics"), this);
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     metricsDock->setWidget(readout_);
     addDockWidget(Qt::LeftDockWidgetArea, metricsDock);
     resizeDocks({controlDock, metricsDock}, {700, 220}, Qt::Vertical);
+    resizeDocks({controlDock}, {controlPanel_->dockWidth()}, Qt::Horizontal);
 }
 
 void MainWindow::buildMenus() {
@@ -137,10 +138,12 @@ void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::layerChosen, this, &MainWindow::applyLayer);
     connect(controlPanel_, &ControlPanel::sweepGridChanged, this, &MainWindow::applySweepGrid);
     connect(controlPanel_, &ControlPanel::backendChosen, this, &MainWindow::applyBackend);
-    connect(controlPanel_, &ControlPanel::errorFound, this, &MainWindow::showError);
+    connect(controlPanel_, &ControlPanel::notice, this,
+            [this](const QString& message) { showStatus(message, 10000); });
     connect(controls_.sortBySaliency, &QCheckBox::toggled, plots_->perToken(),
             &PerTokenPlot::setSortBySaliency);
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
+    connect(controls_.matrixLogScale, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
     connect(plots_, &PlotPanel::queryPicked, controlPanel_, &ControlPanel::setQuery);
     connect(plots_, &PlotPanel::keyPicked, this, &MainWindow::pickKey);
     connect(readout_, &MetricsReadout::statusMessage, this, &MainWindow::showStatus);
@@ -168,6 +171,16 @@ void MainWindow::connectEngine() {
     });
     connect(engine_, &Engine::progressChanged, progress_, &ProgressIndicator::setProgress);
     connect(engine_, &Engine::busyChanged, this, &MainWindow::onBusyChanged);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+    QMainWindow::resizeEvent(event);
+    auto* dock = findChild<QDockWidget*>(QStringLiteral("controlDock"));
+    if (!dock || dock->isFloating() || !dock->isVisible())
+        return;
+    const int most = std::max(width() / 3, controlPanel_->minimumDockWidth());
+    if (dock->width() > most)
+        resizeDocks({dock}, {most}, Qt::Horizontal);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -387,6 +400,8 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.raw = &set->raw;
         sources.saliency = set->saliency.values;
         sources.image = set->raw.image;
+        if (!set->scenario.hasWorkloadFile())
+            sources.seed = (long long)set->scenario.spec.seed;
     }
     if (const RowsResult* rows = engine_->lastRows()) {
         sources.head = rows->request.head;
@@ -394,6 +409,7 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.layer = rows->layer;
         sources.layersAveraged = rows->layers;
         sources.lambda = rows->request.params.lambda;
+        sources.headSteered = isHeadSteered(rows->request.params, rows->request.head);
         sources.row = &rows->row;
         sources.queryMeanAttention = rows->queryMeanOriginal;
         sources.queryMeanSteered = rows->queryMeanSteered;
@@ -411,6 +427,7 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     if (const SweepOutcome* sweep = engine_->lastSweep()) {
         sources.sweep = sweep->rows;
         sources.sweepSeeds = int(sweep->seeds.size());
+        sources.sweepFirstSeed = sweep->seeds.empty() ? 0 : sweep->seeds.front();
     }
     PlotData data = assemblePlotData(std::move(sources));
     plots_->addViewSettings(data);
@@ -469,6 +486,15 @@ bool MainWindow::exportView(PlotView* view, const QString& path, QSize size, dou
 
 ExportResult MainWindow::exportAll(const QString& dir, QSize size, bool overwrite) {
     return exporter_->exportAll(dir, size, overwrite);
+}
+
+bool MainWindow::exportFigure(PlotView* view, const QString& path, const FigureSpec& spec,
+                              bool overwrite) {
+    return exporter_->exportFigure(view, path, spec, overwrite);
+}
+
+ExportResult MainWindow::exportAll(const QString& dir, const FigureSpec& spec, bool overwrite) {
+    return exporter_->exportAll(dir, spec, overwrite);
 }
 
 bool MainWindow::exportSweepCsv(const QString& path, bool overwrite) {

@@ -95,6 +95,12 @@ class MainWindow : public QMainWindow {
                     bool pdf = false, bool overwrite = false);
     /// exportAllPlots(plotData(), DIR, SIZE, OVERWRITE); errors are shown.
     ExportResult exportAll(const QString& dir, QSize size, bool overwrite = false);
+    /// VIEW as the figure SPEC (PNG, PDF, SVG; inches; dpi) into PATH. A missing folder is
+    /// offered to be created. Errors are shown; returns whether the file was written.
+    bool exportFigure(PlotView* view, const QString& path, const FigureSpec& spec,
+                      bool overwrite = false);
+    /// Every view as the figure SPEC into DIR (per_token.EXT, ...); errors are shown.
+    ExportResult exportAll(const QString& dir, const FigureSpec& spec, bool overwrite = false);
     /// The last sweep as CSV (the columns of attnsteer-cli sweep --csv).
     bool exportSweepCsv(const QString& path, bool overwrite = false);
     void copyMetrics();
@@ -115,6 +121,8 @@ class MainWindow : public QMainWindow {
     /// Shows MESSAGE: status bar, errorShown, and a non-blocking warning box unless suppressed.
     virtual void showError(const QString& message);
     void closeEvent(QCloseEvent* event) override;
+    /// A narrow window gives the plots the room: the control dock takes at most a third.
+    void resizeEvent(QResizeEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 

@@ -48,6 +48,7 @@ struct WindowControls {
     QSpinBox* sweepSeeds = nullptr;
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
+    QCheckBox* matrixLogScale = nullptr; ///< the matrix's colours on a log scale (A' only)
     // --- PlotPanel ---
     QSlider* overlayOpacity = nullptr; ///< 0..100 %
     QLabel* imageCaption = nullptr;
