@@ -11,6 +11,7 @@
 #include "matrix_plot.h"
 #include "panels.h"
 #include "per_token_plot.h"
+#include "plot_support.h"
 #include "saliency_grid_plot.h"
 #include "sci_spin_box.h"
 #include "test_support.h"
@@ -57,6 +58,7 @@
 #include <QPainter>
 #include <QPlainTextEdit>
 #include <QPointer>
+#include <QProcess>
 #include <QPushButton>
 #include <QRandomGenerator>
 #include <QSet>
@@ -420,6 +422,10 @@ class DialogScript : public QObject {
 
 } // namespace
 
+namespace {
+bool showHeadsView(MainWindow& window); // below, with the tests of the heads view
+} // namespace
+
 class TestGui : public QObject {
     Q_OBJECT
 
@@ -491,6 +497,15 @@ class TestGui : public QObject {
     void steerTopKFillsTheSteeredHeads();
     void tradeoffYAxisShowsTheChosenGain();
     void headsViewExportsAndStopsWhenHidden();
+    // --- small screens and clear input ---
+    void helpAndVersionNeedNoDisplay();
+    void negativeLambdaSteersAway();
+    void lambdaBeyondItsMaximumRaisesIt();
+    void exportIntoAMissingFolderOffersToCreateIt();
+    void layoutFitsSmallAndLargeScreens_data();
+    void layoutFitsSmallAndLargeScreens();
+    void seedSliderAppliesWhileDragged();
+    void matrixColourScaleCanBeLogarithmic();
 
   private:
     /// A shown window on a small workload, first results in place.
@@ -995,9 +1010,12 @@ void TestGui::exportWritesPicturesOfTheRequestedSize() {
     auto window = smallWindow();
     QVERIFY(window);
     QTemporaryDir dir;
+    // The heads view, closed on this workload at first, opened: it has a profile to export.
+    QVERIFY(!window->findChild<QDockWidget*>(QStringLiteral("headsDock"))->isVisible());
+    QVERIFY(showHeadsView(*window));
     const ExportResult result = window->exportAll(dir.path(), QSize(640, 480));
     QVERIFY2(result.ok, qPrintable(result.error));
-    // The four views and the heads view (it has a profile).
+    // The four views and the heads view.
     QCOMPARE(result.files.size(), 5);
     QCOMPARE(QFileInfo(result.files.last()).fileName(), QStringLiteral("heads.png"));
     for (const QString& path : result.files) {
@@ -1099,18 +1117,34 @@ void TestGui::badSteeredHeadsAreRefused() {
     QVERIFY(window);
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     QLineEdit* heads = window->controls().steeredHeads;
-    heads->setText(QStringLiteral("0,7"));
-    emit heads->editingFinished();
-    QCOMPARE(errors.size(), 1);
-    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("out of range")),
-             qPrintable(errors.at(0).at(0).toString()));
-    QCOMPARE(heads->text(), QStringLiteral("all"));
-    heads->setText(QStringLiteral("x"));
-    emit heads->editingFinished();
-    QCOMPARE(errors.size(), 2);
-    heads->setText(QStringLiteral("1"));
-    emit heads->editingFinished();
-    QCOMPARE(errors.size(), 2);
+    const QString acceptedTip = heads->toolTip();
+    // A typo: no dialog; the text stays for the user to fix, the field is marked and says why,
+    // the status bar too; the heads last accepted stay in effect.
+    heads->setFocus();
+    heads->selectAll();
+    QTest::keyClicks(heads, QStringLiteral("0,7"));
+    QTest::keyClick(heads, Qt::Key_Return);
+    QCOMPARE(errors.size(), 0);
+    QCOMPARE(heads->text(), QStringLiteral("0,7"));
+    QVERIFY(heads->property("invalid").toBool());
+    QVERIFY2(heads->toolTip().contains(QStringLiteral("out of range")),
+             qPrintable(heads->toolTip()));
+    QVERIFY2(window->statusBar()->currentMessage().contains(QStringLiteral("out of range")),
+             qPrintable(window->statusBar()->currentMessage()));
+    QVERIFY(window->statusBar()->currentMessage().contains(QStringLiteral("still steering: all")));
+    QCOMPARE(window->engine()->scenario().params.steeredHeads, std::vector<int>{});
+    heads->selectAll();
+    QTest::keyClicks(heads, QStringLiteral("x"));
+    QTest::keyClick(heads, Qt::Key_Return);
+    QCOMPARE(errors.size(), 0);
+    QCOMPARE(heads->text(), QStringLiteral("x"));
+    QVERIFY(heads->property("invalid").toBool());
+    heads->selectAll();
+    QTest::keyClicks(heads, QStringLiteral("1"));
+    QTest::keyClick(heads, Qt::Key_Return);
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(!heads->property("invalid").toBool());
+    QCOMPARE(heads->toolTip(), acceptedTip);
     QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
     const Metrics& metrics = window->engine()->lastEvaluation()->metrics;
     QCOMPARE(metrics.heads[0].kl, 0.0); // head 0 is not steered
@@ -1351,49 +1385,55 @@ QString canonical(const QString& path) {
     return QFileInfo(path).canonicalFilePath();
 }
 
-/// What the size dialog before an export showed.
+/// What the figure dialog before an export showed.
 struct ExportDialogSeen {
     QStringList formats;
     bool formatEnabled = false;
-    int width = 0, height = 0;
-    bool hasScale = false;
-    double scale = 0;
+    double width = 0, height = 0; ///< inches
+    int dpi = 0;
+    bool dpiEnabled = false;
+    QString summary; ///< "1200 × 800 pixels", ...
 
     /// Takes what DIALOG shows; false when a field is missing.
     bool take(QDialog* dialog) {
         auto* format = formField<QComboBox>(dialog, QStringLiteral("Format:"));
-        auto* widthBox = formField<QSpinBox>(dialog, QStringLiteral("Width:"));
-        auto* heightBox = formField<QSpinBox>(dialog, QStringLiteral("Height:"));
-        auto* scaleBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Scale:"));
-        if (!format || !widthBox || !heightBox)
+        auto* widthBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Width:"));
+        auto* heightBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Height:"));
+        auto* dpiBox = formField<QSpinBox>(dialog, QStringLiteral("Resolution:"));
+        auto* summaryLabel = dialog->findChild<QLabel*>(QStringLiteral("sizeSummary"));
+        if (!format || !widthBox || !heightBox || !dpiBox || !summaryLabel)
             return false;
         for (int i = 0; i < format->count(); ++i)
             formats << format->itemText(i);
         formatEnabled = format->isEnabled();
         width = widthBox->value();
         height = heightBox->value();
-        hasScale = scaleBox && scaleBox->isVisible();
-        scale = scaleBox ? scaleBox->value() : 0;
+        dpi = dpiBox->value();
+        dpiEnabled = dpiBox->isEnabled();
+        summary = summaryLabel->text();
         return true;
     }
 };
 
-/// In the size dialog: types WIDTH and HEIGHT (and SCALE when > 0), then Enter.
-void fillExportDialog(DialogScript& script, QDialog* dialog, int width, int height,
-                      double scale = 0) {
-    auto* widthBox = formField<QSpinBox>(dialog, QStringLiteral("Width:"));
-    auto* heightBox = formField<QSpinBox>(dialog, QStringLiteral("Height:"));
-    auto* scaleBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Scale:"));
-    if (!widthBox || !heightBox || (scale > 0 && !scaleBox)) {
+/// In the figure dialog: types WIDTH and HEIGHT in inches (and DPI when > 0), then Enter.
+void fillExportDialog(DialogScript& script, QDialog* dialog, double width, double height,
+                      int dpi = 0) {
+    auto* widthBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Width:"));
+    auto* heightBox = formField<QDoubleSpinBox>(dialog, QStringLiteral("Height:"));
+    auto* dpiBox = formField<QSpinBox>(dialog, QStringLiteral("Resolution:"));
+    if (!widthBox || !heightBox || (dpi > 0 && !dpiBox)) {
         dialog->reject(); // the test then fails on what it expected to be written
         return;
     }
     typeOver(widthBox, QString::number(width));
     typeOver(heightBox, QString::number(height));
-    if (scale > 0)
-        typeOver(scaleBox, QString::number(scale));
+    if (dpi > 0)
+        typeOver(dpiBox, QString::number(dpi));
     pressEnterLater(script, heightBox);
 }
+
+const QStringList kFigureFormats = {QStringLiteral("PNG (raster)"), QStringLiteral("PDF (vector)"),
+                                    QStringLiteral("SVG (vector)")};
 
 /// In a file dialog: types TEXT into the name field, then Enter.
 void chooseInFileDialog(DialogScript& script, QFileDialog* dialog, const QString& text) {
@@ -1521,12 +1561,14 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
     QSignalSpy errors(window.get(), &MainWindow::errorShown);
     QTemporaryDir dir;
     const QKeySequence exportAll(Qt::CTRL | Qt::SHIFT | Qt::Key_E);
-    const QStringList names = exportAllPlotsFileNames(true); // the heads view has a profile
+    // The heads view is closed on this workload: it has no profile to export.
+    const QStringList names = exportAllPlotsFileNames(FigureFormat::Png);
     QStringList sortedNames = names;
     sortedNames.sort();
 
-    // Ctrl+Shift+E: the size dialog (PNG only, 1200 x 800 at first): 640 x 480 typed, Enter;
-    // then the folder dialog: the folder typed, Enter. The five pictures are written there.
+    // Ctrl+Shift+E: the figure dialog (PNG, PDF or SVG; 6 x 4 in at 200 dpi at first): 6.4 x
+    // 4.8 in at 100 dpi typed, Enter; then the folder dialog: the folder typed, Enter. The four
+    // pictures are written there, 640 x 480 pixels.
     ExportDialogSeen size;
     FileDialogSeen folder;
     bool sizeFields = false;
@@ -1535,7 +1577,7 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
         .then<ExportDialog>(kExportAllTitle,
                             [&](ExportDialog* dialog) {
                                 sizeFields = size.take(dialog);
-                                fillExportDialog(first, dialog, 640, 480);
+                                fillExportDialog(first, dialog, 6.4, 4.8, 100);
                             })
         .then<QFileDialog>(kExportFolderTitle, [&](QFileDialog* dialog) {
             folder.take(dialog);
@@ -1544,11 +1586,13 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
     first.run([&] { press(window.get(), exportAll); });
     QVERIFY2(first.finished(), qPrintable(first.report()));
     QVERIFY(sizeFields);
-    QCOMPARE(size.formats, QStringList{QStringLiteral("PNG (raster)")});
-    QVERIFY(!size.formatEnabled);
-    QCOMPARE(size.width, 1200);
-    QCOMPARE(size.height, 800);
-    QVERIFY(!size.hasScale);
+    QCOMPARE(size.formats, kFigureFormats);
+    QVERIFY(size.formatEnabled);
+    QCOMPARE(size.width, 6.0);
+    QCOMPARE(size.height, 4.0);
+    QCOMPARE(size.dpi, 200);
+    QVERIFY(size.dpiEnabled);
+    QCOMPARE(size.summary, QStringLiteral("1200 × 800 pixels"));
     QCOMPARE(folder.fileMode, QFileDialog::Directory);
     QVERIFY(folder.showDirsOnly);
     QCOMPARE(folder.directory, QDir::homePath());
@@ -1558,7 +1602,8 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
         QCOMPARE(image.size(), QSize(640, 480));
         QVERIFY2(distinctColours(image) > 40, qPrintable(name));
     }
-    QCOMPARE(QSettings().value(QStringLiteral("export/size")).toSize(), QSize(640, 480));
+    QCOMPARE(QSettings().value(QStringLiteral("export/inches")).toSizeF(), QSizeF(6.4, 4.8));
+    QCOMPARE(QSettings().value(QStringLiteral("export/dpi")).toDouble(), 100.0);
     QCOMPARE(errors.size(), 0);
 
     // Again: the size and the folder are remembered. The pictures are there, so it asks first;
@@ -1573,7 +1618,7 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
                             [&](ExportDialog* dialog) {
                                 size = {};
                                 size.take(dialog);
-                                fillExportDialog(second, dialog, 320, 200);
+                                fillExportDialog(second, dialog, 3.2, 2);
                             })
         .then<QFileDialog>(kExportFolderTitle,
                            [&](QFileDialog* dialog) {
@@ -1586,12 +1631,13 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
         });
     second.run([&] { press(window.get(), exportAll); });
     QVERIFY2(second.finished(), qPrintable(second.report()));
-    QCOMPARE(size.width, 640);
-    QCOMPARE(size.height, 480);
+    QCOMPARE(size.width, 6.4);
+    QCOMPARE(size.height, 4.8);
+    QCOMPARE(size.dpi, 100);
     QCOMPARE(canonical(folder.directory), canonical(dir.path()));
     QCOMPARE(replace.icon, QMessageBox::Question);
     QCOMPARE(replace.text, QStringLiteral("%1 already holds per_token.png, tradeoff.png, "
-                                          "saliency.png, matrix.png, heads.png.\nReplace them?")
+                                          "saliency.png, matrix.png.\nReplace them?")
                                .arg(QDir::toNativeSeparators(folder.directory)));
     QCOMPARE(replace.buttons, QMessageBox::Yes | QMessageBox::Cancel);
     QCOMPARE(replace.defaultButton, QMessageBox::Cancel);
@@ -1602,9 +1648,8 @@ void TestGui::exportAllShortcutWritesIntoTheChosenFolder() {
     // And once more, answering Yes: the pictures are replaced, at the new size.
     DialogScript third;
     third
-        .then<ExportDialog>(
-            kExportAllTitle,
-            [&](ExportDialog* dialog) { fillExportDialog(third, dialog, 320, 200); })
+        .then<ExportDialog>(kExportAllTitle,
+                            [&](ExportDialog* dialog) { fillExportDialog(third, dialog, 3.2, 2); })
         .then<QFileDialog>(
             kExportFolderTitle,
             [&](QFileDialog* dialog) { pressEnterLater(third, fileNameEdit(dialog)); })
@@ -1635,19 +1680,19 @@ void TestGui::exportAllAsksOnlyAboutFilesThatExist() {
     // Escape in the size dialog: no folder is asked for.
     DialogScript cancelSize;
     cancelSize.then<ExportDialog>(kExportAllTitle, [&](ExportDialog* dialog) {
-        pressEscapeLater(cancelSize, formField<QSpinBox>(dialog, QStringLiteral("Width:")));
+        pressEscapeLater(cancelSize, formField<QDoubleSpinBox>(dialog, QStringLiteral("Width:")));
     });
     cancelSize.run([&] { press(window.get(), exportAll); });
     QVERIFY2(cancelSize.finished(), qPrintable(cancelSize.report()));
     // The size is remembered only when the dialog was accepted.
-    QVERIFY(!QSettings().contains(QStringLiteral("export/size")));
+    QVERIFY(!QSettings().contains(QStringLiteral("export/inches")));
 
     // Escape in the folder dialog: nothing is written.
     DialogScript cancelFolder;
     cancelFolder
         .then<ExportDialog>(
             kExportAllTitle,
-            [&](ExportDialog* dialog) { fillExportDialog(cancelFolder, dialog, 400, 300); })
+            [&](ExportDialog* dialog) { fillExportDialog(cancelFolder, dialog, 4, 3); })
         .then<QFileDialog>(kExportFolderTitle, [&](QFileDialog* dialog) {
             typeOver(fileNameEdit(dialog), dir.path());
             pressEscapeLater(cancelFolder, fileNameEdit(dialog));
@@ -1661,7 +1706,7 @@ void TestGui::exportAllAsksOnlyAboutFilesThatExist() {
     MessageSeen replace;
     DialogScript ask;
     ask.then<ExportDialog>(kExportAllTitle,
-                           [&](ExportDialog* dialog) { fillExportDialog(ask, dialog, 400, 300); })
+                           [&](ExportDialog* dialog) { fillExportDialog(ask, dialog, 4, 3); })
         .then<QFileDialog>(
             kExportFolderTitle,
             [&](QFileDialog* dialog) { chooseInFileDialog(ask, dialog, dir.path()); })
@@ -1685,15 +1730,14 @@ void TestGui::exportViewMenuAsksBeforeReplacing() {
     QTemporaryDir dir;
     const QString title = QStringLiteral("Export view");
     const QString png = dir.filePath(QStringLiteral("per_token.png"));
-    const QSize viewSize = window->perTokenPlot()->size();
-    // File > Export view as PNG/PDF > Per-token view..., with the keys: Alt+F, E, P.
+    // File > Export view as PNG/PDF/SVG > Per-token view..., with the keys: Alt+F, E, P.
     QString menuProblem;
     auto perTokenMenu = [&] {
         menuProblem = pressMenu(window.get(), Qt::Key_F, {Qt::Key_E, Qt::Key_P});
     };
 
-    // The size dialog offers PNG and PDF, starts at the view's size, scale 1; 500 x 300 at
-    // 2 x typed. The save dialog suggests per_token.png; the full path typed, Enter.
+    // The figure dialog offers PNG, PDF and SVG and starts at 6 x 4 in, 200 dpi; 5 x 3 in at
+    // 200 dpi typed. The save dialog suggests per_token.png; the full path typed, Enter.
     ExportDialogSeen size;
     bool sizeFields = false;
     FileDialogSeen save;
@@ -1702,7 +1746,7 @@ void TestGui::exportViewMenuAsksBeforeReplacing() {
         .then<ExportDialog>(title,
                             [&](ExportDialog* dialog) {
                                 sizeFields = size.take(dialog);
-                                fillExportDialog(first, dialog, 500, 300, 2);
+                                fillExportDialog(first, dialog, 5, 3, 200);
                             })
         .then<QFileDialog>(title, [&](QFileDialog* dialog) {
             save.take(dialog);
@@ -1712,12 +1756,11 @@ void TestGui::exportViewMenuAsksBeforeReplacing() {
     QVERIFY2(menuProblem.isEmpty(), qPrintable(menuProblem));
     QVERIFY2(first.finished(), qPrintable(first.report()));
     QVERIFY(sizeFields);
-    QCOMPARE(size.formats,
-             (QStringList{QStringLiteral("PNG (raster)"), QStringLiteral("PDF (vector)")}));
+    QCOMPARE(size.formats, kFigureFormats);
     QVERIFY(size.formatEnabled);
-    QCOMPARE(QSize(size.width, size.height), viewSize);
-    QVERIFY(size.hasScale);
-    QCOMPARE(size.scale, 1.0);
+    QCOMPARE(size.width, 6.0);
+    QCOMPARE(size.height, 4.0);
+    QCOMPARE(size.dpi, 200);
     QCOMPARE(save.acceptMode, QFileDialog::AcceptSave);
     QCOMPARE(save.nameFilters, QStringList{QStringLiteral("PNG images (*.png)")});
     QCOMPARE(save.fileName, QStringLiteral("per_token.png"));
@@ -1733,8 +1776,8 @@ void TestGui::exportViewMenuAsksBeforeReplacing() {
     MessageSeen replace;
     DialogScript second;
     second
-        .then<ExportDialog>(
-            title, [&](ExportDialog* dialog) { fillExportDialog(second, dialog, 200, 100); })
+        .then<ExportDialog>(title,
+                            [&](ExportDialog* dialog) { fillExportDialog(second, dialog, 2, 1); })
         .then<QFileDialog>(title,
                            [&](QFileDialog* dialog) {
                                save.take(dialog);
@@ -1772,7 +1815,7 @@ void TestGui::exportViewMenuAsksBeforeReplacing() {
                                }
                                format->setFocus();
                                QTest::keyClick(format, Qt::Key_Down);
-                               fillExportDialog(pdf, dialog, 400, 300);
+                               fillExportDialog(pdf, dialog, 4, 3);
                            })
         .then<QFileDialog>(title, [&](QFileDialog* dialog) {
             save.take(dialog);
@@ -2201,12 +2244,14 @@ void TestGui::layerBoxSelectsALayerOfTheLoadedDump() {
     QLineEdit* steered = c.steeredHeads;
     steered->setText(QStringLiteral("2"));
     emit steered->editingFinished();
-    QCOMPARE(errors.size(), 1);
-    QVERIFY2(errors.at(0).at(0).toString().contains(QStringLiteral("out of range 0..1")),
-             qPrintable(errors.at(0).at(0).toString()));
+    QCOMPARE(errors.size(), 0); // marked in the field, no dialog
+    QVERIFY(steered->property("invalid").toBool());
+    QVERIFY2(steered->toolTip().contains(QStringLiteral("out of range 0..1")),
+             qPrintable(steered->toolTip()));
     steered->setText(QStringLiteral("1"));
     emit steered->editingFinished();
-    QCOMPARE(errors.size(), 1);
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(!steered->property("invalid").toBool());
     QTRY_VERIFY_WITH_TIMEOUT(settled(*window) &&
                                  window->engine()->lastEvaluation()->request.params.steeredHeads ==
                                      std::vector<int>{1},
@@ -2702,6 +2747,21 @@ bool openSampleDump(MainWindow& window) {
     return !QTest::currentTestFailed();
 }
 
+/// Opens the heads view with its shortcut, Ctrl+Shift+H (closed at first on a workload of one
+/// layer), and waits for its profile.
+bool showHeadsView(MainWindow& window) {
+    auto* dock = window.findChild<QDockWidget*>(QStringLiteral("headsDock"));
+    if (!dock)
+        return false;
+    if (!dock->isVisible())
+        press(&window, QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H));
+    [&] {
+        QTRY_VERIFY_WITH_TIMEOUT(
+            dock->isVisible() && window.headsPlot()->profile() && settled(window), kTimeoutMs);
+    }();
+    return !QTest::currentTestFailed();
+}
+
 /// The profile of the window's whole source at its current steering, computed here.
 Profile referenceProfile(const MainWindow& window) {
     const auto data = window.engine()->dataSet();
@@ -3004,13 +3064,16 @@ void TestGui::layerHeadsInTheSteeredHeadsField() {
     QVERIFY2(window->metricsText().contains(QStringLiteral("head 0: unsteered (A′ = A)")),
              qPrintable(window->metricsText()));
     QCOMPARE(window->plotData().steered, window->plotData().attention);
-    // A layer the dump does not have: refused, the field keeps what was accepted.
+    // A layer the dump does not have: refused without a dialog, the typo marked in the field
+    // with the reason, the heads last accepted still in effect.
     typeOver(c.steeredHeads, QStringLiteral("L5H0"));
     QTest::keyClick(c.steeredHeads, Qt::Key_Return);
-    QCOMPARE(errors.size(), 1);
-    QCOMPARE(errors.at(0).at(0).toString(),
-             QStringLiteral("Steered heads: layer 5 is out of range 0..2"));
-    QCOMPARE(c.steeredHeads->text(), QStringLiteral("L1H0, 1"));
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(c.steeredHeads->property("invalid").toBool());
+    QVERIFY2(c.steeredHeads->toolTip().startsWith(
+                 QStringLiteral("Steered heads: layer 5 is out of range 0..2")),
+             qPrintable(c.steeredHeads->toolTip()));
+    QCOMPARE(c.steeredHeads->text(), QStringLiteral("L5H0"));
     QCOMPARE(window->engine()->scenario().params.steeredLayerHeads,
              (std::vector<LayerHead>{{1, 0}}));
 }
@@ -3109,7 +3172,7 @@ void TestGui::steerTopKFillsTheSteeredHeads() {
     QVERIFY(window);
     const auto& c = window->controls();
     // Before a profile of the sample: the random workload's own (one layer: plain heads).
-    QTRY_VERIFY_WITH_TIMEOUT(window->headsPlot()->profile(), kTimeoutMs);
+    QVERIFY(showHeadsView(*window));
     typeOver(c.topK, QStringLiteral("1"));
     QTest::keyClick(c.topK, Qt::Key_Return);
     QTest::mouseClick(c.steerTopK, Qt::LeftButton);
@@ -3228,7 +3291,7 @@ void TestGui::tradeoffYAxisShowsTheChosenGain() {
 void TestGui::headsViewExportsAndStopsWhenHidden() {
     auto window = smallWindow();
     QVERIFY(window);
-    QVERIFY(window->headsPlot()->profile());
+    QVERIFY(showHeadsView(*window));
     QTemporaryDir dir;
     const QString path = dir.filePath(QStringLiteral("heads.png"));
     QVERIFY(window->exportView(window->headsPlot(), path, QSize(500, 300)));
@@ -3261,6 +3324,228 @@ void TestGui::headsViewExportsAndStopsWhenHidden() {
     dock->show();
     QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && window->headsPlot()->profile()->lambda == 0.6,
                              kTimeoutMs);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small screens and clear input
+
+void TestGui::helpAndVersionNeedNoDisplay() {
+    // No display and no platform chosen: --help and --version still answer.
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"})
+        environment.remove(QString::fromLatin1(name));
+    for (const QString& flag : {QStringLiteral("--help"), QStringLiteral("--version")}) {
+        QProcess process;
+        process.setProcessEnvironment(environment);
+        process.start(QStringLiteral(ATTNSTEER_GUI_PATH), {flag});
+        QVERIFY(process.waitForFinished(30000));
+        QCOMPARE(process.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(process.exitCode(), 0);
+        const QString out = QString::fromUtf8(process.readAllStandardOutput());
+        if (flag == QStringLiteral("--help")) {
+            QVERIFY2(out.contains(QStringLiteral("Usage:")), qPrintable(out));
+            QVERIFY(out.contains(QStringLiteral("--lambda <X>")));
+            QVERIFY(out.contains(QStringLiteral("negative")));
+        } else {
+            QVERIFY2(out.startsWith(QStringLiteral("AttnSteer ")), qPrintable(out));
+        }
+    }
+}
+
+void TestGui::negativeLambdaSteersAway() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    // Typed into the box: -0.5 is taken, the slider rests at its left end.
+    c.lambda->setFocus();
+    typeOver(c.lambda, QStringLiteral("-0.5"));
+    QCOMPARE(window->lambda(), -0.5);
+    QCOMPARE(c.lambdaSlider->value(), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(errors.size(), 0);
+    // Steering away from the salient tokens spreads the attention: the entropy grows.
+    const auto data = window->engine()->dataSet();
+    SteeringParams params;
+    params.lambda = -0.5;
+    params.eps = 1e-9;
+    const Metrics expected =
+        makeCpuBackend()->evaluate(*data->workload, data->saliency.values, params);
+    const Metrics& shown = window->engine()->lastEvaluation()->metrics;
+    QVERIFY(std::abs(shown.total.kl - expected.total.kl) <= 1e-12 * expected.total.kl);
+    QVERIFY(shown.total.kl > 0);
+    QVERIFY(window->metricsText().contains(QStringLiteral("λ = -0.500")));
+    // The row: A' below A on the most salient token.
+    const TokenRow row = makeCpuBackend()->row(*data->workload, data->saliency.values, params,
+                                               c.head->value(), c.query->value());
+    const std::vector<double> steered = graphValues(*window, PerTokenPlot::SteeredGraph);
+    QCOMPARE(steered.size(), row.steered.size());
+    for (std::size_t k = 0; k < steered.size(); ++k)
+        QVERIFY(std::abs(steered[k] - row.steered[k]) <= 1e-12);
+    const auto top = std::max_element(data->saliency.values.begin(), data->saliency.values.end()) -
+                     data->saliency.values.begin();
+    QVERIFY(row.steered[std::size_t(top)] < row.original[std::size_t(top)]);
+    // The curve covers 0 .. lambda max: the marker is not put at a wrong place.
+    QVERIFY(!window->tradeoffPlot()->markerShown());
+    QVERIFY(window->tradeoffPlot()->readout().contains(QStringLiteral("outside")));
+    QCOMPARE(c.lambdaMax->value(), 1.0);
+}
+
+void TestGui::lambdaBeyondItsMaximumRaisesIt() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QCOMPARE(c.lambdaMax->value(), 1.0);
+    c.lambda->setFocus();
+    typeOver(c.lambda, QStringLiteral("4"));
+    QTest::keyClick(c.lambda, Qt::Key_Return);
+    QCOMPARE(window->lambda(), 4.0);     // not clamped to 1
+    QCOMPARE(c.lambdaMax->value(), 4.0); // raised, and said so
+    QCOMPARE(c.lambdaSlider->value(), 1000);
+    QVERIFY2(window->statusBar()->currentMessage().contains(QStringLiteral("λ max raised to 4")),
+             qPrintable(window->statusBar()->currentMessage()));
+    // The tradeoff curve follows the new maximum, the marker sits at its end.
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && !window->tradeoffPlot()->sweep().empty() &&
+                                 window->tradeoffPlot()->sweep().back().lambda == 4.0,
+                             kTimeoutMs);
+    QTRY_VERIFY(window->tradeoffPlot()->markerShown());
+    QCOMPARE(window->engine()->lastEvaluation()->request.params.lambda, 4.0);
+    // setLambda (the command line's --lambda) does the same; lowering lambda max lowers lambda,
+    // and says so too.
+    window->setLambda(12.5);
+    QCOMPARE(c.lambdaMax->value(), 12.5);
+    c.lambdaMax->setValue(2);
+    QCOMPARE(window->lambda(), 2.0);
+    QVERIFY(window->statusBar()->currentMessage().contains(QStringLiteral("λ lowered")));
+}
+
+void TestGui::exportIntoAMissingFolderOffersToCreateIt() {
+    auto window = activeWindow();
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    QTemporaryDir dir;
+    const QString missing = dir.filePath(QStringLiteral("figures/paper"));
+    FigureSpec spec;
+    spec.format = FigureFormat::Svg;
+    spec.inches = QSizeF(3.5, 2.5);
+    // Yes: the folders are made, the figure written.
+    MessageSeen asked;
+    bool written = false;
+    DialogScript create;
+    create.then<QMessageBox>(QStringLiteral("Create folder?"), [&](QMessageBox* box) {
+        asked.take(box);
+        clickLater(create, box->button(QMessageBox::Yes));
+    });
+    create.run([&] {
+        written = window->exportFigure(
+            window->tradeoffPlot(), QDir(missing).filePath(QStringLiteral("tradeoff.svg")), spec);
+    });
+    QVERIFY2(create.finished(), qPrintable(create.report()));
+    QVERIFY(written);
+    QCOMPARE(asked.text, QStringLiteral("The folder %1 does not exist.\nCreate it?")
+                             .arg(QDir::toNativeSeparators(missing)));
+    QCOMPARE(asked.defaultButton, QMessageBox::Yes);
+    QVERIFY(QFileInfo(QDir(missing).filePath(QStringLiteral("tradeoff.svg"))).size() > 1000);
+    // Cancel: nothing is made, nothing written, no error box.
+    const QString other = dir.filePath(QStringLiteral("other"));
+    DialogScript cancel;
+    cancel.then<QMessageBox>(QStringLiteral("Create folder?"), [&](QMessageBox* box) {
+        clickLater(cancel, box->button(QMessageBox::Cancel));
+    });
+    ExportResult result;
+    cancel.run([&] { result = window->exportAll(other, spec); });
+    QVERIFY2(cancel.finished(), qPrintable(cancel.report()));
+    QVERIFY(!result.ok);
+    QVERIFY(!QFileInfo::exists(other));
+    // Export all into a missing folder, Yes: the four figures.
+    DialogScript all;
+    all.then<QMessageBox>(QStringLiteral("Create folder?"), [&](QMessageBox* box) {
+        clickLater(all, box->button(QMessageBox::Yes));
+    });
+    all.run([&] { result = window->exportAll(other, spec); });
+    QVERIFY2(all.finished(), qPrintable(all.report()));
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(filesIn(other),
+             (QStringList{QStringLiteral("matrix.svg"), QStringLiteral("per_token.svg"),
+                          QStringLiteral("saliency.svg"), QStringLiteral("tradeoff.svg")}));
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::layoutFitsSmallAndLargeScreens_data() {
+    QTest::addColumn<QSize>("size");
+    QTest::newRow("1024 x 700") << QSize(1024, 700);
+    QTest::newRow("2560 x 1440") << QSize(2560, 1440);
+}
+
+void TestGui::layoutFitsSmallAndLargeScreens() {
+    QFETCH(QSize, size);
+    auto window = smallWindow(2, 32, 256);
+    QVERIFY(window);
+    window->resize(size);
+    QTRY_COMPARE(window->size(), size); // the window's minimum fits the screen
+    QTest::qWait(50);                   // the views' queued replots
+    QVERIFY(window->minimumSizeHint().width() <= 1024);
+    QVERIFY(window->minimumSizeHint().height() <= 700);
+    for (PlotView* view :
+         std::initializer_list<PlotView*>{window->perTokenPlot(), window->tradeoffPlot(),
+                                          window->saliencyGridPlot(), window->matrixPlot()}) {
+        view->replotNow();
+        QCustomPlot* plot = view->customPlot();
+        const QString name = view->viewName();
+        // Every view shows a plot area, inside the window.
+        QVERIFY2(plot->axisRect()->rect().width() > 60 && plot->axisRect()->rect().height() > 40,
+                 qPrintable(name));
+        QVERIFY2(
+            window->rect().contains(QRect(view->mapTo(window.get(), QPoint(0, 0)), view->size())),
+            qPrintable(name));
+        // The title fits (wrapped or shortened when it must), tick labels stay apart.
+        const QString problem = plotsupport::layoutProblem(*view);
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
+    }
+    // Screenshots for a look: ATTNSTEER_SCREENSHOTS=DIR writes them.
+    const QString shots = qEnvironmentVariable("ATTNSTEER_SCREENSHOTS");
+    if (!shots.isEmpty())
+        window->grab().save(QDir(shots).filePath(
+            QStringLiteral("window-%1x%2.png").arg(size.width()).arg(size.height())));
+    // The tradeoff's readout is a line of its own, off the curve.
+    const QRect readout = window->tradeoffPlot()->readoutRect();
+    QVERIFY(!readout.isEmpty());
+    QVERIFY(!readout.intersects(window->tradeoffPlot()->customPlot()->axisRect()->rect()));
+}
+
+void TestGui::seedSliderAppliesWhileDragged() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(c.seedSlider->hasTracking());
+    // Dragged: each position applies while the button is down; the newest wins.
+    c.seedSlider->setSliderDown(true);
+    for (int seed : {1, 2, 3, 4, 5})
+        c.seedSlider->setSliderPosition(seed);
+    QCOMPARE(c.seed->value(), 5);
+    QCOMPARE(window->engine()->scenario().spec.seed, std::uint64_t(5));
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window) && window->engine()->dataSet()->scenario.spec.seed ==
+                                                     std::uint64_t(5),
+                             kTimeoutMs);
+    c.seedSlider->setSliderDown(false);
+    QCOMPARE(window->engine()->dataSet()->scenario.spec.seed, std::uint64_t(5));
+}
+
+void TestGui::matrixColourScaleCanBeLogarithmic() {
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QVERIFY(!window->matrixPlot()->logScale());
+    c.matrixLogScale->setChecked(true);
+    QTRY_VERIFY(window->matrixPlot()->logScale());
+    window->matrixPlot()->replotNow();
+    QVERIFY(window->matrixPlot()->colorLabel().contains(QStringLiteral("log scale")));
+    QVERIFY(window->plotData().matrixLogScale);
+    // A' - A keeps its linear scale: the box is off while it is shown.
+    c.showDifference->setChecked(true);
+    QVERIFY(!c.matrixLogScale->isEnabled());
+    window->matrixPlot()->replotNow();
+    QVERIFY(!window->matrixPlot()->colorLabel().contains(QStringLiteral("log")));
 }
 
 QTEST_MAIN(TestGui)

@@ -5,6 +5,7 @@
 #include "matrix_plot.h"
 #include "per_token_plot.h"
 #include "plot_data.h"
+#include "plot_support.h"
 #include "saliency_grid_plot.h"
 #include "tradeoff_plot.h"
 
@@ -13,12 +14,15 @@
 #include "attnsteer/sweep.h"
 #include "attnsteer/workload.h"
 
+#include "scenario.h"
+
 #include <qcustomplot.h>
 
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
+#include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -102,6 +106,20 @@ class TestPlots : public QObject {
     void tradeoffYAxisAndSecondCurve();
     void headsViewOfAConstructedProfile();
     void exportAllWritesTheHeadsView();
+    // Honest pictures, figures for a paper.
+    void poolingKeepsPeaks();
+    void matrixShownSmallerKeepsANarrowColumn();
+    void matrixLogScale();
+    void colourRangeHasAFloor();
+    void constantSaliencyLooksConstant();
+    void overlayOpacityIsUniform();
+    void hoverIsClearedWhenTheMouseLeaves();
+    void unsteeredHeadsAreLabelled();
+    void figuresHaveTheirSizeInEveryFormat();
+    void figureFontsAndLinesAreInPoints();
+    void figuresLeaveOutTheInteractiveOverlays();
+    void lambdaLabelsNeverCollide();
+    void titlesAndTicksFitSmallViews();
 };
 
 void TestPlots::gridShape_data() {
@@ -231,14 +249,26 @@ void TestPlots::perTokenGraphsHoldTheData() {
             QCOMPARE(points->at(k)->value, (*expected[g])[std::size_t(k)]);
         }
     }
-    QCOMPARE(plot->graph(PerTokenPlot::SaliencyGraph)->valueAxis(), plot->yAxis2);
-    QVERIFY(plot->yAxis2->visible());
+    // s has its own strip below A and A': another axis rect, its own value axis.
+    QCPAxis* sAxis = plot->graph(PerTokenPlot::SaliencyGraph)->valueAxis();
+    QVERIFY(sAxis->axisRect() != plot->axisRect());
+    QVERIFY(sAxis->visible());
+    QCOMPARE(sAxis->label(), QStringLiteral("s"));
+    QCOMPARE(plot->axisRects().size(), 2);
     QCOMPARE(plot->xAxis->label(), QStringLiteral("key token"));
-    QCOMPARE(plot->yAxis->label(), QStringLiteral("attention probability"));
-    QCOMPARE(plot->yAxis2->label(), QStringLiteral("saliency s"));
+    QCOMPARE(plot->yAxis->label(), QStringLiteral("attention"));
     QVERIFY(plot->interactions().testFlag(QCP::iRangeDrag));
     QVERIFY(plot->interactions().testFlag(QCP::iRangeZoom));
+    // The wheel zooms the tokens only: the value axis keeps the whole row.
+    QCOMPARE(plot->axisRect()->rangeZoom(), Qt::Orientations(Qt::Horizontal));
+    QCOMPARE(plot->axisRect()->rangeDrag(), Qt::Orientations(Qt::Horizontal));
     QVERIFY(plot->legend->visible());
+    // A' is drawn over A (a later graph of the same layer), A as an area, A' as a line.
+    QVERIFY(plot->graph(PerTokenPlot::SteeredGraph)->layer() ==
+            plot->graph(PerTokenPlot::AttentionGraph)->layer());
+    QCOMPARE(plot->graph(PerTokenPlot::AttentionGraph)->pen().style(), Qt::NoPen);
+    QVERIFY(plot->graph(PerTokenPlot::AttentionGraph)->brush().style() != Qt::NoBrush);
+    QCOMPARE(plot->graph(PerTokenPlot::SteeredGraph)->pen().color(), plotcolors::steered());
 }
 
 void TestPlots::perTokenSortedBySaliency() {
@@ -312,10 +342,22 @@ void TestPlots::tradeoffMarkerInterpolates() {
     // On a grid point exactly, clamped at the ends.
     view.setLambda(0.5);
     QCOMPARE(view.markerPosition(), QPointF(b.klMean, b.reductionMean));
+    QVERIFY(view.markerShown());
+    QVERIFY2(view.readout().contains(QStringLiteral("(mean of 3 seeds)")),
+             qPrintable(view.readout()));
+    // Beyond the curve's grid (or a negative lambda): no marker at the wrong place, the readout
+    // says so.
     view.setLambda(99);
-    QCOMPARE(view.markerPosition(),
-             QPointF(data.sweep.back().klMean, data.sweep.back().reductionMean));
+    QVERIFY(!view.markerShown());
+    QCOMPARE(view.readout(), QStringLiteral("○ λ = 99.000 is outside the curve's λ = 0 … 2"));
+    view.setLambda(-0.5);
+    QVERIFY(!view.markerShown());
+    QVERIFY(view.readout().contains(QStringLiteral("−0.500")) ||
+            view.readout().contains(QStringLiteral("-0.500")));
     QVERIFY(std::isnan(TradeoffPlot::interpolate({}, 0.3).x()));
+    // Clamped at the ends when asked directly.
+    QCOMPARE(TradeoffPlot::interpolate(data.sweep, 99),
+             QPointF(data.sweep.back().klMean, data.sweep.back().reductionMean));
 }
 
 void TestPlots::saliencyGridHoverEmitsToken() {
@@ -648,6 +690,469 @@ void TestPlots::saliencyGridClickReportsTheToken() {
     QCOMPARE(clicked.size(), 1);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Honest pictures, figures for a paper
+
+namespace {
+
+/// A ROWS x COLS matrix of BASE with the column HOT at PEAK in every row.
+std::vector<double> matrixWithColumn(int rows, int cols, double base, int hot, double peak) {
+    std::vector<double> values(std::size_t(rows) * std::size_t(cols), base);
+    for (int r = 0; r < rows; ++r)
+        values[std::size_t(r) * std::size_t(cols) + std::size_t(hot)] = peak;
+    return values;
+}
+
+/// Shows VIEW at SIZE and draws it: what the window does with a view.
+bool showAt(PlotView& view, QSize size) {
+    view.resize(size);
+    view.show();
+    if (!QTest::qWaitForWindowExposed(&view))
+        return false;
+    view.replotNow();
+    return true;
+}
+
+/// The numbers of ATTRIBUTE="..." in SVG (font-size, stroke-width).
+QList<double> svgNumbers(const QByteArray& svg, const QString& attribute) {
+    QList<double> numbers;
+    const QRegularExpression pattern(attribute + QStringLiteral("=\"([0-9.]+)\""));
+    for (auto it = pattern.globalMatch(QString::fromUtf8(svg)); it.hasNext();)
+        numbers << it.next().captured(1).toDouble();
+    return numbers;
+}
+
+} // namespace
+
+void TestPlots::poolingKeepsPeaks() {
+    // 4 x 6 onto 2 x 3: each pooled cell is a 2 x 2 block; the largest of each block.
+    const std::vector<double> values = {1, 2, 0, 0, 5, 1,  //
+                                        3, 4, 0, 9, 1, 1,  //
+                                        0, 0, 7, 0, 0, -8, //
+                                        0, 1, 0, 0, 0, 2};
+    PooledMatrix pooled = poolMatrix(values, 4, 6, 0, 4, 0, 6, 2, 3, Pooling::Max);
+    QCOMPARE(pooled.rows, 2);
+    QCOMPARE(pooled.cols, 3);
+    QCOMPARE(pooled.values, (std::vector<double>{4, 9, 5, 1, 7, 2}));
+    QCOMPARE(pooled.rowStart, (std::vector<int>{0, 2, 4}));
+    QCOMPARE(pooled.colStart, (std::vector<int>{0, 2, 4, 6}));
+    // A change either way: the value of largest magnitude, its sign kept.
+    pooled = poolMatrix(values, 4, 6, 0, 4, 0, 6, 2, 3, Pooling::LargestMagnitude);
+    QCOMPARE(pooled.values, (std::vector<double>{4, 9, 5, 1, 7, -8}));
+    // A window, and a side with fewer cells than pixels keeps its cells.
+    pooled = poolMatrix(values, 4, 6, 1, 3, 2, 5, 100, 100, Pooling::Max);
+    QCOMPARE(pooled.rows, 2);
+    QCOMPARE(pooled.cols, 3);
+    QCOMPARE(pooled.values, (std::vector<double>{0, 9, 1, 7, 0, 0}));
+    // Uneven groups: 1024 columns onto 300 cover every column exactly once.
+    const std::vector<double> wide = matrixWithColumn(1, 1024, 0.001, 517, 0.75);
+    pooled = poolMatrix(wide, 1, 1024, 0, 1, 0, 1024, 1, 300, Pooling::Max);
+    QCOMPARE(pooled.cols, 300);
+    QCOMPARE(pooled.colStart.front(), 0);
+    QCOMPARE(pooled.colStart.back(), 1024);
+    int peaks = 0;
+    for (double v : pooled.values)
+        peaks += v == 0.75;
+    QCOMPARE(peaks, 1);
+    // Empty windows and NaN.
+    QCOMPARE(poolMatrix(values, 4, 6, 3, 3, 0, 6, 2, 2, Pooling::Max).rows, 0);
+    const std::vector<double> withNan = {std::nan(""), 1, std::nan(""), std::nan("")};
+    pooled = poolMatrix(withNan, 2, 2, 0, 2, 0, 2, 1, 1, Pooling::Max);
+    QCOMPARE(pooled.values, std::vector<double>{1});
+}
+
+void TestPlots::matrixShownSmallerKeepsANarrowColumn() {
+    // The case: three quarters of every row on one key; drawn 300 pixels wide, a column
+    // of one key in 1024 must not drop out.
+    constexpr int kRows = 1024, kCols = 1024, kHot = 517;
+    const double rest = 0.25 / (kCols - 1);
+    MatrixPlot view;
+    view.setMatrix(matrixWithColumn(kRows, kCols, rest, kHot, 0.75), kRows, kCols, false, 0, 20);
+    QVERIFY(showAt(view, QSize(300, 260)));
+    const QSize cells = view.shownCells();
+    const QRect rect = view.customPlot()->axisRect()->rect();
+    QVERIFY2(cells.width() <= rect.width() && cells.width() > 0,
+             qPrintable(QString::number(cells.width())));
+    QVERIFY(cells.height() <= rect.height() && cells.height() > 0);
+    for (int q : {0, 100, 511, 1023})
+        QCOMPARE(view.shownValue(q, kHot), 0.75);
+    QCOMPARE(view.shownValue(5, 3), rest);
+    QVERIFY(view.colorLabel().contains(QStringLiteral("largest per pixel")));
+    // In the picture: the column's pixels have the darkest colour of the scale, wherever it is.
+    QCustomPlot* plot = view.customPlot();
+    const QImage picture = plot->toPixmap().toImage();
+    const int x = int(std::lround(plot->xAxis->coordToPixel(kHot)));
+    const QColor hot = picture.pixelColor(x, rect.center().y());
+    const QColor cold = picture.pixelColor(int(plot->xAxis->coordToPixel(100)), rect.center().y());
+    QVERIFY2(hot.lightness() < 80, qPrintable(hot.name()));
+    QVERIFY2(cold.lightness() > 200, qPrintable(cold.name()));
+    // Zoomed in on the column: every source cell gets its own pixels again.
+    plot->xAxis->setRange(kHot - 10.5, kHot + 10.5);
+    plot->yAxis->setRange(-0.5, 20.5);
+    view.replotNow();
+    QCOMPARE(view.shownCells(), QSize(21, 21));
+    QCOMPARE(view.shownValue(3, kHot - 1), rest);
+}
+
+void TestPlots::matrixLogScale() {
+    MatrixPlot view;
+    view.resize(300, 260);
+    std::vector<double> values = matrixWithColumn(64, 64, 1e-3, 7, 0.5);
+    values[5] = 0; // a zero takes the lowest colour
+    view.setMatrix(values, 64, 64, false, 0, 1);
+    view.setLogScale(true);
+    view.replotNow();
+    QCOMPARE(view.colorUpper(), 0.5);
+    QCOMPARE(view.colorLower(), 1e-3); // the smallest positive value, within four decades
+    QCOMPARE(qobject_cast<QCPColorMap*>(view.customPlot()->plottable(0))->dataScaleType(),
+             QCPAxis::stLogarithmic);
+    QVERIFY(view.colorLabel().contains(QStringLiteral("log scale")));
+    // A' - A stays linear and symmetric.
+    std::vector<double> change(64 * 64, 0.0);
+    change[3] = -0.2, change[70] = 0.1;
+    view.setMatrix(change, 64, 64, true, 0, 1);
+    view.replotNow();
+    QCOMPARE(view.colorLower(), -0.2);
+    QCOMPARE(view.colorUpper(), 0.2);
+    QVERIFY(!view.colorLabel().contains(QStringLiteral("log")));
+}
+
+void TestPlots::colourRangeHasAFloor() {
+    // Rounding noise around a constant: a scale from 0 to the value.
+    auto range = sequentialColorRange(1 - 2.2e-16, 1 + 2.2e-16);
+    QCOMPARE(range.first, 0.0);
+    QCOMPARE(range.second, 1.0 + 1e-6);
+    range = sequentialColorRange(-3, -3);
+    QCOMPARE(range, std::make_pair(-3.0 * (1 + 1e-6), 0.0));
+    QCOMPARE(sequentialColorRange(0, 0), std::make_pair(0.0, 1.0));
+    // A real spread is kept, even a small one.
+    QCOMPARE(sequentialColorRange(0.0009, 0.0011), std::make_pair(0.0009, 0.0011));
+    QCOMPARE(sequentialColorRange(std::nan(""), 1), std::make_pair(0.0, 1.0));
+    QCOMPARE(divergingColorExtent(-1e-17, 3e-17), 1e-12);
+    QCOMPARE(divergingColorExtent(-0.3, 0.1), 0.3);
+    QCOMPARE(logColorRange(1e-9, 0.5), std::make_pair(0.5e-4, 0.5));
+    QCOMPARE(logColorRange(0.01, 0.5), std::make_pair(0.01, 0.5));
+}
+
+void TestPlots::constantSaliencyLooksConstant() {
+    // A uniform grey image: s = 1 up to rounding. Every cell the same colour, the scale 0..1.
+    std::vector<double> s(64);
+    for (std::size_t k = 0; k < s.size(); ++k)
+        s[k] = 1.0 + (k % 3 == 0 ? 2.2e-16 : k % 3 == 1 ? -1.1e-16 : 0.0);
+    SaliencyGridPlot view;
+    view.setSaliency(s, 8, 8);
+    QVERIFY(showAt(view, QSize(300, 300)));
+    QCOMPARE(view.colorLower(), 0.0);
+    QVERIFY(std::abs(view.colorUpper() - 1.0) < 2e-6);
+    const QImage picture = view.customPlot()->toPixmap().toImage();
+    QSet<QRgb> colours;
+    for (int token = 0; token < 64; ++token)
+        colours << picture.pixel(view.tokenCenter(token) + QPoint(2, 2));
+    QVERIFY2(colours.size() == 1, qPrintable(QString::number(colours.size())));
+    // The same map with a real spread shows it.
+    s[10] = 0.2;
+    view.setSaliency(s, 8, 8);
+    QCOMPARE(view.colorLower(), 0.2);
+}
+
+void TestPlots::overlayOpacityIsUniform() {
+    // Over an image, every token's cell has the slider's opacity: the colour alone tells the
+    // value, as the colour bar does.
+    PlotData data = makeData();
+    data.image = QImage(80, 80, QImage::Format_RGB32);
+    data.image.fill(Qt::gray);
+    data.gridHeight = 8, data.gridWidth = 8, data.resizedHeight = 224, data.resizedWidth = 224;
+    SaliencyGridPlot view;
+    view.setData(data);
+    view.setOverlayOpacity(0.55);
+    for (int token = 0; token < 64; ++token)
+        QCOMPARE(view.overlayAlpha(token), 140); // round(255 x 0.55)
+    view.setOverlayOpacity(1.0);
+    QCOMPARE(view.overlayAlpha(0), 255);
+    QCOMPARE(view.overlayAlpha(63), 255);
+    QCOMPARE(view.overlayAlpha(64), -1);
+    view.setImage(QImage());
+    QCOMPARE(view.overlayAlpha(5), 255); // no image: opaque
+}
+
+void TestPlots::hoverIsClearedWhenTheMouseLeaves() {
+    const PlotData data = makeData();
+    PerTokenPlot perToken;
+    perToken.setData(data);
+    QVERIFY(showAt(perToken, QSize(500, 300)));
+    QCustomPlot* plot = perToken.customPlot();
+    QSignalSpy hovered(&perToken, &PerTokenPlot::tokenHovered);
+    const QRect rect = plot->axisRect()->rect();
+    QTest::mouseMove(plot, rect.center());
+    QTRY_VERIFY(!hovered.isEmpty());
+    QVERIFY(hovered.last().at(0).toInt() >= 0);
+    QEvent leave(QEvent::Leave);
+    QCoreApplication::sendEvent(plot, &leave);
+    QCOMPARE(hovered.last().at(0).toInt(), -1);
+    perToken.hide();
+
+    SaliencyGridPlot grid;
+    grid.setData(data);
+    QVERIFY(showAt(grid, QSize(300, 300)));
+    QSignalSpy gridHovered(&grid, &SaliencyGridPlot::tokenHovered);
+    QTest::mouseMove(grid.customPlot(), grid.tokenCenter(9));
+    QTRY_COMPARE(grid.highlightedToken(), 9);
+    QCoreApplication::sendEvent(grid.customPlot(), &leave);
+    QCOMPARE(grid.highlightedToken(), -1);
+    QCOMPARE(gridHovered.last().at(0).toInt(), -1);
+
+    // The wheel zooms the tokens, not the values.
+    const QCPRange values = plot->yAxis->range(), keys = plot->xAxis->range();
+    QWheelEvent wheel(QPointF(rect.center()), plot->mapToGlobal(QPointF(rect.center())), QPoint(),
+                      QPoint(0, 240), Qt::NoButton, Qt::NoModifier, Qt::NoScrollPhase, false);
+    QCoreApplication::sendEvent(plot, &wheel);
+    QVERIFY(plot->xAxis->range().size() < keys.size());
+    QCOMPARE(plot->yAxis->range().lower, values.lower);
+    QCOMPARE(plot->yAxis->range().upper, values.upper);
+}
+
+void TestPlots::unsteeredHeadsAreLabelled() {
+    PlotData data = makeData();
+    data.headSteered = false;
+    data.steered = data.attention;
+    data.seed = 4;
+    PerTokenPlot perToken;
+    perToken.setData(data);
+    QCOMPARE(perToken.title(),
+             QStringLiteral("Head 1 (unsteered), query 3, seed 4: attention over 64 key tokens"));
+    QCOMPARE(perToken.customPlot()->graph(PerTokenPlot::SteeredGraph)->name(),
+             QStringLiteral("A′ = A (head not steered)"));
+    MatrixPlot matrix;
+    matrix.setData(data);
+    QCOMPARE(matrix.title(), QStringLiteral("Head 1 (unsteered): A′ = A"));
+    data.headSteered = true;
+    perToken.setData(data);
+    QCOMPARE(perToken.title(),
+             QStringLiteral("Head 1, query 3, seed 4: attention over 64 key tokens"));
+    QCOMPARE(perToken.customPlot()->graph(PerTokenPlot::SteeredGraph)->name(),
+             QStringLiteral("A′ (steered, λ = 0.800)"));
+    // The tradeoff says what its numbers are of.
+    data.sweepFirstSeed = 4;
+    TradeoffPlot tradeoff;
+    tradeoff.setData(data);
+    QCOMPARE(tradeoff.title(),
+             QStringLiteral("Tradeoff over λ = 0 … 2, mean ± sd over 3 seeds (4–6)"));
+    QVERIFY(tradeoff.readout().endsWith(QStringLiteral("(mean of 3 seeds)")));
+    data.sweepSeeds = 1;
+    tradeoff.setData(data);
+    QCOMPARE(tradeoff.title(), QStringLiteral("Tradeoff over λ = 0 … 2, seed 4"));
+    QVERIFY(tradeoff.readout().endsWith(QStringLiteral("(seed 4)")));
+}
+
+void TestPlots::figuresHaveTheirSizeInEveryFormat() {
+    const PlotData data = makeData();
+    QTemporaryDir dir;
+    FigureSpec spec;
+    spec.inches = QSizeF(3.5, 2.5);
+    spec.dpi = 300;
+    // PNG: pixels = inches x dpi, and the file says its dpi.
+    ExportResult result = exportAllPlots(data, dir.filePath("png"), spec);
+    QVERIFY(!result.ok); // the folder must exist
+    QVERIFY(QDir(dir.path()).mkdir("png") && QDir(dir.path()).mkdir("pdf") &&
+            QDir(dir.path()).mkdir("svg"));
+    result = exportAllPlots(data, dir.filePath("png"), spec);
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(result.files.size(), 4);
+    for (const QString& path : result.files) {
+        QVERIFY(path.endsWith(".png"));
+        const QImage image(path);
+        QCOMPARE(image.size(), QSize(1050, 750));
+        QCOMPARE(image.dotsPerMeterX(), 11811); // 300 dpi
+        QVERIFY2(distinctColours(image) > 40, qPrintable(path));
+    }
+    // PDF: the page is inches x 72 points.
+    spec.format = FigureFormat::Pdf;
+    result = exportAllPlots(data, dir.filePath("pdf"), spec);
+    QVERIFY2(result.ok, qPrintable(result.error));
+    for (const QString& path : result.files) {
+        QVERIFY(path.endsWith(".pdf"));
+        const QByteArray pdf = contents(path);
+        QVERIFY(pdf.startsWith("%PDF"));
+        QVERIFY2(pdf.contains("/MediaBox [0 0 252"), qPrintable(path));
+        const qsizetype box = pdf.indexOf("/MediaBox [0 0 ");
+        const QList<QByteArray> numbers =
+            pdf.mid(box + 15, pdf.indexOf(']', box) - box - 15).trimmed().split(' ');
+        QCOMPARE(numbers.size(), 2);
+        QVERIFY(std::abs(numbers[0].toDouble() - 252) < 0.5);
+        QVERIFY(std::abs(numbers[1].toDouble() - 180) < 0.5);
+    }
+    // SVG: width and height in physical units (mm), one view-box unit per point.
+    spec.format = FigureFormat::Svg;
+    result = exportAllPlots(data, dir.filePath("svg"), spec);
+    QVERIFY2(result.ok, qPrintable(result.error));
+    QCOMPARE(QFileInfo(result.files.first()).fileName(), QStringLiteral("per_token.svg"));
+    for (const QString& path : result.files) {
+        const QByteArray svg = contents(path);
+        QVERIFY2(svg.contains("<svg width=\"88.9mm\" height=\"63.5mm\""), qPrintable(path));
+        QVERIFY(svg.contains("viewBox=\"0 0 252 180\""));
+    }
+    // A figure too big for a PNG is refused with its reason.
+    spec.format = FigureFormat::Png;
+    spec.inches = QSizeF(40, 30);
+    result = exportAllPlots(data, dir.filePath("png"), spec, true);
+    QVERIFY(!result.ok);
+    QVERIFY2(result.error.contains(QStringLiteral("more than the limit")),
+             qPrintable(result.error));
+    QCOMPARE(exportAllPlotsFileNames(FigureFormat::Svg).first(), QStringLiteral("per_token.svg"));
+}
+
+void TestPlots::figureFontsAndLinesAreInPoints() {
+    // In an SVG of a one-column figure (3.5 in), one unit is one point: the text is 7 to 9 pt
+    // (readable in print), the lines at least 0.4 pt, whatever the figure's size.
+    const PlotData data = makeData();
+    for (const QSizeF inches : {QSizeF(3.5, 2.6), QSizeF(7, 4)}) {
+        FigureSpec spec;
+        spec.format = FigureFormat::Svg;
+        spec.inches = inches;
+        PerTokenPlot perToken;
+        perToken.setData(data);
+        TradeoffPlot tradeoff;
+        tradeoff.setData(data);
+        MatrixPlot matrix;
+        matrix.setData(data);
+        for (PlotView* view : std::initializer_list<PlotView*>{&perToken, &tradeoff, &matrix}) {
+            QByteArray svg;
+            QVERIFY(view->figureBytes(spec, &svg));
+            const QList<double> fonts = svgNumbers(svg, QStringLiteral("font-size"));
+            QVERIFY(!fonts.isEmpty());
+            for (double size : fonts)
+                QVERIFY2(size >= 6.99 && size <= 9.01,
+                         qPrintable(view->viewName() + QStringLiteral(": font ") +
+                                    QString::number(size)));
+            for (double width : svgNumbers(svg, QStringLiteral("stroke-width")))
+                QVERIFY2(width >= 0.4 && width <= 3,
+                         qPrintable(view->viewName() + QStringLiteral(": line ") +
+                                    QString::number(width)));
+        }
+    }
+    // The screen keeps its own style afterwards.
+    PerTokenPlot view;
+    view.setData(data);
+    QByteArray bytes;
+    FigureSpec spec;
+    QVERIFY(view.figureBytes(spec, &bytes));
+    QVERIFY(!view.style().figure);
+    QCOMPARE(view.customPlot()->xAxis->tickLabelFont().pointSizeF(), 9.0);
+}
+
+void TestPlots::figuresLeaveOutTheInteractiveOverlays() {
+    // A highlighted (hovered) token, the selected query row: drawn on screen, not in a figure
+    // unless asked for. The figure with them left out is the figure of data without them.
+    PlotData data = makeData();
+    FigureSpec spec;
+    spec.inches = QSizeF(4, 3);
+    spec.dpi = 100;
+    PlotData plain = data;
+    plain.highlightedToken = -1;
+    data.highlightedToken = 17;
+    PerTokenPlot marked, unmarked;
+    marked.setData(data);
+    unmarked.setData(plain);
+    QByteArray withMark, withoutMark, asked;
+    QVERIFY(marked.figureBytes(spec, &withMark));
+    QVERIFY(unmarked.figureBytes(spec, &withoutMark));
+    QCOMPARE(withMark, withoutMark);
+    spec.overlays = true;
+    QVERIFY(marked.figureBytes(spec, &asked));
+    QVERIFY(asked != withoutMark);
+    QCOMPARE(marked.highlightedToken(), 17); // the screen keeps it
+    // The tradeoff's live readout: a line on screen, none in the figure.
+    TradeoffPlot tradeoff;
+    tradeoff.setData(data);
+    tradeoff.resize(500, 400);
+    tradeoff.replotNow();
+    QVERIFY(!tradeoff.readoutRect().isEmpty());
+    QVERIFY(!tradeoff.readoutRect().intersects(tradeoff.customPlot()->axisRect()->rect()));
+    spec.overlays = false;
+    spec.format = FigureFormat::Svg;
+    QByteArray svg;
+    QVERIFY(tradeoff.figureBytes(spec, &svg));
+    QVERIFY(!QString::fromUtf8(svg).contains(QStringLiteral("reduction = ")));
+    spec.overlays = true;
+    QVERIFY(tradeoff.figureBytes(spec, &svg));
+    QVERIFY(QString::fromUtf8(svg).contains(QStringLiteral("reduction = ")));
+    // The matrix's selected row.
+    MatrixPlot matrix;
+    matrix.setData(data);
+    matrix.setCurrentQuery(4);
+    QByteArray rowShown, rowHidden;
+    spec.format = FigureFormat::Png;
+    QVERIFY(matrix.figureBytes(spec, &rowShown));
+    spec.overlays = false;
+    QVERIFY(matrix.figureBytes(spec, &rowHidden));
+    QVERIFY(rowShown != rowHidden);
+    QCOMPARE(matrix.currentQuery(), 4);
+}
+
+void TestPlots::lambdaLabelsNeverCollide() {
+    // The sweep: lambda 0 .. 800, where the labels read "λ=6e+02λ=7.9e+02".
+    PlotData data = makeData();
+    SweepConfig config;
+    config.spec.heads = 2, config.spec.queries = 8, config.spec.keys = 32;
+    config.lambdas = evenLambdaGrid(64, 800);
+    config.seeds = {0};
+    data.sweep = runSweep(config, *makeCpuBackend(1));
+    data.sweepSeeds = 1;
+    for (const QSize size : {QSize(260, 200), QSize(400, 300), QSize(900, 600)}) {
+        TradeoffPlot view;
+        view.setData(data);
+        QVERIFY(showAt(view, size));
+        const QVector<QRectF> rects = view.shownLabelRects();
+        QVERIFY(!rects.isEmpty());
+        for (qsizetype i = 0; i < rects.size(); ++i)
+            for (qsizetype j = i + 1; j < rects.size(); ++j)
+                QVERIFY2(!rects[i].intersects(rects[j]),
+                         qPrintable(QStringLiteral("%1 x %2: labels %3 and %4 overlap")
+                                        .arg(size.width())
+                                        .arg(size.height())
+                                        .arg(i)
+                                        .arg(j)));
+        const QRect area = view.customPlot()->axisRect()->rect();
+        for (const QRectF& rect : rects)
+            QVERIFY(QRectF(area).adjusted(-1, -1, 1, 1).contains(rect));
+    }
+    QCOMPARE(TradeoffPlot::lambdaText(600), QStringLiteral("600"));
+    QCOMPARE(TradeoffPlot::lambdaText(793.65), QStringLiteral("794"));
+    QCOMPARE(TradeoffPlot::lambdaText(0.2063), QStringLiteral("0.206"));
+    QCOMPARE(TradeoffPlot::lambdaText(12000), QStringLiteral("12000"));
+}
+
+void TestPlots::titlesAndTicksFitSmallViews() {
+    // At the sizes the views get in a 1024 x 700 window: titles wrapped (or shortened) to the
+    // width, tick labels apart.
+    const PlotData data = makeData();
+    PerTokenPlot perToken;
+    perToken.setData(data);
+    TradeoffPlot tradeoff;
+    tradeoff.setData(data);
+    MatrixPlot matrix;
+    matrix.setData(data);
+    SaliencyGridPlot grid;
+    grid.setData(data);
+    for (const QSize size : {QSize(200, 180), QSize(260, 220), QSize(1200, 700)})
+        for (PlotView* view :
+             std::initializer_list<PlotView*>{&perToken, &tradeoff, &matrix, &grid}) {
+            QVERIFY(showAt(*view, size));
+            const QString problem = plotsupport::layoutProblem(*view);
+            QVERIFY2(problem.isEmpty(), qPrintable(problem));
+        }
+    QCOMPARE(PlotView::fitText(QStringLiteral("Tradeoff over λ = 0 … 1, mean ± sd over 3 seeds"),
+                               QFont(), 10000),
+             QStringLiteral("Tradeoff over λ = 0 … 1, mean ± sd over 3 seeds"));
+    const QString two = PlotView::fitText(
+        QStringLiteral("Tradeoff over λ = 0 … 1, mean ± sd over 3 seeds"), QFont(),
+        QFontMetrics(QFont()).horizontalAdvance(QStringLiteral("mean ± sd over 3 seeds")) + 4);
+    QCOMPARE(two, QStringLiteral("Tradeoff over λ = 0 … 1,\nmean ± sd over 3 seeds"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which heads to steer: the tradeoff's y axis and second curve, the heads view
+
 void TestPlots::tradeoffYAxisAndSecondCurve() {
     PlotData data = makeData();
     // Made-up gains, distinct per row, and a second curve of other values.
@@ -823,7 +1328,7 @@ void TestPlots::exportAllWritesTheHeadsView() {
     const ExportResult result = exportAllPlots(data, dir.path(), QSize(500, 400), false);
     QVERIFY2(result.ok, qPrintable(result.error));
     QCOMPARE(result.files.size(), 5);
-    QCOMPARE(exportAllPlotsFileNames(true).last(), QStringLiteral("heads.png"));
+    QCOMPARE(exportAllPlotsFileNames(FigureFormat::Png, true).last(), QStringLiteral("heads.png"));
     const QImage heads(QDir(dir.path()).filePath(QStringLiteral("heads.png")));
     QCOMPARE(heads.size(), QSize(500, 400));
     QVERIFY(distinctColours(heads) > 20);

@@ -469,7 +469,7 @@ void runPlot(const CliOptions& options, Messages& messages) {
                         "cannot create the folder: " + shown(outInfo.absolutePath()).toStdString() +
                             " does not exist");
     if (!options.force && !create)
-        for (const QString& name : exportAllPlotsFileNames()) {
+        for (const QString& name : exportAllPlotsFileNames(options.figure.format)) {
             const QString file = QDir(dir).filePath(name);
             if (pathExists(file.toStdString()))
                 throw fileError(shown(file).toStdString(), "exists; use --force to overwrite");
@@ -500,7 +500,7 @@ void runPlot(const CliOptions& options, Messages& messages) {
         if (error)
             throw fileError(dirName, "cannot create the folder: " + error.message());
     }
-    const ExportResult result = exportAllPlots(data, dir, options.pixels, options.force);
+    const ExportResult result = exportAllPlots(data, dir, options.figure, options.force);
     if (!result.ok)
         throw InputError(result.error.toStdString());
     QString text;

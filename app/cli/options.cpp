@@ -155,11 +155,19 @@ const OptionSpec kOptions[] = {
     {"force", nullptr, "Overwrite an existing --csv file.", kSweep | kProfile},
     // The plots.
     {"out", "DIR",
-     "Folder for per_token.png, tradeoff.png, saliency.png and matrix.png (created when its "
+     "Folder for per_token, tradeoff, saliency and matrix .png/.pdf/.svg (created when its "
      "parent exists).",
      kPlot},
+    {"format", "FORMAT", "png, pdf or svg (default png).", kPlot},
+    {"figure-size", "WxH",
+     "Figure size in inches, e.g. 3.5x2.5 for one column (default 6x4). Fonts and lines are in "
+     "points: PNG pixels = inches x dpi, PDF page = inches x 72 pt.",
+     kPlot},
+    {"dpi", "N", "PNG resolution, pixels per inch, 10..2400 (default 200).", kPlot},
     {"width", "W",
-     "Picture width in pixels, 16..20000, at most 25 megapixels in all (default 1200).", kPlot},
+     "Picture width in pixels instead of --figure-size (width / dpi inches), 16..20000, at most "
+     "25 megapixels in all (default 1200).",
+     kPlot},
     {"height", "H", "Picture height in pixels, 16..20000 (default 800).", kPlot},
     {"force", nullptr, "Overwrite existing picture files.", kPlot},
     {"head", "N", "Head of the per-token row and of the matrix (default 0).", kPlot},
@@ -210,7 +218,8 @@ const CommandSpec kCommands[] = {
     {Command::Project, "project", kProject,
      "the vision-token saliency that a saliency image projects to"},
     {Command::Plot, "plot", kPlot,
-     "the four views as PNG files: per-token row, tradeoff curve, saliency grid, matrix"},
+     "the four views as PNG, PDF or SVG figures: per-token row, tradeoff curve, saliency grid, "
+     "matrix"},
     {Command::Profile, "profile", kProfile,
      "every (layer, head): grounding metrics, steerability and a ranking of the heads to steer"},
     {Command::AttentionBench, "attention-bench", kAttention,
@@ -510,7 +519,37 @@ void readOptions(const ValueReader& in, CliOptions& out) {
         in.path("out", dir);
         out.outDir = QString::fromStdString(dir);
     }
-    int width = out.pixels.width(), height = out.pixels.height();
+    FigureSpec& figure = out.figure;
+    if (in.isSet("format")) {
+        const std::optional<FigureFormat> format =
+            parseFigureFormat(QString::fromStdString(in.text("format")));
+        if (!format)
+            throw settingError("format", "'" + in.text("format") + "' is not png, pdf or svg");
+        figure.format = *format;
+    }
+    in.realNumber("dpi", figure.dpi, kMinFigureDpi);
+    if (figure.dpi > kMaxFigureDpi)
+        throw settingError("dpi",
+                           in.text("dpi") + " is more than " + std::to_string(int(kMaxFigureDpi)));
+    if (in.isSet("figure-size")) {
+        if (in.isSet("width") || in.isSet("height"))
+            throw settingError(in.isSet("width") ? "width" : "height",
+                               "cannot be combined with --figure-size (inches)");
+        const std::optional<QSizeF> inches =
+            parseFigureSize(QString::fromStdString(in.text("figure-size")));
+        if (!inches)
+            throw settingError("figure-size", "'" + in.text("figure-size") +
+                                                  "' is not WIDTHxHEIGHT in inches, e.g. 3.5x2.5");
+        figure.inches = *inches;
+        const QString problem = figureSpecProblem(figure);
+        if (!problem.isEmpty())
+            throw settingError("figure-size", problem.toStdString());
+    }
+    if (in.isSet("dpi") && figure.format != FigureFormat::Png)
+        out.warnings.push_back("--dpi: ignored for " +
+                               figureExtension(figure.format).toStdString() + " (vector)");
+    const QSize defaultPixels = figure.pixels();
+    int width = defaultPixels.width(), height = defaultPixels.height();
     in.wholeNumber("width", width, 16, 20000);
     in.wholeNumber("height", height, 16, 20000);
     // 20000 x 20000 took 101 s and 4.7 GB; 25 megapixels (5000 x 5000) is a poster at 300 dpi.
@@ -520,7 +559,19 @@ void readOptions(const ValueReader& in, CliOptions& out) {
                            std::to_string(width) + " x " + std::to_string(height) + " = " +
                                std::to_string((long long)width * height) +
                                " pixels, more than the limit of 25000000");
-    out.pixels = QSize(width, height);
+    if (in.isSet("width") || in.isSet("height")) {
+        figure.inches = QSizeF(width / figure.dpi, height / figure.dpi);
+        const QString problem = figureSpecProblem(figure);
+        if (!problem.isEmpty())
+            throw settingError(in.isSet("width") ? "width" : "height", problem.toStdString());
+    }
+    if (in.isSet("dpi") && !in.isSet("figure-size") && !in.isSet("width") && !in.isSet("height") &&
+        figure.format == FigureFormat::Png) {
+        // --dpi alone keeps the figure's inches; a problem (too many pixels) is its own.
+        const QString problem = figureSpecProblem(figure);
+        if (!problem.isEmpty())
+            throw settingError("dpi", problem.toStdString());
+    }
     in.wholeNumber("head", out.head, 0);
     in.wholeNumber("query", out.query, 0);
     out.sortBySaliency = in.isSet("sort-by-saliency");

@@ -1,6 +1,7 @@
 #pragma once
 // The command line: subcommand, options, and their values turned into a Scenario.
 
+#include "figure.h"
 #include "scenario.h"
 
 #include "attnsteer/gpu.h"
@@ -45,8 +46,10 @@ struct CliOptions {
     bool force = false; ///< overwrite an existing --csv file or plot files
     gpu::BackendChoice backend = gpu::BackendChoice::Auto; ///< --backend
     // plot
-    QString outDir;                    ///< --out: the folder of the four PNG files
-    QSize pixels{1200, 800};           ///< --width, --height
+    QString outDir; ///< --out: the folder of the four pictures
+    /// --format, --figure-size, --dpi (or --width, --height in pixels at the dpi): 6 x 4 in at
+    /// 200 dpi (1200 x 800 pixels) unless given.
+    FigureSpec figure;
     int head = 0;                      ///< --head: the per-token row and the matrix
     int query = 0;                     ///< --query: the per-token row
     bool sortBySaliency = false;       ///< --sort-by-saliency

@@ -21,9 +21,11 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QLineEdit>
+#include <QScrollBar>
 #include <QSlider>
 #include <QSpinBox>
 #include <QStandardItemModel>
+#include <QStyle>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -34,8 +36,23 @@ namespace attnsteer {
 
 namespace {
 
-constexpr int kLambdaSteps = 1000; ///< positions of the lambda slider
-constexpr int kSeedSliderMax = 99; ///< the seed slider covers 0..99, the spin box more
+constexpr int kLambdaSteps = 1000;      ///< positions of the lambda slider
+constexpr double kLambdaLimit = 1000.0; ///< |lambda| and lambda max at most this in the window
+constexpr int kSeedSliderMax = 99;      ///< the seed slider covers 0..99, the spin box more
+
+/// A group's formula, as a line that may wrap.
+QLabel* formulaLabel(const QString& formula) {
+    auto* label = new QLabel(formula);
+    label->setWordWrap(true);
+    label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    return label;
+}
+
+/// A combo box whose minimum width does not follow its longest entry.
+void letShrink(QComboBox* box) {
+    box->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    box->setMinimumContentsLength(8);
+}
 
 } // namespace
 
@@ -57,21 +74,32 @@ ControlPanel::ControlPanel(WindowControls& controls, QWidget* parent)
     // The dock fits the fields; the folded projection section's summary, shown from here on, is
     // cut where the dock ends.
     dockWidth_ = panel->sizeHint().width() + 24;
+    // On a small screen the dock may be narrower: the fields shrink to what they need (plus the
+    // vertical scroll bar and the dock's frame).
+    minimumDockWidth_ = std::min(dockWidth_, panel->minimumSizeHint().width() +
+                                                 verticalScrollBar()->sizeHint().width() + 12);
     projection_->showOptions(projection_->options());
     connectControls();
 }
 
 QWidget* ControlPanel::buildSteering() {
     WindowControls& c = c_;
-    auto* steering = new QGroupBox(tr("Steering  A′ = softmax(log(A + ε) + λ·s)"));
+    // Short group titles, the formulas on a line of their own that wraps: the dock can be
+    // narrow on a small screen.
+    auto* steering = new QGroupBox(tr("Steering"));
     auto* form = new QFormLayout(steering);
-    c.lambdaSlider = named(new QSlider(Qt::Horizontal), "lambdaSlider",
-                           tr("Steering strength λ from 0 to the maximum below"));
+    form->addRow(formulaLabel(tr("A′ = softmax(log(A + ε) + λ·s)")));
+    c.lambdaSlider =
+        named(new QSlider(Qt::Horizontal), "lambdaSlider",
+              tr("Steering strength λ from 0 to the maximum below (negative λ, steering away "
+                 "from the salient tokens, in the box)"));
     c.lambdaSlider->setRange(0, kLambdaSteps);
     c.lambdaSlider->setPageStep(kLambdaSteps / 20);
-    c.lambda = named(new QDoubleSpinBox, "lambda", tr("Steering strength λ (3 decimals)"));
+    c.lambda = named(new QDoubleSpinBox, "lambda",
+                     tr("Steering strength λ (3 decimals); negative steers away from the salient "
+                        "tokens; a value above λ max raises λ max"));
     c.lambda->setDecimals(3);
-    c.lambda->setRange(0, 1);
+    c.lambda->setRange(-kLambdaLimit, kLambdaLimit);
     c.lambda->setSingleStep(0.01);
     c.lambda->setValue(0.25);
     c.lambda->setMinimumWidth(80);
@@ -82,7 +110,7 @@ QWidget* ControlPanel::buildSteering() {
     c.lambdaMax = named(new QDoubleSpinBox, "lambdaMax",
                         tr("Largest λ of the slider and of the tradeoff sweep"));
     c.lambdaMax->setDecimals(3);
-    c.lambdaMax->setRange(0.001, 1000);
+    c.lambdaMax->setRange(0.001, kLambdaLimit);
     c.lambdaMax->setValue(1);
     c.lambdaMax->setKeyboardTracking(false);
     form->addRow(formLabel(tr("λ max"), c.lambdaMax), c.lambdaMax);
@@ -113,6 +141,7 @@ QWidget* ControlPanel::buildSteering() {
     c.binaryThreshold->setKeyboardTracking(false);
     c.binaryThreshold->setPrefix(QStringLiteral("T = "));
     c.binaryThreshold->setEnabled(false);
+    letShrink(c.normalization);
     auto* normalizationRow = new QHBoxLayout;
     normalizationRow->addWidget(c.normalization, 1);
     normalizationRow->addWidget(c.binaryThreshold);
@@ -121,6 +150,11 @@ QWidget* ControlPanel::buildSteering() {
         named(new QLineEdit(QStringLiteral("all")), "steeredHeads",
               tr("Heads that get the bias: \"all\", a list \"0,3,5\", a range \"0:7\" (in "
                  "every layer) or heads of one layer \"L5H3\" (press Enter to apply)"));
+    c.steeredHeads->setProperty("acceptedToolTip", c.steeredHeads->toolTip());
+    // A refused entry stays in the field, marked, until it is corrected.
+    c.steeredHeads->setStyleSheet(
+        QStringLiteral("QLineEdit[invalid=\"true\"] { border: 2px solid #d55e00; "
+                       "background: #fdecea; }"));
     form->addRow(formLabel(tr("Steered heads"), c.steeredHeads), c.steeredHeads);
     c.gateEntropy = named(new QDoubleSpinBox, "gateEntropy",
                           tr("Uncertainty gating: only rows whose normalized entropy H(A) / log K "
@@ -149,18 +183,21 @@ QWidget* ControlPanel::buildSteering() {
                               : QString::fromStdString(gpu::unavailableReason()));
     }
     c.backend->setCurrentIndex(cuda ? 1 : 0); // like --backend auto
+    letShrink(c.backend);
     form->addRow(formLabel(tr("Backend"), c.backend), c.backend);
     return steering;
 }
 
 QWidget* ControlPanel::buildWorkload() {
     WindowControls& c = c_;
-    auto* workload = new QGroupBox(tr("Workload  A = softmax(Z), Z ~ N(0, σ)"));
+    auto* workload = new QGroupBox(tr("Workload"));
     auto* form = new QFormLayout(workload);
+    form->addRow(formulaLabel(tr("A = softmax(Z), Z ~ N(0, σ)")));
     c.seedSlider = named(new QSlider(Qt::Horizontal), "seedSlider",
                          tr("Seed of the random logits and saliency (0–99; more in the box)"));
     c.seedSlider->setRange(0, kSeedSliderMax);
-    c.seedSlider->setTracking(false);
+    // Each position applies while the slider is dragged: the engine's newest request wins.
+    c.seedSlider->setTracking(true);
     c.seed = named(new QSpinBox, "seed", tr("Seed of the random logits and saliency"));
     c.seed->setRange(0, std::numeric_limits<int>::max());
     c.seed->setKeyboardTracking(false);
@@ -172,6 +209,7 @@ QWidget* ControlPanel::buildWorkload() {
     auto sizeBox = [](const char* name, const QString& tip, int value, int max) {
         auto* box = named(new QSpinBox, name, tip);
         box->setRange(1, max);
+        box->setMinimumWidth(56); // not the width of 1048576: three share a row
         box->setValue(value);
         box->setKeyboardTracking(false);
         return box;
@@ -238,6 +276,11 @@ QWidget* ControlPanel::buildViews() {
     c.showDifference = named(new QCheckBox(tr("Show A′ − A in the matrix")), "showDifference",
                              tr("Matrix view: the change A′ − A instead of A′"));
     form->addRow(c.showDifference);
+    c.matrixLogScale =
+        named(new QCheckBox(tr("Log colour scale in the matrix")), "matrixLogScale",
+              tr("Matrix view: colours on a logarithmic scale over four decades below the "
+                 "largest A′ (sharp peaks and the faint rest both show); A′ − A stays linear"));
+    form->addRow(c.matrixLogScale);
     c.sweepSeeds = named(new QSpinBox, "sweepSeeds",
                          tr("Seeds of the tradeoff curve (seed, seed + 1, ...): error bars "
                             "show their standard deviation"));
@@ -292,6 +335,8 @@ void ControlPanel::connectControls() {
         connect(box, &QSpinBox::valueChanged, this,
                 [this] { emit viewChanged(c_.head->value(), c_.query->value()); });
     connect(c.layer, &QComboBox::currentIndexChanged, this, [this] { emit layerChosen(layer()); });
+    connect(c.showDifference, &QCheckBox::toggled, c.matrixLogScale,
+            [this](bool difference) { c_.matrixLogScale->setEnabled(!difference); });
     connect(c.sweepSeeds, &QSpinBox::valueChanged, this,
             [this](int seeds) { emit sweepGridChanged(c_.lambdaMax->value(), seeds); });
     syncLambdaSlider();
@@ -328,9 +373,12 @@ double ControlPanel::lambda() const {
 }
 
 void ControlPanel::setLambda(double lambda) {
-    if (lambda > c_.lambdaMax->value())
-        c_.lambdaMax->setValue(lambda);
-    c_.lambda->setValue(lambda);
+    if (std::abs(lambda) > kLambdaLimit)
+        emit notice(tr("λ = %1 is beyond the window's limit of ±%2; using %3")
+                        .arg(lambda)
+                        .arg(kLambdaLimit)
+                        .arg(std::clamp(lambda, -kLambdaLimit, kLambdaLimit)));
+    c_.lambda->setValue(std::clamp(lambda, -kLambdaLimit, kLambdaLimit)); // raises lambda max
 }
 
 void ControlPanel::setWorkloadSize(int heads, int queries, int keys) {
@@ -377,21 +425,36 @@ bool ControlPanel::focusLayer() {
 }
 
 void ControlPanel::lambdaSpinChanged(double lambda) {
+    if (lambda > c_.lambdaMax->value()) {
+        // The slider and the tradeoff curve reach the new lambda; the user is told.
+        {
+            const QSignalBlocker blocker(c_.lambdaMax);
+            c_.lambdaMax->setValue(lambda);
+        }
+        emit notice(tr("λ max raised to %1 to reach λ = %1 (the slider and the tradeoff curve "
+                       "now go up to it)")
+                        .arg(c_.lambdaMax->value(), 0, 'f', 3));
+        emit sweepGridChanged(c_.lambdaMax->value(), c_.sweepSeeds->value());
+    }
     syncLambdaSlider();
     emit lambdaChanged(lambda);
     emit scenarioEdited();
 }
 
 void ControlPanel::lambdaMaxChanged(double maximum) {
-    c_.lambda->setMaximum(maximum); // may clamp lambda, which then applies itself
+    if (c_.lambda->value() > maximum) {
+        emit notice(tr("λ lowered to the new λ max, %1").arg(maximum, 0, 'f', 3));
+        c_.lambda->setValue(maximum); // applies itself
+    }
     syncLambdaSlider();
     emit sweepGridChanged(maximum, c_.sweepSeeds->value());
 }
 
 void ControlPanel::syncLambdaSlider() {
     const QSignalBlocker blocker(c_.lambdaSlider);
-    c_.lambdaSlider->setValue(
-        int(std::lround(c_.lambda->value() / c_.lambdaMax->value() * kLambdaSteps)));
+    // A negative lambda (steering away) sits at the slider's left end.
+    c_.lambdaSlider->setValue(int(std::lround(
+        std::clamp(c_.lambda->value() / c_.lambdaMax->value(), 0.0, 1.0) * kLambdaSteps)));
 }
 
 namespace {
@@ -436,6 +499,7 @@ void ControlPanel::applySteeredHeads() {
     const bool all = list.heads.empty() && list.layerHeads.empty();
     steeredHeadsText_ = all ? QStringLiteral("all") : text;
     c_.steeredHeads->setText(steeredHeadsText_);
+    markSteeredHeads(QString());
     emit scenarioEdited();
 }
 
@@ -462,8 +526,28 @@ void ControlPanel::showTargetAvailable(bool available) {
 }
 
 void ControlPanel::refuseSteeredHeads(const QString& message) {
-    c_.steeredHeads->setText(steeredHeadsText_);
-    emit errorFound(message);
+    // The typo stays where the user can fix it, marked, with the reason; the heads last
+    // accepted stay in effect. No dialog: the status bar says it too.
+    markSteeredHeads(message);
+    emit notice(tr("%1 (still steering: %2)").arg(message, steeredHeadsText_));
+}
+
+void ControlPanel::markSteeredHeads(const QString& problem) {
+    QLineEdit* field = c_.steeredHeads;
+    const bool invalid = !problem.isEmpty();
+    if (field->property("invalid").toBool() == invalid &&
+        (!invalid || field->toolTip().startsWith(problem)))
+        return;
+    field->setProperty("invalid", invalid);
+    field->setToolTip(invalid ? tr("%1\nStill steering: %2. Press Enter to apply a correction.")
+                                    .arg(problem, steeredHeadsText_)
+                              : field->property("acceptedToolTip").toString());
+    field->style()->unpolish(field); // the style sheet follows the property
+    field->style()->polish(field);
+}
+
+bool ControlPanel::steeredHeadsMarked() const {
+    return c_.steeredHeads->property("invalid").toBool();
 }
 
 BackendKind ControlPanel::backend() const {
@@ -509,7 +593,7 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
         checkSteeredHeadList({steeredHeads_, steeredLayerHeads_}, workload.sourceLayers(),
                              workload.headsPerLayer());
     } catch (const InputError& error) {
-        emit errorFound(tr("%1 for this workload; steering all heads").arg(windowMessage(error)));
+        emit notice(tr("%1 for this workload; steering all heads").arg(windowMessage(error)));
         c.steeredHeads->setText(QStringLiteral("all"));
         applySteeredHeads();
     }

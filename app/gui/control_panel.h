@@ -27,6 +27,8 @@ class ControlPanel : public QScrollArea {
 
     /// The width of the dock that shows the panel.
     int dockWidth() const { return dockWidth_; }
+    /// The narrowest the dock may be (a small screen).
+    int minimumDockWidth() const { return minimumDockWidth_; }
 
     /// BASE (the files it names are kept) with everything the controls set.
     Scenario scenario(Scenario base) const;
@@ -34,7 +36,8 @@ class ControlPanel : public QScrollArea {
     /// Shows OPTIONS without emitting scenarioEdited().
     void showProjection(const ProjectionOptions& options);
     double lambda() const;
-    /// Sets lambda, raising lambda max when it is above.
+    /// Sets lambda (negative allowed, |lambda| up to the window's limit of 1000), raising lambda
+    /// max when it is above, with a notice.
     void setLambda(double lambda);
     /// Sets the sizes of the random workload and emits scenarioEdited() once.
     void setWorkloadSize(int heads, int queries, int keys);
@@ -51,8 +54,8 @@ class ControlPanel : public QScrollArea {
     bool focusLayer();
     /// The accepted steered heads as the user wrote them ("all" for every head).
     const QString& steeredHeadsText() const { return steeredHeadsText_; }
-    /// Parses the steered heads field: accepted, or refused (errorFound) and reset to the last
-    /// accepted text.
+    /// Parses the steered heads field: accepted, or refused: the text stays, marked (a red frame
+    /// and the reason as its tooltip) with a notice; the heads last accepted stay in effect.
     void applySteeredHeads();
     /// Writes TEXT ("0,3", "L2H1,L3H0") into the steered heads field and applies it.
     void steerHeads(const QString& text);
@@ -61,6 +64,8 @@ class ControlPanel : public QScrollArea {
     /// Offers the target's gains on the tradeoff y axis only when AVAILABLE (a target is loaded);
     /// one of them chosen without a target goes back to the entropy reduction.
     void showTargetAvailable(bool available);
+    /// Whether the steered heads field is marked as refused.
+    bool steeredHeadsMarked() const;
 
     /// The backend selected in the backend box.
     BackendKind backend() const;
@@ -90,6 +95,9 @@ class ControlPanel : public QScrollArea {
     void tradeoffYChanged(attnsteer::TradeoffY y);
     /// A setting was refused (one line).
     void errorFound(const QString& message);
+    /// Something the user should know that needs no dialog (one line, for the status bar): a
+    /// raised lambda max, a refused steered-heads entry.
+    void notice(const QString& message);
 
   private:
     QWidget* buildSteering();
@@ -100,13 +108,15 @@ class ControlPanel : public QScrollArea {
     void lambdaMaxChanged(double maximum);
     void syncLambdaSlider();
     void refuseSteeredHeads(const QString& message);
+    /// Marks the steered heads field as refused for PROBLEM, or clears the mark (empty).
+    void markSteeredHeads(const QString& problem);
 
     WindowControls& c_;
     ProjectionControls* projection_ = nullptr;
     std::vector<int> steeredHeads_; ///< parsed from the steered heads field; both empty = all
     std::vector<LayerHead> steeredLayerHeads_;
     QString steeredHeadsText_ = QStringLiteral("all");
-    int dockWidth_ = 0;
+    int dockWidth_ = 0, minimumDockWidth_ = 0;
     int workloadHeads_ = 0;  ///< heads per layer of the data set shown, 0 before the first
     int workloadLayers_ = 0; ///< its source's layers, 0 before the first
     QFormLayout* viewsForm_ = nullptr;

@@ -1,11 +1,15 @@
 #pragma once
-// The small dialog before exporting a view or all plots: format, size in pixels, scale.
+// The small dialog before exporting a view or all plots: format (PNG, PDF, SVG), figure size in
+// inches (or a preset), resolution for PNG, and whether the interactive overlays go in too.
+
+#include "figure.h"
 
 #include <QDialog>
-#include <QSize>
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QLabel;
 class QSpinBox;
 
 namespace attnsteer {
@@ -13,19 +17,24 @@ namespace attnsteer {
 class ExportDialog : public QDialog {
     Q_OBJECT
   public:
-    enum class Format { Png, Pdf };
-    /// ALLOW_PDF false (export all) offers PNG only and no scale.
-    ExportDialog(const QString& title, QSize size, bool allowPdf, QWidget* parent = nullptr);
+    /// Starts on INITIAL.
+    ExportDialog(const QString& title, const FigureSpec& initial, QWidget* parent = nullptr);
 
-    Format format() const;
-    QSize pixelSize() const;
-    double scale() const;
+    /// The figure as the fields describe it.
+    FigureSpec spec() const;
+    /// "1200 × 800 pixels" (PNG) or "page 6 × 4 in (432 × 288 pt)": what the fields give.
+    QString sizeSummary() const;
 
   private:
+    void updateSummary();
+
     QComboBox* format_ = nullptr;
-    QSpinBox* width_ = nullptr;
-    QSpinBox* height_ = nullptr;
-    QDoubleSpinBox* scale_ = nullptr;
+    QComboBox* preset_ = nullptr;
+    QDoubleSpinBox* width_ = nullptr;
+    QDoubleSpinBox* height_ = nullptr;
+    QSpinBox* dpi_ = nullptr;
+    QCheckBox* overlays_ = nullptr;
+    QLabel* summary_ = nullptr;
 };
 
 } // namespace attnsteer

@@ -11,16 +11,36 @@
 #include <QCommandLineParser>
 #include <QSpinBox>
 
+#include <cstdio>
+#include <cstring>
 #include <limits>
+#include <memory>
 #include <optional>
 
-#include <cstdio>
+namespace {
+
+/// Whether ARGV asks only for help or the version: those need no display.
+bool asksForHelpOrVersion(int argc, char* argv[]) {
+    for (int i = 1; i < argc; ++i)
+        for (const char* flag : {"-h", "--help", "-?", "--help-all", "-v", "--version"})
+            if (std::strcmp(argv[i], flag) == 0)
+                return true;
+    return false;
+}
+
+} // namespace
 
 int main(int argc, char* argv[]) {
     QCoreApplication::setOrganizationName(QStringLiteral("AttnSteer"));
     QCoreApplication::setApplicationName(QStringLiteral("AttnSteer"));
     QCoreApplication::setApplicationVersion(QStringLiteral(ATTNSTEER_VERSION));
-    QApplication app(argc, argv);
+    // --help and --version print and exit before a display is opened: they work on a machine
+    // without one (a QCoreApplication needs none).
+    std::unique_ptr<QCoreApplication> app;
+    if (asksForHelpOrVersion(argc, argv))
+        app = std::make_unique<QCoreApplication>(argc, argv);
+    else
+        app = std::make_unique<QApplication>(argc, argv);
     attnsteer::removeTemporaryFilesOnSignals();
 
     QCommandLineParser parser;
@@ -74,9 +94,11 @@ int main(int argc, char* argv[]) {
                                   QStringLiteral("N"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed (default 0)."),
                                   QStringLiteral("N"));
-    const QCommandLineOption lambda(QStringLiteral("lambda"),
-                                    QStringLiteral("Steering strength (default 0.25)."),
-                                    QStringLiteral("X"));
+    const QCommandLineOption lambda(
+        QStringLiteral("lambda"),
+        QStringLiteral("Steering strength (default 0.25; negative steers away from the salient "
+                       "tokens; above lambda max raises it)."),
+        QStringLiteral("X"));
     const QCommandLineOption organization(
         QStringLiteral("settings-organization"),
         QStringLiteral("Keep settings under this organization name instead of AttnSteer "
@@ -84,7 +106,7 @@ int main(int argc, char* argv[]) {
         QStringLiteral("NAME"));
     parser.addOptions({image, logits, attention, layer, meta, saliency, targetMask, target, heads,
                        queries, keys, seed, lambda, organization});
-    parser.process(app);
+    parser.process(*app); // prints help or the version and exits, without a display
     if (!parser.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "attnsteer: unexpected argument '%s' (see --help)\n",
                      qPrintable(parser.positionalArguments().first()));
@@ -95,7 +117,7 @@ int main(int argc, char* argv[]) {
 
     int sizes[3] = {-1, -1, -1};
     int seedValue = -1;
-    double lambdaValue = -1;
+    std::optional<double> lambdaValue;
     std::optional<int> layerValue;
     try {
         if ((parser.isSet(layer) || parser.isSet(meta)) && !parser.isSet(logits) &&
@@ -118,8 +140,7 @@ int main(int argc, char* argv[]) {
             seedValue = int(attnsteer::parseWholeNumber(parser.value(seed).toStdString(), "seed", 0,
                                                         std::numeric_limits<int>::max()));
         if (parser.isSet(lambda))
-            lambdaValue =
-                attnsteer::parseRealNumber(parser.value(lambda).toStdString(), "lambda", 0);
+            lambdaValue = attnsteer::parseRealNumber(parser.value(lambda).toStdString(), "lambda");
     } catch (const attnsteer::InputError& error) {
         std::fprintf(stderr, "attnsteer: %s\n", attnsteer::commandLineMessage(error).c_str());
         return 2;
@@ -133,8 +154,8 @@ int main(int argc, char* argv[]) {
                                sizes[2] > 0 ? sizes[2] : c.keys->value());
     if (seedValue >= 0)
         window.setSeed(seedValue);
-    if (lambdaValue >= 0)
-        window.setLambda(lambdaValue);
+    if (lambdaValue)
+        window.setLambda(*lambdaValue);
     if (parser.isSet(logits))
         window.openDump(parser.value(logits), attnsteer::MainWindow::NpyKind::Logits, layerValue,
                         parser.value(meta));
@@ -150,5 +171,5 @@ int main(int argc, char* argv[]) {
     if (parser.isSet(target))
         window.openTargetNpy(parser.value(target));
     window.show();
-    return app.exec();
+    return app->exec();
 }

@@ -80,19 +80,24 @@ void MainWindow::addDocks() {
     auto* controlDock = new QDockWidget(tr("Controls"), this);
     controlDock->setObjectName(QStringLiteral("controlDock"));
     controlDock->setWidget(controlPanel_);
-    controlDock->setMinimumWidth(controlPanel_->dockWidth());
+    controlDock->setMinimumWidth(controlPanel_->minimumDockWidth());
     addDockWidget(Qt::LeftDockWidgetArea, controlDock);
     auto* metricsDock = new QDockWidget(tr("Metrics"), this);
     metricsDock->setObjectName(QStringLiteral("metricsDock"));
     metricsDock->setWidget(readout_);
     addDockWidget(Qt::LeftDockWidgetArea, metricsDock);
-    resizeDocks({controlDock, metricsDock}, {580, 340}, Qt::Vertical);
+    resizeDocks({controlDock, metricsDock}, {700, 220}, Qt::Vertical);
+    resizeDocks({controlDock}, {controlPanel_->dockWidth()}, Qt::Horizontal);
     // The heads view: computed only while it is shown (a pass over every row of every layer).
-    auto* headsDock = new QDockWidget(tr("Heads"), this);
+    // Closed at first: on one layer of random attention it has little to say, costs a profile per
+    // lambda and the room of the other views on a small screen; a dump of several layers opens it
+    // (onWorkloadReady), the toolbar's Heads and Ctrl+Shift+H toggle it.
+    auto* headsDock = headsDock_ = new QDockWidget(tr("Heads"), this);
     headsDock->setObjectName(QStringLiteral("headsDock"));
     headsDock->setWidget(heads_);
     addDockWidget(Qt::RightDockWidgetArea, headsDock);
     resizeDocks({headsDock}, {330}, Qt::Horizontal);
+    headsDock->hide();
     connect(headsDock, &QDockWidget::visibilityChanged, jobs_, &GroundingJobs::setProfileWanted);
 }
 
@@ -120,6 +125,12 @@ void MainWindow::buildMenus() {
     recomputeAction->setShortcut(QKeySequence(Qt::Key_F5));
     recomputeAction->setToolTip(tr("Everything again from scratch, files re-read (F5)"));
     toolbar->addAction(recomputeAction);
+    QAction* headsAction = headsDock_->toggleViewAction();
+    headsAction->setText(tr("&Heads"));
+    headsAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_H));
+    headsAction->setToolTip(tr("Show or hide the heads view: a profile of every layer and head, "
+                               "which to steer (Ctrl+Shift+H)"));
+    toolbar->addAction(headsAction);
     auto* layerAction = view->addAction(tr("Choose &layer"), this, [this] {
         if (!controlPanel_->focusLayer())
             statusBar()->showMessage(tr("This workload has one layer"), 4000);
@@ -154,10 +165,12 @@ void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::layerChosen, this, &MainWindow::applyLayer);
     connect(controlPanel_, &ControlPanel::sweepGridChanged, this, &MainWindow::applySweepGrid);
     connect(controlPanel_, &ControlPanel::backendChosen, this, &MainWindow::applyBackend);
-    connect(controlPanel_, &ControlPanel::errorFound, this, &MainWindow::showError);
+    connect(controlPanel_, &ControlPanel::notice, this,
+            [this](const QString& message) { showStatus(message, 10000); });
     connect(controls_.sortBySaliency, &QCheckBox::toggled, plots_->perToken(),
             &PerTokenPlot::setSortBySaliency);
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
+    connect(controls_.matrixLogScale, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
     connect(plots_, &PlotPanel::queryPicked, controlPanel_, &ControlPanel::setQuery);
     connect(plots_, &PlotPanel::keyPicked, this, &MainWindow::pickKey);
     connect(readout_, &MetricsReadout::statusMessage, this, &MainWindow::showStatus);
@@ -205,6 +218,16 @@ void MainWindow::connectEngine() {
     connect(jobs_, &GroundingJobs::failed, this, &MainWindow::showError);
     connect(jobs_, &GroundingJobs::progressChanged, progress_, &ProgressIndicator::setProgress);
     connect(jobs_, &GroundingJobs::busyChanged, this, &MainWindow::onBusyChanged);
+}
+
+void MainWindow::resizeEvent(QResizeEvent* event) {
+    QMainWindow::resizeEvent(event);
+    auto* dock = findChild<QDockWidget*>(QStringLiteral("controlDock"));
+    if (!dock || dock->isFloating() || !dock->isVisible())
+        return;
+    const int most = std::max(width() / 3, controlPanel_->minimumDockWidth());
+    if (dock->width() > most)
+        resizeDocks({dock}, {most}, Qt::Horizontal);
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -363,6 +386,12 @@ void MainWindow::onWorkloadReady() {
     plots_->showSaliency(viewData(WithMatrix::No));
     controlPanel_->showSources(data->scenario);
     controlPanel_->showTargetAvailable(data->grounding.hasTarget());
+    // A dump of several layers brings up the heads view once: which heads to steer is its
+    // question.
+    if (full.sourceLayers() > 1 && full.label() != headsShownFor_) {
+        headsShownFor_ = full.label();
+        headsDock_->show();
+    }
     updateHeadsView();
     updateHeadsSelection();
     // A dump: its layers x heads x queries x keys and dtype in the title and the status bar.
@@ -503,6 +532,8 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.raw = &set->raw;
         sources.saliency = set->saliency.values;
         sources.image = set->raw.image;
+        if (!set->scenario.hasWorkloadFile())
+            sources.seed = (long long)set->scenario.spec.seed;
     }
     if (const RowsResult* rows = engine_->lastRows()) {
         sources.head = rows->request.head;
@@ -510,6 +541,13 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.layer = rows->layer;
         sources.layersAveraged = rows->layers;
         sources.lambda = rows->request.params.lambda;
+        // Steered in some layer shown (a head of one layer: "L5H3").
+        sources.headSteered = !set;
+        if (set)
+            for (int layer = 0; layer < set->workload->layers(); ++layer)
+                sources.headSteered |=
+                    isUnitSteered(*set->workload, rows->request.params,
+                                  set->workload->unitOf(layer, rows->request.head));
         sources.row = &rows->row;
         sources.queryMeanAttention = rows->queryMeanOriginal;
         sources.queryMeanSteered = rows->queryMeanSteered;
@@ -527,6 +565,7 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     if (const SweepOutcome* sweep = engine_->lastSweep()) {
         sources.sweep = sweep->rows;
         sources.sweepSeeds = int(sweep->seeds.size());
+        sources.sweepFirstSeed = sweep->seeds.empty() ? 0 : sweep->seeds.front();
     }
     PlotData data = assemblePlotData(std::move(sources));
     plots_->addViewSettings(data);
@@ -619,6 +658,15 @@ bool MainWindow::exportView(PlotView* view, const QString& path, QSize size, dou
 
 ExportResult MainWindow::exportAll(const QString& dir, QSize size, bool overwrite) {
     return exporter_->exportAll(dir, size, overwrite);
+}
+
+bool MainWindow::exportFigure(PlotView* view, const QString& path, const FigureSpec& spec,
+                              bool overwrite) {
+    return exporter_->exportFigure(view, path, spec, overwrite);
+}
+
+ExportResult MainWindow::exportAll(const QString& dir, const FigureSpec& spec, bool overwrite) {
+    return exporter_->exportAll(dir, spec, overwrite);
 }
 
 bool MainWindow::exportSweepCsv(const QString& path, bool overwrite) {

@@ -18,6 +18,8 @@
 
 class QMessageBox;
 
+class QDockWidget;
+
 namespace attnsteer {
 
 class ControlPanel;
@@ -109,6 +111,12 @@ class MainWindow : public QMainWindow {
                     bool pdf = false, bool overwrite = false);
     /// exportAllPlots(plotData(), DIR, SIZE, OVERWRITE); errors are shown.
     ExportResult exportAll(const QString& dir, QSize size, bool overwrite = false);
+    /// VIEW as the figure SPEC (PNG, PDF, SVG; inches; dpi) into PATH. A missing folder is
+    /// offered to be created. Errors are shown; returns whether the file was written.
+    bool exportFigure(PlotView* view, const QString& path, const FigureSpec& spec,
+                      bool overwrite = false);
+    /// Every view as the figure SPEC into DIR (per_token.EXT, ...); errors are shown.
+    ExportResult exportAll(const QString& dir, const FigureSpec& spec, bool overwrite = false);
     /// The last sweep as CSV (the columns of attnsteer-cli sweep --csv).
     bool exportSweepCsv(const QString& path, bool overwrite = false);
     void copyMetrics();
@@ -129,6 +137,8 @@ class MainWindow : public QMainWindow {
     /// Shows MESSAGE: status bar, errorShown, and a non-blocking warning box unless suppressed.
     virtual void showError(const QString& message);
     void closeEvent(QCloseEvent* event) override;
+    /// A narrow window gives the plots the room: the control dock takes at most a third.
+    void resizeEvent(QResizeEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -174,6 +184,9 @@ class MainWindow : public QMainWindow {
     Engine* engine_ = nullptr;
     GroundingJobs* jobs_ = nullptr;
     HeadsPanel* heads_ = nullptr;
+    QDockWidget* headsDock_ = nullptr;
+    /// The multi-layer dump the heads view was last brought up for (it opens once per dump).
+    std::string headsShownFor_;
     Controls controls_;
     PlotPanel* plots_ = nullptr;
     ControlPanel* controlPanel_ = nullptr;

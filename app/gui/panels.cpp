@@ -28,6 +28,8 @@ CollapsibleSection::CollapsibleSection(const QString& title, QWidget* content, Q
     toggle_->setAutoRaise(true);
     toggle_->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     toggle_->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+    // The folded summary is cut where the dock ends; it does not widen the dock.
+    toggle_->setMinimumWidth(80);
     toggle_->setStyleSheet(QStringLiteral("QToolButton { border: none; text-align: left; }"));
     layout->addWidget(toggle_);
     layout->addWidget(content_);

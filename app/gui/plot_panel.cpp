@@ -56,11 +56,13 @@ PlotPanel::PlotPanel(WindowControls& controls, QWidget* parent)
               tr("A, A′ and A′ − A averaged over the head's query rows (those the matrix shows) "
                  "instead of the chosen query's row"));
     c_.imageQueryMean->setEnabled(false);
+    c_.imageMode->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    c_.imageMode->setMinimumContentsLength(8);
+    // Mode and its query mean on two rows: the panel stays narrow enough for a small screen.
     modeRow->addWidget(formLabel(tr("Show"), c_.imageMode));
-    modeRow->addWidget(c_.imageMode);
-    modeRow->addWidget(c_.imageQueryMean);
-    modeRow->addStretch(1);
+    modeRow->addWidget(c_.imageMode, 1);
     controlRows->addLayout(modeRow);
+    controlRows->addWidget(c_.imageQueryMean);
     auto* opacityRow = new QHBoxLayout;
     c_.overlayOpacity =
         named(new QSlider(Qt::Horizontal), "overlayOpacity",
@@ -132,6 +134,8 @@ void PlotPanel::addViewSettings(PlotData& data) const {
     data.overlayOpacity = c_.overlayOpacity->value() / 100.0;
     data.imageMode = ImageMode(c_.imageMode->currentData().toInt());
     data.imageQueryMean = c_.imageQueryMean->isChecked();
+    if (c_.matrixLogScale)
+        data.matrixLogScale = c_.matrixLogScale->isChecked();
 }
 
 } // namespace attnsteer

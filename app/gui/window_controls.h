@@ -51,7 +51,8 @@ struct WindowControls {
     QSpinBox* sweepSeeds = nullptr;
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
-    QComboBox* tradeoffY = nullptr; ///< the tradeoff view's y axis (TradeoffY)
+    QComboBox* tradeoffY = nullptr;      ///< the tradeoff view's y axis (TradeoffY)
+    QCheckBox* matrixLogScale = nullptr; ///< the matrix's colours on a log scale (A' only)
     // --- PlotPanel ---
     QSlider* overlayOpacity = nullptr; ///< 0..100 %
     QLabel* imageCaption = nullptr;

@@ -16,6 +16,7 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardPaths>
 
 #include <algorithm>
 
@@ -53,8 +54,23 @@ template <typename Visit> void visitValueControls(const WindowControls& c, Visit
 } // namespace
 
 QString lastFolder(Folder folder) {
-    const QString path = QSettings().value(folderKey(folder), QDir::homePath()).toString();
-    return QFileInfo(path).isDir() ? path : QDir::homePath();
+    // At first: pictures go with pictures (the Pictures folder, when there is one), data files
+    // start at home.
+    QString start = QDir::homePath();
+    if (folder != Folder::Npy) {
+        const QString pictures = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);
+        if (!pictures.isEmpty() && QFileInfo(pictures).isDir())
+            start = pictures;
+    }
+    QString path = QSettings().value(folderKey(folder), start).toString();
+    // A remembered folder that has gone: the nearest folder above it that is still there.
+    for (int up = 0; up < 64 && !path.isEmpty() && !QFileInfo(path).isDir(); ++up) {
+        const QString parent = QFileInfo(path).absolutePath();
+        if (parent == path)
+            break;
+        path = parent;
+    }
+    return QFileInfo(path).isDir() ? path : start;
 }
 
 void rememberFolder(Folder folder, const QString& path) {
@@ -63,12 +79,29 @@ void rememberFolder(Folder folder, const QString& path) {
                          info.isDir() ? info.absoluteFilePath() : info.absolutePath());
 }
 
-QSize lastExportSize() {
-    return QSettings().value(QStringLiteral("export/size"), QSize(1200, 800)).toSize();
+FigureSpec lastExportFigure() {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("export"));
+    FigureSpec spec; // 6 x 4 in at 200 dpi: 1200 x 800 pixels
+    spec.format = parseFigureFormat(settings.value(QStringLiteral("format")).toString())
+                      .value_or(FigureFormat::Png);
+    const QSizeF inches = settings.value(QStringLiteral("inches"), spec.inches).toSizeF();
+    const double dpi = settings.value(QStringLiteral("dpi"), spec.dpi).toDouble();
+    FigureSpec stored = spec;
+    stored.inches = inches, stored.dpi = dpi;
+    if (figureSpecProblem(stored).isEmpty())
+        spec = stored;
+    spec.overlays = settings.value(QStringLiteral("overlays"), false).toBool();
+    return spec;
 }
 
-void rememberExportSize(QSize size) {
-    QSettings().setValue(QStringLiteral("export/size"), size);
+void rememberExportFigure(const FigureSpec& spec) {
+    QSettings settings;
+    settings.beginGroup(QStringLiteral("export"));
+    settings.setValue(QStringLiteral("format"), figureExtension(spec.format));
+    settings.setValue(QStringLiteral("inches"), spec.inches);
+    settings.setValue(QStringLiteral("dpi"), spec.dpi);
+    settings.setValue(QStringLiteral("overlays"), spec.overlays);
 }
 
 void restoreControls(const WindowControls& c) {
@@ -88,7 +121,7 @@ void restoreControls(const WindowControls& c) {
         parseNormalization(settings.value(QStringLiteral("normalization")).toString().toStdString())
             .value_or(Normalization::Max);
     c.normalization->setCurrentIndex(std::max(c.normalization->findData(int(normalization)), 0));
-    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.imageQueryMean})
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.matrixLogScale, c.imageQueryMean})
         box->setChecked(settings.value(box->objectName()).toBool());
     c.imageMode->setCurrentIndex(
         std::max(c.imageMode->findData(settings.value(c.imageMode->objectName(), 0).toInt()), 0));
@@ -110,7 +143,7 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
         normalizationName(Normalization(c.normalization->currentData().toInt()));
     settings.setValue(QStringLiteral("normalization"),
                       QString::fromLatin1(normalization.data(), qsizetype(normalization.size())));
-    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.imageQueryMean})
+    for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.matrixLogScale, c.imageQueryMean})
         settings.setValue(box->objectName(), box->isChecked());
     settings.setValue(c.imageMode->objectName(), c.imageMode->currentData().toInt());
     settings.setValue(c.tradeoffY->objectName(), c.tradeoffY->currentData().toInt());

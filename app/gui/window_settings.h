@@ -2,6 +2,8 @@
 // What the window remembers between runs (QSettings): the controls, the window's layout, the
 // folders of the file dialogs and the size of "Export all plots".
 
+#include "figure.h"
+
 #include <QSize>
 #include <QString>
 
@@ -15,14 +17,15 @@ struct WindowControls;
 /// The folders the file dialogs start in.
 enum class Folder { Image, Npy, Export };
 
-/// The folder last used for FOLDER, or the home folder.
+/// The folder last used for FOLDER (the nearest existing folder above it when it has gone), or
+/// at first the Pictures folder for images and exports (when it exists) and home for the rest.
 QString lastFolder(Folder folder);
 /// Remembers PATH's folder (PATH itself when it is one) for FOLDER.
 void rememberFolder(Folder folder, const QString& path);
 
-/// The picture size "Export all plots" used last (1200 x 800 at first).
-QSize lastExportSize();
-void rememberExportSize(QSize size);
+/// The figure the export dialogs showed last (PNG, 6 x 4 in at 200 dpi at first).
+FigureSpec lastExportFigure();
+void rememberExportFigure(const FigureSpec& spec);
 
 /// Sets the controls to their stored values; the ones not stored keep theirs. The steered heads
 /// field gets its text only: the caller applies it.

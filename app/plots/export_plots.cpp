@@ -17,16 +17,41 @@
 
 namespace attnsteer {
 
+QStringList exportAllPlotsFileNames(FigureFormat format, bool withHeads) {
+    const QString extension = QLatin1Char('.') + figureExtension(format);
+    QStringList names;
+    for (const char* stem : {"per_token", "tradeoff", "saliency", "matrix"})
+        names << QLatin1String(stem) + extension;
+    if (withHeads)
+        names << QStringLiteral("heads") + extension;
+    return names;
+}
+
 ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixels,
+                            bool overwrite) {
+    if (pixels.width() < 16 || pixels.height() < 16 || pixels.width() > 20000 ||
+        pixels.height() > 20000) {
+        ExportResult result;
+        result.error = QStringLiteral("%1: picture size %2 x %3 is outside 16..20000 pixels")
+                           .arg(QDir::toNativeSeparators(dir))
+                           .arg(pixels.width())
+                           .arg(pixels.height());
+        return result;
+    }
+    FigureSpec spec;
+    spec.format = FigureFormat::Png;
+    spec.inches = QSizeF(pixels.width() / 96.0, pixels.height() / 96.0);
+    spec.dpi = 96;
+    return exportAllPlots(data, dir, spec, overwrite);
+}
+
+ExportResult exportAllPlots(const PlotData& data, const QString& dir, const FigureSpec& spec,
                             bool overwrite) {
     ExportResult result;
     const QString shownDir = QDir::toNativeSeparators(dir);
-    if (pixels.width() < 16 || pixels.height() < 16 || pixels.width() > 20000 ||
-        pixels.height() > 20000) {
-        result.error = QStringLiteral("%1: picture size %2 x %3 is outside 16..20000 pixels")
-                           .arg(shownDir)
-                           .arg(pixels.width())
-                           .arg(pixels.height());
+    const QString problem = figureSpecProblem(spec);
+    if (!problem.isEmpty()) {
+        result.error = shownDir + QStringLiteral(": ") + problem;
         return result;
     }
     const QFileInfo dirInfo(dir);
@@ -35,7 +60,7 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
         return result;
     }
     const QDir target(dirInfo.absoluteFilePath());
-    const QStringList names = exportAllPlotsFileNames(data.profile != nullptr);
+    const QStringList names = exportAllPlotsFileNames(spec.format, data.profile != nullptr);
     if (!overwrite)
         for (const QString& name : names)
             if (QFileInfo::exists(target.filePath(name))) {
@@ -60,7 +85,7 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
         views.push_back(heads.get());
     }
     for (PlotView* view : views)
-        view->resize(pixels);
+        view->resize(spec.points());
 
     // All drawn first, then written all or none: a run never leaves a folder mixing its
     // pictures with another run's.
@@ -68,9 +93,9 @@ ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixe
     for (std::size_t i = 0; i < views.size(); ++i) {
         const QString path = target.filePath(names[qsizetype(i)]);
         QByteArray bytes;
-        if (!views[i]->pngBytes(pixels.width(), pixels.height(), 1.0, &bytes)) {
-            result.error =
-                QDir::toNativeSeparators(path) + QStringLiteral(": cannot draw the picture");
+        QString error;
+        if (!views[i]->figureBytes(spec, &bytes, &error)) {
+            result.error = QDir::toNativeSeparators(path) + QStringLiteral(": ") + error;
             return result;
         }
         files.emplace_back(path, std::move(bytes));

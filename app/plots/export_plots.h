@@ -3,6 +3,7 @@
 // pictures as in the window, for the window's "Export all plots..." and for `attnsteer-cli plot
 // --out DIR`.
 
+#include "figure.h"
 #include "plot_data.h"
 
 #include <QSize>
@@ -11,15 +12,10 @@
 
 namespace attnsteer {
 
-/// The files exportAllPlots writes, in this order; WITH_HEADS: heads.png too (a PlotData with a
-/// profile).
-inline QStringList exportAllPlotsFileNames(bool withHeads = false) {
-    QStringList names = {QStringLiteral("per_token.png"), QStringLiteral("tradeoff.png"),
-                         QStringLiteral("saliency.png"), QStringLiteral("matrix.png")};
-    if (withHeads)
-        names << QStringLiteral("heads.png");
-    return names;
-}
+/// The files exportAllPlots writes, in this order: per_token, tradeoff, saliency and matrix with
+/// FORMAT's extension; WITH_HEADS: heads too (a PlotData with a profile).
+QStringList exportAllPlotsFileNames(FigureFormat format = FigureFormat::Png,
+                                    bool withHeads = false);
 
 struct ExportResult {
     bool ok = false;
@@ -28,19 +24,24 @@ struct ExportResult {
 };
 
 /// Draws DATA with PerTokenPlot, TradeoffPlot, SaliencyGridPlot and MatrixPlot and writes
-/// DIR/per_token.png, DIR/tradeoff.png, DIR/saliency.png and DIR/matrix.png (and DIR/heads.png
-/// with HeadsPlot when DATA has a profile), each PIXELS in
-/// size (width x height), through QCustomPlot::savePng (after a replot) into a temporary file in
-/// DIR that is then renamed into place: a file is either complete or absent.
+/// DIR/per_token.EXT, DIR/tradeoff.EXT, DIR/saliency.EXT and DIR/matrix.EXT (and DIR/heads.EXT
+/// with HeadsPlot when DATA has a profile) as the figures SPEC describes (PNG, PDF or SVG; size in
+/// inches; dpi), each into a temporary file in DIR that is then renamed into place: a file is
+/// either complete or absent.
 ///
 /// - DIR must exist (it is not created) and be writable.
 /// - Unless OVERWRITE, nothing is written when any of the files exists already; the error
 ///   names the first of them ("DIR/per_token.png: exists and was not overwritten").
-/// - PIXELS must be 16..20000 on both sides.
+/// - SPEC must be drawable (figureSpecProblem).
 /// - Needs a QApplication (the views are widgets; they are never shown). A command line tool can
 ///   run it without a display with QT_QPA_PLATFORM=offscreen (or `-platform offscreen`).
 /// - Works on an empty PlotData too (empty plots with their axes).
 /// On failure, files already written by this call are left in place and listed in FILES.
+ExportResult exportAllPlots(const PlotData& data, const QString& dir, const FigureSpec& spec,
+                            bool overwrite = false);
+
+/// The same as PNG pictures of PIXELS (width x height): figures of PIXELS / 96 inches at 96 dpi.
+/// PIXELS must be 16..20000 on both sides.
 ExportResult exportAllPlots(const PlotData& data, const QString& dir, QSize pixels = {1200, 800},
                             bool overwrite = false);
 

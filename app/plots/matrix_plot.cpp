@@ -1,5 +1,7 @@
 #include "matrix_plot.h"
 
+#include "heat_map.h"
+
 #include <qcustomplot.h>
 
 #include <QToolTip>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace attnsteer {
 
@@ -39,6 +42,7 @@ QCPColorGradient differenceGradient() {
 
 MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
+    plot->setMinimumWidth(240); // the axes and the colour scale take 140 pixels of it
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     styleAxis(plot->xAxis, tr("key token"));
     styleAxis(plot->yAxis, tr("query"));
@@ -58,7 +62,6 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     scale_ = new QCPColorScale(plot);
     plot->plotLayout()->addElement(1, 1, scale_);
     scale_->setType(QCPAxis::atRight);
-    scale_->setBarWidth(12);
     styleAxis(scale_->axis(), QString());
     scale_->axis()->setNumberFormat(QStringLiteral("gb"));
     map_->setColorScale(scale_);
@@ -67,7 +70,6 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     scale_->setMarginGroup(QCP::msTop | QCP::msBottom, group);
 
     queryLine_ = new QCPItemStraightLine(plot);
-    queryLine_->setPen(QPen(plotcolors::marker(), 1.2, Qt::DashLine));
     queryLine_->setLayer(QStringLiteral("overlay"));
     queryLine_->setVisible(false);
 
@@ -79,12 +81,32 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
         }
     });
     connect(plot, &QCustomPlot::mouseMove, this, &MatrixPlot::onMouseMove);
+    // The cells shown are pooled to the pixels of the axis rect before every replot (a resize and
+    // a picture lay the plot out at their size first), and the colour scale follows them.
+    connect(plot, &QCustomPlot::beforeReplot, this, &MatrixPlot::updateShownCells);
+    // The layout may end a few pixels narrower than the last one (new colour-scale labels): then
+    // pooled again for what is drawn now, so that no pooled cell falls between two pixels.
+    connect(plot, &QCustomPlot::afterLayout, this, &MatrixPlot::updateShownCells);
+    applyStyle(PlotStyle::screen());
     setMatrix({}, 0, 0, false, 0, 0);
+}
+
+void MatrixPlot::styleChanged(const PlotStyle& style) {
+    queryLine_->setPen(QPen(plotcolors::marker(), 1.2 * style.thin, Qt::DashLine));
+    setCurrentQuery(currentQuery_);
+}
+
+void MatrixPlot::pointerLeft() {
+    QToolTip::hideText();
 }
 
 void MatrixPlot::setData(PlotData data) {
     currentQuery_ = data.query;
+    logScale_ = data.matrixLogScale;
+    headSteered_ = data.headSteered;
     QString who = headLabel(data);
+    if (!data.headSteered)
+        who += tr(" (unsteered)");
     who[0] = who[0].toUpper();
     showMatrix(std::move(data.matrix), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
                data.head, data.lambda, who);
@@ -93,6 +115,14 @@ void MatrixPlot::setData(PlotData data) {
 void MatrixPlot::setMatrix(std::vector<double> values, int queries, int keys, bool difference,
                            int head, double lambda) {
     showMatrix(std::move(values), queries, keys, difference, head, lambda, tr("Head %1").arg(head));
+}
+
+void MatrixPlot::setLogScale(bool logarithmic) {
+    if (logarithmic == logScale_)
+        return;
+    logScale_ = logarithmic;
+    shownKey_ = {};
+    scheduleReplot();
 }
 
 void MatrixPlot::showMatrix(std::vector<double> values, int queries, int keys, bool difference,
@@ -104,42 +134,143 @@ void MatrixPlot::showMatrix(std::vector<double> values, int queries, int keys, b
         queries = keys = 0;
     values_ = std::move(values);
     queries_ = queries, keys_ = keys, difference_ = difference, head_ = head, lambda_ = lambda;
-
-    map_->data()->setSize(std::max(keys, 1), std::max(queries, 1));
-    map_->data()->setRange(QCPRange(0, std::max(keys, 1) - 1),
-                           QCPRange(0, std::max(queries, 1) - 1));
-    double low = std::numeric_limits<double>::infinity(), high = -low;
-    for (int q = 0; q < queries; ++q)
-        for (int k = 0; k < keys; ++k) {
-            const double v = values_[std::size_t(q) * keys + k];
-            map_->data()->setCell(k, q, v);
-            if (std::isfinite(v))
-                low = std::min(low, v), high = std::max(high, v);
-        }
-    if (!(high >= low))
-        low = 0, high = 1;
-    if (difference) {
-        const double extent = std::max({std::abs(low), std::abs(high), 1e-300});
-        low = -extent, high = extent;
-    } else if (high == low) {
-        high = low + std::max(std::abs(low) * 1e-6, 1e-300);
-    }
-    map_->setGradient(difference ? differenceGradient() : steeredGradient());
-    map_->setDataRange(QCPRange(low, high));
+    ++version_;
     map_->setVisible(!values_.empty());
-    scale_->axis()->setLabel(difference ? tr("A′ − A") : tr("A′ (attention probability)"));
+    const QString at = QStringLiteral("λ = %1").arg(lambda, 0, 'f', 3);
     setTitle(values_.empty() ? tr("Steered attention (no data)")
-             : difference    ? tr("%1: A′ − A at λ = %2").arg(who).arg(lambda, 0, 'f', 3)
-                             : tr("%1: A′ at λ = %2").arg(who).arg(lambda, 0, 'f', 3));
+             : difference    ? tr("%1: A′ − A at %2").arg(who, at)
+             : headSteered_  ? tr("%1: A′ at %2").arg(who, at)
+                             : tr("%1: A′ = A").arg(who));
     if (!sameShape)
         resetView();
     setCurrentQuery(currentQuery_);
+    shownKey_ = {};
     scheduleReplot();
+}
+
+bool MatrixPlot::logScaleShown() const {
+    return logScale_ && !difference_;
+}
+
+void MatrixPlot::updateColorScale() {
+    double low = 0, high = 1;
+    const bool logarithmic = logScaleShown();
+    if (difference_) {
+        const double extent = divergingColorExtent(low_, high_);
+        low = -extent, high = extent;
+    } else if (logarithmic) {
+        std::tie(low, high) = logColorRange(lowestPositive_, high_);
+    } else {
+        std::tie(low, high) = sequentialColorRange(low_, high_);
+    }
+    map_->setGradient(difference_ ? differenceGradient() : steeredGradient());
+    map_->setDataScaleType(logarithmic ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    scale_->axis()->setScaleType(logarithmic ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    if (logarithmic != scaleIsLog_) {
+        scaleIsLog_ = logarithmic;
+        scale_->axis()->setTicker(logarithmic ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                              : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+    }
+    map_->setDataRange(QCPRange(low, high));
+}
+
+void MatrixPlot::updateShownCells() {
+    QCustomPlot* plot = customPlot();
+    if (plot->axisRect()->rect().isEmpty()) { // never laid out: its size is needed here
+        plot->plotLayout()->update(QCPLayoutElement::upPreparation);
+        plot->plotLayout()->update(QCPLayoutElement::upMargins);
+        plot->plotLayout()->update(QCPLayoutElement::upLayout);
+    }
+    const QRect rect = plot->axisRect()->rect();
+    // The source cells in view (cell k covers k - 0.5 .. k + 0.5), and the pixels they fall on:
+    // as many cells as device pixels at most (a vector figure keeps every cell).
+    const QCPRange keys = plot->xAxis->range(), queries = plot->yAxis->range();
+    const int colBegin = std::max(0, int(std::floor(keys.lower + 0.5)));
+    const int colEnd = std::min(keys_, int(std::ceil(keys.upper + 0.5)));
+    const int rowBegin = std::max(0, int(std::floor(queries.lower + 0.5)));
+    const int rowEnd = std::min(queries_, int(std::ceil(queries.upper + 0.5)));
+    const double scale = pictureScale();
+    int outCols = colEnd - colBegin, outRows = rowEnd - rowBegin;
+    if (scale > 0 && rect.width() > 0 && rect.height() > 0) {
+        // Pixels per source cell on each side, times the device scale.
+        const double colsPerPixel = (keys.upper - keys.lower) / (rect.width() * scale);
+        const double rowsPerPixel = (queries.upper - queries.lower) / (rect.height() * scale);
+        if (colsPerPixel > 1)
+            outCols = std::max(1, int(std::ceil(outCols / colsPerPixel)));
+        if (rowsPerPixel > 1)
+            outRows = std::max(1, int(std::ceil(outRows / rowsPerPixel)));
+    }
+    const ShownKey key{version_, rowBegin, rowEnd,  colBegin,
+                       colEnd,   outRows,  outCols, logScaleShown()};
+    if (key == shownKey_)
+        return;
+    shownKey_ = key;
+    shown_ = poolMatrix(values_, queries_, keys_, rowBegin, rowEnd, colBegin, colEnd, outRows,
+                        outCols, difference_ ? Pooling::LargestMagnitude : Pooling::Max);
+    // The colour scale spans what is drawn: the pooled cells in view.
+    low_ = std::numeric_limits<double>::infinity(), high_ = -low_;
+    lowestPositive_ = std::numeric_limits<double>::infinity();
+    for (const double v : shown_.values)
+        if (std::isfinite(v)) {
+            low_ = std::min(low_, v), high_ = std::max(high_, v);
+            if (v > 0)
+                lowestPositive_ = std::min(lowestPositive_, v);
+        }
+    updateColorScale();
+    QCPColorMapData* data = map_->data();
+    if (shown_.rows == 0 || shown_.cols == 0) {
+        data->setSize(1, 1);
+        data->setCell(0, 0, std::numeric_limits<double>::quiet_NaN());
+        return;
+    }
+    // Zeros and values below a logarithmic scale take its lowest colour.
+    const double floor = logScaleShown() ? map_->dataRange().lower : -1.0 / 0.0;
+    data->setSize(shown_.cols, shown_.rows);
+    const auto centre = [](const std::vector<int>& starts, std::size_t i) {
+        return (starts[i] + starts[i + 1] - 1) / 2.0;
+    };
+    data->setRange(
+        QCPRange(centre(shown_.colStart, 0), centre(shown_.colStart, std::size_t(shown_.cols) - 1)),
+        QCPRange(centre(shown_.rowStart, 0),
+                 centre(shown_.rowStart, std::size_t(shown_.rows) - 1)));
+    if (shown_.cols == 1)
+        data->setKeyRange(QCPRange(centre(shown_.colStart, 0), centre(shown_.colStart, 0) + 1));
+    if (shown_.rows == 1)
+        data->setValueRange(QCPRange(centre(shown_.rowStart, 0), centre(shown_.rowStart, 0) + 1));
+    for (int r = 0; r < shown_.rows; ++r)
+        for (int c = 0; c < shown_.cols; ++c)
+            data->setCell(
+                c, r,
+                std::max(shown_.values[std::size_t(r) * std::size_t(shown_.cols) + std::size_t(c)],
+                         floor));
+    // The colour bar says what a colour is: of which cells, on which scale.
+    const bool pooled = shown_.cols < colEnd - colBegin || shown_.rows < rowEnd - rowBegin;
+    QString label = difference_ ? tr("A′ − A") : tr("A′");
+    if (pooled)
+        label += difference_ ? tr(", largest change per pixel") : tr(", largest per pixel");
+    if (logScaleShown())
+        label += tr(", log scale");
+    scale_->axis()->setLabel(label);
+}
+
+QSize MatrixPlot::shownCells() const {
+    return {shown_.cols, shown_.rows};
+}
+
+double MatrixPlot::shownValue(int query, int key) const {
+    if (shown_.rows == 0 || query < shown_.rowStart.front() || query >= shown_.rowStart.back() ||
+        key < shown_.colStart.front() || key >= shown_.colStart.back())
+        return std::numeric_limits<double>::quiet_NaN();
+    const auto group = [](const std::vector<int>& starts, int at) {
+        return std::size_t(std::upper_bound(starts.begin(), starts.end(), at) - starts.begin() - 1);
+    };
+    return shown_.values[group(shown_.rowStart, query) * std::size_t(shown_.cols) +
+                         group(shown_.colStart, key)];
 }
 
 void MatrixPlot::setCurrentQuery(int query) {
     currentQuery_ = query >= 0 && query < queries_ ? query : -1;
-    queryLine_->setVisible(currentQuery_ >= 0);
+    queryLine_->setVisible(currentQuery_ >= 0 && style().overlays);
     queryLine_->point1->setCoords(0, currentQuery_);
     queryLine_->point2->setCoords(1, currentQuery_);
     scheduleReplot();

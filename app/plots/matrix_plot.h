@@ -1,7 +1,10 @@
 #pragma once
-// A' (or A' - A) of one head as a heat map: keys on x, queries on y. Clicking a row picks that
-// query.
+// A' (or A' - A) of one head as a heat map: keys on x, queries on y. Drawn smaller than the
+// matrix, each pixel shows the largest value of the cells it covers (the largest change, either
+// way, for A' - A): a peak on one key never drops out. Linear or logarithmic colour. Clicking a
+// row picks that query.
 
+#include "heat_map.h"
 #include "plot_data.h"
 #include "plot_view.h"
 
@@ -38,6 +41,15 @@ class MatrixPlot : public PlotView {
     bool isDifference() const { return difference_; }
     /// The value at (QUERY, KEY), NaN outside.
     double value(int query, int key) const;
+    /// A logarithmic colour scale (four decades below the largest A'; zeros take the lowest
+    /// colour). Not for A' - A, which keeps its linear scale symmetric around 0.
+    void setLogScale(bool logarithmic);
+    bool logScale() const { return logScale_; }
+    /// The cells drawn now (columns x rows): the matrix pooled to the pixels of the view (after a
+    /// replot).
+    QSize shownCells() const;
+    /// The value drawn for source cell (QUERY, KEY): its pooled cell's (NaN when not in view).
+    double shownValue(int query, int key) const;
     /// The query row under widget position PIXEL of customPlot(), or -1.
     int queryAt(QPoint pixel) const;
     /// The centre of cell (QUERY, KEY) in customPlot() pixels.
@@ -49,7 +61,17 @@ class MatrixPlot : public PlotView {
     /// The user clicked (pressed and released without dragging) on query row QUERY.
     void queryPicked(int query);
 
+  protected:
+    void styleChanged(const PlotStyle& style) override;
+    void pointerLeft() override;
+
   private:
+    /// The colour range and scale type for the values and the log setting.
+    void updateColorScale();
+    /// Pools the cells in view to the axis rect's pixels, and fits the colour scale to them
+    /// (before a replot).
+    void updateShownCells();
+    bool logScaleShown() const;
     /// setMatrix with WHO naming the head in the title ("Head 3", "Layer 1, head 3").
     void showMatrix(std::vector<double> values, int queries, int keys, bool difference, int head,
                     double lambda, const QString& who);
@@ -59,6 +81,19 @@ class MatrixPlot : public PlotView {
     int queries_ = 0, keys_ = 0, head_ = 0;
     double lambda_ = 0;
     bool difference_ = false;
+    bool logScale_ = false, scaleIsLog_ = false;
+    bool headSteered_ = true;
+    double low_ = 0, high_ = 0, lowestPositive_ = 0; ///< of the finite values drawn
+    unsigned long long version_ = 0;                 ///< grows with every new matrix
+    /// What the pooled cells were made for.
+    struct ShownKey {
+        unsigned long long version = 0;
+        int rowBegin = 0, rowEnd = 0, colBegin = 0, colEnd = 0, outRows = 0, outCols = 0;
+        bool logarithmic = false;
+        bool operator==(const ShownKey&) const = default;
+    };
+    ShownKey shownKey_;
+    PooledMatrix shown_;
     int currentQuery_ = -1;
     QCPColorMap* map_ = nullptr;
     QCPColorScale* scale_ = nullptr;

@@ -117,64 +117,97 @@ class TokenTicker : public QCPAxisTicker {
 PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    plot->axisRect()->setRangeDrag(Qt::Horizontal | Qt::Vertical);
-    plot->axisRect()->setRangeZoom(Qt::Horizontal | Qt::Vertical);
-    // Zoom and pan act on the attention axis; s keeps its own 0..max scale on yAxis2.
+    // Wheel and drag move along the tokens only: the value axis keeps showing the whole row.
+    plot->axisRect()->setRangeDrag(Qt::Horizontal);
+    plot->axisRect()->setRangeZoom(Qt::Horizontal);
     plot->axisRect()->setRangeDragAxes(plot->xAxis, plot->yAxis);
     plot->axisRect()->setRangeZoomAxes(plot->xAxis, plot->yAxis);
 
     styleAxis(plot->xAxis, tr("key token"));
-    styleAxis(plot->yAxis, tr("attention probability"));
-    styleAxis(plot->yAxis2, tr("saliency s"));
-    plot->yAxis2->setVisible(true);
-    plot->yAxis2->grid()->setVisible(false);
-    const QColor green = plotcolors::saliency();
-    plot->yAxis2->setLabelColor(green.darker(120));
-    plot->yAxis2->setTickLabelColor(green.darker(120));
-    plot->yAxis2->setBasePen(QPen(green));
-    plot->yAxis2->setTickPen(QPen(green));
-    plot->yAxis2->setSubTickPen(QPen(green));
+    styleAxis(plot->yAxis, tr("attention"));
     plot->yAxis->setNumberFormat(QStringLiteral("gb"));
 
-    // The graph indices follow the enum; s is moved to a lower layer so it lies behind A, A'.
+    // The saliency has its own strip below the attention, on the same tokens: it never covers
+    // A or A'. The strip follows the main axis' token range.
+    // Rows: the title, the legend (a line of its own: it never covers the data), the attention,
+    // the saliency.
+    QCPLayoutGrid* layout = plot->plotLayout();
+    plot->axisRect()->insetLayout()->take(plot->legend);
+    layout->insertRow(1);
+    layout->addElement(1, 0, plot->legend);
+    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    plot->legend->setVisible(true);
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->legend->setBrush(Qt::NoBrush);
+    plot->legend->setMargins(QMargins(0, 0, 0, 0));
+    saliencyRect_ = new QCPAxisRect(plot);
+    layout->addElement(3, 0, saliencyRect_);
+    layout->setRowStretchFactor(0, 0.01);
+    layout->setRowStretchFactor(1, 0.01);
+    layout->setRowStretchFactor(2, 3.0);
+    layout->setRowStretchFactor(3, 1.0);
+    layout->setRowSpacing(0);
+    saliencyRect_->setupFullAxesBox(false);
+    saliencyRect_->setRangeDrag(Qt::Orientations());
+    saliencyRect_->setRangeZoom(Qt::Orientations());
+    QCPAxis* sKeys = saliencyRect_->axis(QCPAxis::atBottom);
+    QCPAxis* sValues = saliencyRect_->axis(QCPAxis::atLeft);
+    for (QCPAxis* axis : saliencyRect_->axes()) {
+        styleAxis(axis, QString());
+        axis->grid()->setVisible(false);
+        axis->setTickLabels(false);
+        axis->setTicks(false);
+    }
+    sValues->setTickLabels(true);
+    sValues->setTicks(true);
+    sValues->setSubTicks(false);
+    sValues->setLabel(tr("s"));
+    const QColor green = plotcolors::saliency();
+    sValues->setLabelColor(green.darker(130));
+    sValues->setTickLabelColor(green.darker(130));
+    QSharedPointer<QCPAxisTicker> sTicker(new QCPAxisTicker);
+    sTicker->setTickCount(2);
+    sValues->setTicker(sTicker);
+    connect(plot->xAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), sKeys,
+            qOverload<const QCPRange&>(&QCPAxis::setRange));
+    // Left and right edges of the two rects line up.
+    auto* margins = new QCPMarginGroup(plot);
+    plot->axisRect()->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    saliencyRect_->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    plot->legend->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    plot->legend->setAutoMargins(QCP::msLeft | QCP::msRight);
+    plot->axisRect()->setMargins(QMargins(0, 0, 0, 0));
+    saliencyRect_->setAutoMargins(QCP::msLeft | QCP::msRight | QCP::msBottom);
+    saliencyRect_->setMargins(QMargins(0, 2, 0, 0));
+
+    // The graph indices follow the enum. A is a pale area (its top edge is A), A' the line drawn
+    // over it: where A' = A (lambda 0, an unsteered head) the line runs along the area's edge,
+    // so neither hides the other.
     QCPGraph* attention = plot->addGraph(plot->xAxis, plot->yAxis);
     QCPGraph* steered = plot->addGraph(plot->xAxis, plot->yAxis);
-    QCPGraph* saliency = plot->addGraph(plot->xAxis, plot->yAxis2);
+    QCPGraph* saliency = plot->addGraph(sKeys, sValues);
     attention->setName(tr("A (original)"));
-    attention->setPen(QPen(plotcolors::attention(), 1.0));
     steered->setName(tr("A′ (steered)"));
-    steered->setPen(QPen(plotcolors::steered(), 1.0));
-    saliency->setName(tr("s (saliency, right axis)"));
-    QColor fill = green;
-    fill.setAlpha(45);
-    saliency->setPen(QPen(green.lighter(115), 1.0));
-    saliency->setBrush(fill);
-    saliency->setLayer(QStringLiteral("grid"));
+    saliency->setName(tr("s (saliency)"));
+    saliency->removeFromLegend();
+    // The two entries packed to the left: an empty last column takes the rest of the width.
+    plot->legend->expandTo(1, 3);
+    plot->legend->setColumnStretchFactors({0.001, 0.001, 1.0});
     // Drawing cost at K = 1024 and more dominates a lambda change on screen: pens of width 1 take
     // the raster engine's fast line path, and an aliased fill is several times cheaper than an
-    // antialiased one (340 ms -> 45 ms a replot); the picture is the same to the eye.
+    // antialiased one; the picture is the same to the eye.
     plot->setNotAntialiasedElements(QCP::aeFills);
 
-    plot->legend->setVisible(true);
-    plot->legend->setFont(tickFont());
-    plot->legend->setBrush(QColor(255, 255, 255, 220));
-    plot->legend->setBorderPen(QPen(QColor(0, 0, 0, 60)));
-    plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
-
     highlightLine_ = new QCPItemStraightLine(plot);
-    highlightLine_->setPen(QPen(plotcolors::marker(), 1, Qt::DashLine));
     highlightLine_->setVisible(false);
     highlightTracer_ = new QCPItemTracer(plot);
     highlightTracer_->setStyle(QCPItemTracer::tsCircle);
-    highlightTracer_->setSize(9);
-    highlightTracer_->setPen(QPen(plotcolors::marker(), 1.5));
     highlightTracer_->setBrush(plotcolors::steered());
     highlightTracer_->setVisible(false); // its graph is set while it is shown
     highlightLabel_ = new QCPItemText(plot);
     highlightLabel_->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
     highlightLabel_->position->setParentAnchor(highlightTracer_->position);
     highlightLabel_->position->setCoords(6, 6);
-    highlightLabel_->setFont(tickFont());
     highlightLabel_->setBrush(QColor(255, 255, 255, 220));
     highlightLabel_->setPadding(QMargins(3, 1, 3, 1));
     highlightLabel_->setVisible(false);
@@ -195,7 +228,6 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     visionLabel_->position->setTypeX(QCPItemPosition::ptPlotCoords);
     visionLabel_->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
     visionLabel_->setPositionAlignment(Qt::AlignHCenter | Qt::AlignTop);
-    visionLabel_->setFont(tickFont());
     visionLabel_->setColor(QColor(0x4a, 0x55, 0x66));
     visionLabel_->setClipToAxisRect(true);
     visionLabel_->setVisible(false);
@@ -211,7 +243,36 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
         if (token >= 0)
             emit tokenClicked(token);
     });
+    applyStyle(PlotStyle::screen());
     rebuild(false);
+}
+
+void PerTokenPlot::styleChanged(const PlotStyle& style) {
+    QCustomPlot* plot = customPlot();
+    QColor area = plotcolors::attention();
+    area.setAlpha(70);
+    plot->graph(AttentionGraph)->setPen(Qt::NoPen);
+    plot->graph(AttentionGraph)->setBrush(area);
+    plot->graph(AttentionGraph)->setChannelFillGraph(nullptr);
+    plot->graph(SteeredGraph)->setPen(QPen(plotcolors::steered(), style.line));
+    QColor fill = plotcolors::saliency();
+    fill.setAlpha(110);
+    plot->graph(SaliencyGraph)->setPen(QPen(plotcolors::saliency(), style.thin));
+    plot->graph(SaliencyGraph)->setBrush(fill);
+    highlightLine_->setPen(QPen(plotcolors::marker(), style.thin, Qt::DashLine));
+    highlightTracer_->setPen(QPen(plotcolors::marker(), 1.5 * style.thin));
+    highlightTracer_->setSize(9 * style.symbol);
+    highlightLabel_->setFont(style.tick);
+    visionLabel_->setFont(style.tick);
+    updateHighlight();
+}
+
+void PerTokenPlot::pointerLeft() {
+    QToolTip::hideText();
+    if (hovered_ != -1) {
+        hovered_ = -1;
+        emit tokenHovered(-1);
+    }
 }
 
 void PerTokenPlot::setRow(std::vector<double> attention, std::vector<double> steered,
@@ -237,6 +298,7 @@ void PerTokenPlot::setData(const PlotData& data) {
     visionStart_ = data.visionStart, visionTokens_ = data.visionTokens;
     gridHeight_ = data.gridHeight, gridWidth_ = data.gridWidth;
     layer_ = data.layer, layersAveraged_ = data.layersAveraged;
+    headSteered_ = data.headSteered, seed_ = data.seed;
     setRow(data.attention, data.steered, data.saliency, data.head, data.query, data.lambda);
 }
 
@@ -275,7 +337,9 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     setGraphData(plot->graph(AttentionGraph), attention_, rank_);
     setGraphData(plot->graph(SteeredGraph), steered_, rank_);
     setGraphData(plot->graph(SaliencyGraph), saliency_, rank_);
-    plot->graph(SteeredGraph)->setName(tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3));
+    plot->graph(SteeredGraph)
+        ->setName(headSteered_ ? tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3)
+                               : tr("A′ = A (head not steered)"));
     // Token texts on the x axis, in the order shown; none for vision tokens.
     std::vector<QString> labels;
     if (std::size_t(keys) == tokens_.size()) {
@@ -294,12 +358,16 @@ void PerTokenPlot::rebuild(bool keepRanges) {
                           : named ? tr("key token (text tokens named where they fit)")
                                   : tr("key token"));
     updateVisionBand();
-    QString row = tr("Head %1, query %2").arg(head_).arg(query_);
+    const QString head =
+        headSteered_ ? tr("head %1").arg(head_) : tr("head %1 (unsteered)").arg(head_);
+    QString row = tr("%1, query %2").arg(head, QString::number(query_));
     if (layersAveraged_ > 1)
-        row =
-            tr("Head %1, query %2, mean of %3 layers").arg(head_).arg(query_).arg(layersAveraged_);
+        row = tr("%1, query %2, mean of %3 layers").arg(head).arg(query_).arg(layersAveraged_);
     else if (layer_ >= 0)
-        row = tr("Layer %1, head %2, query %3").arg(layer_).arg(head_).arg(query_);
+        row = tr("Layer %1, %2, query %3").arg(layer_).arg(head).arg(query_);
+    if (seed_ >= 0)
+        row += tr(", seed %1").arg(seed_);
+    row[0] = row[0].toUpper();
     setTitle(keys ? tr("%1: attention over %2 key tokens").arg(row).arg(keys)
                   : tr("Per-token attention (no data)"));
     // The ranges follow the data unless the user zoomed or panned into this same row length.
@@ -330,10 +398,13 @@ void PerTokenPlot::resetView() {
     }
     bool foundS = false;
     const QCPRange s = plot->graph(SaliencyGraph)->getValueRange(foundS);
+    QCPAxis* sValues = saliencyRect_->axis(QCPAxis::atLeft);
     if (foundS && s.size() > 0)
-        plot->yAxis2->setRange(std::min(0.0, s.lower), s.upper + 0.05 * s.size());
+        sValues->setRange(std::min(0.0, s.lower), s.upper + 0.08 * s.size());
+    else if (foundS)
+        sValues->setRange(std::min(0.0, s.lower), std::max(0.0, s.upper) + 1.0);
     else
-        plot->yAxis2->setRange(0, 1);
+        sValues->setRange(0, 1);
 }
 
 double PerTokenPlot::tokenX(int token) const {
@@ -409,7 +480,7 @@ void PerTokenPlot::highlightToken(int token) {
 }
 
 void PerTokenPlot::updateHighlight() {
-    const bool visible = highlighted_ >= 0 && highlighted_ < tokenCount();
+    const bool visible = highlighted_ >= 0 && highlighted_ < tokenCount() && style().overlays;
     highlightLine_->setVisible(visible);
     const bool onCurve = visible && !steered_.empty();
     highlightTracer_->setVisible(onCurve);

@@ -1,5 +1,6 @@
 #pragma once
-// A and A' of one attention row over the key tokens, with the saliency s on a second y axis.
+// A and A' of one attention row over the key tokens (A a pale area, A' the line over it), with the
+// saliency s in a strip of its own below them.
 // With a dump's sidecar: the vision tokens as one shaded band, text tokens named on the x axis
 // (where they fit) and in the hover text. Clicking a token reports it (the window makes it the
 // query when it is a query row).
@@ -13,6 +14,7 @@
 
 #include <vector>
 
+class QCPAxisRect;
 class QCPGraph;
 class QCPItemRect;
 class QCPItemStraightLine;
@@ -75,6 +77,10 @@ class PerTokenPlot : public PlotView {
     /// The user clicked (pressed and released without dragging) on key token TOKEN.
     void tokenClicked(int token);
 
+  protected:
+    void styleChanged(const PlotStyle& style) override;
+    void pointerLeft() override;
+
   private:
     void rebuild(bool keepRanges);
     void updateHighlight();
@@ -85,6 +91,9 @@ class PerTokenPlot : public PlotView {
     std::vector<QString> tokens_;
     int visionStart_ = -1, visionTokens_ = 0, gridHeight_ = 0, gridWidth_ = 0;
     int layer_ = -1, layersAveraged_ = 1;
+    bool headSteered_ = true;
+    long long seed_ = -1;
+    QCPAxisRect* saliencyRect_ = nullptr; ///< the strip of s below the attention
     QCPItemRect* visionBand_ = nullptr;
     QCPItemText* visionLabel_ = nullptr;
     std::vector<int> order_; ///< order_[x] = token at x

@@ -31,11 +31,14 @@ enum class TradeoffY {
 /// plots (with their axes and titles), never crash.
 struct PlotData {
     // --- the per-token view: one attention row before and after steering ---
-    int head = 0;                  ///< head (within its layer) of the row shown
-    int query = 0;                 ///< query of the row shown
-    int layer = -1;                ///< the source's layer of the row and the matrix when one of
-                                   ///< several layers is shown; -1 otherwise
-    int layersAveraged = 1;        ///< > 1: the row and the matrix are means over these layers
+    int head = 0;            ///< head (within its layer) of the row shown
+    int query = 0;           ///< query of the row shown
+    int layer = -1;          ///< the source's layer of the row and the matrix when one of
+                             ///< several layers is shown; -1 otherwise
+    int layersAveraged = 1;  ///< > 1: the row and the matrix are means over these layers
+    bool headSteered = true; ///< false: `head` gets no bias (A' = A), labelled "not steered"
+    /// The random workload's seed of the row, the matrix and the metrics, or -1 (a file).
+    long long seed = -1;
     std::vector<double> attention; ///< A[head, query, :], K values
     std::vector<double> steered;   ///< A'[head, query, :], K values
     std::vector<double> saliency;  ///< s, K values: the normalized bias as applied
@@ -59,7 +62,8 @@ struct PlotData {
     QString sweepLabel; ///< the curve's legend ("all heads"); empty: "mean over seeds"
     /// A second curve over the same lambdas (the top-k heads steered), or empty.
     std::vector<SweepRow> sweepCompare;
-    QString sweepCompareLabel; ///< its legend
+    QString sweepCompareLabel;             ///< its legend
+    unsigned long long sweepFirstSeed = 0; ///< the first of them (seeds first .. first + n - 1)
 
     // --- the saliency grid view ---
     int gridHeight = 0;           ///< tokens per column; 0 = gridShapeFor(K)
@@ -88,9 +92,10 @@ struct PlotData {
     int profileLayers = 0;                  ///< the source's layers
     int profileHeadsPerLayer = 0;
     QString headsColumn = QStringLiteral("grounding_score"); ///< the column shown (a name)
-    int headsTopK = 0;      ///< the k best heads by that column are marked
-    int selectedLayer = -1; ///< the layer chosen, -1: all layers
-    int selectedHead = -1;  ///< the head chosen, -1: none
+    int headsTopK = 0;           ///< the k best heads by that column are marked
+    int selectedLayer = -1;      ///< the layer chosen, -1: all layers
+    int selectedHead = -1;       ///< the head chosen, -1: none
+    bool matrixLogScale = false; ///< a logarithmic colour scale for A' (not for A' - A)
 };
 
 /// The token grid of K keys when no image defines one: GH x GW with GH * GW = K and GH the largest
@@ -114,17 +119,19 @@ QString keyLabel(const PlotData& data, int token);
 QString keyLabel(int token, const std::vector<QString>& tokens, int visionStart, int visionTokens,
                  int gridHeight, int gridWidth);
 
-/// The colours every view uses for the same quantity.
+/// The colours every view uses for the same quantity: the Okabe-Ito palette, which stays apart
+/// for the common colour-vision deficiencies (blue, vermillion and bluish green keep distinct
+/// for a deuteranope, where green and orange-red become the same olive).
 namespace plotcolors {
 inline QColor attention() {
-    return QColor(0x4c, 0x6a, 0x92);
-} ///< A: grey-blue
+    return QColor(0x00, 0x72, 0xb2);
+} ///< A: blue
 inline QColor steered() {
-    return QColor(0xe0, 0x4a, 0x1f);
-} ///< A': orange-red
+    return QColor(0xd5, 0x5e, 0x00);
+} ///< A': vermillion
 inline QColor saliency() {
-    return QColor(0x2a, 0x9d, 0x4a);
-} ///< s: green
+    return QColor(0x00, 0x9e, 0x73);
+} ///< s: bluish green
 inline QColor marker() {
     return QColor(0x20, 0x20, 0x20);
 } ///< highlights, current lambda

@@ -1,7 +1,11 @@
 #pragma once
-// The base of the four views: a QWidget that owns one QCustomPlot and can write it as PNG or PDF.
-// QCustomPlot is only forward-declared here; include <qcustomplot.h> in a .cpp to reach into it.
+// The base of the four views: a QWidget that owns one QCustomPlot and can write it as a figure
+// (PNG, PDF or SVG of a size in inches at a dpi). QCustomPlot is only forward-declared here;
+// include <qcustomplot.h> in a .cpp to reach into it.
 
+#include "figure.h"
+
+#include <QFont>
 #include <QPoint>
 #include <QSize>
 #include <QString>
@@ -12,8 +16,25 @@
 class QCustomPlot;
 class QCPAxis;
 class QCPTextElement;
+class QCPPainter;
 
 namespace attnsteer {
+
+/// How a view draws: on screen, or as a figure in a file. A figure is laid out in points (one
+/// layout unit = 1/72 inch), so that its fonts and lines have the same size in print whatever
+/// the dpi; the screen style uses the desktop's point sizes and one-pixel lines.
+struct PlotStyle {
+    QFont tick, label, title; ///< tick labels (and legends, item texts), axis labels, titles
+    double line = 1.0;        ///< data lines (A, A', s, the curve's segments)
+    double thin = 1.0;        ///< axes, ticks, grid lines, error bars, frames
+    double symbol = 1.0;      ///< scale of symbol, marker and colour bar sizes
+    bool overlays = true;     ///< hover marks, the selected row and live readouts are drawn
+    bool figure = false;      ///< a file, not the screen
+
+    static PlotStyle screen();
+    /// Fonts of 7 pt (ticks), 8 pt (labels, titles): readable at one-column width (3.5 in).
+    static PlotStyle forFigure(bool overlays = false);
+};
 
 class PlotView : public QWidget {
     Q_OBJECT
@@ -26,41 +47,70 @@ class PlotView : public QWidget {
     /// A short file-name stem: "per_token", "tradeoff", "saliency", "matrix".
     virtual QString viewName() const = 0;
 
-    /// Writes the view as a PNG of WIDTH x HEIGHT pixels times SCALE (WIDTH or HEIGHT 0: the
-    /// widget's size; SCALE 2 doubles the resolution at the same layout). The picture is drawn
-    /// into a temporary file next to PATH that is renamed onto PATH at the end, so PATH never
-    /// holds half a file. OVERWRITE false refuses an existing PATH. Works offscreen, without the
-    /// widget being shown. On failure returns false and sets ERROR to one line naming PATH.
-    /// The view drawn as a WIDTH x HEIGHT picture (times SCALE) into BYTES as PNG; false when
-    /// it cannot be drawn.
+    /// The view drawn as the figure SPEC describes, into BYTES (PNG, PDF or SVG). Works
+    /// offscreen, without the widget being shown; the view on screen is left as it was. False
+    /// with ERROR (one line) when it cannot be drawn.
+    bool figureBytes(const FigureSpec& spec, QByteArray* bytes, QString* error = nullptr);
+    /// figureBytes written to PATH through a temporary file next to it that is renamed onto
+    /// PATH at the end (PATH never holds half a file). OVERWRITE false refuses an existing PATH.
+    /// On failure returns false and sets ERROR to one line naming PATH.
+    bool saveFigure(const QString& path, const FigureSpec& spec, bool overwrite = true,
+                    QString* error = nullptr);
+
+    /// A PNG of WIDTH x HEIGHT pixels times SCALE (WIDTH or HEIGHT 0: the widget's size): the
+    /// figure of WIDTH/96 x HEIGHT/96 inches at 96 x SCALE dpi.
     bool pngBytes(int width, int height, double scale, QByteArray* bytes);
     bool savePng(const QString& path, int width = 0, int height = 0, double scale = 1.0,
                  bool overwrite = true, QString* error = nullptr);
-    /// The same as a vector PDF of WIDTH x HEIGHT points (0: the widget's size).
+    /// A PDF whose page is WIDTH x HEIGHT points (0: the widget's size).
     bool savePdf(const QString& path, int width = 0, int height = 0, bool overwrite = true,
                  QString* error = nullptr);
 
     /// Redraws now (the views otherwise redraw on the next event loop turn after a change).
     void replotNow();
-    /// The title shown above the plot.
+    /// The title shown above the plot (the whole text, before it is wrapped to the width).
     QString title() const;
+    /// The title as drawn now: wrapped onto two lines or shortened with an ellipsis when the view
+    /// is too narrow for it.
+    QString shownTitle() const;
+    const PlotStyle& style() const { return style_; }
+    /// The range and label of the view's colour scale (the matrix, the saliency grid); 0, 0 and
+    /// empty without one.
+    double colorLower() const;
+    double colorUpper() const;
+    QString colorLabel() const;
+    /// TEXT fitted into WIDTH pixels of FONT: as it is, else broken onto two lines at the ", "
+    /// or ": " nearest its middle, else each line shortened with an ellipsis.
+    static QString fitText(const QString& text, const QFont& font, int width);
 
   signals:
-    /// The user chose "Export view as PNG/PDF..." in the context menu; the window asks where.
+    /// The user chose "Export view..." in the context menu; the window asks where.
     void exportRequested();
 
   protected:
     /// Calls ON_CLICK with the release position of each left click: press and release within a
     /// few pixels, so that a drag (a pan) is not a click.
     void onLeftClick(std::function<void(QPoint)> onClick);
-    /// Called before a picture of SIZE pixels is drawn (export) and after every resize: views
-    /// that keep an aspect ratio fit their ranges here. The default does nothing.
+    /// Called before a picture of SIZE layout units is drawn (export) and after every resize:
+    /// views that keep an aspect ratio fit their ranges here. The default does nothing.
     virtual void fitToSize(QSize size);
+    /// After the style changed (screen or figure): pens, symbol sizes, item fonts and the
+    /// interactive overlays' visibility of the view. The base has styled the title, the axes,
+    /// the legend and the colour scales.
+    virtual void styleChanged(const PlotStyle& style);
+    /// The mouse left the plot: hover marks and tooltips go. The default does nothing.
+    virtual void pointerLeft();
+    /// Device pixels per layout unit of the picture being drawn (the screen's pixel ratio, dpi/72
+    /// for a PNG figure) or 0 for a vector figure (PDF, SVG): the matrix pools to this.
+    double pictureScale() const { return pictureScale_; }
+    /// Sets STYLE on the title, axes, legend and colour scales, then styleChanged(STYLE). Views
+    /// call it with PlotStyle::screen() at the end of their constructors.
+    void applyStyle(const PlotStyle& style);
     /// Queues a replot for the next event loop turn (several changes, one replot).
     void scheduleReplot();
     /// Sets the title shown above the axis rect.
     void setTitle(const QString& title);
-    /// A font for tick labels and one for axis labels, the same in every view.
+    /// A font for tick labels and one for axis labels, the same in every view (the screen's).
     static QFont tickFont();
     static QFont labelFont();
     /// Styles an axis the same way in every view: label, fonts, pens.
@@ -71,15 +121,19 @@ class PlotView : public QWidget {
 
   private:
     QPoint pressPosition_{-1, -1};
-    /// writeFileAtomically (app/common) with DRAW(temporary path) writing the picture.
-    bool writeAtomically(const QString& path, bool overwrite, QString* error,
-                         const std::function<bool(const QString& temporaryPath)>& draw);
-    /// Lays out and draws at SIZE for a picture, then back at the widget's size.
-    void prepareForPicture(QSize size);
-    void restoreAfterPicture();
+    /// Lays the plot out at SIZE layout units (ranges fitted, tick counts for the axes' lengths,
+    /// the title fitted).
+    void layOut(QSize size);
+    /// The width the title may take: its cell's, without the margins.
+    int titleWidth() const;
+    /// Draws the current layout into PAINTER (active), SIZE layout units.
+    void drawInto(QCPPainter* painter, QSize size);
 
     QCustomPlot* plot_ = nullptr;
     QCPTextElement* title_ = nullptr;
+    QString titleText_;
+    PlotStyle style_;
+    double pictureScale_ = 1.0;
 };
 
 } // namespace attnsteer

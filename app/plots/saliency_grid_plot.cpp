@@ -1,5 +1,7 @@
 #include "saliency_grid_plot.h"
 
+#include "heat_map.h"
+
 #include <qcustomplot.h>
 
 #include <QToolTip>
@@ -7,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace attnsteer {
 
@@ -117,7 +120,6 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     scale_ = new QCPColorScale(plot);
     plot->plotLayout()->addElement(1, 1, scale_);
     scale_->setType(QCPAxis::atRight);
-    scale_->setBarWidth(12);
     styleAxis(scale_->axis(), tr("saliency s"));
     map_->setColorScale(scale_);
     map_->setGradient(saliencyGradient());
@@ -133,7 +135,6 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     pixmap_->setVisible(false);
 
     frame_ = new QCPItemRect(plot);
-    frame_->setPen(QPen(plotcolors::marker(), 2.5));
     frame_->setBrush(Qt::NoBrush);
     frame_->setLayer(QStringLiteral("overlay"));
     frame_->setVisible(false);
@@ -144,7 +145,22 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
         if (token >= 0)
             emit tokenClicked(token);
     });
+    applyStyle(PlotStyle::screen());
     rebuild();
+}
+
+void SaliencyGridPlot::styleChanged(const PlotStyle& style) {
+    frame_->setPen(QPen(plotcolors::marker(), 2.5 * style.thin));
+    highlightToken(highlighted_);
+}
+
+void SaliencyGridPlot::pointerLeft() {
+    QToolTip::hideText();
+    if (hovered_ != -1) {
+        hovered_ = -1;
+        highlightToken(-1);
+        emit tokenHovered(-1);
+    }
 }
 
 void SaliencyGridPlot::setData(const PlotData& data) {
@@ -217,18 +233,6 @@ double SaliencyGridPlot::shownValue(int token) const {
         std::size_t(token) >= shown_.size())
         return std::numeric_limits<double>::quiet_NaN();
     return shown_[std::size_t(token)];
-}
-
-double SaliencyGridPlot::colorLower() const {
-    return map_->dataRange().lower;
-}
-
-double SaliencyGridPlot::colorUpper() const {
-    return map_->dataRange().upper;
-}
-
-QString SaliencyGridPlot::colorLabel() const {
-    return scale_->axis()->label();
 }
 
 void SaliencyGridPlot::setSaliency(std::vector<double> saliency, int gridHeight, int gridWidth,
@@ -314,10 +318,8 @@ void SaliencyGridPlot::updateValues() {
     const QString lambda = QStringLiteral("λ = %1").arg(lambda_, 0, 'f', 3);
     switch (mode_) {
     case ImageMode::Saliency:
-        if (!(high >= low))
-            low = 0, high = 1;
-        if (high == low)
-            high = low + 1e-12;
+        // A constant map (a uniform grey image: differences of 1e-16) looks constant.
+        std::tie(low, high) = sequentialColorRange(low, high);
         map_->setGradient(saliencyGradient());
         scale_->axis()->setLabel(tr("saliency s"));
         break;
@@ -343,11 +345,8 @@ void SaliencyGridPlot::updateValues() {
         break;
     }
     case ImageMode::Difference: {
-        double extent = 0;
-        if (high >= low)
-            extent = std::max(std::abs(low), std::abs(high));
-        if (!(extent > 0))
-            extent = 1; // no change at all: white on a -1..1 scale
+        // No change at all (or rounding noise): white.
+        const double extent = divergingColorExtent(low, high);
         low = -extent, high = extent;
         map_->setGradient(changeGradient());
         scale_->axis()->setLabel(tr("A′ − A at %1").arg(lambda));
@@ -360,25 +359,15 @@ void SaliencyGridPlot::updateValues() {
 }
 
 void SaliencyGridPlot::updateOverlay() {
-    // With an image the overlay is a heat map whose opacity grows with s: low-saliency tokens
-    // let the image through, salient ones are tinted green. Without an image it is opaque.
-    // A' - A: the opacity grows with the size of the change, either way.
+    // With an image the overlay covers every token with the same opacity, so that a cell's
+    // colour is its colour bar's colour over the image: the colour alone carries the value.
+    // Without an image it is opaque.
     const int gh = gridHeight_, gw = gridWidth_;
-    const QCPRange range = map_->dataRange();
-    const bool change = mode_ == ImageMode::Difference;
+    const auto alpha =
+        static_cast<unsigned char>(image_.isNull() ? 255 : std::lround(255.0 * opacity_));
     for (int r = 0; r < gh; ++r)
-        for (int c = 0; c < gw; ++c) {
-            int alpha = 255;
-            if (!image_.isNull()) {
-                const double value = map_->data()->cell(c, r);
-                double t = 0;
-                if (std::isfinite(value) && range.size() > 0)
-                    t = change ? std::min(std::abs(value) / range.upper, 1.0)
-                               : std::clamp((value - range.lower) / range.size(), 0.0, 1.0);
-                alpha = int(std::lround(255.0 * opacity_ * (0.15 + 0.85 * t)));
-            }
-            map_->data()->setAlpha(c, r, static_cast<unsigned char>(alpha));
-        }
+        for (int c = 0; c < gw; ++c)
+            map_->data()->setAlpha(c, r, alpha);
     if (mode_ == ImageMode::Saliency) {
         setTitle(image_.isNull() ? tr("Saliency per token (%1 × %2 grid)").arg(gh).arg(gw)
                                  : tr("Saliency image (%1 × %2 tokens)").arg(gh).arg(gw));
@@ -452,13 +441,20 @@ void SaliencyGridPlot::highlightToken(int token) {
     const int index = token - offset_;
     const bool onGrid = token >= 0 && index >= 0 && index < gridHeight_ * gridWidth_;
     highlighted_ = onGrid ? token : -1;
-    frame_->setVisible(onGrid);
+    frame_->setVisible(onGrid && style().overlays);
     if (onGrid) {
         const int row = index / gridWidth_, column = index % gridWidth_;
         frame_->topLeft->setCoords(column, row);
         frame_->bottomRight->setCoords(column + 1, row + 1);
     }
     scheduleReplot();
+}
+
+int SaliencyGridPlot::overlayAlpha(int token) const {
+    const int index = token - offset_;
+    if (token < 0 || index < 0 || index >= gridHeight_ * gridWidth_)
+        return -1;
+    return map_->data()->alpha(index % gridWidth_, index / gridWidth_);
 }
 
 void SaliencyGridPlot::onMouseMove(QMouseEvent* event) {

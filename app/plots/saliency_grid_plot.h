@@ -54,16 +54,16 @@ class SaliencyGridPlot : public PlotView {
     /// The value the cell of key TOKEN shows in the current mode (NaN when not on the grid or
     /// not known).
     double shownValue(int token) const;
-    /// The colour scale's range and label.
-    double colorLower() const;
-    double colorUpper() const;
-    QString colorLabel() const;
 
     int gridHeight() const { return gridHeight_; }
     int gridWidth() const { return gridWidth_; }
     int gridOffset() const { return offset_; }
     bool hasImage() const { return !image_.isNull(); }
     double overlayOpacity() const { return opacity_; }
+
+    /// The opacity of the overlay's cell of key TOKEN (0..255; 255 without an image), -1 when
+    /// not on the grid.
+    int overlayAlpha(int token) const;
 
     /// Marks key TOKEN (when it is on the grid) with a frame; -1 clears.
     void highlightToken(int token);
@@ -83,6 +83,8 @@ class SaliencyGridPlot : public PlotView {
 
   protected:
     void fitToSize(QSize size) override;
+    void styleChanged(const PlotStyle& style) override;
+    void pointerLeft() override;
 
   private:
     void rebuild();

@@ -53,6 +53,8 @@ PlotData assemblePlotData(PlotSources sources) {
     data.query = sources.query;
     data.layer = sources.layer;
     data.layersAveraged = sources.layersAveraged;
+    data.headSteered = sources.headSteered;
+    data.seed = sources.seed;
     data.lambda = sources.lambda;
     data.queryMeanAttention.assign(sources.queryMeanAttention.begin(),
                                    sources.queryMeanAttention.end());
@@ -70,6 +72,7 @@ PlotData assemblePlotData(PlotSources sources) {
     }
     data.sweep.assign(sources.sweep.begin(), sources.sweep.end());
     data.sweepSeeds = sources.sweepSeeds;
+    data.sweepFirstSeed = sources.sweepFirstSeed;
     data.matrix = std::move(sources.matrix);
     data.matrixQueries = sources.matrixQueries;
     data.matrixKeys = sources.matrixKeys;
@@ -118,12 +121,15 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     sources.head = request.head;
     sources.query = request.query;
     sources.lambda = params.lambda;
+    if (!scenario.hasWorkloadFile())
+        sources.seed = (long long)scenario.spec.seed;
 
     // With several layers, the row and the matrix are of the first one chosen.
     if (request.head < 0 || request.head >= workload.headsPerLayer())
         throw settingError("head", std::to_string(request.head) + " is out of range 0.." +
                                        std::to_string(workload.headsPerLayer() - 1));
     const int unit = workload.unitOf(0, request.head);
+    sources.headSteered = isUnitSteered(workload, params, unit);
     if (workload.sourceLayers() > 1)
         sources.layer = workload.sourceLayer(0);
     // The per-token row, from the backend itself: what it shows is what the core computes.
@@ -143,6 +149,7 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     const std::vector<SweepRow> sweep = runSweep(config, backend, request.control);
     sources.sweep = sweep;
     sources.sweepSeeds = int(config.seeds.size());
+    sources.sweepFirstSeed = config.seeds.empty() ? 0 : config.seeds.front();
 
     // The image under the grid, as prepareScenario decoded it.
     sources.image = prepared.raw.image;

@@ -49,13 +49,16 @@ struct PlotSources {
     int query = 0;                    ///< query of the row
     int layer = -1;                   ///< the source's layer of the row when one of several, or -1
     int layersAveraged = 1;           ///< layers the row and the matrix are the mean of
+    bool headSteered = true;          ///< whether HEAD gets the bias
+    long long seed = -1;              ///< the random workload's seed, -1 for a file
     double lambda = 0.25;             ///< lambda of the row and of the matrix
     const TokenRow* row = nullptr;    ///< A and A' of (head, query), or null
     /// Mean over the first QUERY_MEAN_ROWS query rows of the head of A and of A', K each.
     std::span<const double> queryMeanAttention, queryMeanSteered;
     int queryMeanRows = 0;
-    std::span<const SweepRow> sweep; ///< the tradeoff curve, ascending lambda
-    int sweepSeeds = 1;              ///< seeds the sweep's means are over
+    std::span<const SweepRow> sweep;       ///< the tradeoff curve, ascending lambda
+    int sweepSeeds = 1;                    ///< seeds the sweep's means are over
+    unsigned long long sweepFirstSeed = 0; ///< the first of them
     /// The matrix of the head, matrixQueries x matrixKeys row-major: A', or A' - A when
     /// matrixIsDifference. Moved into the PlotData (it may be large).
     std::vector<double> matrix;

@@ -71,66 +71,76 @@ TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
 
     QCPGraph* curve = plot->addGraph();
     curve->setName(tr("mean over seeds"));
-    curve->setPen(QPen(plotcolors::steered(), 1.8));
-    curve->setScatterStyle(
-        QCPScatterStyle(QCPScatterStyle::ssCircle, plotcolors::steered(), Qt::white, 6));
 
-    const QPen barPen(plotcolors::steered().darker(130), 1.0);
     auto* yBars = yBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
     yBars->setName(tr("± sd over seeds"));
     yBars->setErrorType(QCPErrorBars::etValueError);
     yBars->setDataPlottable(curve);
-    yBars->setPen(barPen);
-    yBars->setWhiskerWidth(6);
     auto* xBars = xBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
     xBars->setErrorType(QCPErrorBars::etKeyError);
     xBars->setDataPlottable(curve);
-    xBars->setPen(barPen);
-    xBars->setWhiskerWidth(6);
     xBars->removeFromLegend();
 
+    // The second curve (the top-k heads steered), dashed, in the other colour.
     QCPGraph* comparison = plot->addGraph();
-    comparison->setPen(QPen(comparisonColor(), 1.8, Qt::DashLine));
-    comparison->setScatterStyle(
-        QCPScatterStyle(QCPScatterStyle::ssSquare, comparisonColor(), Qt::white, 5));
     comparisonBars_ = new QCPErrorBars(plot->xAxis, plot->yAxis);
     comparisonBars_->setErrorType(QCPErrorBars::etValueError);
     comparisonBars_->setDataPlottable(comparison);
-    comparisonBars_->setPen(QPen(comparisonColor().darker(130), 1.0));
-    comparisonBars_->setWhiskerWidth(5);
     comparisonBars_->removeFromLegend();
 
     plot->legend->setVisible(true);
-    plot->legend->setFont(tickFont());
     plot->legend->setBrush(QColor(255, 255, 255, 220));
     plot->legend->setBorderPen(QPen(QColor(0, 0, 0, 60)));
     plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
 
     marker_ = new QCPItemTracer(plot);
     marker_->setStyle(QCPItemTracer::tsCircle);
-    marker_->setSize(13);
-    marker_->setPen(QPen(plotcolors::marker(), 2));
     marker_->setBrush(QColor(255, 255, 255, 120));
     marker_->position->setType(QCPItemPosition::ptPlotCoords);
     marker_->setLayer(QStringLiteral("overlay"));
-    // The marker's numbers sit in the lower right corner, below the rising curve.
-    markerLabel_ = new QCPItemText(plot);
-    markerLabel_->position->setType(QCPItemPosition::ptAxisRectRatio);
-    markerLabel_->position->setCoords(0.98, 0.97);
-    markerLabel_->setPositionAlignment(Qt::AlignRight | Qt::AlignBottom);
-    markerLabel_->setTextAlignment(Qt::AlignLeft);
-    QFont bold = tickFont();
-    bold.setBold(true);
-    markerLabel_->setFont(bold);
-    markerLabel_->setColor(plotcolors::marker());
-    markerLabel_->setBrush(QColor(255, 255, 255, 210));
-    markerLabel_->setPadding(QMargins(3, 1, 3, 1));
-    markerLabel_->setLayer(QStringLiteral("overlay"));
+    // The marker's numbers: a line of their own below the plot, never over the curve.
+    readout_ = new QCPTextElement(plot);
+    readout_->setTextColor(plotcolors::marker());
+    readout_->setMargins(QMargins(6, 0, 6, 4));
+    plot->plotLayout()->addElement(2, 0, readout_);
+    // The lambda labels that would run into each other (or the legend) are left out, once the
+    // layout of each picture is known.
+    connect(plot, &QCustomPlot::afterLayout, this, &TradeoffPlot::placeLabels);
+    connect(plot, &QCustomPlot::beforeReplot, this, &TradeoffPlot::placeLegend);
+    applyStyle(PlotStyle::screen());
     setSweep({}, 1);
+}
+
+void TradeoffPlot::styleChanged(const PlotStyle& style) {
+    QCustomPlot* plot = customPlot();
+    QCPGraph* curve = plot->graph(kCurveGraph);
+    curve->setPen(QPen(plotcolors::steered(), 1.6 * style.line));
+    curve->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, plotcolors::steered(),
+                                           Qt::white, 6 * style.symbol));
+    const QPen barPen(plotcolors::steered().darker(130), style.thin);
+    for (QCPErrorBars* bars : {yBars_, xBars_}) {
+        bars->setPen(barPen);
+        bars->setWhiskerWidth(6 * style.symbol);
+    }
+    QCPGraph* comparison = plot->graph(kComparisonGraph);
+    comparison->setPen(QPen(comparisonColor(), 1.6 * style.line, Qt::DashLine));
+    comparison->setScatterStyle(
+        QCPScatterStyle(QCPScatterStyle::ssSquare, comparisonColor(), Qt::white, 5 * style.symbol));
+    comparisonBars_->setPen(QPen(comparisonColor().darker(130), style.thin));
+    comparisonBars_->setWhiskerWidth(5 * style.symbol);
+    marker_->setSize(13 * style.symbol);
+    marker_->setPen(QPen(plotcolors::marker(), 2 * style.thin));
+    QFont bold = style.tick;
+    bold.setBold(true);
+    readout_->setFont(bold);
+    for (QCPItemText* label : labels_)
+        label->setFont(style.tick);
+    updateMarker();
 }
 
 void TradeoffPlot::setData(const PlotData& data) {
     lambda_ = data.lambda;
+    firstSeed_ = data.sweepFirstSeed;
     y_ = data.tradeoffY;
     curveLabel_ = data.sweepLabel;
     comparison_ = data.sweepCompare;
@@ -192,7 +202,9 @@ void TradeoffPlot::showCurves() {
     QCPGraph* comparison = plot->graph(kComparisonGraph);
     fill(rows_, curve, yBars_, xBars_);
     fill(comparison_, comparison, comparisonBars_, nullptr);
-    curve->setName(curveLabel_.isEmpty() ? tr("mean over seeds") : curveLabel_);
+    const QString seeds =
+        seeds_ > 1 ? tr("mean over %1 seeds").arg(seeds_) : tr("seed %1").arg(firstSeed_);
+    curve->setName(curveLabel_.isEmpty() ? seeds : curveLabel_); // the title names the seeds
     comparison->setName(comparisonLabel_);
     comparison->setVisible(!comparison_.empty());
     if (comparison_.empty())
@@ -203,17 +215,30 @@ void TradeoffPlot::showCurves() {
     if (rows_.empty())
         setTitle(tr("Tradeoff over λ (no sweep yet)"));
     else
-        setTitle(seeds_ > 1 ? tr("Tradeoff over λ = %1 … %2, mean ± sd over %3 seeds")
-                                  .arg(rows_.front().lambda)
-                                  .arg(rows_.back().lambda)
-                                  .arg(seeds_)
-                            : tr("Tradeoff over λ = %1 … %2, one seed")
-                                  .arg(rows_.front().lambda)
-                                  .arg(rows_.back().lambda));
+        setTitle(tr("Tradeoff over λ = %1 … %2, %3")
+                     .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda),
+                          seedsText()));
     rebuildLabels();
     resetView();
     updateMarker();
     scheduleReplot();
+}
+
+QString TradeoffPlot::seedsText() const {
+    if (seeds_ <= 1)
+        return tr("seed %1").arg(firstSeed_);
+    return tr("mean ± sd over %1 seeds (%2–%3)")
+        .arg(seeds_)
+        .arg(firstSeed_)
+        .arg(firstSeed_ + (unsigned long long)(seeds_ - 1));
+}
+
+QString TradeoffPlot::lambdaText(double lambda) {
+    // Three significant digits, no exponent below a million: "0.21", "600", "790".
+    QString text = QString::number(lambda, 'g', 3);
+    if (text.contains(QLatin1Char('e')) && std::abs(lambda) >= 1 && std::abs(lambda) < 1e6)
+        text = QString::number(std::round(lambda), 'f', 0);
+    return text;
 }
 
 void TradeoffPlot::rebuildLabels() {
@@ -244,12 +269,104 @@ void TradeoffPlot::rebuildLabels() {
         previous = nearest;
         auto* label = new QCPItemText(plot);
         label->position->setCoords(rows_[nearest].klMean, yMean(rows_[nearest], y_));
-        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop); // below the rising curve
-        label->setPadding(QMargins(8, 3, 0, 0));
-        label->setFont(tickFont());
+        label->setFont(style().tick);
         label->setColor(QColor(70, 70, 70));
-        label->setText(QStringLiteral("λ=%1").arg(rows_[nearest].lambda, 0, 'g', 2));
+        label->setClipToAxisRect(true);
+        label->setText(QStringLiteral("λ=%1").arg(lambdaText(rows_[nearest].lambda)));
         labels_.push_back(label);
+    }
+}
+
+namespace {
+
+/// Where a lambda label may sit around its point, in order of preference: below right of the
+/// rising curve, above left, below left, above right.
+struct LabelPlace {
+    Qt::Alignment alignment;
+    QMargins padding;
+};
+constexpr int kLabelOffset = 6;
+const LabelPlace kLabelPlaces[] = {
+    {Qt::AlignLeft | Qt::AlignTop, QMargins(kLabelOffset, 2, 0, 0)},
+    {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, kLabelOffset, 2)},
+    {Qt::AlignRight | Qt::AlignTop, QMargins(0, 2, kLabelOffset, 0)},
+    {Qt::AlignLeft | Qt::AlignBottom, QMargins(kLabelOffset, 0, 0, 2)},
+};
+
+} // namespace
+
+QRectF TradeoffPlot::labelRect(const QCPItemText* label) const {
+    // The text's own rectangle (without its padding), placed as the label's alignment puts it.
+    const QPointF anchor = label->position->pixelPosition();
+    const QSizeF text = QFontMetricsF(label->font()).size(0, label->text());
+    const QMargins padding = label->padding();
+    const Qt::Alignment alignment = label->positionAlignment();
+    const double left = alignment & Qt::AlignLeft ? anchor.x() + padding.left()
+                                                  : anchor.x() - padding.right() - text.width();
+    const double top = alignment & Qt::AlignTop ? anchor.y() + padding.top()
+                                                : anchor.y() - padding.bottom() - text.height();
+    return QRectF(QPointF(left, top), text);
+}
+
+QVector<QRectF> TradeoffPlot::shownLabelRects() const {
+    QVector<QRectF> rects;
+    for (const QCPItemText* label : labels_)
+        if (label->visible())
+            rects << labelRect(label);
+    return rects;
+}
+
+void TradeoffPlot::placeLegend() {
+    // The legend goes to the corner of the plot that the curve leaves emptiest.
+    QCustomPlot* plot = customPlot();
+    const QRect area = plot->axisRect()->rect();
+    const QSize legend = plot->legend->minimumOuterSizeHint();
+    if (area.isEmpty() || rows_.empty())
+        return;
+    const Qt::Alignment corners[] = {Qt::AlignTop | Qt::AlignLeft, Qt::AlignBottom | Qt::AlignRight,
+                                     Qt::AlignTop | Qt::AlignRight,
+                                     Qt::AlignBottom | Qt::AlignLeft};
+    Qt::Alignment best = corners[0];
+    int fewest = -1;
+    for (const Qt::Alignment corner : corners) {
+        const int x = corner & Qt::AlignLeft ? area.left() : area.right() - legend.width();
+        const int y = corner & Qt::AlignTop ? area.top() : area.bottom() - legend.height();
+        const QRectF box(x, y, legend.width(), legend.height());
+        int inside = 0;
+        for (const SweepRow& row : rows_)
+            inside += box.contains(QPointF(plot->xAxis->coordToPixel(row.klMean),
+                                           plot->yAxis->coordToPixel(yMean(row, y_))));
+        if (fewest < 0 || inside < fewest)
+            fewest = inside, best = corner;
+    }
+    plot->axisRect()->insetLayout()->setInsetAlignment(0, best);
+}
+
+void TradeoffPlot::placeLabels() {
+    QCustomPlot* plot = customPlot();
+    const QRectF area = plot->axisRect()->rect();
+    QVector<QRectF> taken;
+    if (plot->legend->visible())
+        taken << QRectF(plot->legend->outerRect());
+    for (QCPItemText* label : labels_) {
+        // The first place around the point where the text lies inside the plot, off the legend
+        // and off the labels placed before it; none: the label is left out.
+        bool placed = false;
+        for (const LabelPlace& place : kLabelPlaces) {
+            label->setPositionAlignment(place.alignment);
+            label->setPadding(place.padding);
+            const QRectF text = labelRect(label);
+            bool free = area.contains(text);
+            for (const QRectF& other : taken)
+                if (text.intersects(other))
+                    free = false;
+            if (free) {
+                taken << text;
+                placed = true;
+                break;
+            }
+        }
+        label->setVisible(placed);
     }
 }
 
@@ -282,30 +399,65 @@ QPointF TradeoffPlot::markerPosition() const {
 }
 
 void TradeoffPlot::updateMarker() {
-    const QPointF point = interpolate(rows_, lambda_, y_);
+    const bool outside = !rows_.empty() && std::isfinite(lambda_) &&
+                         (lambda_ < rows_.front().lambda || lambda_ > rows_.back().lambda);
+    const QPointF point = outside ? QPointF(std::numeric_limits<double>::quiet_NaN(), 0)
+                                  : interpolate(rows_, lambda_, y_);
     const bool visible = std::isfinite(point.x()) && std::isfinite(point.y());
     marker_->setVisible(visible);
-    markerLabel_->setVisible(visible);
-    if (!visible)
-        return;
-    marker_->position->setCoords(point);
-    QString y;
-    switch (y_) {
-    case TradeoffY::EntropyReduction:
-        y = tr("reduction = %1 %").arg(point.y(), 0, 'g', 3);
-        break;
-    case TradeoffY::ExpectationGain:
-        y = tr("Σ A′s − Σ A s = %1").arg(point.y(), 0, 'g', 3);
-        break;
-    case TradeoffY::TargetMassGain:
-        y = tr("target-mass gain = %1").arg(point.y(), 0, 'g', 3);
-        break;
-    case TradeoffY::PointingGain:
-        y = tr("pointing gain = %1").arg(point.y(), 0, 'g', 3);
-        break;
+    if (visible)
+        marker_->position->setCoords(point);
+    QString text;
+    if (outside)
+        text = tr("○ λ = %1 is outside the curve's λ = %2 … %3")
+                   .arg(lambda_, 0, 'f', 3)
+                   .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda));
+    else if (visible) {
+        QString y;
+        switch (y_) {
+        case TradeoffY::EntropyReduction:
+            y = tr("reduction = %1 %").arg(point.y(), 0, 'g', 3);
+            break;
+        case TradeoffY::ExpectationGain:
+            y = tr("Σ A′s − Σ A s = %1").arg(point.y(), 0, 'g', 3);
+            break;
+        case TradeoffY::TargetMassGain:
+            y = tr("target-mass gain = %1").arg(point.y(), 0, 'g', 3);
+            break;
+        case TradeoffY::PointingGain:
+            y = tr("pointing gain = %1").arg(point.y(), 0, 'g', 3);
+            break;
+        }
+        text = tr("○ λ = %1: KL = %2 nats, %3 (%4)")
+                   .arg(lambda_, 0, 'f', 3)
+                   .arg(point.x(), 0, 'g', 3)
+                   .arg(y)
+                   .arg(seeds_ > 1 ? tr("mean of %1 seeds").arg(seeds_)
+                                   : tr("seed %1").arg(firstSeed_));
     }
-    markerLabel_->setText(
-        tr("○ λ = %1\nKL = %2 nats\n%3").arg(lambda_, 0, 'f', 3).arg(point.x(), 0, 'g', 3).arg(y));
+    readoutText_ = text;
+    // The readout is live: in a figure only when asked for.
+    const bool shown = !text.isEmpty() && style().overlays;
+    readout_->setText(shown ? fitText(text, readout_->font(), customPlot()->viewport().width() - 12)
+                            : QString());
+    readout_->setVisible(shown);
+    readout_->setMargins(shown ? QMargins(6, 0, 6, 4) : QMargins(0, 0, 0, 0));
+}
+
+void TradeoffPlot::fitToSize(QSize) {
+    updateMarker(); // the readout's line breaks follow the width
+}
+
+bool TradeoffPlot::markerShown() const {
+    return marker_->visible();
+}
+
+QString TradeoffPlot::readout() const {
+    return readoutText_;
+}
+
+QRect TradeoffPlot::readoutRect() const {
+    return readout_->visible() ? readout_->outerRect() : QRect();
 }
 
 void TradeoffPlot::resetView() {

@@ -1,17 +1,22 @@
 #pragma once
 // The tradeoff curve: entropy reduction % (or another gain, TradeoffY) against KL(A‖A′) over a
 // lambda grid, mean and seed-to-seed standard deviation as error bars, a marker at the current
-// lambda, and optionally a second curve (the top-k heads steered) over the same grid.
+// lambda whose numbers are a line below the plot, and optionally a second curve (the top-k heads
+// steered) over the same grid. Lambda labels that would collide are left out.
 
 #include "plot_data.h"
 #include "plot_view.h"
 
 #include <QPointF>
+#include <QRect>
+#include <QRectF>
+#include <QVector>
 
 #include <vector>
 
 class QCPErrorBars;
 class QCPItemText;
+class QCPTextElement;
 class QCPItemTracer;
 
 namespace attnsteer {
@@ -50,12 +55,35 @@ class TradeoffPlot : public PlotView {
                                TradeoffY y = TradeoffY::EntropyReduction);
     /// Where the marker is, in plot coordinates (KL, y).
     QPointF markerPosition() const;
+    /// Whether the marker is drawn: a sweep is there and lambda lies on its grid.
+    bool markerShown() const;
+    /// The marker's numbers: "○ λ = 0.250: KL = … nats, reduction = … % (mean of 3 seeds)", or
+    /// that lambda is outside the curve; empty without a sweep.
+    QString readout() const;
+    /// Where the readout line is drawn (customPlot() pixels; empty when it is not).
+    QRect readoutRect() const;
+    /// The lambda labels drawn now, their text's rectangles in customPlot() pixels (after a
+    /// replot).
+    QVector<QRectF> shownLabelRects() const;
+    /// LAMBDA as the labels write it: three significant digits, no exponent ("600", "0.21").
+    static QString lambdaText(double lambda);
 
     void resetView() override;
 
+  protected:
+    void styleChanged(const PlotStyle& style) override;
+    void fitToSize(QSize size) override;
+
   private:
     void rebuildLabels();
+    /// Shows the labels that fit: inside the plot, off the legend and off each other.
+    void placeLabels();
+    /// Puts the legend in the corner the curve leaves emptiest.
+    void placeLegend();
+    QRectF labelRect(const QCPItemText* label) const;
     void updateMarker();
+    /// "mean ± sd over 3 seeds (0–2)" or "seed 0".
+    QString seedsText() const;
 
     void showCurves();
 
@@ -64,13 +92,15 @@ class TradeoffPlot : public PlotView {
     QString curveLabel_, comparisonLabel_;
     TradeoffY y_ = TradeoffY::EntropyReduction;
     int seeds_ = 1;
+    unsigned long long firstSeed_ = 0;
+    QString readoutText_;
     double lambda_ = 0;
     std::vector<QCPItemText*> labels_;
     QCPErrorBars* yBars_ = nullptr;          ///< y sd
     QCPErrorBars* xBars_ = nullptr;          ///< KL sd
     QCPErrorBars* comparisonBars_ = nullptr; ///< the comparison's y sd
     QCPItemTracer* marker_ = nullptr;
-    QCPItemText* markerLabel_ = nullptr;
+    QCPTextElement* readout_ = nullptr;
 };
 
 } // namespace attnsteer
