@@ -106,10 +106,9 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
     const std::size_t seedCount = config.seeds.size(), lambdaCount = config.lambdas.size();
     // With a target (given, or the transformer's planted object) the grounding pass adds the
     // target-mass and pointing gains.
-    const bool grounding =
-        config.grounding.hasTarget() ||
-        (config.workload ? config.workload->transformer() != nullptr
-                         : config.spec.kind == WorkloadKind::Transformer);
+    const bool grounding = config.grounding.hasTarget() ||
+                           (config.workload ? config.workload->transformer() != nullptr
+                                            : config.spec.kind == WorkloadKind::Transformer);
     std::vector<double> reductions(seedCount * lambdaCount), kls(seedCount * lambdaCount),
         expectationGains(seedCount * lambdaCount), targetGains(seedCount * lambdaCount),
         pointingGains(seedCount * lambdaCount), targetMasses(seedCount * lambdaCount),
