@@ -4,6 +4,7 @@
 // sign of lambda, A and A' swapped, or the steered-heads rule dropped in any of them fails here;
 // the picture checks of tst_plots and tst_gui only count colours.
 #include "gui_support.h"
+#include "per_token_plot.h"
 #include "reference.h"
 #include "saliency_grid_plot.h"
 #include "scenario_plot_data.h"
@@ -600,6 +601,37 @@ class TestPlotData : public QObject {
         QCOMPARE(data.sweep.size(), std::size_t(2));
         QCOMPARE(data.sweep[0].pointingGainMean, 0.0);
         QVERIFY(std::isfinite(data.sweep[1].pointingMean));
+    }
+
+    /// The same in the window: its engine prepares the transformer's data set itself; the
+    /// views get what prepareScenario gives.
+    void windowPlotDataOfTheTransformer() {
+        const Scenario scenario = transformerScenario();
+        auto window = std::make_unique<MainWindow>();
+        window->setSuppressMessageBoxes(true);
+        window->setWorkloadSize(scenario.spec.heads, scenario.spec.queries, scenario.spec.keys);
+        window->controls().seed->setValue(int(scenario.spec.seed));
+        window->controls().saliencyQuality->setValue(scenario.simulatedSaliency.quality);
+        window->setWorkloadKind(WorkloadKind::Transformer);
+        window->resize(1400, 900);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->dataSet()->scenario.isTransformer(), kTimeoutMs);
+        const PreparedScenario prepared = prepareScenario(window->engine()->dataSet()->scenario);
+        const TransformerLayout& layout = prepared.workload.transformer()->layout();
+        const PlotData shown = window->plotData();
+        checkTransformerData(shown, layout, scenario);
+        COMPARE_ROWS(shown.attention, originalRow(prepared.workload, shown.head, shown.query));
+        // What the views were given.
+        std::vector<int> target;
+        for (int key = 0; key < layout.keys; ++key)
+            if (layout.isTarget(key))
+                target.push_back(key);
+        QCOMPARE(window->perTokenPlot()->markedTargetTokens(), target);
+        QCOMPARE(
+            window->saliencyGridPlot()->targetOutlineSegments(),
+            targetOutline(shown.target, layout.visionOffset, layout.grid.rows, layout.grid.cols));
     }
 
   private:
