@@ -14,8 +14,10 @@
 #include "plot_support.h"
 #include "saliency_grid_plot.h"
 #include "sci_spin_box.h"
+#include "target_marks.h"
 #include "test_support.h"
 #include "tradeoff_plot.h"
+#include "workload_controls.h"
 
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
@@ -25,6 +27,8 @@
 #include "attnsteer/option_values.h"
 #include "attnsteer/profile.h"
 #include "attnsteer/projection.h"
+#include "attnsteer/simulated_saliency.h"
+#include "attnsteer/transformer_block.h"
 
 #include <qcustomplot.h>
 
@@ -506,6 +510,12 @@ class TestGui : public QObject {
     void layoutFitsSmallAndLargeScreens();
     void seedSliderAppliesWhileDragged();
     void matrixColourScaleCanBeLogarithmic();
+
+    // --- the transformer workload (issue 13) ---
+    void transformerWorkloadFromTheWorkloadBox();
+    void transformerControlsReachTheScenario();
+    void transformerSettingsAreRestored();
+    void dumpReplacesTheTransformerUntilDropped();
 
   private:
     /// A shown window on a small workload, first results in place.
@@ -3546,6 +3556,336 @@ void TestGui::matrixColourScaleCanBeLogarithmic() {
     QVERIFY(!c.matrixLogScale->isEnabled());
     window->matrixPlot()->replotNow();
     QVERIFY(!window->matrixPlot()->colorLabel().contains(QStringLiteral("log")));
+}
+
+namespace {
+
+/// The target keys of LAYOUT, ascending.
+std::vector<int> targetKeys(const TransformerLayout& layout) {
+    std::vector<int> keys;
+    for (int key = 0; key < layout.keys; ++key)
+        if (layout.isTarget(key))
+            keys.push_back(key);
+    return keys;
+}
+
+/// Whether WINDOW shows, settled, a transformer data set whose scenario passes WANTED.
+bool showsTransformer(const MainWindow& window,
+                      const std::function<bool(const Scenario&)>& wanted = {}) {
+    const auto data = window.engine()->dataSet();
+    return settled(window) && data && data->workload->transformer() &&
+           (!wanted || wanted(data->scenario));
+}
+
+/// smallWindow() on the transformer workload (chosen as the user does), settled.
+std::unique_ptr<MainWindow> transformerWindow(int heads, int queries, int keys) {
+    auto window = smallWindow(heads, queries, keys);
+    if (!window)
+        return nullptr;
+    window->setWorkloadKind(WorkloadKind::Transformer);
+    [&] { QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs); }();
+    return QTest::currentTestFailed() ? nullptr : std::move(window);
+}
+
+/// The readout's "before → after" of BEFORE and AFTER times SCALE.
+QString readoutChange(double before, double after, double scale, int decimals) {
+    return QStringLiteral("%1 → %2")
+        .arg(scale * before, 0, 'f', decimals)
+        .arg(scale * after, 0, 'f', decimals);
+}
+
+} // namespace
+
+void TestGui::transformerWorkloadFromTheWorkloadBox() {
+    auto window = smallWindow(8, 32, 400);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    // The write-up's random workload stays the default; the transformer's controls show with it.
+    QCOMPARE(c.workload->currentData().toInt(), int(WorkloadKind::Random));
+    QVERIFY(!window->engine()->dataSet()->workload->transformer());
+    for (QWidget* widget : std::initializer_list<QWidget*>{c.workload, c.headDim, c.targetStrength,
+                                                           c.saliencyQualitySlider,
+                                                           c.saliencyQuality, c.saliencyBlur})
+        QVERIFY2(!widget->toolTip().isEmpty(), qPrintable(widget->objectName()));
+    const auto transformerShown = [&] {
+        return !c.headDim->isHidden() && !c.targetStrength->isHidden() &&
+               !c.saliencyQualitySlider->isHidden() && !c.saliencyQuality->isHidden() &&
+               !c.saliencyBlur->isHidden();
+    };
+    QVERIFY(c.headDim->isHidden() && c.saliencyQuality->isHidden() && c.saliencyBlur->isHidden());
+    QVERIFY(!c.sigma->isHidden());
+
+    chooseWithKeys(c.workload, int(WorkloadKind::Transformer));
+    QVERIFY(transformerShown());
+    QVERIFY(c.sigma->isHidden()); // σ belongs to the random logits
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs);
+    QCOMPARE(errors.size(), 0);
+    const auto data = window->engine()->dataSet();
+    const Scenario& scenario = data->scenario;
+    QCOMPARE(scenario.spec.heads, 8);
+    QCOMPARE(scenario.spec.queries, 32);
+    QCOMPARE(scenario.spec.keys, 400);
+    QCOMPARE(scenario.spec.seed, std::uint64_t(0));
+    QCOMPARE(scenario.simulatedSaliency.quality, 0.8);
+    const TransformerLayout& layout = data->workload->transformer()->layout();
+    QVERIFY2(c.source->text().contains(QStringLiteral("Workload: transformer block, seed 0")),
+             qPrintable(c.source->text()));
+    QVERIFY2(c.source->text().contains(QStringLiteral("simulated, quality 0.8, seed 0")),
+             qPrintable(c.source->text()));
+
+    // The view that tells the story: an image-focused head, the last text query (after the
+    // image), lambda 2 on a slider to 8, the pointing accuracy on the tradeoff's y axis.
+    QCOMPARE(c.head->value(), 0);
+    QCOMPARE(TransformerBlock::headType(c.head->value()), HeadType::ImageFocused);
+    QCOMPARE(c.query->value(), 31);
+    QVERIFY(layout.isText(layout.position(31)) && layout.position(31) >= layout.visionEnd());
+    QCOMPARE(window->lambda(), 2.0);
+    QCOMPARE(c.lambdaMax->value(), 8.0);
+    QCOMPARE(window->engine()->lastRows()->request.head, 0);
+    QCOMPARE(window->engine()->lastRows()->request.query, 31);
+    QCOMPARE(c.tradeoffY->currentData().toInt(), int(TradeoffY::Pointing));
+    TradeoffPlot* tradeoff = window->tradeoffPlot();
+    QCOMPARE(tradeoff->yQuantity(), TradeoffY::Pointing);
+    QCOMPARE(tradeoff->customPlot()->yAxis->label(),
+             QStringLiteral("pointing accuracy of A′ (fraction of rows)"));
+
+    // The readout: the pointing and target mass before -> after, as the core computes them
+    // here for the same scenario (prepareScenario: the planted object is the target).
+    const PreparedScenario prepared = prepareScenario(scenario);
+    QCOMPARE(prepared.grounding.target, layout.targetFlags());
+    QCOMPARE(data->grounding.target, layout.targetFlags());
+    QCOMPARE(data->saliency.values, prepared.saliency.values);
+    const double lambda = 2.0;
+    QCOMPARE(prepared.params.lambda, lambda);
+    const Grounding expected =
+        evaluateGrounding(prepared.workload, prepared.saliency.values, std::span(&lambda, 1),
+                          prepared.params, prepared.grounding, 1)
+            .front();
+    const GroundingSummary &all = expected.total, &one = expected.heads[0];
+    const QString text = window->metricsText();
+    QVERIFY2(text.contains(QStringLiteral("vision tokens: 225 from key 43, target: 9 tokens\n")),
+             qPrintable(text));
+    for (const QString& line :
+         {readoutLine(QStringLiteral("pointing [%] A→A′"),
+                      readoutChange(all.pointingOriginal, all.pointingSteered, 100, 1),
+                      readoutChange(one.pointingOriginal, one.pointingSteered, 100, 1)),
+          readoutLine(QStringLiteral("target mass A→A′"),
+                      readoutChange(all.targetMassOriginal, all.targetMassSteered, 1, 3),
+                      readoutChange(one.targetMassOriginal, one.targetMassSteered, 1, 3))})
+        QVERIFY2(text.contains(line + QLatin1Char('\n')), qPrintable(line + "\nin\n" + text));
+    QVERIFY2(text.contains(QStringLiteral("A→A′: before → after steering")), qPrintable(text));
+    // With the object's saliency steering points the image-focused head at it more often.
+    QVERIFY(one.pointingSteered > one.pointingOriginal);
+    QVERIFY(all.targetMassSteered > all.targetMassOriginal);
+
+    // The per-token view: the vision band and the object's tokens marked; the image view: the
+    // model's grid with the object's outline.
+    QCOMPARE(window->perTokenPlot()->visionBand(),
+             qMakePair(layout.visionOffset, layout.visionEnd() - 1));
+    QCOMPARE(window->perTokenPlot()->markedTargetTokens(), targetKeys(layout));
+    SaliencyGridPlot* grid = window->saliencyGridPlot();
+    QCOMPARE(grid->gridHeight(), layout.grid.rows);
+    QCOMPARE(grid->gridWidth(), layout.grid.cols);
+    QCOMPARE(grid->gridOffset(), layout.visionOffset);
+    const double left = layout.targetLeft, top = layout.targetTop;
+    const double right = left + layout.targetCols, bottom = top + layout.targetRows;
+    QCOMPARE(
+        grid->targetOutlineSegments(),
+        (std::vector<QLineF>{QLineF(left, top, right, top), QLineF(left, bottom, right, bottom),
+                             QLineF(left, top, left, bottom), QLineF(right, top, right, bottom)}));
+
+    // The tradeoff: the pointing accuracy of a core sweep of the same scenario over the window's
+    // grid and seeds (the planted object moves with the seed).
+    const SweepConfig config =
+        sweepConfigFor(scenario, nullptr, nullptr, window->engine()->sweepLambdas(), {0, 1, 2});
+    auto backend = makeCpuBackend(1);
+    const std::vector<SweepRow> core = runSweep(config, *backend);
+    const std::vector<QPointF> curve = tradeoff->curvePoints(0);
+    QCOMPARE(curve.size(), core.size());
+    QCOMPARE(window->engine()->lastSweep()->seeds, (std::vector<std::uint64_t>{0, 1, 2}));
+    for (std::size_t i = 0; i < curve.size(); ++i) {
+        QVERIFY2(std::abs(curve[i].y() - core[i].pointingMean) <= 1e-12,
+                 qPrintable(QStringLiteral("lambda %1: %2, expected %3")
+                                .arg(core[i].lambda)
+                                .arg(curve[i].y())
+                                .arg(core[i].pointingMean)));
+        QVERIFY(std::abs(curve[i].x() - core[i].klMean) <= 1e-9 * core[i].klMean + 1e-15);
+    }
+    QVERIFY(core.back().pointingMean > core.front().pointingMean);
+    QCOMPARE(tradeoff->markerPosition(), TradeoffPlot::interpolate(core, 2.0, TradeoffY::Pointing));
+
+    // Back to random: its σ, no target, the entropy reduction on the tradeoff's y axis.
+    chooseWithKeys(c.workload, int(WorkloadKind::Random));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        settled(*window) && !window->engine()->dataSet()->workload->transformer(), kTimeoutMs);
+    QVERIFY(!transformerShown() && !c.sigma->isHidden());
+    QCOMPARE(tradeoff->yQuantity(), TradeoffY::EntropyReduction);
+    QVERIFY(window->perTokenPlot()->markedTargetTokens().empty());
+    QVERIFY(grid->targetOutlineSegments().empty());
+    QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::transformerControlsReachTheScenario() {
+    auto window = transformerWindow(8, 32, 400);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    const auto layout = [&] {
+        return window->engine()->dataSet()->workload->transformer()->layout();
+    };
+    const auto rawFor = [&](double quality, double blur) {
+        return simulatedSaliencyRaw(layout(), SimulatedSaliencySpec{quality, blur}, 0);
+    };
+    const auto enter = [](QAbstractSpinBox* box, const QString& text) {
+        typeOver(box, text);
+        QTest::keyClick(box, Qt::Key_Return);
+    };
+    const auto headDim = [&] {
+        return window->engine()->dataSet()->workload->transformer()->headDim();
+    };
+    const auto quality = [](double q) {
+        return [q](const Scenario& s) { return s.simulatedSaliency.quality == q; };
+    };
+
+    // The slider's end is quality 1: the saliency is exactly the object.
+    c.saliencyQualitySlider->setFocus();
+    QTest::keyClick(c.saliencyQualitySlider, Qt::Key_End);
+    QCOMPARE(c.saliencyQuality->value(), 1.0);
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window, quality(1.0)), kTimeoutMs);
+    std::vector<double> object;
+    for (unsigned char flag : layout().targetFlags())
+        object.push_back(flag);
+    QCOMPARE(window->engine()->dataSet()->raw.values, object);
+    QCOMPARE(window->engine()->dataSet()->raw.values, rawFor(1.0, 0));
+
+    // Dragged: every position asks for a new saliency, the last one wins.
+    c.saliencyQualitySlider->setSliderDown(true);
+    for (int position : {90, 75, 60, 45, 30})
+        c.saliencyQualitySlider->setSliderPosition(position);
+    c.saliencyQualitySlider->setSliderDown(false);
+    QCOMPARE(c.saliencyQuality->value(), 0.3);
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window, quality(0.3)), kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->raw.values, rawFor(0.3, 0));
+    QVERIFY2(window->metricsText().contains(QStringLiteral("saliency: simulated, quality 0.3")),
+             qPrintable(window->metricsText()));
+
+    // The box takes exact values; 0 is a decoy and noise, unrelated to the object.
+    enter(c.saliencyQuality, QStringLiteral("0"));
+    QCOMPARE(c.saliencyQualitySlider->value(), 0);
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window, quality(0.0)), kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->raw.values, rawFor(0.0, 0));
+
+    // The blur.
+    enter(c.saliencyBlur, QStringLiteral("1.5"));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        showsTransformer(*window,
+                         [](const Scenario& s) { return s.simulatedSaliency.blur == 1.5; }),
+        kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->raw.values, rawFor(0.0, 1.5));
+
+    // The head dim and the target strength make a new block.
+    enter(c.headDim, QStringLiteral("64"));
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window) && headDim() == 64, kTimeoutMs);
+    enter(c.targetStrength, QStringLiteral("3"));
+    QTRY_VERIFY_WITH_TIMEOUT(
+        showsTransformer(*window) &&
+            window->engine()->dataSet()->workload->transformer()->headParams(0).target == 3.0,
+        kTimeoutMs);
+    const TransformerBlock* block = window->engine()->dataSet()->workload->transformer();
+    QCOMPARE(block->headDim(), 64);
+    QCOMPARE(block->headParams(4).target, 3.0);
+    QCOMPARE(block->headParams(1).target, 0.0); // a local head does not look at the object
+    QCOMPARE(errors.size(), 0);
+
+    // Bad input: one clear line; the window keeps the last block and goes on working.
+    enter(c.headDim, QStringLiteral("13"));
+    QTRY_VERIFY_WITH_TIMEOUT(!errors.isEmpty(), kTimeoutMs);
+    QCOMPARE(errors.last().at(0).toString(),
+             QStringLiteral("Head dim: must be an even number from 8 to 1024"));
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs);
+    QCOMPARE(headDim(), 64);
+    enter(c.headDim, QStringLiteral("32"));
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window) && headDim() == 32, kTimeoutMs);
+    const int before = int(errors.size());
+    window->setWorkloadSize(8, 401, 400); // more queries than tokens
+    QTRY_VERIFY_WITH_TIMEOUT(errors.size() > before, kTimeoutMs);
+    QVERIFY2(errors.last().at(0).toString().startsWith(
+                 QStringLiteral("Queries: must not exceed the keys (400)")),
+             qPrintable(errors.last().at(0).toString()));
+    window->setWorkloadSize(8, 32, 400);
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs);
+    QCOMPARE(window->engine()->dataSet()->workload->queries(), 32);
+    QCOMPARE(headDim(), 32);
+}
+
+void TestGui::transformerSettingsAreRestored() {
+    {
+        auto window = transformerWindow(8, 32, 400);
+        QVERIFY(window);
+        const auto& c = window->controls();
+        c.headDim->setValue(64);
+        c.targetStrength->setValue(2.5);
+        c.saliencyQuality->setValue(0.35);
+        c.saliencyBlur->setValue(1.5);
+        window->setLambda(3.5);
+        QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs);
+        window->close(); // saves
+    }
+    MainWindow window;
+    window.setSuppressMessageBoxes(true);
+    const auto& c = window.controls();
+    QCOMPARE(c.workload->currentData().toInt(), int(WorkloadKind::Transformer));
+    QCOMPARE(c.headDim->value(), 64);
+    QCOMPARE(c.targetStrength->value(), 2.5);
+    QCOMPARE(c.saliencyQuality->value(), 0.35);
+    QCOMPARE(c.saliencyQualitySlider->value(), 35);
+    QCOMPARE(c.saliencyBlur->value(), 1.5);
+    QVERIFY(!c.headDim->isHidden() && c.sigma->isHidden());
+    // What the user left, not the transformer's first view again.
+    QCOMPARE(window.lambda(), 3.5);
+    QCOMPARE(c.tradeoffY->currentData().toInt(), int(TradeoffY::Pointing));
+    const Scenario& scenario = window.engine()->scenario();
+    QVERIFY(scenario.isTransformer());
+    QCOMPARE(scenario.spec.transformer.headDim, 64);
+    QCOMPARE(scenario.spec.transformer.targetStrength, 2.5);
+    QCOMPARE(scenario.simulatedSaliency.quality, 0.35);
+    QCOMPARE(scenario.simulatedSaliency.blur, 1.5);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(window) &&
+                                 window.engine()->dataSet()->workload->transformer()->headDim() ==
+                                     64,
+                             kTimeoutMs);
+    QCOMPARE(window.tradeoffPlot()->yQuantity(), TradeoffY::Pointing);
+}
+
+void TestGui::dumpReplacesTheTransformerUntilDropped() {
+    auto window = transformerWindow(2, 32, 64);
+    QVERIFY(window);
+    QSignalSpy errors(window.get(), &MainWindow::errorShown);
+    const auto& c = window->controls();
+    // A dump opened now is the workload; the box keeps the choice for later, disabled.
+    QTemporaryDir dir;
+    const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 0, 2, 8, 16);
+    QVERIFY(openAttentionDump(*window, dump));
+    QCOMPARE(errors.size(), 0);
+    QVERIFY(!window->engine()->dataSet()->workload->transformer());
+    QCOMPARE(window->engine()->dataSet()->workload->keys(), 16);
+    QVERIFY(!c.workload->isEnabled() && !c.saliencyQuality->isEnabled() && !c.headDim->isEnabled());
+    QCOMPARE(c.workload->currentData().toInt(), int(WorkloadKind::Transformer));
+    // A control changed meanwhile keeps the dump.
+    window->setLambda(1.5);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QVERIFY(window->engine()->dataSet()->scenario.hasWorkloadFile());
+    // Dropped: the transformer again.
+    window->useRandomWorkload();
+    QTRY_VERIFY_WITH_TIMEOUT(showsTransformer(*window), kTimeoutMs);
+    QVERIFY(c.workload->isEnabled() && c.saliencyQuality->isEnabled());
+    // Of the sizes in the boxes, which showed the dump's (as for the random workload).
+    QCOMPARE(window->engine()->dataSet()->workload->keys(), c.keys->value());
+    QCOMPARE(window->engine()->dataSet()->workload->queries(), c.queries->value());
+    QCOMPARE(errors.size(), 0);
 }
 
 QTEST_MAIN(TestGui)

@@ -4,6 +4,7 @@
 // sign of lambda, A and A' swapped, or the steered-heads rule dropped in any of them fails here;
 // the picture checks of tst_plots and tst_gui only count colours.
 #include "gui_support.h"
+#include "per_token_plot.h"
 #include "reference.h"
 #include "saliency_grid_plot.h"
 #include "scenario_plot_data.h"
@@ -11,6 +12,8 @@
 
 #include "attnsteer/backend.h"
 #include "attnsteer/npy.h"
+#include "attnsteer/simulated_saliency.h"
+#include "attnsteer/transformer_block.h"
 
 #include "sci_spin_box.h"
 
@@ -578,7 +581,101 @@ class TestPlotData : public QObject {
         QCOMPARE(gridCaption(data), QStringLiteral("grid 5 x 5 = 25 tokens, resized 140 x 140"));
     }
 
+    /// `attnsteer-cli plot --workload transformer`: the block's vision span on the model's grid,
+    /// its planted object as the target (marked and outlined by the views), the simulated vision
+    /// model's saliency, the row of the block.
+    void commandLinePlotDataOfTheTransformer() {
+        const Scenario scenario = transformerScenario();
+        const PreparedScenario prepared = prepareScenario(scenario);
+        QVERIFY(prepared.workload.transformer());
+        const TransformerLayout& layout = prepared.workload.transformer()->layout();
+        auto backend = makeCpuBackend(1);
+        PlotRequest request;
+        request.head = 4, request.query = 15;
+        request.sweepLambdas = {0.0, 2.0};
+        request.sweepSeeds = {3};
+        const PlotData data = buildPlotData(scenario, prepared, *backend, scenario.params, request);
+        checkTransformerData(data, layout, scenario);
+        COMPARE_ROWS(data.attention, originalRow(prepared.workload, 4, 15));
+        // The sweep measures the task: pointing at each lambda (the planted object per seed).
+        QCOMPARE(data.sweep.size(), std::size_t(2));
+        QCOMPARE(data.sweep[0].pointingGainMean, 0.0);
+        QVERIFY(std::isfinite(data.sweep[1].pointingMean));
+    }
+
+    /// The same in the window: its engine prepares the transformer's data set itself; the
+    /// views get what prepareScenario gives.
+    void windowPlotDataOfTheTransformer() {
+        const Scenario scenario = transformerScenario();
+        auto window = std::make_unique<MainWindow>();
+        window->setSuppressMessageBoxes(true);
+        window->setWorkloadSize(scenario.spec.heads, scenario.spec.queries, scenario.spec.keys);
+        window->controls().seed->setValue(int(scenario.spec.seed));
+        window->controls().saliencyQuality->setValue(scenario.simulatedSaliency.quality);
+        window->setWorkloadKind(WorkloadKind::Transformer);
+        window->resize(1400, 900);
+        window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+        QTRY_VERIFY_WITH_TIMEOUT(
+            settled(*window) && window->engine()->dataSet()->scenario.isTransformer(), kTimeoutMs);
+        const PreparedScenario prepared = prepareScenario(window->engine()->dataSet()->scenario);
+        const TransformerLayout& layout = prepared.workload.transformer()->layout();
+        const PlotData shown = window->plotData();
+        checkTransformerData(shown, layout, scenario);
+        COMPARE_ROWS(shown.attention, originalRow(prepared.workload, shown.head, shown.query));
+        // What the views were given.
+        std::vector<int> target;
+        for (int key = 0; key < layout.keys; ++key)
+            if (layout.isTarget(key))
+                target.push_back(key);
+        QCOMPARE(window->perTokenPlot()->markedTargetTokens(), target);
+        QCOMPARE(
+            window->saliencyGridPlot()->targetOutlineSegments(),
+            targetOutline(shown.target, layout.visionOffset, layout.grid.rows, layout.grid.cols));
+    }
+
   private:
+    /// A small transformer workload: 8 heads (two image-focused), the last 16 of 400 tokens
+    /// asking, a 15 x 15 grid from key 43 with a 3 x 3 object; seed 3, saliency quality 0.6.
+    static Scenario transformerScenario() {
+        Scenario scenario;
+        scenario.spec.kind = WorkloadKind::Transformer;
+        scenario.spec.heads = 8, scenario.spec.queries = 16, scenario.spec.keys = 400;
+        scenario.spec.seed = 3;
+        scenario.simulatedSaliency.quality = 0.6;
+        return scenario;
+    }
+
+    /// DATA shows the block of LAYOUT: its grid and vision span, its object, its saliency.
+    static void checkTransformerData(const PlotData& data, const TransformerLayout& layout,
+                                     const Scenario& scenario) {
+        QCOMPARE(layout.grid.rows, 15);
+        QCOMPARE(layout.visionOffset, 43);
+        QVERIFY(data.modelGrid);
+        QCOMPARE(data.gridHeight, layout.grid.rows);
+        QCOMPARE(data.gridWidth, layout.grid.cols);
+        QCOMPARE(data.gridOffset, layout.visionOffset);
+        QCOMPARE(data.visionStart, layout.visionOffset);
+        QCOMPARE(data.visionTokens, layout.visionTokens());
+        QCOMPARE(data.target, layout.targetFlags());
+        QCOMPARE(std::count(data.target.begin(), data.target.end(), 1), 9);
+        // The outline the image view draws: the object's rectangle.
+        const std::vector<QLineF> outline =
+            targetOutline(data.target, data.gridOffset, data.gridHeight, data.gridWidth);
+        const double left = layout.targetLeft, top = layout.targetTop;
+        const double right = left + layout.targetCols, bottom = top + layout.targetRows;
+        QCOMPARE(outline, (std::vector<QLineF>{
+                              QLineF(left, top, right, top), QLineF(left, bottom, right, bottom),
+                              QLineF(left, top, left, bottom), QLineF(right, top, right, bottom)}));
+        const std::vector<double> s =
+            normalizeSaliency(
+                simulatedSaliencyRaw(layout, scenario.simulatedSaliency, scenario.spec.seed),
+                scenario.normalization)
+                .values;
+        QCOMPARE(data.saliency, s);
+        QCOMPARE(data.saliencyLabel, QStringLiteral("simulated, quality 0.6, seed 3"));
+    }
+
     QTemporaryDir settingsDir_;
 };
 

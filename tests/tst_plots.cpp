@@ -7,6 +7,7 @@
 #include "plot_data.h"
 #include "plot_support.h"
 #include "saliency_grid_plot.h"
+#include "target_marks.h"
 #include "tradeoff_plot.h"
 
 #include "attnsteer/backend.h"
@@ -29,6 +30,7 @@
 #include <QtTest>
 
 #include <cmath>
+#include <numeric>
 
 using namespace attnsteer;
 
@@ -120,6 +122,12 @@ class TestPlots : public QObject {
     void figuresLeaveOutTheInteractiveOverlays();
     void lambdaLabelsNeverCollide();
     void titlesAndTicksFitSmallViews();
+
+    // --- the target (issue 13: the transformer's planted object) ---
+    void targetOutlineOfShapes();
+    void targetRunsFollowTheOrder();
+    void perTokenMarksTheTargetTokens();
+    void saliencyGridOutlinesTheTarget();
 };
 
 void TestPlots::gridShape_data() {
@@ -1160,6 +1168,7 @@ void TestPlots::tradeoffYAxisAndSecondCurve() {
         SweepRow& row = data.sweep[i];
         row.targetMassGainMean = 0.01 * double(i), row.targetMassGainStd = 0.001;
         row.pointingGainMean = 0.05 * double(i), row.pointingGainStd = 0.01;
+        row.pointingMean = 0.1 + 0.07 * double(i), row.pointingStd = 0.02;
     }
     std::vector<SweepRow> topK = data.sweep;
     for (SweepRow& row : topK) {
@@ -1197,6 +1206,9 @@ void TestPlots::tradeoffYAxisAndSecondCurve() {
     check(
         TradeoffY::PointingGain, [](const SweepRow& r) { return r.pointingGainMean; },
         QStringLiteral("pointing gain (fraction of rows)"));
+    check(
+        TradeoffY::Pointing, [](const SweepRow& r) { return r.pointingMean; },
+        QStringLiteral("pointing accuracy of A′ (fraction of rows)"));
     // Each curve says what it is in the legend.
     QCustomPlot* plot = view.customPlot();
     QVERIFY(plot->graph(1)->visible());
@@ -1332,6 +1344,139 @@ void TestPlots::exportAllWritesTheHeadsView() {
     const QImage heads(QDir(dir.path()).filePath(QStringLiteral("heads.png")));
     QCOMPARE(heads.size(), QSize(500, 400));
     QVERIFY(distinctColours(heads) > 20);
+}
+
+namespace {
+
+/// K flags, 1 on KEYS.
+std::vector<unsigned char> flags(int count, std::initializer_list<int> keys) {
+    std::vector<unsigned char> result(std::size_t(count), 0);
+    for (int key : keys)
+        result[std::size_t(key)] = 1;
+    return result;
+}
+
+/// SEGMENTS as a set of (x1, y1, x2, y2), each with its smaller end first: the outline's order
+/// is not part of its contract.
+QSet<QString> segmentSet(const std::vector<QLineF>& segments) {
+    QSet<QString> set;
+    for (QLineF line : segments) {
+        if (std::make_pair(line.x2(), line.y2()) < std::make_pair(line.x1(), line.y1()))
+            line = QLineF(line.p2(), line.p1());
+        set.insert(QStringLiteral("%1,%2-%3,%4")
+                       .arg(line.x1())
+                       .arg(line.y1())
+                       .arg(line.x2())
+                       .arg(line.y2()));
+    }
+    return set;
+}
+
+} // namespace
+
+void TestPlots::targetOutlineOfShapes() {
+    // A 2 x 3 rectangle (rows 1-2, columns 2-4) of a 4 x 6 grid from key 10: its four sides.
+    std::vector<unsigned char> target(40, 0);
+    for (int r = 1; r <= 2; ++r)
+        for (int c = 2; c <= 4; ++c)
+            target[std::size_t(10 + r * 6 + c)] = 1;
+    const std::vector<QLineF> rectangle = targetOutline(target, 10, 4, 6);
+    QCOMPARE(rectangle.size(), std::size_t(4));
+    QCOMPARE(segmentSet(rectangle), (QSet<QString>{"2,1-5,1", "2,3-5,3", "2,1-2,3", "5,1-5,3"}));
+    // An L (cells (0,0), (1,0), (1,1) of a 2 x 2 grid, at the corner): six sides, the border
+    // included.
+    QCOMPARE(segmentSet(targetOutline(flags(4, {0, 2, 3}), 0, 2, 2)),
+             (QSet<QString>{"0,0-1,0", "1,1-2,1", "0,2-2,2", "0,0-0,2", "1,0-1,1", "2,1-2,2"}));
+    // Two cells touching at a corner only: their sides, the lines through the corner joined.
+    QCOMPARE(segmentSet(targetOutline(flags(4, {0, 3}), 0, 2, 2)),
+             (QSet<QString>{"0,0-1,0", "0,1-2,1", "1,2-2,2", "0,0-0,1", "1,0-1,2", "2,1-2,2"}));
+    // No target, a target off the grid (before the offset), a flag vector shorter than the grid.
+    QVERIFY(targetOutline({}, 0, 3, 3).empty());
+    QVERIFY(targetOutline(flags(20, {2}), 5, 3, 3).empty());
+    QCOMPARE(segmentSet(targetOutline(flags(6, {5}), 5, 3, 3)),
+             (QSet<QString>{"0,0-1,0", "0,1-1,1", "0,0-0,1", "1,0-1,1"}));
+    QVERIFY(targetOutline(flags(9, {4}), 0, 0, 3).empty());
+}
+
+void TestPlots::targetRunsFollowTheOrder() {
+    const std::vector<unsigned char> target = flags(10, {2, 3, 4, 7});
+    std::vector<int> order(10);
+    std::iota(order.begin(), order.end(), 0);
+    QCOMPARE(targetRuns(target, order), (std::vector<QPair<int, int>>{{2, 4}, {7, 7}}));
+    // Sorted: the targets first (x 0..3), then the others.
+    const std::vector<int> sorted = {7, 2, 4, 3, 0, 1, 5, 6, 8, 9};
+    QCOMPARE(targetRuns(target, sorted), (std::vector<QPair<int, int>>{{0, 3}}));
+    QVERIFY(targetRuns({}, order).empty());
+}
+
+void TestPlots::perTokenMarksTheTargetTokens() {
+    PlotData data = makeData();
+    data.target = flags(kKeys, {20, 21, 22, 40});
+    data.visionStart = 16, data.visionTokens = 32, data.gridHeight = 4, data.gridWidth = 8;
+    PerTokenPlot view;
+    view.setData(data);
+    QCOMPARE(view.markedTargetTokens(), (std::vector<int>{20, 21, 22, 40}));
+    // Two runs: a band over the whole height and a strip at the bottom each, and one label.
+    QCustomPlot* plot = view.customPlot();
+    int bands = 0;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* rect = qobject_cast<QCPItemRect*>(plot->item(i));
+            rect && rect->brush().color().rgb() == plotcolors::target().rgb())
+            ++bands;
+    QCOMPARE(bands, 4);
+    bool labelled = false;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* text = qobject_cast<QCPItemText*>(plot->item(i)))
+            labelled |= text->visible() && text->text() == QStringLiteral("target (4 tokens)");
+    QVERIFY(labelled);
+    // The hover text says so.
+    QVERIFY2(view.tokenText(21).contains(QStringLiteral(" · target\n")),
+             qPrintable(view.tokenText(21)));
+    QVERIFY(!view.tokenText(23).contains(QStringLiteral("target")));
+    // Sorted by saliency the same tokens are marked, where they are now.
+    view.setSortBySaliency(true);
+    QCOMPARE(view.markedTargetTokens(), (std::vector<int>{20, 21, 22, 40}));
+    // A target of another length than the row marks nothing.
+    data.target = flags(kKeys + 1, {20});
+    view.setData(data);
+    QVERIFY(view.markedTargetTokens().empty());
+    view.setTarget({});
+    QVERIFY(view.markedTargetTokens().empty());
+}
+
+void TestPlots::saliencyGridOutlinesTheTarget() {
+    PlotData data = makeData();
+    data.gridHeight = 5, data.gridWidth = 6, data.gridOffset = 20;
+    data.modelGrid = true;
+    // Rows 2-3, columns 1-2 of the grid.
+    std::vector<unsigned char> target(kKeys, 0);
+    for (int r = 2; r <= 3; ++r)
+        for (int c = 1; c <= 2; ++c)
+            target[std::size_t(20 + r * 6 + c)] = 1;
+    data.target = target;
+    SaliencyGridPlot view;
+    view.setData(data);
+    QCOMPARE(segmentSet(view.targetOutlineSegments()),
+             (QSet<QString>{"1,2-3,2", "1,4-3,4", "1,2-1,4", "3,2-3,4"}));
+    // Drawn: a dark line under an amber one per side.
+    QCustomPlot* plot = view.customPlot();
+    int amber = 0;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* line = qobject_cast<QCPItemLine*>(plot->item(i));
+            line && line->pen().color() == plotcolors::target())
+            ++amber;
+    QCOMPARE(amber, 4);
+    // It stays in every mode and goes with the target.
+    view.setMode(ImageMode::Difference);
+    QCOMPARE(view.targetOutlineSegments().size(), std::size_t(4));
+    view.setTarget({});
+    QVERIFY(view.targetOutlineSegments().empty());
+    amber = 0;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto* line = qobject_cast<QCPItemLine*>(plot->item(i));
+            line && line->pen().color() == plotcolors::target())
+            ++amber;
+    QCOMPARE(amber, 0);
 }
 
 QTEST_MAIN(TestPlots)

@@ -52,6 +52,11 @@ QString settingLabel(const std::string& name) {
         {"threads", QT_TRANSLATE_NOOP("Settings", "Threads")},
         {"gate-entropy", QT_TRANSLATE_NOOP("Settings", "Gate τ")},
         {"target", QT_TRANSLATE_NOOP("Settings", "Target")},
+        {"workload", QT_TRANSLATE_NOOP("Settings", "Workload")},
+        {"head-dim", QT_TRANSLATE_NOOP("Settings", "Head dim")},
+        {"target-strength", QT_TRANSLATE_NOOP("Settings", "Target τ")},
+        {"saliency-quality", QT_TRANSLATE_NOOP("Settings", "Saliency Q")},
+        {"saliency-blur", QT_TRANSLATE_NOOP("Settings", "Saliency blur")},
     };
     for (const Label& label : kLabels)
         if (label.setting == name)

@@ -6,6 +6,7 @@
 #include "sci_spin_box.h"
 #include "widget_helpers.h"
 #include "window_controls.h"
+#include "workload_controls.h"
 
 #include "attnsteer/backend.h"
 #include "attnsteer/errors.h"
@@ -192,13 +193,14 @@ QWidget* ControlPanel::buildWorkload() {
     WindowControls& c = c_;
     auto* workload = new QGroupBox(tr("Workload"));
     auto* form = new QFormLayout(workload);
-    form->addRow(formulaLabel(tr("A = softmax(Z), Z ~ N(0, σ)")));
+    workload_ = new WorkloadControls(c, this);
+    workload_->addKindRow(form, workload);
     c.seedSlider = named(new QSlider(Qt::Horizontal), "seedSlider",
-                         tr("Seed of the random logits and saliency (0–99; more in the box)"));
+                         tr("Seed of the generated workload and saliency (0–99; more in the box)"));
     c.seedSlider->setRange(0, kSeedSliderMax);
     // Each position applies while the slider is dragged: the engine's newest request wins.
     c.seedSlider->setTracking(true);
-    c.seed = named(new QSpinBox, "seed", tr("Seed of the random logits and saliency"));
+    c.seed = named(new QSpinBox, "seed", tr("Seed of the generated workload and saliency"));
     c.seed->setRange(0, std::numeric_limits<int>::max());
     c.seed->setKeyboardTracking(false);
     c.seed->setMinimumWidth(80);
@@ -214,9 +216,12 @@ QWidget* ControlPanel::buildWorkload() {
         box->setKeyboardTracking(false);
         return box;
     };
-    c.heads = sizeBox("heads", tr("Attention heads H of the random workload"), 32, 4096);
-    c.queries = sizeBox("queries", tr("Queries Q per head of the random workload"), 1024, 1 << 20);
-    c.keys = sizeBox("keys", tr("Key tokens K of the random workload"), 1024, 1 << 20);
+    c.heads = sizeBox("heads", tr("Attention heads H of the generated workload"), 32, 4096);
+    c.queries = sizeBox("queries",
+                        tr("Queries Q per head of the generated workload (the transformer's: "
+                           "the last Q tokens, Q ≤ K)"),
+                        1024, 1 << 20);
+    c.keys = sizeBox("keys", tr("Key tokens K of the generated workload"), 1024, 1 << 20);
     auto* sizeRow = new QHBoxLayout;
     sizeRow->addWidget(c.heads);
     sizeRow->addWidget(new QLabel(QStringLiteral("×")));
@@ -224,7 +229,7 @@ QWidget* ControlPanel::buildWorkload() {
     sizeRow->addWidget(new QLabel(QStringLiteral("×")));
     sizeRow->addWidget(c.keys);
     auto* sizeLabel = new QLabel(tr("H × Q × K"));
-    sizeLabel->setToolTip(tr("Heads × queries × keys of the random workload"));
+    sizeLabel->setToolTip(tr("Heads × queries × keys of the generated workload"));
     form->addRow(sizeLabel, sizeRow);
     c.sigma = named(new QDoubleSpinBox, "sigma",
                     tr("Standard deviation σ of the random logits Z (0 gives uniform A)"));
@@ -234,6 +239,7 @@ QWidget* ControlPanel::buildWorkload() {
     c.sigma->setValue(0.1);
     c.sigma->setKeyboardTracking(false);
     form->addRow(formLabel(tr("Logit σ"), c.sigma), c.sigma);
+    workload_->addTransformerRows(form, c.sigma);
     c.source = named(new QLabel, "source", tr("Where the workload and the saliency come from"));
     c.source->setWordWrap(true);
     c.source->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -291,11 +297,13 @@ QWidget* ControlPanel::buildViews() {
     c.tradeoffY = named(new QComboBox, "tradeoffY",
                         tr("What the tradeoff view plots against KL: the entropy reduction, the "
                            "gain in saliency expectation Σ A′s − Σ A s, or (with a target) the "
-                           "gain in target mass or in pointing"));
+                           "gain in target mass or in pointing, or the pointing accuracy of A′ "
+                           "(the transformer workload's default)"));
     c.tradeoffY->addItem(tr("entropy reduction"), int(TradeoffY::EntropyReduction));
     c.tradeoffY->addItem(tr("saliency-expectation gain"), int(TradeoffY::ExpectationGain));
     c.tradeoffY->addItem(tr("target-mass gain"), int(TradeoffY::TargetMassGain));
     c.tradeoffY->addItem(tr("pointing gain"), int(TradeoffY::PointingGain));
+    c.tradeoffY->addItem(tr("pointing accuracy"), int(TradeoffY::Pointing));
     form->addRow(formLabel(tr("Tradeoff y"), c.tradeoffY), c.tradeoffY);
     showTargetAvailable(false);
     return views;
@@ -329,6 +337,8 @@ void ControlPanel::connectControls() {
         connect(box, &QSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
     connect(c.sigma, &QDoubleSpinBox::valueChanged, this, &ControlPanel::scenarioEdited);
     connect(projection_, &ProjectionControls::edited, this, &ControlPanel::scenarioEdited);
+    connect(workload_, &WorkloadControls::edited, this, &ControlPanel::scenarioEdited);
+    connect(workload_, &WorkloadControls::kindChanged, this, &ControlPanel::workloadKindChanged);
     connect(c.backend, &QComboBox::currentIndexChanged, this,
             [this] { emit backendChosen(backend()); });
     for (QSpinBox* box : {c.head, c.query})
@@ -357,6 +367,7 @@ Scenario ControlPanel::scenario(Scenario scenario) const {
     scenario.params.steeredLayerHeads = steeredLayerHeads_;
     scenario.params.gateEntropy = c.gateEntropy->value();
     scenario.projection = projection();
+    workload_->apply(scenario);
     return scenario;
 }
 
@@ -515,13 +526,17 @@ TradeoffY ControlPanel::tradeoffY() const {
 void ControlPanel::showTargetAvailable(bool available) {
     // The target's gains need a target: without one they are not offered (and not kept).
     auto* model = qobject_cast<QStandardItemModel*>(c_.tradeoffY->model());
-    for (TradeoffY y : {TradeoffY::TargetMassGain, TradeoffY::PointingGain}) {
+    constexpr TradeoffY kNeedTarget[] = {TradeoffY::TargetMassGain, TradeoffY::PointingGain,
+                                         TradeoffY::Pointing};
+    for (TradeoffY y : kNeedTarget) {
         QStandardItem* item = model->item(c_.tradeoffY->findData(int(y)));
         item->setEnabled(available);
-        item->setToolTip(available ? QString() : tr("Needs a target (File → Open target mask)"));
+        item->setToolTip(available ? QString()
+                                   : tr("Needs a target (File → Open target mask, or the "
+                                        "transformer workload's object)"));
     }
-    if (!available &&
-        (tradeoffY() == TradeoffY::TargetMassGain || tradeoffY() == TradeoffY::PointingGain))
+    if (!available && std::find(std::begin(kNeedTarget), std::end(kNeedTarget), tradeoffY()) !=
+                          std::end(kNeedTarget))
         c_.tradeoffY->setCurrentIndex(c_.tradeoffY->findData(int(TradeoffY::EntropyReduction)));
 }
 
@@ -576,6 +591,7 @@ void ControlPanel::showWorkload(const Workload& workload, bool fromFile, int hea
     for (QSpinBox* box : {c.heads, c.queries, c.keys})
         box->setEnabled(!fromFile);
     c.sigma->setEnabled(!fromFile);
+    workload_->showFileWorkload(fromFile);
     if (fromFile) {
         const QSignalBlocker a(c.heads), b(c.queries), d(c.keys);
         c.heads->setValue(workload.headsPerLayer());

@@ -1,8 +1,8 @@
 #pragma once
 // The control dock's content: steering (lambda, eps, normalization, steered heads, backend), the
-// random workload (seed, sizes, sigma, where the data come from), the projection of a saliency
-// image and the views' row and options. Builds the Scenario that the controls describe; says
-// what changed through its signals.
+// generated workload (random or transformer: seed, sizes, sigma or the transformer's settings,
+// where the data come from), the projection of a saliency image and the views' row and options.
+// Builds the Scenario that the controls describe; says what changed through its signals.
 
 #include "engine.h"
 #include "plot_data.h"
@@ -17,6 +17,7 @@ class QFormLayout;
 namespace attnsteer {
 
 class ProjectionControls;
+class WorkloadControls;
 struct WindowControls;
 
 class ControlPanel : public QScrollArea {
@@ -83,6 +84,9 @@ class ControlPanel : public QScrollArea {
   signals:
     /// A control of the scenario changed: scenario() differs.
     void scenarioEdited();
+    /// The workload box changed (the scenario too: the window applies it, with the transformer's
+    /// view when the user chose it).
+    void workloadKindChanged(attnsteer::WorkloadKind kind);
     /// Lambda changed (before scenarioEdited), for views that follow it at once.
     void lambdaChanged(double lambda);
     void viewChanged(int head, int query);
@@ -113,6 +117,7 @@ class ControlPanel : public QScrollArea {
 
     WindowControls& c_;
     ProjectionControls* projection_ = nullptr;
+    WorkloadControls* workload_ = nullptr;
     std::vector<int> steeredHeads_; ///< parsed from the steered heads field; both empty = all
     std::vector<LayerHead> steeredLayerHeads_;
     QString steeredHeadsText_ = QStringLiteral("all");

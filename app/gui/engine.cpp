@@ -7,6 +7,7 @@
 #include "attnsteer/fallback_backend.h"
 #include "attnsteer/gpu.h"
 #include "attnsteer/steering.h"
+#include "attnsteer/transformer_block.h"
 
 #include <QElapsedTimer>
 #include <QImageReader>
@@ -33,9 +34,16 @@ bool sameWorkloadSource(const Scenario& a, const Scenario& b) {
         return false;
     if (a.hasWorkloadFile())
         return true;
-    return a.spec.heads == b.spec.heads && a.spec.queries == b.spec.queries &&
-           a.spec.keys == b.spec.keys && a.spec.logitStd == b.spec.logitStd &&
-           a.spec.seed == b.spec.seed;
+    // The transformer's settings, its layout as --image-grid and --vision-offset would set it.
+    const TransformerSpec ta = generatedSpec(a).transformer, tb = generatedSpec(b).transformer;
+    const bool sameTransformer =
+        a.spec.kind != WorkloadKind::Transformer ||
+        (ta.headDim == tb.headDim && ta.targetStrength == tb.targetStrength &&
+         ta.visionOffset == tb.visionOffset && ta.grid.frames == tb.grid.frames &&
+         ta.grid.rows == tb.grid.rows && ta.grid.cols == tb.grid.cols);
+    return a.spec.kind == b.spec.kind && sameTransformer && a.spec.heads == b.spec.heads &&
+           a.spec.queries == b.spec.queries && a.spec.keys == b.spec.keys &&
+           a.spec.logitStd == b.spec.logitStd && a.spec.seed == b.spec.seed;
 }
 
 bool sameProjection(const ProjectionOptions& a, const ProjectionOptions& b) {
@@ -52,6 +60,8 @@ bool dataDiffers(const Scenario& a, const Scenario& b) {
            a.saliencyPath != b.saliencyPath || a.saliencyImagePath != b.saliencyImagePath ||
            a.normalization != b.normalization || a.binaryThreshold != b.binaryThreshold ||
            a.targetPath != b.targetPath || a.targetMaskPath != b.targetMaskPath ||
+           a.simulatedSaliency.quality != b.simulatedSaliency.quality ||
+           a.simulatedSaliency.blur != b.simulatedSaliency.blur ||
            ((!b.saliencyImagePath.empty() || !b.targetMaskPath.empty()) &&
             !sameProjection(a.projection, b.projection));
 }
@@ -181,7 +191,11 @@ Engine::~Engine() {
     pool_.waitForDone();
 }
 
-void Engine::setScenario(const Scenario& scenario) {
+void Engine::setScenario(const Scenario& given) {
+    // A dump is the workload: the generated kind (the workload box) applies again without one.
+    Scenario scenario = given;
+    if (scenario.hasWorkloadFile())
+        scenario.spec.kind = WorkloadKind::Random;
     const bool dataChanged = dataDiffers(scenario_, scenario);
     const SteeringParams &was = scenario_.params, &now = scenario.params;
     const bool paramsChanged = was.eps != now.eps || was.steeredHeads != now.steeredHeads ||
@@ -385,6 +399,10 @@ void Engine::requestDataSet(bool reread) {
             data->raw = loadRawSaliency(scenario, full.keys(), data->projection);
             data->saliency = normalizeRawSaliency(data->raw, scenario);
             data->grounding = groundingKeysFor(scenario, full.keys(), data->projection, &data->raw);
+            // The transformer's planted object is its target unless the user gives one (as
+            // prepareScenario does).
+            if (const TransformerBlock* block = full.transformer(); block && !scenario.hasTarget())
+                data->grounding = block->layout().groundingKeys();
         }
         data->scenario = scenario;
         data->epoch = epoch;
@@ -683,6 +701,10 @@ SweepConfig Engine::sweepConfig(const DataSet& data, const SteeringParams& param
         scenario, scenario.hasWorkloadFile() ? data.workload.get() : nullptr,
         scenario.hasFixedSaliency() ? &data.raw.values : nullptr, sweepLambdas(), std::move(seeds));
     config.grounding = data.grounding; // with a target: the target-mass and pointing gains
+    // The transformer's planted object moves with the seed: the sweep takes each seed's (as
+    // `attnsteer-cli sweep` does); a target the user gave is the same for every seed.
+    if (data.workload->transformer() && !data.scenario.hasTarget())
+        config.grounding = {};
     return config;
 }
 

@@ -128,7 +128,9 @@ class Engine : public QObject {
     /// The scenario to show. Whatever it changes is recomputed: the workload and saliency when
     /// sizes, seed, sigma, files or normalization change (then the evaluation and the sweep), the
     /// evaluation and the sweep when eps or the steered heads change, only the evaluation when
-    /// only lambda changes. Nothing runs until start() was called once.
+    /// only lambda changes. Nothing runs until start() was called once. With a dump as the
+    /// workload the generated kind is random (a transformer would conflict with it); the workload
+    /// box's kind applies again once the dump is dropped.
     void setScenario(const Scenario& scenario);
     const Scenario& scenario() const { return scenario_; }
     /// The head (within a layer: 0 .. H - 1) and query of the per-token row and the matrix.

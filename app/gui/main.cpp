@@ -1,5 +1,5 @@
-// attnsteer: the desktop lab. Opens on the built-in random workload; files and sizes can be given
-// on the command line.
+// attnsteer: the desktop lab. Opens on the built-in random workload (or the transformer's); files
+// and sizes can be given on the command line.
 #include "atomic_file.h"
 #include "error_text.h"
 #include "main_window.h"
@@ -83,14 +83,19 @@ int main(int argc, char* argv[]) {
         QStringLiteral("target"),
         QStringLiteral("Target .npy of shape [K]: nonzero marks a target token."),
         QStringLiteral("FILE"));
+    const QCommandLineOption workload(
+        QStringLiteral("workload"),
+        QStringLiteral("Generated workload: random (default, the write-up's) or transformer (a "
+                       "simulated attention block with a planted object; opens on its view)."),
+        QStringLiteral("KIND"));
     const QCommandLineOption heads(QStringLiteral("heads"),
-                                   QStringLiteral("Heads of the random workload (default 32)."),
+                                   QStringLiteral("Heads of the generated workload (default 32)."),
                                    QStringLiteral("N"));
     const QCommandLineOption queries(
-        QStringLiteral("queries"), QStringLiteral("Queries of the random workload (default 1024)."),
-        QStringLiteral("N"));
+        QStringLiteral("queries"),
+        QStringLiteral("Queries of the generated workload (default 1024)."), QStringLiteral("N"));
     const QCommandLineOption keys(QStringLiteral("keys"),
-                                  QStringLiteral("Keys of the random workload (default 1024)."),
+                                  QStringLiteral("Keys of the generated workload (default 1024)."),
                                   QStringLiteral("N"));
     const QCommandLineOption seed(QStringLiteral("seed"), QStringLiteral("Seed (default 0)."),
                                   QStringLiteral("N"));
@@ -104,8 +109,8 @@ int main(int argc, char* argv[]) {
         QStringLiteral("Keep settings under this organization name instead of AttnSteer "
                        "(a throwaway scope for screenshots and tests)."),
         QStringLiteral("NAME"));
-    parser.addOptions({image, logits, attention, layer, meta, saliency, targetMask, target, heads,
-                       queries, keys, seed, lambda, organization});
+    parser.addOptions({image, logits, attention, layer, meta, saliency, targetMask, target,
+                       workload, heads, queries, keys, seed, lambda, organization});
     parser.process(*app); // prints help or the version and exits, without a display
     if (!parser.positionalArguments().isEmpty()) {
         std::fprintf(stderr, "attnsteer: unexpected argument '%s' (see --help)\n",
@@ -119,7 +124,16 @@ int main(int argc, char* argv[]) {
     int seedValue = -1;
     std::optional<double> lambdaValue;
     std::optional<int> layerValue;
+    std::optional<attnsteer::WorkloadKind> kind;
     try {
+        if (parser.isSet(workload)) {
+            const QString value = parser.value(workload);
+            if (value != QStringLiteral("random") && value != QStringLiteral("transformer"))
+                throw attnsteer::settingError(
+                    "workload", "'" + value.toStdString() + "' is not one of random, transformer");
+            kind = value == QStringLiteral("transformer") ? attnsteer::WorkloadKind::Transformer
+                                                          : attnsteer::WorkloadKind::Random;
+        }
         if ((parser.isSet(layer) || parser.isSet(meta)) && !parser.isSet(logits) &&
             !parser.isSet(attention))
             throw attnsteer::settingError(parser.isSet(layer) ? "layer" : "meta",
@@ -152,6 +166,8 @@ int main(int argc, char* argv[]) {
         window.setWorkloadSize(sizes[0] > 0 ? sizes[0] : c.heads->value(),
                                sizes[1] > 0 ? sizes[1] : c.queries->value(),
                                sizes[2] > 0 ? sizes[2] : c.keys->value());
+    if (kind) // after the sizes: the transformer's view is of them; before lambda: it sets one
+        window.setWorkloadKind(*kind);
     if (seedValue >= 0)
         window.setSeed(seedValue);
     if (lambdaValue)

@@ -11,7 +11,9 @@
 #include "scenario_plot_data.h"
 #include "tradeoff_plot.h"
 #include "window_settings.h"
+#include "workload_controls.h"
 
+#include "attnsteer/errors.h"
 #include "attnsteer/option_values.h"
 #include "attnsteer/steering.h"
 
@@ -30,6 +32,8 @@
 #include <QSpinBox>
 #include <QStatusBar>
 #include <QToolBar>
+
+#include <algorithm>
 
 namespace attnsteer {
 
@@ -66,6 +70,7 @@ MainWindow::MainWindow(QWidget* parent)
     applyControls();
     applyView(controls_.head->value(), controls_.query->value());
     applySweepGrid(controls_.lambdaMax->value(), controls_.sweepSeeds->value());
+    constructed_ = true;
     // Start on the next event loop turn: settings made right after construction (tests, the
     // command line) are in place by then, and the window shows at once.
     QMetaObject::invokeMethod(engine_, &Engine::start, Qt::QueuedConnection);
@@ -158,6 +163,8 @@ void MainWindow::buildMenus() {
 
 void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::scenarioEdited, this, &MainWindow::applyControls);
+    connect(controlPanel_, &ControlPanel::workloadKindChanged, this,
+            &MainWindow::applyWorkloadKind);
     // The tradeoff marker moves at once; the numbers follow.
     connect(controlPanel_, &ControlPanel::lambdaChanged, plots_->tradeoff(),
             &TradeoffPlot::setLambda);
@@ -243,6 +250,43 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::applyControls() {
     engine_->setScenario(controlPanel_->scenario(engine_->scenario())); // keeps the files
+}
+
+void MainWindow::applyWorkloadKind(WorkloadKind kind) {
+    if (constructed_ && kind == WorkloadKind::Transformer)
+        showTransformerView();
+    applyControls();
+}
+
+void MainWindow::showTransformerView() {
+    TransformerStoryView view;
+    try {
+        view = transformerStoryView(generatedSpec(controlPanel_->scenario(engine_->scenario())));
+    } catch (const InputError&) {
+        return; // sizes the transformer refuses: the data set says why
+    }
+    {
+        // One change for the engine, not one per control.
+        const QSignalBlocker blocker(controlPanel_);
+        controls_.lambdaMax->setValue(view.lambdaMax);
+        controlPanel_->setLambda(view.lambda);
+        // The boxes' ranges are the shown workload's until the new one is ready.
+        controls_.head->setMaximum(std::max(controls_.head->maximum(), view.head));
+        controls_.query->setMaximum(std::max(controls_.query->maximum(), view.query));
+        controls_.head->setValue(view.head);
+        controls_.query->setValue(view.query);
+        controls_.tradeoffY->setCurrentIndex(
+            controls_.tradeoffY->findData(int(TradeoffY::Pointing)));
+    }
+    applySweepGrid(controls_.lambdaMax->value(), controls_.sweepSeeds->value());
+    applyView(controls_.head->value(), controls_.query->value());
+    plots_->tradeoff()->setLambda(controlPanel_->lambda());
+    updateTradeoff();
+    updateHeadsSelection();
+}
+
+void MainWindow::setWorkloadKind(WorkloadKind kind) {
+    controls_.workload->setCurrentIndex(controls_.workload->findData(int(kind)));
 }
 
 void MainWindow::applyView(int head, int query) {
@@ -534,6 +578,7 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.image = set->raw.image;
         if (!set->scenario.hasWorkloadFile())
             sources.seed = (long long)set->scenario.spec.seed;
+        sources.target = set->grounding.target;
     }
     if (const RowsResult* rows = engine_->lastRows()) {
         sources.head = rows->request.head;

@@ -65,6 +65,9 @@ class MainWindow : public QMainWindow {
 
     // --- settings, as the controls would set them ---
     void setWorkloadSize(int heads, int queries, int keys);
+    /// Chooses KIND in the workload box, as the user does: the transformer comes with its view
+    /// (showTransformerView).
+    void setWorkloadKind(WorkloadKind kind);
     void setSeed(int seed);
     void setLambda(double lambda);
     double lambda() const;
@@ -153,6 +156,12 @@ class MainWindow : public QMainWindow {
     void showStatus(const QString& message, int timeoutMs);
 
     void applyControls();
+    /// The workload box changed: applied; a transformer chosen after the start gets its view.
+    void applyWorkloadKind(WorkloadKind kind);
+    /// The transformer workload's story without tuning (transformerStoryView): an image-focused
+    /// head, a text query after the image, lambda 2 on a slider to 8, pointing on the tradeoff's
+    /// y axis.
+    void showTransformerView();
     void applyView(int head, int query);
     void applyLayer(std::optional<int> layer);
     /// Key KEY was clicked in a view: its query row becomes the query, or the status bar says it
@@ -197,7 +206,8 @@ class MainWindow : public QMainWindow {
 
     bool suppressMessageBoxes_ = false;
     QPointer<QMessageBox> errorBox_;
-    bool cancelled_ = false; ///< the user cancelled; the readout says so until the next result
+    bool cancelled_ = false;   ///< the user cancelled; the readout says so until the next result
+    bool constructed_ = false; ///< settings restored: a workload chosen now is the user's
 };
 
 } // namespace attnsteer

@@ -44,7 +44,8 @@ QString legend(bool grounding, bool target) {
                             "spatial entropy: of above-mean regions' sizes");
     if (target)
         text += QObject::tr("\ntarget mass: share of image attention on T\n"
-                            "pointing: rows whose image maximum is on T");
+                            "pointing: rows whose image maximum is on T\n"
+                            "A→A′: before → after steering");
     return text;
 }
 
@@ -99,6 +100,27 @@ QString MetricsReadout::groundingLines(const DataSet& data, const EvaluationResu
                          current ? maybe(scale * (one.*field)) : tr("…"));
     };
     const bool target = keys.hasTarget();
+    // The task's figures first, before -> after steering: what the pointing game and the share
+    // of image attention on the object do at this lambda.
+    const auto change = [&](const QString& label, double GroundingSummary::*before,
+                            double GroundingSummary::*after, double scale, int decimals) {
+        const auto arrow = [&](const GroundingSummary& g) {
+            if (!current)
+                return tr("…");
+            if (std::isnan(g.*before) || std::isnan(g.*after))
+                return tr("n/a");
+            return QStringLiteral("%1 → %2")
+                .arg(scale * (g.*before), 0, 'f', decimals)
+                .arg(scale * (g.*after), 0, 'f', decimals);
+        };
+        text += line(label, arrow(all), arrow(one));
+    };
+    if (target) {
+        change(tr("pointing [%] A→A′"), &GroundingSummary::pointingOriginal,
+               &GroundingSummary::pointingSteered, 100, 1);
+        change(tr("target mass A→A′"), &GroundingSummary::targetMassOriginal,
+               &GroundingSummary::targetMassSteered, 1, 3);
+    }
     add(tr("vision mass Σ_V A"), &GroundingSummary::visionMass, 1, keys.hasVisionSpan());
     add(tr("target mass A"), &GroundingSummary::targetMassOriginal, 1, target);
     add(tr("target mass A′"), &GroundingSummary::targetMassSteered, 1, target);

@@ -37,6 +37,13 @@ struct WindowControls {
     QSpinBox* keys = nullptr;
     QDoubleSpinBox* sigma = nullptr;
     QLabel* source = nullptr; ///< where the workload and the saliency come from
+    // --- WorkloadControls: the workload box and the transformer's settings ---
+    QComboBox* workload = nullptr;             ///< random, transformer (WorkloadKind as data)
+    QSpinBox* headDim = nullptr;               ///< the transformer's d
+    QDoubleSpinBox* targetStrength = nullptr;  ///< the transformer's tau
+    QSlider* saliencyQualitySlider = nullptr;  ///< 0..100 over quality 0..1
+    QDoubleSpinBox* saliencyQuality = nullptr; ///< the simulated saliency's quality, 2 decimals
+    QDoubleSpinBox* saliencyBlur = nullptr;    ///< its blur sigma in grid tokens, 0 = none
     // --- ProjectionControls: how a saliency image becomes per-key saliency ---
     CollapsibleSection* projectionSection = nullptr; ///< folds the five below away
     QSpinBox* visionOffset = nullptr;                ///< first key index of the vision tokens

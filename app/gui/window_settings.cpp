@@ -48,7 +48,14 @@ template <typename Visit> void visitValueControls(const WindowControls& c, Visit
     visit(c.queries), visit(c.keys), visit(c.sigma), visit(c.head), visit(c.query);
     visit(c.sweepSeeds), visit(c.overlayOpacity), visit(c.visionOffset), visit(c.patchFactor);
     visit(c.minPixels), visit(c.maxPixels), visit(c.textSaliency), visit(c.binaryThreshold);
-    visit(c.gateEntropy), visit(c.topK);
+    visit(c.gateEntropy), visit(c.topK), visit(c.headDim), visit(c.targetStrength);
+    visit(c.saliencyQuality), visit(c.saliencyBlur);
+}
+
+/// The identifier a workload kind is stored under.
+QString workloadId(WorkloadKind kind) {
+    return kind == WorkloadKind::Transformer ? QStringLiteral("transformer")
+                                             : QStringLiteral("random");
 }
 
 } // namespace
@@ -114,6 +121,10 @@ void restoreControls(const WindowControls& c) {
     });
     c.projectionSection->setExpanded(
         settings.value(QStringLiteral("projectionExpanded"), false).toBool());
+    const bool transformer = settings.value(c.workload->objectName()).toString() ==
+                             workloadId(WorkloadKind::Transformer);
+    c.workload->setCurrentIndex(
+        c.workload->findData(int(transformer ? WorkloadKind::Transformer : WorkloadKind::Random)));
     // The backend: the one chosen last when it can be used, else CUDA when available (auto).
     if (settings.value(QStringLiteral("backend")).toString() == backendId(BackendKind::Cpu))
         c.backend->setCurrentIndex(c.backend->findData(int(BackendKind::Cpu)));
@@ -150,6 +161,8 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
     settings.setValue(c.headsColumn->objectName(), c.headsColumn->currentData().toString());
     settings.setValue(c.steeredHeads->objectName(), steeredHeads);
     settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
+    settings.setValue(c.workload->objectName(),
+                      workloadId(WorkloadKind(c.workload->currentData().toInt())));
     settings.setValue(QStringLiteral("backend"),
                       backendId(BackendKind(c.backend->currentData().toInt())));
     settings.endGroup();

@@ -231,6 +231,7 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     visionLabel_->setColor(QColor(0x4a, 0x55, 0x66));
     visionLabel_->setClipToAxisRect(true);
     visionLabel_->setVisible(false);
+    targetMarks_ = std::make_unique<TargetTokenItems>(plot, tickFont());
     plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new TokenTicker(plot->xAxis)));
 
     connect(plot, &QCustomPlot::mouseMove, this, &PerTokenPlot::onMouseMove);
@@ -299,6 +300,7 @@ void PerTokenPlot::setData(const PlotData& data) {
     gridHeight_ = data.gridHeight, gridWidth_ = data.gridWidth;
     layer_ = data.layer, layersAveraged_ = data.layersAveraged;
     headSteered_ = data.headSteered, seed_ = data.seed;
+    target_ = data.target;
     setRow(data.attention, data.steered, data.saliency, data.head, data.query, data.lambda);
 }
 
@@ -312,6 +314,11 @@ void PerTokenPlot::setTokens(std::vector<QString> tokens, int visionStart, int v
 
 void PerTokenPlot::setLayers(int layer, int layersAveraged) {
     layer_ = layer, layersAveraged_ = layersAveraged;
+    rebuild(true);
+}
+
+void PerTokenPlot::setTarget(std::vector<unsigned char> target) {
+    target_ = std::move(target);
     rebuild(true);
 }
 
@@ -358,6 +365,7 @@ void PerTokenPlot::rebuild(bool keepRanges) {
                           : named ? tr("key token (text tokens named where they fit)")
                                   : tr("key token"));
     updateVisionBand();
+    updateTargetMarks();
     const QString head =
         headSteered_ ? tr("head %1").arg(head_) : tr("head %1 (unsteered)").arg(head_);
     QString row = tr("%1, query %2").arg(head, QString::number(query_));
@@ -429,10 +437,13 @@ QString PerTokenPlot::tokenText(int token) const {
         values += tr(", A′=%1").arg(number(steered_[k]));
     if (!saliency_.empty())
         values += tr(", s=%1").arg(number(saliency_[k]));
+    const bool target = k < target_.size() && target_[k] && target_.size() == attention_.size();
     if (tokens_.empty() && visionStart_ < 0)
-        return tr("token %1: %2").arg(token).arg(values);
-    return keyLabel(token, tokens_, visionStart_, visionTokens_, gridHeight_, gridWidth_) +
-           QLatin1Char('\n') + values;
+        return (target ? tr("token %1 (target): %2") : tr("token %1: %2")).arg(token).arg(values);
+    QString label = keyLabel(token, tokens_, visionStart_, visionTokens_, gridHeight_, gridWidth_);
+    if (target)
+        label += tr(" · target");
+    return label + QLatin1Char('\n') + values;
 }
 
 void PerTokenPlot::updateVisionBand() {
@@ -448,6 +459,23 @@ void PerTokenPlot::updateVisionBand() {
     visionBand_->bottomRight->setCoords(last + 0.5, 1);
     visionLabel_->position->setCoords((first + last) / 2.0, 0.02);
     visionLabel_->setText(tr("image (keys %1–%2)").arg(first).arg(last));
+}
+
+void PerTokenPlot::updateTargetMarks() {
+    std::vector<QPair<int, int>> runs;
+    if (!target_.empty() && target_.size() == attention_.size())
+        runs = targetRuns(target_, order_);
+    const auto count = std::count_if(target_.begin(), target_.end(), [](auto v) { return v != 0; });
+    targetMarks_->show(runs, tr("target (%1 tokens)").arg(count));
+}
+
+std::vector<int> PerTokenPlot::markedTargetTokens() const {
+    std::vector<int> tokens;
+    for (const QPair<int, int>& run : targetMarks_->runs())
+        for (int x = run.first; x <= run.second; ++x)
+            tokens.push_back(order_[std::size_t(x)]);
+    std::sort(tokens.begin(), tokens.end());
+    return tokens;
 }
 
 QPair<int, int> PerTokenPlot::visionBand() const {

@@ -2,16 +2,18 @@
 // A and A' of one attention row over the key tokens (A a pale area, A' the line over it), with the
 // saliency s in a strip of its own below them.
 // With a dump's sidecar: the vision tokens as one shaded band, text tokens named on the x axis
-// (where they fit) and in the hover text. Clicking a token reports it (the window makes it the
-// query when it is a query row).
+// (where they fit) and in the hover text. With a target: its tokens marked (amber bands). Clicking
+// a token reports it (the window makes it the query when it is a query row).
 
 #include "plot_data.h"
 #include "plot_view.h"
+#include "target_marks.h"
 
 #include <QPair>
 #include <QPoint>
 #include <QVector>
 
+#include <memory>
 #include <vector>
 
 class QCPAxisRect;
@@ -48,6 +50,10 @@ class PerTokenPlot : public PlotView {
                    int gridWidth);
     /// The layer the row is of (-1: not said) or how many layers it is the mean of (> 1).
     void setLayers(int layer, int layersAveraged);
+    /// The target tokens, one flag per key (1 = target; empty or of another length: none).
+    void setTarget(std::vector<unsigned char> target);
+    /// The key tokens under the target marks drawn now, ascending.
+    std::vector<int> markedTargetTokens() const;
 
     void setSortBySaliency(bool sorted);
     bool sortBySaliency() const { return sorted_; }
@@ -61,7 +67,8 @@ class PerTokenPlot : public PlotView {
     /// The token under x coordinate X (nearest), or -1.
     int tokenAtX(double x) const;
     /// The hover tooltip: "token k: A=…, A′=…, s=…"; with token texts or a vision span
-    /// "key k · 'text'" (or "key k · image (row r, col c)") and the values on a second line.
+    /// "key k · 'text'" (or "key k · image (row r, col c)"; " · target" on a target token) and
+    /// the values on a second line.
     QString tokenText(int token) const;
     /// The shaded vision span in key coordinates [first, last] (unsorted order), or (-1, -1) when
     /// none is shown.
@@ -85,6 +92,7 @@ class PerTokenPlot : public PlotView {
     void rebuild(bool keepRanges);
     void updateHighlight();
     void updateVisionBand();
+    void updateTargetMarks();
     void onMouseMove(QMouseEvent* event);
 
     std::vector<double> attention_, steered_, saliency_;
@@ -96,6 +104,8 @@ class PerTokenPlot : public PlotView {
     QCPAxisRect* saliencyRect_ = nullptr; ///< the strip of s below the attention
     QCPItemRect* visionBand_ = nullptr;
     QCPItemText* visionLabel_ = nullptr;
+    std::vector<unsigned char> target_;
+    std::unique_ptr<TargetTokenItems> targetMarks_;
     std::vector<int> order_; ///< order_[x] = token at x
     std::vector<int> rank_;  ///< rank_[token] = x
     int head_ = 0, query_ = 0;

@@ -25,6 +25,7 @@ enum class TradeoffY {
     ExpectationGain,  ///< saliency-expectation gain, sum A' s - sum A s
     TargetMassGain,   ///< target-mass gain (with a target)
     PointingGain,     ///< pointing gain (with a target)
+    Pointing,         ///< pointing of A' at each lambda: the accuracy (with a target)
 };
 
 /// Everything the four views show. Every member has a usable default; empty vectors draw empty
@@ -54,6 +55,9 @@ struct PlotData {
     /// VISION_START -1 when not known.
     int visionStart = -1;
     int visionTokens = 0;
+    /// The target tokens (a target mask or file, the transformer's planted object), one flag per
+    /// key (1 = target), or empty: marked in the per-token view, outlined on the image grid.
+    std::vector<unsigned char> target;
 
     // --- the tradeoff view: entropy reduction against KL over a lambda grid ---
     std::vector<SweepRow> sweep; ///< one row per lambda, ascending lambda; mean and sd over seeds

@@ -138,6 +138,7 @@ SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     frame_->setBrush(Qt::NoBrush);
     frame_->setLayer(QStringLiteral("overlay"));
     frame_->setVisible(false);
+    outline_ = std::make_unique<TargetOutlineItems>(plot);
 
     connect(plot, &QCustomPlot::mouseMove, this, &SaliencyGridPlot::onMouseMove);
     onLeftClick([this](QPoint release) {
@@ -173,6 +174,7 @@ void SaliencyGridPlot::setData(const PlotData& data) {
     meanAttention_ = data.queryMeanAttention, meanSteered_ = data.queryMeanSteered;
     head_ = data.head, layer_ = data.layer, layersAveraged_ = data.layersAveraged;
     query_ = data.query, meanRows_ = data.queryMeanRows, lambda_ = data.lambda;
+    target_ = data.target;
     setSaliency(data.saliency, data.gridHeight, data.gridWidth, data.gridOffset);
 }
 
@@ -188,6 +190,15 @@ void SaliencyGridPlot::setAttention(std::vector<double> attention, std::vector<d
         return; // nothing shown changed: no redraw while lambda is dragged
     updateValues();
     scheduleReplot();
+}
+
+void SaliencyGridPlot::setTarget(std::vector<unsigned char> target) {
+    target_ = std::move(target);
+    rebuild();
+}
+
+const std::vector<QLineF>& SaliencyGridPlot::targetOutlineSegments() const {
+    return outline_->segments();
 }
 
 void SaliencyGridPlot::setMode(ImageMode mode) {
@@ -294,6 +305,7 @@ void SaliencyGridPlot::rebuild() {
         for (int r = 0; r <= gh; ++r)
             addLine(0, r, gw, r);
     }
+    outline_->show(targetOutline(target_, offset_, gh, gw));
     highlightToken(highlighted_); // drops the mark when the token left the grid
     updateValues();
     resetView();
@@ -462,7 +474,9 @@ void SaliencyGridPlot::onMouseMove(QMouseEvent* event) {
     const int token = tokenAt(pixel);
     if (token >= 0) {
         const int index = token - offset_;
-        QString text = tr("token %1 (row %2, column %3): ")
+        const bool target = std::size_t(token) < target_.size() && target_[std::size_t(token)];
+        QString text = (target ? tr("token %1 (row %2, column %3, target): ")
+                               : tr("token %1 (row %2, column %3): "))
                            .arg(token)
                            .arg(index / gridWidth_)
                            .arg(index % gridWidth_);

@@ -2,15 +2,18 @@
 // The vision tokens as a grid with a colour scale: the saliency s, or the attention A, the steered
 // A' or the change A' - A of the row shown (or of the mean over its head's queries), each with
 // its own colour scale. With an image (a dump's picture or a loaded saliency image), the image
-// with the token grid over it and a per-token heat overlay of adjustable opacity. Clicking a
-// token reports it (the window makes it the query when it is a query row).
+// with the token grid over it and a per-token heat overlay of adjustable opacity. With a target:
+// its outline (amber). Clicking a token reports it (the window makes it the query when it is a
+// query row).
 
 #include "plot_data.h"
 #include "plot_view.h"
+#include "target_marks.h"
 
 #include <QImage>
 #include <QPoint>
 
+#include <memory>
 #include <vector>
 
 class QCPColorMap;
@@ -48,6 +51,10 @@ class SaliencyGridPlot : public PlotView {
     /// the tokens on the grid (so that they compare); A' - A a diverging one symmetric around 0.
     void setMode(ImageMode mode);
     ImageMode mode() const { return mode_; }
+    /// The target tokens, one flag per key (1 = target; empty: none): outlined on the grid.
+    void setTarget(std::vector<unsigned char> target);
+    /// The target's outline drawn now, in grid coordinates (targetOutline()).
+    const std::vector<QLineF>& targetOutlineSegments() const;
     /// A, A' and A' - A of the mean over the head's queries instead of the row's query.
     void setQueryMean(bool mean);
     bool queryMean() const { return queryMean_; }
@@ -114,6 +121,8 @@ class SaliencyGridPlot : public PlotView {
     QCPItemPixmap* pixmap_ = nullptr;
     QCPItemRect* frame_ = nullptr;
     std::vector<QCPItemLine*> lines_;
+    std::vector<unsigned char> target_;
+    std::unique_ptr<TargetOutlineItems> outline_;
 };
 
 } // namespace attnsteer

@@ -66,6 +66,7 @@ PlotData assemblePlotData(PlotSources sources) {
             data.tokens.push_back(QString::fromStdString(token));
     }
     data.saliency.assign(sources.saliency.begin(), sources.saliency.end());
+    data.target.assign(sources.target.begin(), sources.target.end());
     if (sources.row) {
         data.attention = sources.row->original;
         data.steered = sources.row->steered;
@@ -118,6 +119,7 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
     sources.meta = prepared.meta ? &*prepared.meta : nullptr;
     sources.raw = &prepared.raw;
     sources.saliency = saliency;
+    sources.target = prepared.grounding.target;
     sources.head = request.head;
     sources.query = request.query;
     sources.lambda = params.lambda;

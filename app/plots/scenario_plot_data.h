@@ -68,12 +68,15 @@ struct PlotSources {
     /// The saliency image as the caller decoded it (nothing is read here); drawn only when RAW
     /// has a projection.
     QImage image;
+    /// The target's flags, K (GroundingKeys::target), or empty.
+    std::span<const unsigned char> target;
 };
 
-/// SOURCES as PlotData: the row, s and its label, the sweep, the matrix, the token texts; the
-/// grid: the model's (SOURCES.grid, from the vision offset; its picture META_IMAGE, else the
-/// saliency image), else, when the saliency came from an image, the image with its token grid,
-/// resized size and grid offset (the vision offset), else gridShapeFor(K) (left to the view).
+/// SOURCES as PlotData: the row, s and its label, the sweep, the matrix, the token texts, the
+/// target; the grid: the model's (SOURCES.grid, from the vision offset; its picture META_IMAGE,
+/// else the saliency image), else, when the saliency came from an image, the image with its token
+/// grid, resized size and grid offset (the vision offset), else gridShapeFor(K) (left to the
+/// view).
 /// The views' own settings (sorting, highlighted token, overlay opacity, image mode) keep their
 /// defaults: the caller sets them.
 PlotData assemblePlotData(PlotSources sources);
@@ -86,6 +89,7 @@ PlotData assemblePlotData(PlotSources sources);
 ///   that is not steered), or A' - A; the first min(Q, maxMatrixCells / K) queries;
 /// - the image, its token grid, resized size and grid offset (the vision offset) when the
 ///   saliency came from an image;
+/// - the target of PREPARED.grounding (the transformer's planted object unless one is given);
 /// computed here, then put together by assemblePlotData.
 /// Throws the InputErrors of BACKEND.row (head or query "N is out of range 0..M"), of the
 /// backend and the sweep, Cancelled. WARNINGS (when given) gets one line when the matrix shows

@@ -29,6 +29,8 @@ double TradeoffPlot::yMean(const SweepRow& row, TradeoffY y) {
         return row.targetMassGainMean;
     case TradeoffY::PointingGain:
         return row.pointingGainMean;
+    case TradeoffY::Pointing:
+        return row.pointingMean;
     }
     return row.reductionMean;
 }
@@ -43,6 +45,8 @@ double TradeoffPlot::yStd(const SweepRow& row, TradeoffY y) {
         return row.targetMassGainStd;
     case TradeoffY::PointingGain:
         return row.pointingGainStd;
+    case TradeoffY::Pointing:
+        return row.pointingStd;
     }
     return row.reductionStd;
 }
@@ -57,6 +61,8 @@ QString TradeoffPlot::yLabel(TradeoffY y) {
         return tr("target-mass gain");
     case TradeoffY::PointingGain:
         return tr("pointing gain (fraction of rows)");
+    case TradeoffY::Pointing:
+        return tr("pointing accuracy of A′ (fraction of rows)");
     }
     return tr("entropy reduction [%]");
 }
@@ -426,6 +432,9 @@ void TradeoffPlot::updateMarker() {
             break;
         case TradeoffY::PointingGain:
             y = tr("pointing gain = %1").arg(point.y(), 0, 'g', 3);
+            break;
+        case TradeoffY::Pointing:
+            y = tr("pointing = %1").arg(point.y(), 0, 'g', 3);
             break;
         }
         text = tr("○ λ = %1: KL = %2 nats, %3 (%4)")
