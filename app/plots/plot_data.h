@@ -2,6 +2,8 @@
 // What the plot views draw, as plain data: no QCustomPlot, no widgets. The window fills it from
 // its controller; `attnsteer-cli plot` fills it from a Scenario; exportAllPlots draws it.
 
+#include "heat_map.h"
+
 #include "attnsteer/sweep.h"
 
 #include <QColor>
@@ -9,6 +11,7 @@
 #include <QSize>
 #include <QString>
 
+#include <memory>
 #include <vector>
 
 namespace attnsteer {
@@ -67,9 +70,15 @@ struct PlotData {
     int queryMeanRows = 0;
 
     // --- the matrix view: one head, queries x keys ---
-    int matrixQueries = 0;           ///< rows of `matrix`
-    int matrixKeys = 0;              ///< columns of `matrix`
-    std::vector<double> matrix;      ///< row-major, A' (or A' - A) of `head`; may be empty
+    int matrixQueries = 0;      ///< rows of `matrix`
+    int matrixKeys = 0;         ///< columns of `matrix`
+    std::vector<double> matrix; ///< row-major, A' (or A' - A) of `head`; may be empty
+    /// The same, shared instead of copied (the window's views; megabytes a lambda); when set it
+    /// is drawn and `matrix` is not.
+    std::shared_ptr<const std::vector<double>> sharedMatrix;
+    /// The whole matrix of A' already pooled to the view's pixels (the window's engine does it
+    /// off the GUI thread, MatrixPlot::wantedPooling), or null: the view pools it itself.
+    std::shared_ptr<const PooledMatrix> pooledMatrix;
     bool matrixIsDifference = false; ///< true when `matrix` holds A' - A
     bool matrixLogScale = false;     ///< a logarithmic colour scale for A' (not for A' - A)
 };
