@@ -510,6 +510,7 @@ class TestGui : public QObject {
     void layoutFitsSmallAndLargeScreens();
     void seedSliderAppliesWhileDragged();
     void matrixColourScaleCanBeLogarithmic();
+    void aLambdaChangeDrawsTheRowsFirst();
 
     // --- the transformer workload (issue 13) ---
     void transformerWorkloadFromTheWorkloadBox();
@@ -3886,6 +3887,43 @@ void TestGui::dumpReplacesTheTransformerUntilDropped() {
     QCOMPARE(window->engine()->dataSet()->workload->keys(), c.keys->value());
     QCOMPARE(window->engine()->dataSet()->workload->queries(), c.queries->value());
     QCOMPARE(errors.size(), 0);
+}
+
+void TestGui::aLambdaChangeDrawsTheRowsFirst() {
+    // The views' rows come before the metrics (the evaluation waits for them), and the matrix
+    // comes pooled to the view's pixels by the engine: the same cells the view would make.
+    auto window = smallWindow(2, 600, 700);
+    QVERIFY(window);
+    QVERIFY(window->matrixPlot()->wantedPooling().width() < 700); // fewer pixels than keys
+    QStringList order;
+    connect(window->engine(), &Engine::rowsFinished, window.get(),
+            [&order] { order << QStringLiteral("rows"); });
+    connect(window->engine(), &Engine::evaluationFinished, window.get(),
+            [&order] { order << QStringLiteral("evaluation"); });
+    window->setLambda(0.7);
+    QTRY_VERIFY_WITH_TIMEOUT(settled(*window), kTimeoutMs);
+    QCOMPARE(order, (QStringList{QStringLiteral("rows"), QStringLiteral("evaluation")}));
+    const RowsResult* rows = window->engine()->lastRows();
+    QVERIFY(rows->matrixPooled);
+    // About the view's pixels, not above them: the view draws it as it is.
+    const QSize wanted(rows->matrixPooled->cols, rows->matrixPooled->rows);
+    const QRect rect = window->matrixPlot()->customPlot()->axisRect()->rect();
+    QVERIFY(wanted.width() <= rect.width() && wanted.width() >= rect.width() * 3 / 4);
+    QVERIFY(wanted.height() <= rect.height() && wanted.height() >= rect.height() * 3 / 4);
+    const PooledMatrix expected =
+        poolMatrix(*rows->matrixSteered, rows->queries, rows->keys, 0, rows->queries, 0, rows->keys,
+                   wanted.height(), wanted.width(), Pooling::Max);
+    QCOMPARE(rows->matrixPooled->values, expected.values);
+    window->matrixPlot()->replotNow();
+    QCOMPARE(window->matrixPlot()->shownCells(), wanted);
+    QCOMPARE(window->matrixPlot()->shownValue(5, 17),
+             expected.values[std::size_t(std::upper_bound(expected.rowStart.begin(),
+                                                          expected.rowStart.end(), 5) -
+                                         expected.rowStart.begin() - 1) *
+                                 std::size_t(expected.cols) +
+                             std::size_t(std::upper_bound(expected.colStart.begin(),
+                                                          expected.colStart.end(), 17) -
+                                         expected.colStart.begin() - 1)]);
 }
 
 QTEST_MAIN(TestGui)

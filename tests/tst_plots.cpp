@@ -128,6 +128,9 @@ class TestPlots : public QObject {
     void targetRunsFollowTheOrder();
     void perTokenMarksTheTargetTokens();
     void saliencyGridOutlinesTheTarget();
+    // One frame: what a lambda change redraws.
+    void aNewLambdaRedrawsOnlyWhatMoved();
+    void rowPoolerMatchesPoolMatrix();
 };
 
 void TestPlots::gridShape_data() {
@@ -271,9 +274,10 @@ void TestPlots::perTokenGraphsHoldTheData() {
     QCOMPARE(plot->axisRect()->rangeZoom(), Qt::Orientations(Qt::Horizontal));
     QCOMPARE(plot->axisRect()->rangeDrag(), Qt::Orientations(Qt::Horizontal));
     QVERIFY(plot->legend->visible());
-    // A' is drawn over A (a later graph of the same layer), A as an area, A' as a line.
-    QVERIFY(plot->graph(PerTokenPlot::SteeredGraph)->layer() ==
-            plot->graph(PerTokenPlot::AttentionGraph)->layer());
+    // A' is drawn over A (on a layer above A's, drawn again alone when only lambda changes), A
+    // as an area, A' as a line.
+    QVERIFY(plot->graph(PerTokenPlot::SteeredGraph)->layer()->index() >
+            plot->graph(PerTokenPlot::AttentionGraph)->layer()->index());
     QCOMPARE(plot->graph(PerTokenPlot::AttentionGraph)->pen().style(), Qt::NoPen);
     QVERIFY(plot->graph(PerTokenPlot::AttentionGraph)->brush().style() != Qt::NoBrush);
     QCOMPARE(plot->graph(PerTokenPlot::SteeredGraph)->pen().color(), plotcolors::steered());
@@ -1477,6 +1481,79 @@ void TestPlots::saliencyGridOutlinesTheTarget() {
             line && line->pen().color() == plotcolors::target())
             ++amber;
     QCOMPARE(amber, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One frame
+
+void TestPlots::aNewLambdaRedrawsOnlyWhatMoved() {
+    // The same row at a nearby lambda: A' and its legend entry on their own layer, drawn again
+    // alone; no replot, the ranges stay.
+    PlotData data = makeData(0.8);
+    PerTokenPlot view;
+    view.setData(data);
+    QVERIFY(showAt(view, QSize(800, 400)));
+    QCustomPlot* plot = view.customPlot();
+    QSignalSpy replots(plot, &QCustomPlot::afterReplot);
+    QSignalSpy layers(&view, &PlotView::layerRedrawn);
+    const QCPRange range = plot->yAxis->range();
+    PlotData next = makeData(0.81);
+    QCOMPARE(next.attention, data.attention);
+    view.setData(next);
+    QCOMPARE(layers.size(), 1);
+    QCoreApplication::processEvents();
+    QCOMPARE(replots.size(), 0);
+    QCOMPARE(plot->yAxis->range(), range);
+    const auto points = plot->graph(PerTokenPlot::SteeredGraph)->data();
+    for (int k = 0; k < kKeys; ++k)
+        QCOMPARE(points->at(k)->value, next.steered[std::size_t(k)]);
+    QCOMPARE(plot->graph(PerTokenPlot::SteeredGraph)->name(),
+             QStringLiteral("A′ (steered, λ = 0.810)"));
+    // A' far out of the range: the axis follows, with a replot.
+    view.setData(makeData(8));
+    QTRY_COMPARE(replots.size(), 1);
+    QVERIFY(plot->yAxis->range().upper > range.upper);
+    // Another row: a replot.
+    next.query = 4;
+    view.setData(next);
+    QTRY_COMPARE(replots.size(), 2);
+
+    // The tradeoff's marker and readout: their layer alone.
+    TradeoffPlot tradeoff;
+    tradeoff.setData(data);
+    QVERIFY(showAt(tradeoff, QSize(500, 400)));
+    QSignalSpy tradeoffReplots(tradeoff.customPlot(), &QCustomPlot::afterReplot);
+    QSignalSpy tradeoffLayers(&tradeoff, &PlotView::layerRedrawn);
+    tradeoff.setLambda(0.9);
+    QCOMPARE(tradeoffLayers.size(), 1);
+    QCoreApplication::processEvents();
+    QCOMPARE(tradeoffReplots.size(), 0);
+    QVERIFY(tradeoff.readout().startsWith(QStringLiteral("○ λ = 0.900")));
+}
+
+void TestPlots::rowPoolerMatchesPoolMatrix() {
+    // The engine folds each row in as it is made; the view pools the whole matrix: the same cells.
+    constexpr int kRows = 37, kCols = 101;
+    std::vector<double> values(std::size_t(kRows) * kCols);
+    for (std::size_t i = 0; i < values.size(); ++i)
+        values[i] = std::sin(0.37 * double(i)) * std::cos(0.011 * double(i));
+    for (const Pooling mode : {Pooling::Max, Pooling::LargestMagnitude}) {
+        RowPooler pooler(kRows, kCols, 10, 30, mode);
+        for (int r = 0; r < kRows; ++r)
+            pooler.add(r, values.data() + std::size_t(r) * kCols);
+        const PooledMatrix byRows = pooler.take();
+        const PooledMatrix whole =
+            poolMatrix(values, kRows, kCols, 0, kRows, 0, kCols, 10, 30, mode);
+        QCOMPARE(byRows.rows, 10);
+        QCOMPARE(byRows.cols, 30);
+        QCOMPARE(byRows.values, whole.values);
+        QCOMPARE(byRows.rowStart, whole.rowStart);
+        QCOMPARE(byRows.colStart, whole.colStart);
+    }
+    QCOMPARE(pooledCount(1024, 1024, 300), 300);
+    QCOMPARE(pooledCount(1024, 1024, 2000), 1024);
+    QCOMPARE(pooledCount(1024, 1024, 0), 1024); // a vector figure keeps every cell
+    QCOMPARE(pooledCount(21, 21, 300), 21);
 }
 
 QTEST_MAIN(TestPlots)

@@ -2,6 +2,7 @@
 
 #include "error_text.h"
 #include "saliency_image.h"
+#include "steered_rows.h"
 
 #include "attnsteer/errors.h"
 #include "attnsteer/fallback_backend.h"
@@ -121,6 +122,18 @@ Engine::Engine(QObject* parent)
                }),
       rowsJob_(this, &pool_,
                [this](JobOutcome<RowsResult>&& outcome) {
+                   // The numbers that waited for the rows (requestEvaluation) start once the
+                   // window has drawn them: posted when this handler ends, behind the views'
+                   // queued replots that rowsFinished schedules, so that the evaluation's
+                   // threads do not share the cores with that drawing.
+                   const struct StartEvaluationAfterwards {
+                       Engine* engine;
+                       ~StartEvaluationAfterwards() {
+                           QMetaObject::invokeMethod(
+                               engine, [e = engine] { e->startDeferredEvaluation(); },
+                               Qt::QueuedConnection);
+                       }
+                   } startEvaluation{this};
                    updateBusy();
                    if (outcome.cancelled)
                        return;
@@ -135,6 +148,7 @@ Engine::Engine(QObject* parent)
                    matrixKey_ = MatrixKey(result.epoch, request.head, request.params);
                    matrixSteered_ = result.matrixSteered;
                    matrixSteeredMean_ = result.queryMeanSteered;
+                   matrixPooled_ = result.matrixPooled;
                    headMatrix_ = result.headMatrix;
                    lastRows_ = result;
                    emit rowsFinished(*lastRows_);
@@ -228,6 +242,10 @@ void Engine::setView(int head, int query) {
     }
     if (started_)
         requestRows();
+}
+
+void Engine::setMatrixPooling(QSize cells) {
+    matrixPooling_ = cells;
 }
 
 void Engine::setSweepGrid(double lambdaMax, int points, int seeds) {
@@ -327,6 +345,7 @@ void Engine::reloadSaliency() {
 }
 
 void Engine::cancel() {
+    deferredEvaluation_.reset();
     dataJob_.cancel();
     rowsJob_.cancel();
     evaluationJob_.cancel();
@@ -335,7 +354,7 @@ void Engine::cancel() {
 
 bool Engine::isBusy() const {
     return dataJob_.isRunning() || rowsJob_.isRunning() || evaluationJob_.isRunning() ||
-           sweepJob_.isRunning();
+           sweepJob_.isRunning() || deferredEvaluation_.has_value();
 }
 
 void Engine::updateBusy() {
@@ -444,23 +463,40 @@ void Engine::requestEvaluation(bool dataChanged) {
         return;
     const EvaluationRequest request = currentRequest();
     const std::shared_ptr<Backend> backend = evaluationBackend_;
-    // A new data set makes the running evaluation useless; a new lambda does not: its moments
-    // are what the next one reuses.
-    evaluationJob_.request(
-        [data, request, backend](const JobControl& control) {
-            RunControl run;
-            run.cancel = control.cancel.get();
-            run.onProgress = control.progress;
-            EvaluationResult result;
-            result.epoch = data->epoch;
-            result.request = request;
-            result.metrics =
-                backend->evaluate(*data->workload, data->saliency.values, request.params, run);
-            return result;
-        },
-        dataChanged);
+    LatestJob<EvaluationResult>::Work work = [data, request, backend](const JobControl& control) {
+        RunControl run;
+        run.cancel = control.cancel.get();
+        run.onProgress = control.progress;
+        EvaluationResult result;
+        result.epoch = data->epoch;
+        result.request = request;
+        result.metrics =
+            backend->evaluate(*data->workload, data->saliency.values, request.params, run);
+        return result;
+    };
     requestRows();
+    if (dataChanged) {
+        // A new data set makes the running evaluation useless. Its first evaluation builds the
+        // moments while the rows prepare the head's matrix: both at once.
+        deferredEvaluation_.reset();
+        evaluationJob_.request(std::move(work), true);
+    } else if (rowsJob_.isRunning()) {
+        // A new lambda (or eps, steered heads): the views' rows first, alone on the cores, the
+        // numbers right after them (rowsJob_'s end starts it). A running evaluation is not
+        // cancelled: its moments are what the next one reuses.
+        deferredEvaluation_ = std::move(work);
+    } else {
+        evaluationJob_.request(std::move(work));
+    }
     updateBusy();
+}
+
+void Engine::startDeferredEvaluation() {
+    if (!deferredEvaluation_)
+        return;
+    LatestJob<EvaluationResult>::Work work = std::move(*deferredEvaluation_);
+    deferredEvaluation_.reset();
+    evaluationJob_.request(std::move(work));
 }
 
 void Engine::requestRows() {
@@ -471,14 +507,19 @@ void Engine::requestRows() {
     const MatrixKey key(data->epoch, request.head, request.params);
     const auto steered = key == matrixKey_ ? matrixSteered_ : nullptr;
     const std::vector<double> steeredMean = steered ? matrixSteeredMean_ : std::vector<double>();
+    const QSize pooling = matrixPooling_;
+    const auto pooled = steered && matrixPooled_ && matrixPooled_->cols == pooling.width() &&
+                                matrixPooled_->rows == pooling.height()
+                            ? matrixPooled_
+                            : nullptr;
     const auto cached = headMatrix_ && headMatrix_->epoch == data->epoch &&
                                 headMatrix_->head == request.head &&
                                 headMatrix_->eps == request.params.eps
                             ? headMatrix_
                             : nullptr;
     const std::shared_ptr<Backend> backend = rowBackend_;
-    rowsJob_.request([data, request, backend, steered, steeredMean,
-                      cached](const JobControl& control) {
+    rowsJob_.request([data, request, backend, steered, steeredMean, cached, pooling,
+                      pooled](const JobControl& control) {
         QElapsedTimer timer;
         timer.start();
         const Workload& workload = *data->workload;
@@ -516,16 +557,34 @@ void Engine::requestRows() {
         result.queryMeanOriginal = head.queryMean;
         const std::vector<unsigned char> rowSteered =
             steered ? std::vector<unsigned char>() : steeredRows(workload, head, params);
+        const bool anyRowSteered = std::ranges::find(rowSteered, 1) != rowSteered.end();
+        // The matrix view's cells, pooled to its pixels here, off the GUI thread: folded in row
+        // by row while A' is computed, else from the matrix.
+        const bool pool = pooling.width() > 0 && pooling.height() > 0 &&
+                          (pooling.width() < head.keys || pooling.height() < head.queries);
+        std::optional<RowPooler> pooler;
+        if (pool && !steered && anyRowSteered)
+            pooler.emplace(head.queries, head.keys, pooling.height(), pooling.width(),
+                           Pooling::Max);
         if (steered) {
             result.matrixSteered = steered;
             result.queryMeanSteered = steeredMean;
-        } else if (std::ranges::find(rowSteered, 1) == rowSteered.end()) {
+        } else if (!anyRowSteered) {
             result.matrixSteered = head.original; // no row steered: A' = A
             result.queryMeanSteered = head.queryMean;
         } else {
-            result.matrixSteered = steeredMatrix(head, s, params.lambda, rowSteered,
-                                                 *control.cancel, result.queryMeanSteered);
+            result.matrixSteered =
+                steeredMatrix(head, s, params.lambda, rowSteered, *control.cancel,
+                              result.queryMeanSteered, pooler ? &*pooler : nullptr);
         }
+        if (pooler)
+            result.matrixPooled = std::make_shared<const PooledMatrix>(pooler->take());
+        else if (pooled)
+            result.matrixPooled = pooled;
+        else if (pool)
+            result.matrixPooled = std::make_shared<const PooledMatrix>(
+                poolMatrix(*result.matrixSteered, head.queries, head.keys, 0, head.queries, 0,
+                           head.keys, pooling.height(), pooling.width(), Pooling::Max));
         result.elapsedMs = millisecondsSince(timer);
         return result;
     });
@@ -617,29 +676,28 @@ std::vector<unsigned char> Engine::steeredRows(const Workload& workload, const H
 std::shared_ptr<const std::vector<double>>
 Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
                       const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
-                      std::vector<double>& queryMean) {
-    // The rows are independent: spread over the cores (a lambda change waits for this). Each
-    // thread adds its rows to its own sum while they are in its cache; the sums are added in
-    // thread order afterwards (the same result for the same thread count).
+                      std::vector<double>& queryMean, RowPooler* pooler) {
+    // Vectorized (steerRowVectorized), in two halves at once: a lambda change waits for this, and
+    // the evaluation waits for it (Engine::requestEvaluation), so the cores are free. The halves
+    // split where a pooled row starts, so that each pooled row is folded by one thread; each
+    // half adds its rows to its own mean while they are in the cache, the halves' means are
+    // added in order afterwards (the same result every time).
     const std::size_t keys = std::size_t(head.keys);
     const std::size_t cells = std::size_t(head.queries) * keys;
     auto steered = std::make_shared<std::vector<double>>(cells);
+    const int middle = pooler ? pooler->firstRowOfGroupAt(head.queries / 2) : head.queries / 2;
+    const int bounds[3] = {0, middle, head.queries};
+    std::vector<double> sums[2];
     std::atomic<bool> stopped{false};
-    std::vector<std::vector<double>> sums;
-#pragma omp parallel
-    {
-#pragma omp single
-        sums.resize(std::size_t(omp_get_num_threads()));
-        std::vector<double>& sum = sums[std::size_t(omp_get_thread_num())];
+#pragma omp parallel for num_threads(2) schedule(static, 1)
+    for (int half = 0; half < 2; ++half) {
+        std::vector<double>& sum = sums[half];
         sum.assign(keys, 0.0);
         std::vector<double> layerRow(head.layers > 1 ? keys : 0);
-#pragma omp for schedule(static)
-        for (int q = 0; q < head.queries; ++q) {
-            if (stopped.load(std::memory_order_relaxed))
-                continue;
-            if (q % 64 == 0 && cancel.load()) {
+        for (int q = bounds[half]; q < bounds[half + 1]; ++q) {
+            if (q % 64 == 0 && (cancel.load() || stopped.load())) {
                 stopped.store(true);
-                continue;
+                break;
             }
             const std::size_t offset = std::size_t(q) * keys;
             double* out = steered->data() + offset;
@@ -647,8 +705,7 @@ Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, doub
             const auto layerSteered = [&](int layer, double* into) {
                 const std::size_t at = std::size_t(layer) * cells + offset;
                 if (rowSteered[std::size_t(layer) * std::size_t(head.queries) + std::size_t(q)])
-                    steering::steerShiftedLogs(head.logShifted.data() + at, s.data(), keys, lambda,
-                                               into);
+                    steerRowVectorized(head.logShifted.data() + at, s.data(), keys, lambda, into);
                 else if (head.layers == 1)
                     std::copy_n(head.original->data() + offset, keys, into);
                 else
@@ -668,6 +725,8 @@ Engine::steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, doub
             }
             for (std::size_t k = 0; k < keys; ++k)
                 sum[k] += out[k];
+            if (pooler)
+                pooler->add(q, out);
         }
     }
     if (stopped.load())
@@ -687,7 +746,7 @@ void Engine::requestSweepAfterEvaluation() {
     // changes in the meantime are cheap and go on during the sweep.
     sweepJob_.cancel(); // what it computes is outdated
     sweepWanted_ = true;
-    if (!evaluationJob_.isRunning())
+    if (!evaluationJob_.isRunning() && !deferredEvaluation_)
         requestSweep();
 }
 

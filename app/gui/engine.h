@@ -12,6 +12,7 @@
 // workloads the first evaluation computes the moments that later lambdas reuse, and it should
 // not share the cores with three seeds of sweep.
 
+#include "heat_map.h"
 #include "latest_job.h"
 #include "scenario.h"
 
@@ -21,6 +22,7 @@
 
 #include <QImage>
 #include <QObject>
+#include <QSize>
 #include <QString>
 #include <QThreadPool>
 
@@ -90,6 +92,8 @@ struct RowsResult {
     std::shared_ptr<const std::vector<double>> matrixOriginal; ///< A of head, queries x keys
     std::shared_ptr<const std::vector<double>> matrixSteered;  ///< A' of head, queries x keys
     std::shared_ptr<const HeadMatrix> headMatrix;              ///< kept by the engine for reuse
+    /// matrixSteered pooled (Max) to the matrix view's pixels (Engine::setMatrixPooling), or null.
+    std::shared_ptr<const PooledMatrix> matrixPooled;
     /// Mean over the matrix's query rows of A and of A', K values each (the image view's "mean
     /// over queries").
     std::vector<double> queryMeanOriginal, queryMeanSteered;
@@ -137,6 +141,9 @@ class Engine : public QObject {
     void setView(int head, int query);
     int head() const { return head_; }
     int query() const { return query_; }
+    /// The size (columns x rows) the matrix view draws the whole matrix of A' at: the rows jobs
+    /// pool it to that, off the GUI thread (RowsResult::matrixPooled). Empty: no pooling.
+    void setMatrixPooling(QSize cells);
     /// The sweep's lambda grid (POINTS values from 0 to LAMBDA_MAX) and seed count (seeds
     /// scenario.spec.seed, +1, ...). Recomputes the sweep when they change.
     void setSweepGrid(double lambdaMax, int points, int seeds);
@@ -209,7 +216,10 @@ class Engine : public QObject {
     /// REREAD: the saliency is read anew even when only the layer changed (F5, a reload).
     void requestDataSet(bool reread);
     void dataSetFailed(const QString& message);
+    /// The evaluation of the current request and the rows: a new data set's together; a new
+    /// lambda's evaluation after the rows (deferredEvaluation_), so that the views come first.
     void requestEvaluation(bool dataChanged);
+    void startDeferredEvaluation();
     void requestRows();
     void requestSweep();
     void requestSweepAfterEvaluation();
@@ -220,11 +230,11 @@ class Engine : public QObject {
                                                           const std::atomic<bool>& cancel);
     /// A' of HEAD's rows at LAMBDA (the mean over its layers' A'), and their mean over the rows
     /// into QUERY_MEAN. ROW_STEERED (LAYERS x Q flags) says which rows get the bias; the others
-    /// keep A' = A.
+    /// keep A' = A. POOLER (when given) gets every row of A' as it is made.
     static std::shared_ptr<const std::vector<double>>
     steeredMatrix(const HeadMatrix& head, const std::vector<double>& s, double lambda,
                   const std::vector<unsigned char>& rowSteered, const std::atomic<bool>& cancel,
-                  std::vector<double>& queryMean);
+                  std::vector<double>& queryMean, RowPooler* pooler = nullptr);
     /// Which rows of HEAD (LAYERS x Q) PARAMS steers: the head in that layer, the query, the
     /// entropy gate (isRowSteered).
     static std::vector<unsigned char> steeredRows(const Workload& workload, const HeadMatrix& head,
@@ -261,7 +271,9 @@ class Engine : public QObject {
     };
     MatrixKey matrixKey_;
     std::shared_ptr<const std::vector<double>> matrixSteered_;
-    std::vector<double> matrixSteeredMean_; ///< its mean over the query rows
+    std::vector<double> matrixSteeredMean_;            ///< its mean over the query rows
+    std::shared_ptr<const PooledMatrix> matrixPooled_; ///< it pooled (setMatrixPooling)
+    QSize matrixPooling_;
     std::shared_ptr<const HeadMatrix> headMatrix_;
 
     QThreadPool pool_;
@@ -277,6 +289,8 @@ class Engine : public QObject {
     LatestJob<std::shared_ptr<const DataSet>> dataJob_;
     LatestJob<RowsResult> rowsJob_;
     LatestJob<EvaluationResult> evaluationJob_;
+    /// An evaluation waiting for the running rows job (the newest only).
+    std::optional<LatestJob<EvaluationResult>::Work> deferredEvaluation_;
     LatestJob<SweepOutcome> sweepJob_;
 };
 

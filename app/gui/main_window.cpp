@@ -4,6 +4,7 @@
 #include "export_actions.h"
 #include "heads_panel.h"
 #include "heads_plot.h"
+#include "matrix_plot.h"
 #include "metrics_readout.h"
 #include "per_token_plot.h"
 #include "plot_panel.h"
@@ -179,6 +180,9 @@ void MainWindow::connectParts() {
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
     connect(controls_.matrixLogScale, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
     connect(plots_, &PlotPanel::queryPicked, controlPanel_, &ControlPanel::setQuery);
+    // The engine pools the matrix to the view's pixels, off the GUI thread.
+    connect(plots_->matrix(), &MatrixPlot::wantedPoolingChanged, engine_,
+            &Engine::setMatrixPooling);
     connect(plots_, &PlotPanel::keyPicked, this, &MainWindow::pickKey);
     connect(readout_, &MetricsReadout::statusMessage, this, &MainWindow::showStatus);
     connect(files_, &FileLoader::errorFound, this, &MainWindow::showError);
@@ -464,13 +468,13 @@ void MainWindow::onWorkloadReady() {
 }
 
 void MainWindow::onRowsFinished() {
-    plots_->showRows(plotData());
+    plots_->showRows(viewData(WithMatrix::Shared));
     updateComputeTimes();
 }
 
 void MainWindow::updateMatrixView() {
     if (engine_->lastRows())
-        plots_->showMatrix(plotData());
+        plots_->showMatrix(viewData(WithMatrix::Shared));
 }
 
 void MainWindow::onEvaluationFinished() {
@@ -566,6 +570,8 @@ QString MainWindow::imageCaption() const {
 
 PlotData MainWindow::viewData(WithMatrix withMatrix) const {
     PlotSources sources;
+    std::shared_ptr<const std::vector<double>> shared;
+    std::shared_ptr<const PooledMatrix> pooled;
     sources.lambda = controlPanel_->lambda();
     const auto set = engine_->dataSet();
     if (set) {
@@ -600,7 +606,11 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         sources.matrixQueries = rows->queries;
         sources.matrixKeys = rows->keys;
         sources.matrixIsDifference = controls_.showDifference->isChecked();
-        if (rows->matrixSteered && withMatrix == WithMatrix::Yes) {
+        if (rows->matrixSteered && withMatrix == WithMatrix::Shared &&
+            !sources.matrixIsDifference) {
+            shared = rows->matrixSteered; // A' as the engine holds it
+            pooled = rows->matrixPooled;
+        } else if (rows->matrixSteered && withMatrix != WithMatrix::No) {
             sources.matrix = *rows->matrixSteered;
             if (sources.matrixIsDifference)
                 steering::subtractOriginal(rows->matrixOriginal->data(), sources.matrix.size(),
@@ -636,6 +646,12 @@ PlotData MainWindow::viewData(WithMatrix withMatrix) const {
         data.selectedLayer = controlPanel_->layer().value_or(-1);
         data.selectedHead = controls_.head->value();
     }
+    // The views read the matrix: shared, not copied (megabytes every lambda).
+    data.pooledMatrix = std::move(pooled);
+    if (shared)
+        data.sharedMatrix = std::move(shared);
+    else if (withMatrix == WithMatrix::Shared && !data.matrix.empty())
+        data.sharedMatrix = std::make_shared<const std::vector<double>>(std::move(data.matrix));
     return data;
 }
 

@@ -146,7 +146,8 @@ class MainWindow : public QMainWindow {
     void dropEvent(QDropEvent* event) override;
 
   private:
-    enum class WithMatrix { No, Yes };
+    /// No: without the matrix; Yes: in PlotData::matrix; Shared: in PlotData::sharedMatrix.
+    enum class WithMatrix { No, Yes, Shared };
     /// plotData(); without the matrix (megabytes) for the views that do not draw it.
     PlotData viewData(WithMatrix withMatrix) const;
     void addDocks();

@@ -21,6 +21,65 @@ std::vector<int> groupStarts(int first, int n, int out) {
 
 } // namespace
 
+int pooledCount(int cells, double span, double pixels) {
+    if (!(pixels > 0) || cells <= 0)
+        return std::max(cells, 0);
+    const double perPixel = span / pixels;
+    return perPixel > 1 ? std::max(1, int(std::ceil(cells / perPixel))) : cells;
+}
+
+namespace {
+
+/// The group of each of N source cells from FIRST, given the group starts.
+std::vector<int> groupOf(const std::vector<int>& starts, int first, int n) {
+    std::vector<int> group(std::size_t(std::max(n, 0)));
+    for (std::size_t g = 0; g + 1 < starts.size(); ++g)
+        for (int c = starts[g]; c < starts[g + 1]; ++c)
+            group[std::size_t(c - first)] = int(g);
+    return group;
+}
+
+/// Folds VALUES[first .. first + n) into OUT by MODE (NaN skipped).
+void foldRow(const double* values, const std::vector<int>& colGroup, int first, double* out,
+             Pooling mode) {
+    for (std::size_t c = 0; c < colGroup.size(); ++c) {
+        const double v = values[std::size_t(first) + c];
+        double& cell = out[colGroup[c]];
+        if (std::isnan(v))
+            continue;
+        if (std::isnan(cell) || (mode == Pooling::Max ? v > cell : std::abs(v) > std::abs(cell)))
+            cell = v;
+    }
+}
+
+} // namespace
+
+RowPooler::RowPooler(int rows, int cols, int outRows, int outCols, Pooling mode) : mode_(mode) {
+    pooled_.rowStart = groupStarts(0, std::max(rows, 0), std::max(outRows, 1));
+    pooled_.colStart = groupStarts(0, std::max(cols, 0), std::max(outCols, 1));
+    pooled_.rows = rows > 0 ? int(pooled_.rowStart.size()) - 1 : 0;
+    pooled_.cols = cols > 0 ? int(pooled_.colStart.size()) - 1 : 0;
+    pooled_.values.assign(std::size_t(pooled_.rows) * std::size_t(pooled_.cols),
+                          std::numeric_limits<double>::quiet_NaN());
+    colGroup_ = groupOf(pooled_.colStart, 0, std::max(cols, 0));
+    rowGroup_ = groupOf(pooled_.rowStart, 0, std::max(rows, 0));
+}
+
+void RowPooler::add(int row, const double* values) {
+    if (row < 0 || std::size_t(row) >= rowGroup_.size())
+        return;
+    foldRow(values, colGroup_, 0,
+            pooled_.values.data() +
+                std::size_t(rowGroup_[std::size_t(row)]) * std::size_t(pooled_.cols),
+            mode_);
+}
+
+int RowPooler::firstRowOfGroupAt(int row) const {
+    if (row < 0 || std::size_t(row) >= rowGroup_.size())
+        return std::clamp(row, 0, int(rowGroup_.size()));
+    return pooled_.rowStart[std::size_t(rowGroup_[std::size_t(row)])];
+}
+
 PooledMatrix poolMatrix(std::span<const double> values, int rows, int cols, int rowBegin,
                         int rowEnd, int colBegin, int colEnd, int outRows, int outCols,
                         Pooling mode) {
@@ -34,31 +93,13 @@ PooledMatrix poolMatrix(std::span<const double> values, int rows, int cols, int 
     pooled.colStart = groupStarts(colBegin, colEnd - colBegin, outCols);
     pooled.rows = int(pooled.rowStart.size()) - 1;
     pooled.cols = int(pooled.colStart.size()) - 1;
-    const double nan = std::numeric_limits<double>::quiet_NaN();
-    pooled.values.assign(std::size_t(pooled.rows) * std::size_t(pooled.cols), nan);
-    // The column group of each source column, once.
-    std::vector<int> colGroup(std::size_t(colEnd - colBegin));
-    for (int j = 0; j < pooled.cols; ++j)
-        for (int c = pooled.colStart[std::size_t(j)]; c < pooled.colStart[std::size_t(j) + 1]; ++c)
-            colGroup[std::size_t(c - colBegin)] = j;
-    const auto better = [mode](double candidate, double current) {
-        if (std::isnan(current))
-            return true;
-        return mode == Pooling::Max ? candidate > current : std::abs(candidate) > std::abs(current);
-    };
-    for (int i = 0; i < pooled.rows; ++i) {
-        double* out = pooled.values.data() + std::size_t(i) * std::size_t(pooled.cols);
-        for (int r = pooled.rowStart[std::size_t(i)]; r < pooled.rowStart[std::size_t(i) + 1];
-             ++r) {
-            const double* row = values.data() + std::size_t(r) * std::size_t(cols);
-            for (int c = colBegin; c < colEnd; ++c) {
-                const double v = row[c];
-                double& cell = out[colGroup[std::size_t(c - colBegin)]];
-                if (!std::isnan(v) && better(v, cell))
-                    cell = v;
-            }
-        }
-    }
+    pooled.values.assign(std::size_t(pooled.rows) * std::size_t(pooled.cols),
+                         std::numeric_limits<double>::quiet_NaN());
+    const std::vector<int> colGroup = groupOf(pooled.colStart, colBegin, colEnd - colBegin);
+    for (int i = 0; i < pooled.rows; ++i)
+        for (int r = pooled.rowStart[std::size_t(i)]; r < pooled.rowStart[std::size_t(i) + 1]; ++r)
+            foldRow(values.data() + std::size_t(r) * std::size_t(cols), colGroup, colBegin,
+                    pooled.values.data() + std::size_t(i) * std::size_t(pooled.cols), mode);
     return pooled;
 }
 

@@ -24,6 +24,31 @@ struct PooledMatrix {
     std::vector<int> rowStart, colStart;
 };
 
+/// How many pooled cells CELLS source cells become when they span SPAN units over PIXELS device
+/// pixels: CELLS while a cell has a pixel or more (or PIXELS is 0: a vector figure keeps every
+/// cell), else one pooled cell per pixel, rounded up.
+int pooledCount(int cells, double span, double pixels);
+
+/// Pools a matrix row by row as the rows come (the engine folds each row of A' in while it is in
+/// the cache): the same cells as poolMatrix over the whole matrix.
+class RowPooler {
+  public:
+    /// A ROWS x COLS matrix onto at most OUT_ROWS x OUT_COLS cells, by MODE.
+    RowPooler(int rows, int cols, int outRows, int outCols, Pooling mode);
+    /// Folds source row ROW (COLS values) in. Rows of different pooled rows may be added from
+    /// different threads at once (firstRowOfGroupAt tells where the pooled rows start).
+    void add(int row, const double* values);
+    /// The first source row of the pooled row that holds ROW.
+    int firstRowOfGroupAt(int row) const;
+    /// The pooled matrix (once every row was added).
+    PooledMatrix take() { return std::move(pooled_); }
+
+  private:
+    PooledMatrix pooled_;
+    std::vector<int> colGroup_, rowGroup_;
+    Pooling mode_;
+};
+
 /// Pools rows [ROW_BEGIN, ROW_END) and columns [COL_BEGIN, COL_END) of the ROWS x COLS row-major
 /// matrix VALUES onto at most OUT_ROWS x OUT_COLS cells: along a side with more source cells
 /// than OUT cells, consecutive source cells are grouped (as evenly as whole cells allow) and

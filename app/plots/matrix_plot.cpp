@@ -108,13 +108,19 @@ void MatrixPlot::setData(PlotData data) {
     if (!data.headSteered)
         who += tr(" (unsteered)");
     who[0] = who[0].toUpper();
-    showMatrix(std::move(data.matrix), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
+    auto values = data.sharedMatrix
+                      ? data.sharedMatrix
+                      : std::make_shared<const std::vector<double>>(std::move(data.matrix));
+    prepooled_ = data.matrixIsDifference ? nullptr : data.pooledMatrix;
+    showMatrix(std::move(values), data.matrixQueries, data.matrixKeys, data.matrixIsDifference,
                data.head, data.lambda, who);
 }
 
 void MatrixPlot::setMatrix(std::vector<double> values, int queries, int keys, bool difference,
                            int head, double lambda) {
-    showMatrix(std::move(values), queries, keys, difference, head, lambda, tr("Head %1").arg(head));
+    prepooled_.reset();
+    showMatrix(std::make_shared<const std::vector<double>>(std::move(values)), queries, keys,
+               difference, head, lambda, tr("Head %1").arg(head));
 }
 
 void MatrixPlot::setLogScale(bool logarithmic) {
@@ -125,22 +131,24 @@ void MatrixPlot::setLogScale(bool logarithmic) {
     scheduleReplot();
 }
 
-void MatrixPlot::showMatrix(std::vector<double> values, int queries, int keys, bool difference,
-                            int head, double lambda, const QString& who) {
+void MatrixPlot::showMatrix(std::shared_ptr<const std::vector<double>> values, int queries,
+                            int keys, bool difference, int head, double lambda,
+                            const QString& who) {
     const bool sameShape = queries == queries_ && keys == keys_;
-    if (values.size() != std::size_t(std::max(queries, 0)) * std::size_t(std::max(keys, 0)))
-        values.clear();
-    if (values.empty())
+    if (!values ||
+        values->size() != std::size_t(std::max(queries, 0)) * std::size_t(std::max(keys, 0)))
+        values = std::make_shared<const std::vector<double>>();
+    if (values->empty())
         queries = keys = 0;
     values_ = std::move(values);
     queries_ = queries, keys_ = keys, difference_ = difference, head_ = head, lambda_ = lambda;
     ++version_;
-    map_->setVisible(!values_.empty());
+    map_->setVisible(!values_->empty());
     const QString at = QStringLiteral("λ = %1").arg(lambda, 0, 'f', 3);
-    setTitle(values_.empty() ? tr("Steered attention (no data)")
-             : difference    ? tr("%1: A′ − A at %2").arg(who, at)
-             : headSteered_  ? tr("%1: A′ at %2").arg(who, at)
-                             : tr("%1: A′ = A").arg(who));
+    setTitle(values_->empty() ? tr("Steered attention (no data)")
+             : difference     ? tr("%1: A′ − A at %2").arg(who, at)
+             : headSteered_   ? tr("%1: A′ at %2").arg(who, at)
+                              : tr("%1: A′ = A").arg(who));
     if (!sameShape)
         resetView();
     setCurrentQuery(currentQuery_);
@@ -189,24 +197,38 @@ void MatrixPlot::updateShownCells() {
     const int colEnd = std::min(keys_, int(std::ceil(keys.upper + 0.5)));
     const int rowBegin = std::max(0, int(std::floor(queries.lower + 0.5)));
     const int rowEnd = std::min(queries_, int(std::ceil(queries.upper + 0.5)));
+    // As many cells as device pixels at most (pictureScale 0: a vector figure keeps them all).
     const double scale = pictureScale();
-    int outCols = colEnd - colBegin, outRows = rowEnd - rowBegin;
-    if (scale > 0 && rect.width() > 0 && rect.height() > 0) {
-        // Pixels per source cell on each side, times the device scale.
-        const double colsPerPixel = (keys.upper - keys.lower) / (rect.width() * scale);
-        const double rowsPerPixel = (queries.upper - queries.lower) / (rect.height() * scale);
-        if (colsPerPixel > 1)
-            outCols = std::max(1, int(std::ceil(outCols / colsPerPixel)));
-        if (rowsPerPixel > 1)
-            outRows = std::max(1, int(std::ceil(outRows / rowsPerPixel)));
+    const double width = rect.width() * scale, height = rect.height() * scale;
+    const int outCols = pooledCount(colEnd - colBegin, keys.upper - keys.lower, width);
+    const int outRows = pooledCount(rowEnd - rowBegin, queries.upper - queries.lower, height);
+    // What the engine should pool the next matrices to: the whole matrix at this size.
+    if (scale > 0 && rect.width() > 0) {
+        // Below the pixels: the axis rect loses a few when new colour-scale labels are wider.
+        const auto below = [](int cells, double pixels) {
+            return pooledCount(cells, cells, std::floor(pixels * 0.9));
+        };
+        const QSize wanted(below(keys_, width), below(queries_, height));
+        if (wanted != wantedPooling_) {
+            wantedPooling_ = wanted;
+            emit wantedPoolingChanged(wanted);
+        }
     }
     const ShownKey key{version_, rowBegin, rowEnd,  colBegin,
                        colEnd,   outRows,  outCols, logScaleShown()};
     if (key == shownKey_)
         return;
     shownKey_ = key;
-    shown_ = poolMatrix(values_, queries_, keys_, rowBegin, rowEnd, colBegin, colEnd, outRows,
-                        outCols, difference_ ? Pooling::LargestMagnitude : Pooling::Max);
+    const bool whole = rowBegin == 0 && rowEnd == queries_ && colBegin == 0 && colEnd == keys_;
+    // The engine's pooling, when it gives each cell a pixel at least and is not much coarser.
+    const auto fits = [](int pooled, int pixels) {
+        return pooled <= pixels && pooled >= pixels * 3 / 4;
+    };
+    if (whole && prepooled_ && fits(prepooled_->rows, outRows) && fits(prepooled_->cols, outCols))
+        shown_ = *prepooled_; // pooled off the GUI thread
+    else
+        shown_ = poolMatrix(*values_, queries_, keys_, rowBegin, rowEnd, colBegin, colEnd, outRows,
+                            outCols, difference_ ? Pooling::LargestMagnitude : Pooling::Max);
     // The colour scale spans what is drawn: the pooled cells in view.
     low_ = std::numeric_limits<double>::infinity(), high_ = -low_;
     lowestPositive_ = std::numeric_limits<double>::infinity();
@@ -285,7 +307,7 @@ void MatrixPlot::resetView() {
 double MatrixPlot::value(int query, int key) const {
     if (query < 0 || query >= queries_ || key < 0 || key >= keys_)
         return std::numeric_limits<double>::quiet_NaN();
-    return values_[std::size_t(query) * keys_ + key];
+    return (*values_)[std::size_t(query) * keys_ + key];
 }
 
 int MatrixPlot::queryAt(QPoint pixel) const {

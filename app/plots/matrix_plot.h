@@ -10,6 +10,8 @@
 
 #include <QPoint>
 
+#include <memory>
+
 #include <vector>
 
 class QCPColorMap;
@@ -48,6 +50,10 @@ class MatrixPlot : public PlotView {
     /// The cells drawn now (columns x rows): the matrix pooled to the pixels of the view (after a
     /// replot).
     QSize shownCells() const;
+    /// The size (columns x rows) to pool the whole matrix to for the view's size now (a little
+    /// below its pixels); a PlotData::pooledMatrix of about that size, not above the pixels, is
+    /// drawn as it is.
+    QSize wantedPooling() const { return wantedPooling_; }
     /// The value drawn for source cell (QUERY, KEY): its pooled cell's (NaN when not in view).
     double shownValue(int query, int key) const;
     /// The query row under widget position PIXEL of customPlot(), or -1.
@@ -60,6 +66,8 @@ class MatrixPlot : public PlotView {
   signals:
     /// The user clicked (pressed and released without dragging) on query row QUERY.
     void queryPicked(int query);
+    /// The whole matrix is pooled to SIZE (columns x rows) now (the view was resized).
+    void wantedPoolingChanged(QSize size);
 
   protected:
     void styleChanged(const PlotStyle& style) override;
@@ -73,11 +81,12 @@ class MatrixPlot : public PlotView {
     void updateShownCells();
     bool logScaleShown() const;
     /// setMatrix with WHO naming the head in the title ("Head 3", "Layer 1, head 3").
-    void showMatrix(std::vector<double> values, int queries, int keys, bool difference, int head,
-                    double lambda, const QString& who);
+    void showMatrix(std::shared_ptr<const std::vector<double>> values, int queries, int keys,
+                    bool difference, int head, double lambda, const QString& who);
     void onMouseMove(QMouseEvent* event);
 
-    std::vector<double> values_;
+    std::shared_ptr<const std::vector<double>> values_ =
+        std::make_shared<const std::vector<double>>();
     int queries_ = 0, keys_ = 0, head_ = 0;
     double lambda_ = 0;
     bool difference_ = false;
@@ -94,6 +103,8 @@ class MatrixPlot : public PlotView {
     };
     ShownKey shownKey_;
     PooledMatrix shown_;
+    std::shared_ptr<const PooledMatrix> prepooled_; ///< the engine's, for the whole matrix
+    QSize wantedPooling_;
     int currentQuery_ = -1;
     QCPColorMap* map_ = nullptr;
     QCPColorScale* scale_ = nullptr;

@@ -27,6 +27,7 @@ void setGraphData(QCPGraph* graph, const std::vector<double>& values,
 }
 
 constexpr int kTickLabelGap = 8; ///< pixels between two token labels on the x axis
+const QString kLiveLayer = QStringLiteral("live"); ///< A' and the legend
 constexpr int kMaxTickLabelChars = 14;
 
 /// A token's text as an x-axis label: blanks at the ends dropped, line breaks shown as ↵, long
@@ -186,6 +187,14 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     QCPGraph* attention = plot->addGraph(plot->xAxis, plot->yAxis);
     QCPGraph* steered = plot->addGraph(plot->xAxis, plot->yAxis);
     QCPGraph* saliency = plot->addGraph(sKeys, sValues);
+    // A' and the legend (whose A' entry names lambda) on a layer of their own, drawn again alone
+    // when only lambda changed.
+    plot->addLayer(kLiveLayer, plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
+    plot->layer(kLiveLayer)->setMode(QCPLayer::lmBuffered);
+    steered->setLayer(kLiveLayer);
+    plot->legend->setLayer(kLiveLayer);
+    for (int i = 0; i < plot->legend->itemCount(); ++i)
+        plot->legend->item(i)->setLayer(kLiveLayer);
     attention->setName(tr("A (original)"));
     steered->setName(tr("A′ (steered)"));
     saliency->setName(tr("s (saliency)"));
@@ -278,6 +287,16 @@ void PerTokenPlot::pointerLeft() {
 
 void PerTokenPlot::setRow(std::vector<double> attention, std::vector<double> steered,
                           std::vector<double> saliency, int head, int query, double lambda) {
+    // A new lambda for the row shown (a dragged slider): only A' and its legend entry change.
+    // When the value range still suits, only their layer is drawn again.
+    if (!settingsChanged_ && head == head_ && query == query_ && !steered_.empty() &&
+        steered.size() == steered_.size() && attention == attention_ && saliency == saliency_) {
+        steered_ = std::move(steered);
+        lambda_ = lambda;
+        showSteered();
+        return;
+    }
+    settingsChanged_ = false;
     const bool sameLength = attention.size() == attention_.size();
     attention_ = std::move(attention);
     steered_ = std::move(steered);
@@ -293,6 +312,12 @@ void PerTokenPlot::setRow(std::vector<double> attention, std::vector<double> ste
 }
 
 void PerTokenPlot::setData(const PlotData& data) {
+    settingsChanged_ = sorted_ != data.sortBySaliency || highlighted_ != data.highlightedToken ||
+                       tokens_ != data.tokens || visionStart_ != data.visionStart ||
+                       visionTokens_ != data.visionTokens || gridHeight_ != data.gridHeight ||
+                       gridWidth_ != data.gridWidth || layer_ != data.layer ||
+                       layersAveraged_ != data.layersAveraged || headSteered_ != data.headSteered ||
+                       seed_ != data.seed;
     sorted_ = data.sortBySaliency;
     highlighted_ = data.highlightedToken;
     tokens_ = data.tokens;
@@ -344,9 +369,7 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     setGraphData(plot->graph(AttentionGraph), attention_, rank_);
     setGraphData(plot->graph(SteeredGraph), steered_, rank_);
     setGraphData(plot->graph(SaliencyGraph), saliency_, rank_);
-    plot->graph(SteeredGraph)
-        ->setName(headSteered_ ? tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3)
-                               : tr("A′ = A (head not steered)"));
+    nameSteered();
     // Token texts on the x axis, in the order shown; none for vision tokens.
     std::vector<QString> labels;
     if (std::size_t(keys) == tokens_.size()) {
@@ -385,11 +408,36 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     scheduleReplot();
 }
 
-void PerTokenPlot::resetView() {
+void PerTokenPlot::showSteered() {
     QCustomPlot* plot = customPlot();
-    userZoomed_ = false;
-    const int keys = tokenCount();
-    plot->xAxis->setRange(-0.5, std::max(keys, 1) - 0.5);
+    setGraphData(plot->graph(SteeredGraph), steered_, rank_);
+    nameSteered();
+    const QCPRange shown = plot->yAxis->range(), ideal = valueRange(0.0);
+    // The range stays while it holds the values and they fill most of it: no axis moves, one
+    // layer is drawn.
+    const bool keep = userZoomed_ || (ideal.lower >= shown.lower && ideal.upper <= shown.upper &&
+                                      ideal.size() >= 0.6 * shown.size());
+    if (!keep) {
+        plot->yAxis->setRange(valueRange());
+        scheduleReplot();
+        return;
+    }
+    updateHighlight();
+    plot->layer(kLiveLayer)->replot();
+    if (highlightTracer_->visible())
+        plot->layer(QStringLiteral("overlay"))->replot();
+    emit layerRedrawn();
+}
+
+void PerTokenPlot::nameSteered() {
+    customPlot()
+        ->graph(SteeredGraph)
+        ->setName(headSteered_ ? tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3)
+                               : tr("A′ = A (head not steered)"));
+}
+
+QCPRange PerTokenPlot::valueRange(double marginShare) const {
+    const QCustomPlot* plot = customPlot();
     bool found = false;
     QCPRange range = plot->graph(AttentionGraph)->getValueRange(found);
     bool foundSteered = false;
@@ -398,12 +446,19 @@ void PerTokenPlot::resetView() {
         range = found ? QCPRange(std::min(range.lower, steered.lower),
                                  std::max(range.upper, steered.upper))
                       : steered;
-    if (found || foundSteered) {
-        const double margin = std::max(range.size() * 0.08, std::abs(range.upper) * 1e-3);
-        plot->yAxis->setRange(range.lower - margin, range.upper + margin);
-    } else {
-        plot->yAxis->setRange(0, 1);
-    }
+    if (!found && !foundSteered)
+        return QCPRange(0, 1);
+    const double margin =
+        marginShare > 0 ? std::max(range.size() * marginShare, std::abs(range.upper) * 1e-3) : 0;
+    return QCPRange(range.lower - margin, range.upper + margin);
+}
+
+void PerTokenPlot::resetView() {
+    QCustomPlot* plot = customPlot();
+    userZoomed_ = false;
+    const int keys = tokenCount();
+    plot->xAxis->setRange(-0.5, std::max(keys, 1) - 0.5);
+    plot->yAxis->setRange(valueRange());
     bool foundS = false;
     const QCPRange s = plot->graph(SaliencyGraph)->getValueRange(foundS);
     QCPAxis* sValues = saliencyRect_->axis(QCPAxis::atLeft);

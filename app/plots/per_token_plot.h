@@ -17,6 +17,7 @@
 #include <vector>
 
 class QCPAxisRect;
+class QCPRange;
 class QCPGraph;
 class QCPItemRect;
 class QCPItemStraightLine;
@@ -90,6 +91,12 @@ class PerTokenPlot : public PlotView {
 
   private:
     void rebuild(bool keepRanges);
+    /// A' of the same row at a new lambda: its graph and legend entry, the range only when the
+    /// values leave it (else their layer alone is drawn again).
+    void showSteered();
+    void nameSteered();
+    /// The value range of A and A' with a margin of MARGIN_SHARE of it on each side.
+    QCPRange valueRange(double marginShare = 0.08) const;
     void updateHighlight();
     void updateVisionBand();
     void updateTargetMarks();
@@ -111,6 +118,7 @@ class PerTokenPlot : public PlotView {
     int head_ = 0, query_ = 0;
     double lambda_ = 0;
     bool sorted_ = false;
+    bool settingsChanged_ = false; ///< setData changed more than the row
     bool userZoomed_ = false;
     int highlighted_ = -1;
     int hovered_ = -1;

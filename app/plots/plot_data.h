@@ -3,6 +3,8 @@
 // its controller; `attnsteer-cli plot` fills it from a Scenario; exportAllPlots draws it.
 
 #include "attnsteer/profile.h"
+#include "heat_map.h"
+
 #include "attnsteer/sweep.h"
 
 #include <QColor>
@@ -86,9 +88,15 @@ struct PlotData {
     int queryMeanRows = 0;
 
     // --- the matrix view: one head, queries x keys ---
-    int matrixQueries = 0;           ///< rows of `matrix`
-    int matrixKeys = 0;              ///< columns of `matrix`
-    std::vector<double> matrix;      ///< row-major, A' (or A' - A) of `head`; may be empty
+    int matrixQueries = 0;      ///< rows of `matrix`
+    int matrixKeys = 0;         ///< columns of `matrix`
+    std::vector<double> matrix; ///< row-major, A' (or A' - A) of `head`; may be empty
+    /// The same, shared instead of copied (the window's views; megabytes a lambda); when set it
+    /// is drawn and `matrix` is not.
+    std::shared_ptr<const std::vector<double>> sharedMatrix;
+    /// The whole matrix of A' already pooled to the view's pixels (the window's engine does it
+    /// off the GUI thread, MatrixPlot::wantedPooling), or null: the view pools it itself.
+    std::shared_ptr<const PooledMatrix> pooledMatrix;
     bool matrixIsDifference = false; ///< true when `matrix` holds A' - A
 
     // --- the heads view: a profile of every layer and head ---

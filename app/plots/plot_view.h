@@ -86,6 +86,8 @@ class PlotView : public QWidget {
   signals:
     /// The user chose "Export view..." in the context menu; the window asks where.
     void exportRequested();
+    /// A layer was drawn again on its own (what changed with lambda), without a replot.
+    void layerRedrawn();
 
   protected:
     /// Calls ON_CLICK with the release position of each left click: press and release within a

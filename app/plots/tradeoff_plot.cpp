@@ -108,6 +108,7 @@ TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
     readout_ = new QCPTextElement(plot);
     readout_->setTextColor(plotcolors::marker());
     readout_->setMargins(QMargins(6, 0, 6, 4));
+    readout_->setLayer(QStringLiteral("overlay")); // with the marker: a lambda redraws that layer
     plot->plotLayout()->addElement(2, 0, readout_);
     // The lambda labels that would run into each other (or the legend) are left out, once the
     // layout of each picture is known.
@@ -396,8 +397,16 @@ QPointF TradeoffPlot::interpolate(const std::vector<SweepRow>& rows, double lamb
 
 void TradeoffPlot::setLambda(double lambda) {
     lambda_ = lambda;
+    const int lines = readout_->text().count(QLatin1Char('\n'));
+    const bool shown = readout_->visible();
     updateMarker();
-    scheduleReplot();
+    // The marker and its readout are all that moved: their layer alone is drawn again, unless
+    // the readout changed its height (the layout follows then).
+    if (readout_->visible() == shown && readout_->text().count(QLatin1Char('\n')) == lines) {
+        customPlot()->layer(QStringLiteral("overlay"))->replot();
+        emit layerRedrawn();
+    } else
+        scheduleReplot();
 }
 
 QPointF TradeoffPlot::markerPosition() const {
