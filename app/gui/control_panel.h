@@ -5,6 +5,7 @@
 // what changed through its signals.
 
 #include "engine.h"
+#include "plot_data.h"
 
 #include <QScrollArea>
 

@@ -54,6 +54,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent), engine_(new Engin
     progress_ = new ProgressIndicator(controls_, statusBar(), this);
     connectParts();
     restoreControls(controls_);
+    const auto perTokenMode = PerTokenMode(controls_.perTokenMode->currentData().toInt());
+    plots_->perToken()->setMode(perTokenMode);
+    controls_.sortBySaliency->setEnabled(perTokenMode == PerTokenMode::Values);
     controlPanel_->applySteeredHeads();
     restoreWindowLayout(*this, *plots_, *plots_->bottomSplitter());
     connectEngine();
@@ -141,6 +144,9 @@ void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::backendChosen, this, &MainWindow::applyBackend);
     connect(controlPanel_, &ControlPanel::notice, this,
             [this](const QString& message) { showStatus(message, 10000); });
+    connect(controls_.perTokenMode, &QComboBox::currentIndexChanged, this, [this] {
+        plots_->perToken()->setMode(PerTokenMode(controls_.perTokenMode->currentData().toInt()));
+    });
     connect(controls_.sortBySaliency, &QCheckBox::toggled, plots_->perToken(),
             &PerTokenPlot::setSortBySaliency);
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);

@@ -46,6 +46,7 @@ struct WindowControls {
     QSpinBox* head = nullptr;   ///< head within a layer: of the row views and the matrix
     QSpinBox* query = nullptr;  ///< row of the per-token view
     QSpinBox* sweepSeeds = nullptr;
+    QComboBox* perTokenMode = nullptr; ///< A'/A against s (the default), or A and A' per key
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
     QCheckBox* matrixLogScale = nullptr; ///< the matrix's colours on a log scale (A' only)

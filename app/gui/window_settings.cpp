@@ -2,6 +2,7 @@
 
 #include "engine.h"
 #include "panels.h"
+#include "plot_data.h"
 #include "sci_spin_box.h"
 #include "window_controls.h"
 
@@ -124,6 +125,11 @@ void restoreControls(const WindowControls& c) {
         box->setChecked(settings.value(box->objectName()).toBool());
     c.imageMode->setCurrentIndex(
         std::max(c.imageMode->findData(settings.value(c.imageMode->objectName(), 0).toInt()), 0));
+    c.perTokenMode->setCurrentIndex(std::max(
+        c.perTokenMode->findData(
+            settings.value(c.perTokenMode->objectName(), int(PerTokenMode::RatioBySaliency))
+                .toInt()),
+        0));
     c.steeredHeads->setText(
         settings.value(c.steeredHeads->objectName(), QStringLiteral("all")).toString());
     settings.endGroup();
@@ -140,6 +146,7 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
     for (QCheckBox* box : {c.sortBySaliency, c.showDifference, c.matrixLogScale, c.imageQueryMean})
         settings.setValue(box->objectName(), box->isChecked());
     settings.setValue(c.imageMode->objectName(), c.imageMode->currentData().toInt());
+    settings.setValue(c.perTokenMode->objectName(), c.perTokenMode->currentData().toInt());
     settings.setValue(c.steeredHeads->objectName(), steeredHeads);
     settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
     settings.setValue(QStringLiteral("backend"),

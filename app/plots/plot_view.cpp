@@ -128,6 +128,7 @@ PlotView::PlotView(QWidget* parent)
         plot_->replot();
     });
     plot_->installEventFilter(this);
+    connect(plot_, &QCustomPlot::afterReplot, this, [this] { replotted_ = true; });
 }
 
 PlotView::~PlotView() = default;

@@ -81,6 +81,7 @@ void TradeoffPlot::styleChanged(const PlotStyle& style) {
 void TradeoffPlot::setData(const PlotData& data) {
     lambda_ = data.lambda;
     firstSeed_ = data.sweepFirstSeed;
+    fileWorkload_ = data.seed < 0;
     setSweep(data.sweep, data.sweepSeeds);
 }
 
@@ -101,14 +102,16 @@ void TradeoffPlot::setSweep(std::vector<SweepRow> rows, int seeds) {
     yBars_->setVisible(seeds_ > 1);
     xBars_->setVisible(seeds_ > 1);
     plot->graph(kCurveGraph)
-        ->setName(seeds_ > 1 ? tr("mean over %1 seeds").arg(seeds_)
-                             : tr("seed %1").arg(firstSeed_));
+        ->setName(seeds_ > 1              ? tr("mean over %1 seeds").arg(seeds_)
+                  : seedsText().isEmpty() ? tr("the workload")
+                                          : seedsText());
+    const QString range = tr("Tradeoff over λ = %1 … %2")
+                              .arg(lambdaText(rows_.empty() ? 0 : rows_.front().lambda),
+                                   lambdaText(rows_.empty() ? 0 : rows_.back().lambda));
     if (rows_.empty())
         setTitle(tr("Tradeoff over λ (no sweep yet)"));
     else
-        setTitle(tr("Tradeoff over λ = %1 … %2, %3")
-                     .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda),
-                          seedsText()));
+        setTitle(seedsText().isEmpty() ? range : tr("%1, %2").arg(range, seedsText()));
     rebuildLabels();
     resetView();
     updateMarker();
@@ -116,6 +119,8 @@ void TradeoffPlot::setSweep(std::vector<SweepRow> rows, int seeds) {
 }
 
 QString TradeoffPlot::seedsText() const {
+    if (seeds_ <= 1 && fileWorkload_) // a dump with a fixed saliency: nothing random in it
+        return {};
     if (seeds_ <= 1)
         return tr("seed %1").arg(firstSeed_);
     return tr("mean ± sd over %1 seeds (%2–%3)")
@@ -286,7 +291,8 @@ void TradeoffPlot::setLambda(double lambda) {
     updateMarker();
     // The marker and its readout are all that moved: their layer alone is drawn again, unless
     // the readout changed its height (the layout follows then).
-    if (readout_->visible() == shown && readout_->text().count(QLatin1Char('\n')) == lines) {
+    if (layersReady() && readout_->visible() == shown &&
+        readout_->text().count(QLatin1Char('\n')) == lines) {
         customPlot()->layer(QStringLiteral("overlay"))->replot();
         emit layerRedrawn();
     } else
@@ -312,12 +318,13 @@ void TradeoffPlot::updateMarker() {
                    .arg(lambda_, 0, 'f', 3)
                    .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda));
     else if (visible)
-        text = tr("○ λ = %1: KL = %2 nats, reduction = %3 % (%4)")
+        text = tr("○ λ = %1: KL = %2 nats, reduction = %3 %%4")
                    .arg(lambda_, 0, 'f', 3)
                    .arg(point.x(), 0, 'g', 3)
                    .arg(point.y(), 0, 'g', 3)
-                   .arg(seeds_ > 1 ? tr("mean of %1 seeds").arg(seeds_)
-                                   : tr("seed %1").arg(firstSeed_));
+                   .arg(seeds_ > 1              ? tr(" (mean of %1 seeds)").arg(seeds_)
+                        : seedsText().isEmpty() ? QString()
+                                                : tr(" (%1)").arg(seedsText()));
     readoutText_ = text;
     // The readout is live: in a figure only when asked for.
     const bool shown = !text.isEmpty() && style().overlays;

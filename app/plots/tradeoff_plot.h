@@ -71,6 +71,7 @@ class TradeoffPlot : public PlotView {
     std::vector<SweepRow> rows_;
     int seeds_ = 1;
     unsigned long long firstSeed_ = 0;
+    bool fileWorkload_ = false; ///< the workload is a file (PlotData::seed -1): no seed to name
     QString readoutText_;
     double lambda_ = 0;
     std::vector<QCPItemText*> labels_;
