@@ -185,6 +185,15 @@ void MainWindow::connectEngine() {
 
 void MainWindow::resizeEvent(QResizeEvent* event) {
     QMainWindow::resizeEvent(event);
+    fitControlDock();
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    fitControlDock();
+}
+
+void MainWindow::fitControlDock() {
     auto* dock = findChild<QDockWidget*>(QStringLiteral("controlDock"));
     if (!dock || dock->isFloating() || !dock->isVisible())
         return;

@@ -131,6 +131,9 @@ class PlotView : public QWidget {
     void layOut(QSize size);
     /// The width the title may take: its cell's, without the margins.
     int titleWidth() const;
+    /// After a layout: the title fitted to its cell, one tick fewer on each axis whose labels
+    /// collide. Whether anything changed (then lay out again).
+    bool refitLayout();
     /// Draws the current layout into PAINTER (active), SIZE layout units.
     void drawInto(QCPPainter* painter, QSize size);
 
