@@ -239,7 +239,7 @@ void TestPlots::perTokenGraphsHoldTheData() {
     PerTokenPlot view;
     view.setData(data);
     QCustomPlot* plot = view.customPlot();
-    QCOMPARE(plot->graphCount(), 4); // and the ratio mode's, hidden
+    QCOMPARE(plot->graphCount(), 5); // and the ratio mode's (hidden), the baseline of A's area
     const std::vector<double>* expected[] = {&data.attention, &data.steered, &data.saliency};
     const int graphs[] = {PerTokenPlot::AttentionGraph, PerTokenPlot::SteeredGraph,
                           PerTokenPlot::SaliencyGraph};

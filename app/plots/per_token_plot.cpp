@@ -189,6 +189,15 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     QCPGraph* saliency = plot->addGraph(sKeys, sValues);
     QCPGraph* ratio = plot->addGraph(plot->xAxis, plot->yAxis);
     ratio->setVisible(false);
+    baseline_ = plot->addGraph(plot->xAxis, plot->yAxis);
+    baseline_->setPen(Qt::NoPen);
+    baseline_->removeFromLegend();
+    baseline_->setSelectable(QCP::stNone);
+    connect(plot->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            [this](const QCPRange& range) {
+                const double keys = std::max(tokenCount(), 1);
+                baseline_->setData({-1.0, keys}, {range.lower, range.lower}, true);
+            });
     // A' and the legend (whose A' entry names lambda) on a layer of their own, drawn again alone
     // when only lambda changed.
     plot->addLayer(kLiveLayer, plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
@@ -271,7 +280,9 @@ void PerTokenPlot::styleChanged(const PlotStyle& style) {
     area.setAlpha(70);
     plot->graph(AttentionGraph)->setPen(Qt::NoPen);
     plot->graph(AttentionGraph)->setBrush(area);
-    plot->graph(AttentionGraph)->setChannelFillGraph(nullptr);
+    // A's area reaches down to the bottom of the value range (a baseline graph there), not to 0
+    // outside it: a figure's SVG has no clipping to cut it at the axis.
+    plot->graph(AttentionGraph)->setChannelFillGraph(baseline_);
     plot->graph(SteeredGraph)->setPen(QPen(plotcolors::steered(), style.line));
     QColor fill = plotcolors::saliency();
     fill.setAlpha(110);

@@ -111,6 +111,7 @@ class PerTokenPlot : public PlotView {
     bool headSteered_ = true;
     long long seed_ = -1;
     QCPAxisRect* saliencyRect_ = nullptr; ///< the strip of s below the attention
+    QCPGraph* baseline_ = nullptr;        ///< the bottom of the value range: A's area ends there
     QCPItemRect* visionBand_ = nullptr;
     QCPItemText* visionLabel_ = nullptr;
     std::vector<int> order_; ///< order_[x] = token at x

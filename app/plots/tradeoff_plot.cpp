@@ -244,9 +244,15 @@ void TradeoffPlot::placeLabels() {
     QVector<QRectF> taken;
     if (plot->legend->visible())
         taken << QRectF(plot->legend->outerRect());
+    // The curve's own points: a label never covers one.
+    const double radius = 3 * style().symbol;
+    for (const SweepRow& row : rows_)
+        taken << QRectF(plot->xAxis->coordToPixel(row.klMean) - radius,
+                        plot->yAxis->coordToPixel(row.reductionMean) - radius, 2 * radius,
+                        2 * radius);
     for (QCPItemText* label : labels_) {
-        // The first place around the point where the text lies inside the plot, off the legend
-        // and off the labels placed before it; none: the label is left out.
+        // The first place around the point where the text lies inside the plot, off the legend,
+        // the curve's points and the labels placed before it; none: the label is left out.
         bool placed = false;
         for (const LabelPlace& place : kLabelPlaces) {
             label->setPositionAlignment(place.alignment);
