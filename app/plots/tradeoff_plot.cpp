@@ -182,11 +182,16 @@ struct LabelPlace {
     QMargins padding;
 };
 constexpr int kLabelOffset = 6;
+constexpr int kFarLabelOffset = 3 * kLabelOffset; ///< where a dense curve leaves no room near
 const LabelPlace kLabelPlaces[] = {
     {Qt::AlignLeft | Qt::AlignTop, QMargins(kLabelOffset, 2, 0, 0)},
     {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, kLabelOffset, 2)},
     {Qt::AlignRight | Qt::AlignTop, QMargins(0, 2, kLabelOffset, 0)},
     {Qt::AlignLeft | Qt::AlignBottom, QMargins(kLabelOffset, 0, 0, 2)},
+    {Qt::AlignLeft | Qt::AlignTop, QMargins(kFarLabelOffset, kFarLabelOffset, 0, 0)},
+    {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, kFarLabelOffset, kFarLabelOffset)},
+    {Qt::AlignLeft | Qt::AlignBottom, QMargins(kFarLabelOffset, 0, 0, kFarLabelOffset)},
+    {Qt::AlignRight | Qt::AlignTop, QMargins(0, kFarLabelOffset, kFarLabelOffset, 0)},
 };
 
 } // namespace
