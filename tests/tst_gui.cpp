@@ -511,6 +511,7 @@ class TestGui : public QObject {
     void seedSliderAppliesWhileDragged();
     void matrixColourScaleCanBeLogarithmic();
     void aLambdaChangeDrawsTheRowsFirst();
+    void theWindowOpensOnTheStory();
 
     // --- the transformer workload (issue 13) ---
     void transformerWorkloadFromTheWorkloadBox();
@@ -1394,6 +1395,12 @@ void clickLater(DialogScript& script, QAbstractButton* button) {
 
 QString canonical(const QString& path) {
     return QFileInfo(path).canonicalFilePath();
+}
+
+/// Puts WINDOW's per-token view on A and A' over the keys (the window starts on A'/A by s).
+void showValuesPerKey(MainWindow& window) {
+    QComboBox* mode = window.controls().perTokenMode;
+    mode->setCurrentIndex(mode->findData(int(PerTokenMode::Values)));
 }
 
 /// What the figure dialog before an export showed.
@@ -2351,6 +2358,7 @@ void TestGui::singleLayerDumpLooksAsBefore() {
 void TestGui::tokenLabelsComeFromTheSidecar() {
     auto window = smallWindow();
     QVERIFY(window);
+    showValuesPerKey(*window);
     QTemporaryDir dir;
     const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
     writeSidecar(dump);
@@ -2536,6 +2544,7 @@ void TestGui::imageViewShowsTheChangeOnASymmetricScale() {
 void TestGui::clickingATokenSelectsItsQuery() {
     auto window = smallWindow();
     QVERIFY(window);
+    showValuesPerKey(*window);
     const auto& c = window->controls();
     QTemporaryDir dir;
     const AttentionDump dump = writeAttentionDump(dir.path(), QStringLiteral("dump"), 2, 2, 16, 16);
@@ -2567,6 +2576,7 @@ void TestGui::clickingATokenSelectsItsQuery() {
 void TestGui::keysThatAreNoQueryRowAreRefused() {
     auto window = smallWindow();
     QVERIFY(window);
+    showValuesPerKey(*window);
     const auto& c = window->controls();
     QTemporaryDir dir;
     // 8 query rows over 16 keys, no sidecar: the rows are keys 8..15.
@@ -3924,6 +3934,33 @@ void TestGui::aLambdaChangeDrawsTheRowsFirst() {
                              std::size_t(std::upper_bound(expected.colStart.begin(),
                                                           expected.colStart.end(), 17) -
                                          expected.colStart.begin() - 1)]);
+}
+
+void TestGui::theWindowOpensOnTheStory() {
+    // At launch the per-token view shows how steering rescales each key's attention, A'/A, in
+    // the order of s: a rising curve from below 1 to above 1, at the default lambda 0.25.
+    auto window = smallWindow();
+    QVERIFY(window);
+    const auto& c = window->controls();
+    QCOMPARE(PerTokenMode(c.perTokenMode->currentData().toInt()), PerTokenMode::RatioBySaliency);
+    QCOMPARE(window->perTokenPlot()->mode(), PerTokenMode::RatioBySaliency);
+    QVERIFY(!c.sortBySaliency->isEnabled());
+    const auto ratio =
+        window->perTokenPlot()->customPlot()->graph(PerTokenPlot::RatioGraph)->data();
+    QCOMPARE(ratio->size(), 64);
+    for (int x = 1; x < ratio->size(); ++x)
+        QVERIFY(ratio->at(x)->value >= ratio->at(x - 1)->value * (1 - 1e-9));
+    QVERIFY(ratio->at(0)->value < 1 && ratio->at(63)->value > 1);
+    QCOMPARE(window->plotData().perTokenMode, PerTokenMode::RatioBySaliency);
+    // The choice is kept.
+    showValuesPerKey(*window);
+    QCOMPARE(window->perTokenPlot()->mode(), PerTokenMode::Values);
+    QVERIFY(c.sortBySaliency->isEnabled());
+    window->close();
+    MainWindow again;
+    QCOMPARE(PerTokenMode(again.controls().perTokenMode->currentData().toInt()),
+             PerTokenMode::Values);
+    QCOMPARE(again.perTokenPlot()->mode(), PerTokenMode::Values);
 }
 
 QTEST_MAIN(TestGui)

@@ -131,6 +131,8 @@ class TestPlots : public QObject {
     // One frame: what a lambda change redraws.
     void aNewLambdaRedrawsOnlyWhatMoved();
     void rowPoolerMatchesPoolMatrix();
+    // The story at a glance.
+    void ratioModeShowsARisingCurve();
 };
 
 void TestPlots::gridShape_data() {
@@ -248,7 +250,7 @@ void TestPlots::perTokenGraphsHoldTheData() {
     PerTokenPlot view;
     view.setData(data);
     QCustomPlot* plot = view.customPlot();
-    QCOMPARE(plot->graphCount(), 3);
+    QCOMPARE(plot->graphCount(), 5); // and the ratio mode's (hidden), the baseline of A's area
     const std::vector<double>* expected[] = {&data.attention, &data.steered, &data.saliency};
     const int graphs[] = {PerTokenPlot::AttentionGraph, PerTokenPlot::SteeredGraph,
                           PerTokenPlot::SaliencyGraph};
@@ -1554,6 +1556,58 @@ void TestPlots::rowPoolerMatchesPoolMatrix() {
     QCOMPARE(pooledCount(1024, 1024, 2000), 1024);
     QCOMPARE(pooledCount(1024, 1024, 0), 1024); // a vector figure keeps every cell
     QCOMPARE(pooledCount(21, 21, 300), 21);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The story at a glance
+
+void TestPlots::ratioModeShowsARisingCurve() {
+    // A'/A of every key with the keys in the order of s: e^(lambda s) / Z, a rising curve at any
+    // lambda, crossing 1 where attention is unchanged.
+    for (const double lambda : {0.25, 8.0}) {
+        const PlotData data = makeData(lambda);
+        PerTokenPlot view;
+        view.setData(data);
+        view.setMode(PerTokenMode::RatioBySaliency);
+        QVERIFY(showAt(view, QSize(800, 400)));
+        QCustomPlot* plot = view.customPlot();
+        QVERIFY(plot->graph(PerTokenPlot::RatioGraph)->visible());
+        QVERIFY(!plot->graph(PerTokenPlot::SteeredGraph)->visible());
+        QVERIFY(!plot->graph(PerTokenPlot::AttentionGraph)->visible());
+        const auto points = plot->graph(PerTokenPlot::RatioGraph)->data();
+        QCOMPARE(points->size(), kKeys);
+        // x is the rank of s from the lowest; y is A'/A of that key.
+        std::vector<int> order(kKeys);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int a, int b) { return data.saliency[a] < data.saliency[b]; });
+        for (int x = 0; x < kKeys; ++x) {
+            const auto k = std::size_t(order[std::size_t(x)]);
+            QCOMPARE(points->at(x)->key, double(x));
+            QVERIFY(std::abs(points->at(x)->value - data.steered[k] / data.attention[k]) <=
+                    1e-12 * points->at(x)->value);
+            if (x > 0) // rising, to rounding
+                QVERIFY(points->at(x)->value >= points->at(x - 1)->value * (1 - 1e-9));
+        }
+        QVERIFY(points->at(0)->value < 1 && points->at(kKeys - 1)->value > 1);
+        // The axis follows the spread: logarithmic when the ratios span more than 20.
+        const bool logarithmic = points->at(kKeys - 1)->value / points->at(0)->value > 20;
+        QCOMPARE(plot->yAxis->scaleType() == QCPAxis::stLogarithmic, logarithmic);
+        QCOMPARE(logarithmic, lambda == 8.0);
+        QVERIFY(plot->yAxis->range().contains(1.0));
+        QVERIFY(view.title().contains(QStringLiteral("A′ / A")));
+        QVERIFY(plot->legend->hasItemWithPlottable(plot->graph(PerTokenPlot::RatioGraph)));
+        QVERIFY(!plot->legend->hasItemWithPlottable(plot->graph(PerTokenPlot::AttentionGraph)));
+        // s below, in the same order: rising too.
+        const auto s = plot->graph(PerTokenPlot::SaliencyGraph)->data();
+        for (int x = 1; x < kKeys; ++x)
+            QVERIFY(s->at(x)->value >= s->at(x - 1)->value);
+        // Back to A and A' per key.
+        view.setMode(PerTokenMode::Values);
+        QVERIFY(plot->graph(PerTokenPlot::SteeredGraph)->visible());
+        QVERIFY(!plot->graph(PerTokenPlot::RatioGraph)->visible());
+        QCOMPARE(plot->yAxis->scaleType(), QCPAxis::stLinear);
+    }
 }
 
 QTEST_MAIN(TestPlots)

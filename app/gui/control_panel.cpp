@@ -275,6 +275,15 @@ QWidget* ControlPanel::buildViews() {
     auto* rowLabel = new QLabel(tr("Row"));
     rowLabel->setToolTip(tr("The attention row (head, query) shown per token"));
     form->addRow(rowLabel, pickRow);
+    c.perTokenMode =
+        named(new QComboBox, "perTokenMode",
+              tr("Per-token view: how steering rescales each key's attention, A′/A, with the "
+                 "keys in the order of their saliency (a rising curve: attention moves to the "
+                 "salient keys), or A and A′ themselves over the keys"));
+    c.perTokenMode->addItem(tr("A′/A by saliency"), int(PerTokenMode::RatioBySaliency));
+    c.perTokenMode->addItem(tr("A and A′ per key"), int(PerTokenMode::Values));
+    letShrink(c.perTokenMode);
+    form->addRow(formLabel(tr("Per token"), c.perTokenMode), c.perTokenMode);
     c.sortBySaliency =
         named(new QCheckBox(tr("Sort tokens by saliency")), "sortBySaliency",
               tr("Per-token view: x = rank of s (0 = most salient) instead of the key index"));
@@ -345,6 +354,10 @@ void ControlPanel::connectControls() {
         connect(box, &QSpinBox::valueChanged, this,
                 [this] { emit viewChanged(c_.head->value(), c_.query->value()); });
     connect(c.layer, &QComboBox::currentIndexChanged, this, [this] { emit layerChosen(layer()); });
+    connect(c.perTokenMode, &QComboBox::currentIndexChanged, this, [this] {
+        c_.sortBySaliency->setEnabled(PerTokenMode(c_.perTokenMode->currentData().toInt()) ==
+                                      PerTokenMode::Values);
+    });
     connect(c.showDifference, &QCheckBox::toggled, c.matrixLogScale,
             [this](bool difference) { c_.matrixLogScale->setEnabled(!difference); });
     connect(c.sweepSeeds, &QSpinBox::valueChanged, this,

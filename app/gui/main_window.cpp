@@ -63,6 +63,9 @@ MainWindow::MainWindow(QWidget* parent)
     progress_ = new ProgressIndicator(controls_, statusBar(), this);
     connectParts();
     restoreControls(controls_);
+    const auto perTokenMode = PerTokenMode(controls_.perTokenMode->currentData().toInt());
+    plots_->perToken()->setMode(perTokenMode);
+    controls_.sortBySaliency->setEnabled(perTokenMode == PerTokenMode::Values);
     controlPanel_->applySteeredHeads();
     restoreWindowLayout(*this, *plots_, *plots_->bottomSplitter());
     connectEngine();
@@ -175,6 +178,9 @@ void MainWindow::connectParts() {
     connect(controlPanel_, &ControlPanel::backendChosen, this, &MainWindow::applyBackend);
     connect(controlPanel_, &ControlPanel::notice, this,
             [this](const QString& message) { showStatus(message, 10000); });
+    connect(controls_.perTokenMode, &QComboBox::currentIndexChanged, this, [this] {
+        plots_->perToken()->setMode(PerTokenMode(controls_.perTokenMode->currentData().toInt()));
+    });
     connect(controls_.sortBySaliency, &QCheckBox::toggled, plots_->perToken(),
             &PerTokenPlot::setSortBySaliency);
     connect(controls_.showDifference, &QCheckBox::toggled, this, &MainWindow::updateMatrixView);
@@ -233,6 +239,15 @@ void MainWindow::connectEngine() {
 
 void MainWindow::resizeEvent(QResizeEvent* event) {
     QMainWindow::resizeEvent(event);
+    fitControlDock();
+}
+
+void MainWindow::showEvent(QShowEvent* event) {
+    QMainWindow::showEvent(event);
+    fitControlDock();
+}
+
+void MainWindow::fitControlDock() {
     auto* dock = findChild<QDockWidget*>(QStringLiteral("controlDock"));
     if (!dock || dock->isFloating() || !dock->isVisible())
         return;
@@ -282,6 +297,9 @@ void MainWindow::showTransformerView() {
         controls_.tradeoffY->setCurrentIndex(
             controls_.tradeoffY->findData(int(TradeoffY::Pointing)));
     }
+    // The per-token view in key order: the image band with the object's tokens in it.
+    controls_.perTokenMode->setCurrentIndex(
+        controls_.perTokenMode->findData(int(PerTokenMode::Values)));
     applySweepGrid(controls_.lambdaMax->value(), controls_.sweepSeeds->value());
     applyView(controls_.head->value(), controls_.query->value());
     plots_->tradeoff()->setLambda(controlPanel_->lambda());

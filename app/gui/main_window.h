@@ -142,6 +142,7 @@ class MainWindow : public QMainWindow {
     void closeEvent(QCloseEvent* event) override;
     /// A narrow window gives the plots the room: the control dock takes at most a third.
     void resizeEvent(QResizeEvent* event) override;
+    void showEvent(QShowEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
 
@@ -155,6 +156,8 @@ class MainWindow : public QMainWindow {
     void connectParts();
     void connectEngine();
     void showStatus(const QString& message, int timeoutMs);
+    /// The control dock at most a third of the window's width (not below its minimum).
+    void fitControlDock();
 
     void applyControls();
     /// The workload box changed: applied; a transformer chosen after the start gets its view.

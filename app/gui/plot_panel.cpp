@@ -130,6 +130,7 @@ void PlotPanel::showSweep(const PlotData& data) {
 
 void PlotPanel::addViewSettings(PlotData& data) const {
     data.sortBySaliency = perToken_->sortBySaliency();
+    data.perTokenMode = perToken_->mode();
     data.highlightedToken = perToken_->highlightedToken();
     data.overlayOpacity = c_.overlayOpacity->value() / 100.0;
     data.imageMode = ImageMode(c_.imageMode->currentData().toInt());

@@ -56,6 +56,7 @@ struct WindowControls {
     QSpinBox* head = nullptr;   ///< head within a layer: of the row views and the matrix
     QSpinBox* query = nullptr;  ///< row of the per-token view
     QSpinBox* sweepSeeds = nullptr;
+    QComboBox* perTokenMode = nullptr; ///< A'/A against s (the default), or A and A' per key
     QCheckBox* sortBySaliency = nullptr;
     QCheckBox* showDifference = nullptr;
     QComboBox* tradeoffY = nullptr;      ///< the tradeoff view's y axis (TradeoffY)

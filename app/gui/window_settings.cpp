@@ -2,6 +2,7 @@
 
 #include "engine.h"
 #include "panels.h"
+#include "plot_data.h"
 #include "sci_spin_box.h"
 #include "window_controls.h"
 
@@ -141,6 +142,11 @@ void restoreControls(const WindowControls& c) {
     if (const int column = c.headsColumn->findData(settings.value(c.headsColumn->objectName()));
         column >= 0)
         c.headsColumn->setCurrentIndex(column);
+    c.perTokenMode->setCurrentIndex(std::max(
+        c.perTokenMode->findData(
+            settings.value(c.perTokenMode->objectName(), int(PerTokenMode::RatioBySaliency))
+                .toInt()),
+        0));
     c.steeredHeads->setText(
         settings.value(c.steeredHeads->objectName(), QStringLiteral("all")).toString());
     settings.endGroup();
@@ -159,6 +165,7 @@ void saveControls(const WindowControls& c, const QString& steeredHeads) {
     settings.setValue(c.imageMode->objectName(), c.imageMode->currentData().toInt());
     settings.setValue(c.tradeoffY->objectName(), c.tradeoffY->currentData().toInt());
     settings.setValue(c.headsColumn->objectName(), c.headsColumn->currentData().toString());
+    settings.setValue(c.perTokenMode->objectName(), c.perTokenMode->currentData().toInt());
     settings.setValue(c.steeredHeads->objectName(), steeredHeads);
     settings.setValue(QStringLiteral("projectionExpanded"), c.projectionSection->isExpanded());
     settings.setValue(c.workload->objectName(),

@@ -187,11 +187,23 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     QCPGraph* attention = plot->addGraph(plot->xAxis, plot->yAxis);
     QCPGraph* steered = plot->addGraph(plot->xAxis, plot->yAxis);
     QCPGraph* saliency = plot->addGraph(sKeys, sValues);
+    QCPGraph* ratio = plot->addGraph(plot->xAxis, plot->yAxis);
+    ratio->setVisible(false);
+    baseline_ = plot->addGraph(plot->xAxis, plot->yAxis);
+    baseline_->setPen(Qt::NoPen);
+    baseline_->removeFromLegend();
+    baseline_->setSelectable(QCP::stNone);
+    connect(plot->yAxis, qOverload<const QCPRange&>(&QCPAxis::rangeChanged), this,
+            [this](const QCPRange& range) {
+                const double keys = std::max(tokenCount(), 1);
+                baseline_->setData({-1.0, keys}, {range.lower, range.lower}, true);
+            });
     // A' and the legend (whose A' entry names lambda) on a layer of their own, drawn again alone
     // when only lambda changed.
     plot->addLayer(kLiveLayer, plot->layer(QStringLiteral("main")), QCustomPlot::limAbove);
     plot->layer(kLiveLayer)->setMode(QCPLayer::lmBuffered);
     steered->setLayer(kLiveLayer);
+    ratio->setLayer(kLiveLayer);
     plot->legend->setLayer(kLiveLayer);
     for (int i = 0; i < plot->legend->itemCount(); ++i)
         plot->legend->item(i)->setLayer(kLiveLayer);
@@ -199,6 +211,7 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
     steered->setName(tr("A′ (steered)"));
     saliency->setName(tr("s (saliency)"));
     saliency->removeFromLegend();
+    ratio->removeFromLegend();
     // The two entries packed to the left: an empty last column takes the rest of the width.
     plot->legend->expandTo(1, 3);
     plot->legend->setColumnStretchFactors({0.001, 0.001, 1.0});
@@ -209,6 +222,11 @@ PerTokenPlot::PerTokenPlot(QWidget* parent) : PlotView(parent) {
 
     highlightLine_ = new QCPItemStraightLine(plot);
     highlightLine_->setVisible(false);
+    // A'/A = 1: where attention is unchanged.
+    unchangedLine_ = new QCPItemStraightLine(plot);
+    unchangedLine_->point1->setCoords(0, 1);
+    unchangedLine_->point2->setCoords(1, 1);
+    unchangedLine_->setVisible(false);
     highlightTracer_ = new QCPItemTracer(plot);
     highlightTracer_->setStyle(QCPItemTracer::tsCircle);
     highlightTracer_->setBrush(plotcolors::steered());
@@ -263,12 +281,16 @@ void PerTokenPlot::styleChanged(const PlotStyle& style) {
     area.setAlpha(70);
     plot->graph(AttentionGraph)->setPen(Qt::NoPen);
     plot->graph(AttentionGraph)->setBrush(area);
-    plot->graph(AttentionGraph)->setChannelFillGraph(nullptr);
+    // A's area reaches down to the bottom of the value range (a baseline graph there), not to 0
+    // outside it: a figure's SVG has no clipping to cut it at the axis.
+    plot->graph(AttentionGraph)->setChannelFillGraph(baseline_);
     plot->graph(SteeredGraph)->setPen(QPen(plotcolors::steered(), style.line));
     QColor fill = plotcolors::saliency();
     fill.setAlpha(110);
     plot->graph(SaliencyGraph)->setPen(QPen(plotcolors::saliency(), style.thin));
     plot->graph(SaliencyGraph)->setBrush(fill);
+    plot->graph(RatioGraph)->setPen(QPen(plotcolors::steered(), 1.6 * style.line));
+    unchangedLine_->setPen(QPen(QColor(90, 90, 90), style.thin, Qt::DashLine));
     highlightLine_->setPen(QPen(plotcolors::marker(), style.thin, Qt::DashLine));
     highlightTracer_->setPen(QPen(plotcolors::marker(), 1.5 * style.thin));
     highlightTracer_->setSize(9 * style.symbol);
@@ -317,7 +339,8 @@ void PerTokenPlot::setData(const PlotData& data) {
                        visionTokens_ != data.visionTokens || gridHeight_ != data.gridHeight ||
                        gridWidth_ != data.gridWidth || layer_ != data.layer ||
                        layersAveraged_ != data.layersAveraged || headSteered_ != data.headSteered ||
-                       seed_ != data.seed;
+                       seed_ != data.seed || mode_ != data.perTokenMode;
+    mode_ = data.perTokenMode;
     sorted_ = data.sortBySaliency;
     highlighted_ = data.highlightedToken;
     tokens_ = data.tokens;
@@ -357,18 +380,27 @@ void PerTokenPlot::setSortBySaliency(bool sorted) {
 void PerTokenPlot::rebuild(bool keepRanges) {
     QCustomPlot* plot = customPlot();
     const int keys = tokenCount();
+    const bool ratio = mode_ == PerTokenMode::RatioBySaliency;
     order_.resize(std::size_t(keys));
     std::iota(order_.begin(), order_.end(), 0);
-    if (sorted_ && !saliency_.empty())
+    if (ratio && !saliency_.empty()) // lowest s on the left: the change rises to the right
+        std::stable_sort(order_.begin(), order_.end(),
+                         [this](int a, int b) { return saliency_[a] < saliency_[b]; });
+    else if (sorted_ && !saliency_.empty())
         std::stable_sort(order_.begin(), order_.end(),
                          [this](int a, int b) { return saliency_[a] > saliency_[b]; });
     rank_.resize(std::size_t(keys));
     for (int x = 0; x < keys; ++x)
         rank_[std::size_t(order_[std::size_t(x)])] = x;
 
-    setGraphData(plot->graph(AttentionGraph), attention_, rank_);
-    setGraphData(plot->graph(SteeredGraph), steered_, rank_);
+    // In the ratio mode A and A' are hidden and keep the key order.
+    std::vector<int> keyOrder(static_cast<std::size_t>(keys));
+    std::iota(keyOrder.begin(), keyOrder.end(), 0);
+    setGraphData(plot->graph(AttentionGraph), attention_, ratio ? keyOrder : rank_);
+    setGraphData(plot->graph(SteeredGraph), steered_, ratio ? keyOrder : rank_);
     setGraphData(plot->graph(SaliencyGraph), saliency_, rank_);
+    setRatioData();
+    showMode();
     nameSteered();
     // Token texts on the x axis, in the order shown; none for vision tokens.
     std::vector<QString> labels;
@@ -384,9 +416,10 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     }
     const bool named = !labels.empty();
     static_cast<TokenTicker*>(plot->xAxis->ticker().data())->setLabels(std::move(labels));
-    plot->xAxis->setLabel(sorted_ ? tr("key token, ranked by saliency (0 = most salient)")
-                          : named ? tr("key token (text tokens named where they fit)")
-                                  : tr("key token"));
+    plot->xAxis->setLabel(ratio     ? tr("key tokens in order of their saliency s (lowest left)")
+                          : sorted_ ? tr("key token, ranked by saliency (0 = most salient)")
+                          : named   ? tr("key token (text tokens named where they fit)")
+                                    : tr("key token"));
     updateVisionBand();
     updateTargetMarks();
     const QString head =
@@ -399,8 +432,9 @@ void PerTokenPlot::rebuild(bool keepRanges) {
     if (seed_ >= 0)
         row += tr(", seed %1").arg(seed_);
     row[0] = row[0].toUpper();
-    setTitle(keys ? tr("%1: attention over %2 key tokens").arg(row).arg(keys)
-                  : tr("Per-token attention (no data)"));
+    setTitle(!keys   ? tr("Per-token attention (no data)")
+             : ratio ? tr("%1: how steering rescales each key's attention, A′ / A").arg(row)
+                     : tr("%1: attention over %2 key tokens").arg(row).arg(keys));
     // The ranges follow the data unless the user zoomed or panned into this same row length.
     if (!keepRanges || !userZoomed_)
         resetView();
@@ -410,13 +444,27 @@ void PerTokenPlot::rebuild(bool keepRanges) {
 
 void PerTokenPlot::showSteered() {
     QCustomPlot* plot = customPlot();
-    setGraphData(plot->graph(SteeredGraph), steered_, rank_);
+    const bool ratio = mode_ == PerTokenMode::RatioBySaliency;
+    if (ratio) {
+        std::vector<int> keyOrder(steered_.size());
+        std::iota(keyOrder.begin(), keyOrder.end(), 0);
+        setGraphData(plot->graph(SteeredGraph), steered_, keyOrder);
+        setRatioData();
+    } else {
+        setGraphData(plot->graph(SteeredGraph), steered_, rank_);
+    }
     nameSteered();
     const QCPRange shown = plot->yAxis->range(), ideal = valueRange(0.0);
+    if (ratio && ratioNeedsLog() != (plot->yAxis->scaleType() == QCPAxis::stLogarithmic)) {
+        resetView();
+        scheduleReplot();
+        return;
+    }
     // The range stays while it holds the values and they fill most of it: no axis moves, one
-    // layer is drawn.
-    const bool keep = userZoomed_ || (ideal.lower >= shown.lower && ideal.upper <= shown.upper &&
-                                      ideal.size() >= 0.6 * shown.size());
+    // layer is drawn (once the plot has been drawn whole: the layer needs its buffer).
+    const bool keep = layersReady() &&
+                      (userZoomed_ || (ideal.lower >= shown.lower && ideal.upper <= shown.upper &&
+                                       ideal.size() >= 0.6 * shown.size()));
     if (!keep) {
         plot->yAxis->setRange(valueRange());
         scheduleReplot();
@@ -434,10 +482,75 @@ void PerTokenPlot::nameSteered() {
         ->graph(SteeredGraph)
         ->setName(headSteered_ ? tr("A′ (steered, λ = %1)").arg(lambda_, 0, 'f', 3)
                                : tr("A′ = A (head not steered)"));
+    customPlot()
+        ->graph(RatioGraph)
+        ->setName(headSteered_ ? tr("A′ / A at λ = %1 (1: unchanged)").arg(lambda_, 0, 'f', 3)
+                               : tr("A′ / A = 1 (head not steered)"));
+}
+
+void PerTokenPlot::setRatioData() {
+    // A'/A of each key, in the order of s; keys without attention (masked, A = 0) have none.
+    QVector<QCPGraphData> points;
+    points.reserve(qsizetype(attention_.size()));
+    if (steered_.size() == attention_.size())
+        for (std::size_t k = 0; k < attention_.size(); ++k)
+            if (attention_[k] > 0 && k < rank_.size())
+                points.append(QCPGraphData(double(rank_[k]), steered_[k] / attention_[k]));
+    std::sort(points.begin(), points.end(),
+              [](const QCPGraphData& a, const QCPGraphData& b) { return a.key < b.key; });
+    customPlot()->graph(RatioGraph)->data()->set(points, true);
+}
+
+bool PerTokenPlot::ratioNeedsLog() const {
+    bool found = false;
+    const QCPRange range = customPlot()->graph(RatioGraph)->getValueRange(found);
+    return found && range.lower > 0 && range.upper / range.lower > 20;
+}
+
+void PerTokenPlot::showMode() {
+    QCustomPlot* plot = customPlot();
+    const bool ratio = mode_ == PerTokenMode::RatioBySaliency;
+    plot->graph(AttentionGraph)->setVisible(!ratio);
+    plot->graph(SteeredGraph)->setVisible(!ratio);
+    plot->graph(RatioGraph)->setVisible(ratio);
+    unchangedLine_->setVisible(ratio);
+    // The legend names what is drawn.
+    for (QCPGraph* graph : {plot->graph(AttentionGraph), plot->graph(SteeredGraph)})
+        if (ratio)
+            graph->removeFromLegend();
+        else if (!plot->legend->hasItemWithPlottable(graph))
+            graph->addToLegend();
+    if (ratio && !plot->legend->hasItemWithPlottable(plot->graph(RatioGraph)))
+        plot->graph(RatioGraph)->addToLegend();
+    else if (!ratio)
+        plot->graph(RatioGraph)->removeFromLegend();
+    for (int i = 0; i < plot->legend->itemCount(); ++i)
+        if (QCPAbstractLegendItem* item = plot->legend->item(i))
+            item->setLayer(kLiveLayer), item->setFont(style().tick);
+    plot->yAxis->setLabel(ratio ? tr("A′ / A") : tr("attention"));
+}
+
+void PerTokenPlot::setMode(PerTokenMode mode) {
+    if (mode == mode_)
+        return;
+    mode_ = mode;
+    rebuild(false);
 }
 
 QCPRange PerTokenPlot::valueRange(double marginShare) const {
     const QCustomPlot* plot = customPlot();
+    if (mode_ == PerTokenMode::RatioBySaliency) {
+        // The change around 1 (unchanged), 1 always in view.
+        bool found = false;
+        QCPRange range = plot->graph(RatioGraph)->getValueRange(found);
+        if (!found)
+            return QCPRange(0.5, 2);
+        range.expand(1.0);
+        if (ratioNeedsLog())
+            return marginShare > 0 ? QCPRange(range.lower / 1.5, range.upper * 1.5) : range;
+        const double margin = marginShare * std::max(range.size(), 1e-6);
+        return QCPRange(range.lower - margin, range.upper + margin);
+    }
     bool found = false;
     QCPRange range = plot->graph(AttentionGraph)->getValueRange(found);
     bool foundSteered = false;
@@ -458,6 +571,10 @@ void PerTokenPlot::resetView() {
     userZoomed_ = false;
     const int keys = tokenCount();
     plot->xAxis->setRange(-0.5, std::max(keys, 1) - 0.5);
+    const bool logarithmic = mode_ == PerTokenMode::RatioBySaliency && ratioNeedsLog();
+    plot->yAxis->setScaleType(logarithmic ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
+    plot->yAxis->setTicker(logarithmic ? QSharedPointer<QCPAxisTicker>(new QCPAxisTickerLog)
+                                       : QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
     plot->yAxis->setRange(valueRange());
     bool foundS = false;
     const QCPRange s = plot->graph(SaliencyGraph)->getValueRange(foundS);
@@ -490,6 +607,8 @@ QString PerTokenPlot::tokenText(int token) const {
     QString values = tr("A=%1").arg(number(attention_[k]));
     if (!steered_.empty())
         values += tr(", A′=%1").arg(number(steered_[k]));
+    if (!steered_.empty() && attention_[k] > 0 && mode_ == PerTokenMode::RatioBySaliency)
+        values += tr(", A′/A=%1").arg(number(steered_[k] / attention_[k]));
     if (!saliency_.empty())
         values += tr(", s=%1").arg(number(saliency_[k]));
     const bool target = k < target_.size() && target_[k] && target_.size() == attention_.size();
@@ -505,7 +624,8 @@ void PerTokenPlot::updateVisionBand() {
     const int keys = tokenCount();
     const int first = std::max(visionStart_, 0);
     const int last = std::min(visionStart_ + visionTokens_, keys) - 1;
-    const bool shown = visionStart_ >= 0 && visionTokens_ > 0 && last >= first && !sorted_;
+    const bool shown = visionStart_ >= 0 && visionTokens_ > 0 && last >= first && !sorted_ &&
+                       mode_ == PerTokenMode::Values;
     visionBand_->setVisible(shown);
     visionLabel_->setVisible(shown);
     if (!shown)
@@ -568,7 +688,10 @@ void PerTokenPlot::updateHighlight() {
     const bool onCurve = visible && !steered_.empty();
     highlightTracer_->setVisible(onCurve);
     highlightLabel_->setVisible(onCurve);
-    highlightTracer_->setGraph(onCurve ? customPlot()->graph(SteeredGraph) : nullptr);
+    highlightTracer_->setGraph(onCurve ? customPlot()->graph(mode_ == PerTokenMode::RatioBySaliency
+                                                                 ? RatioGraph
+                                                                 : SteeredGraph)
+                                       : nullptr);
     if (!visible)
         return;
     const double x = tokenX(highlighted_);

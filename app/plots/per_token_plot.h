@@ -32,7 +32,8 @@ class PerTokenPlot : public PlotView {
   public:
     /// The graphs, in customPlot()->graph(i) order. x is the key index k, or the rank of s_k
     /// (0 = most salient) when sorted by saliency; y the value of token k.
-    enum Graph { AttentionGraph = 0, SteeredGraph = 1, SaliencyGraph = 2 };
+    /// RATIO_GRAPH: A'/A of each key in the order of s (the ratio mode).
+    enum Graph { AttentionGraph = 0, SteeredGraph = 1, SaliencyGraph = 2, RatioGraph = 3 };
 
     explicit PerTokenPlot(QWidget* parent = nullptr);
     QString viewName() const override { return QStringLiteral("per_token"); }
@@ -56,6 +57,9 @@ class PerTokenPlot : public PlotView {
     /// The key tokens under the target marks drawn now, ascending.
     std::vector<int> markedTargetTokens() const;
 
+    /// What the view shows: A and A' over the keys, or A'/A over the keys in the order of s.
+    void setMode(PerTokenMode mode);
+    PerTokenMode mode() const { return mode_; }
     void setSortBySaliency(bool sorted);
     bool sortBySaliency() const { return sorted_; }
     /// Marks key token TOKEN with a line and a label; -1 (or out of range) clears the mark.
@@ -95,6 +99,12 @@ class PerTokenPlot : public PlotView {
     /// values leave it (else their layer alone is drawn again).
     void showSteered();
     void nameSteered();
+    /// A'/A of each key with attention, in the order of s, into the ratio graph.
+    void setRatioData();
+    /// Whether the ratios span more than a factor of 20 (a log axis then).
+    bool ratioNeedsLog() const;
+    /// The graphs, legend entries and label of the mode.
+    void showMode();
     /// The value range of A and A' with a margin of MARGIN_SHARE of it on each side.
     QCPRange valueRange(double marginShare = 0.08) const;
     void updateHighlight();
@@ -109,6 +119,7 @@ class PerTokenPlot : public PlotView {
     bool headSteered_ = true;
     long long seed_ = -1;
     QCPAxisRect* saliencyRect_ = nullptr; ///< the strip of s below the attention
+    QCPGraph* baseline_ = nullptr;        ///< the bottom of the value range: A's area ends there
     QCPItemRect* visionBand_ = nullptr;
     QCPItemText* visionLabel_ = nullptr;
     std::vector<unsigned char> target_;
@@ -118,7 +129,9 @@ class PerTokenPlot : public PlotView {
     int head_ = 0, query_ = 0;
     double lambda_ = 0;
     bool sorted_ = false;
-    bool settingsChanged_ = false; ///< setData changed more than the row
+    PerTokenMode mode_ = PerTokenMode::Values;
+    QCPItemStraightLine* unchangedLine_ = nullptr; ///< A'/A = 1
+    bool settingsChanged_ = false;                 ///< setData changed more than the row
     bool userZoomed_ = false;
     int highlighted_ = -1;
     int hovered_ = -1;

@@ -29,6 +29,10 @@ enum class TradeoffY {
     PointingGain,     ///< pointing gain (with a target)
     Pointing,         ///< pointing of A' at each lambda: the accuracy (with a target)
 };
+/// What the per-token view shows: A and A' over the key tokens, or how steering rescales each
+/// key's attention, A'/A, with the keys in the order of their saliency (the story at a glance:
+/// a rising curve at any lambda).
+enum class PerTokenMode { Values, RatioBySaliency };
 
 /// Everything the four views show. Every member has a usable default; empty vectors draw empty
 /// plots (with their axes and titles), never crash.
@@ -48,7 +52,8 @@ struct PlotData {
     QString saliencyLabel;         ///< where s came from: "random, seed 0", a file name
     double lambda = 0.25;          ///< the steering strength of `steered`
     bool sortBySaliency = false;   ///< x = rank of s (0 = most salient) instead of the key index
-    int highlightedToken = -1;     ///< key token marked in the per-token and grid views, or -1
+    PerTokenMode perTokenMode = PerTokenMode::Values;
+    int highlightedToken = -1; ///< key token marked in the per-token and grid views, or -1
     /// The key tokens' texts (a dump's sidecar), K of them, or empty: hover text and x-axis
     /// labels of the per-token view.
     std::vector<QString> tokens;

@@ -128,6 +128,13 @@ PlotView::PlotView(QWidget* parent)
         plot_->replot();
     });
     plot_->installEventFilter(this);
+    connect(plot_, &QCustomPlot::afterReplot, this, [this] { replotted_ = true; });
+    // New data may widen tick labels or a colour scale: a layout that no longer fits is fixed
+    // by one more replot (fewer ticks, the title fitted to its cell).
+    connect(plot_, &QCustomPlot::afterLayout, this, [this] {
+        if (refitLayout())
+            scheduleReplot();
+    });
 }
 
 PlotView::~PlotView() = default;
@@ -175,18 +182,22 @@ void PlotView::layOut(QSize size) {
     }
     for (int pass = 0; pass < kTickLayoutPasses; ++pass) {
         update();
-        // The title's cell may be narrower than the plot (a colour scale beside the axis rect).
-        const QString fitted = fitText(titleText_, title_->font(), titleWidth());
-        bool changed = fitted != title_->text();
-        title_->setText(fitted);
-        for (QCPAxis* axis : axes)
-            if (axis->visible() && tickLabelsCollide(axis) && axis->ticker()->tickCount() > 2) {
-                axis->ticker()->setTickCount(axis->ticker()->tickCount() - 1);
-                changed = true;
-            }
-        if (!changed)
+        if (!refitLayout())
             break;
     }
+}
+
+bool PlotView::refitLayout() {
+    // The title's cell may be narrower than the plot (a colour scale beside the axis rect).
+    const QString fitted = fitText(titleText_, title_->font(), titleWidth());
+    bool changed = fitted != title_->text();
+    title_->setText(fitted);
+    for (QCPAxis* axis : allAxes(plot_))
+        if (axis->visible() && tickLabelsCollide(axis) && axis->ticker()->tickCount() > 2) {
+            axis->ticker()->setTickCount(axis->ticker()->tickCount() - 1);
+            changed = true;
+        }
+    return changed;
 }
 
 QString PlotView::fitText(const QString& text, const QFont& font, int width) {

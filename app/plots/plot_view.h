@@ -108,6 +108,9 @@ class PlotView : public QWidget {
     /// Sets STYLE on the title, axes, legend and colour scales, then styleChanged(STYLE). Views
     /// call it with PlotStyle::screen() at the end of their constructors.
     void applyStyle(const PlotStyle& style);
+    /// Whether a layer may be drawn again on its own: the plot has been drawn whole once (the
+    /// layers have their buffers).
+    bool layersReady() const { return replotted_; }
     /// Queues a replot for the next event loop turn (several changes, one replot).
     void scheduleReplot();
     /// Sets the title shown above the axis rect.
@@ -128,6 +131,9 @@ class PlotView : public QWidget {
     void layOut(QSize size);
     /// The width the title may take: its cell's, without the margins.
     int titleWidth() const;
+    /// After a layout: the title fitted to its cell, one tick fewer on each axis whose labels
+    /// collide. Whether anything changed (then lay out again).
+    bool refitLayout();
     /// Draws the current layout into PAINTER (active), SIZE layout units.
     void drawInto(QCPPainter* painter, QSize size);
 
@@ -136,6 +142,7 @@ class PlotView : public QWidget {
     QString titleText_;
     PlotStyle style_;
     double pictureScale_ = 1.0;
+    bool replotted_ = false;
 };
 
 } // namespace attnsteer

@@ -152,6 +152,7 @@ void TradeoffPlot::setData(const PlotData& data) {
     curveLabel_ = data.sweepLabel;
     comparison_ = data.sweepCompare;
     comparisonLabel_ = data.sweepCompareLabel;
+    fileWorkload_ = data.seed < 0;
     setSweep(data.sweep, data.sweepSeeds);
 }
 
@@ -209,8 +210,9 @@ void TradeoffPlot::showCurves() {
     QCPGraph* comparison = plot->graph(kComparisonGraph);
     fill(rows_, curve, yBars_, xBars_);
     fill(comparison_, comparison, comparisonBars_, nullptr);
-    const QString seeds =
-        seeds_ > 1 ? tr("mean over %1 seeds").arg(seeds_) : tr("seed %1").arg(firstSeed_);
+    const QString seeds = seeds_ > 1              ? tr("mean over %1 seeds").arg(seeds_)
+                          : seedsText().isEmpty() ? tr("the workload")
+                                                  : seedsText();
     curve->setName(curveLabel_.isEmpty() ? seeds : curveLabel_); // the title names the seeds
     comparison->setName(comparisonLabel_);
     comparison->setVisible(!comparison_.empty());
@@ -219,12 +221,13 @@ void TradeoffPlot::showCurves() {
     else
         comparison->addToLegend();
     plot->yAxis->setLabel(yLabel(y_));
+    const QString range = tr("Tradeoff over λ = %1 … %2")
+                              .arg(lambdaText(rows_.empty() ? 0 : rows_.front().lambda),
+                                   lambdaText(rows_.empty() ? 0 : rows_.back().lambda));
     if (rows_.empty())
         setTitle(tr("Tradeoff over λ (no sweep yet)"));
     else
-        setTitle(tr("Tradeoff over λ = %1 … %2, %3")
-                     .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda),
-                          seedsText()));
+        setTitle(seedsText().isEmpty() ? range : tr("%1, %2").arg(range, seedsText()));
     rebuildLabels();
     resetView();
     updateMarker();
@@ -232,6 +235,8 @@ void TradeoffPlot::showCurves() {
 }
 
 QString TradeoffPlot::seedsText() const {
+    if (seeds_ <= 1 && fileWorkload_) // a dump with a fixed saliency: nothing random in it
+        return {};
     if (seeds_ <= 1)
         return tr("seed %1").arg(firstSeed_);
     return tr("mean ± sd over %1 seeds (%2–%3)")
@@ -293,11 +298,16 @@ struct LabelPlace {
     QMargins padding;
 };
 constexpr int kLabelOffset = 6;
+constexpr int kFarLabelOffset = 3 * kLabelOffset; ///< where a dense curve leaves no room near
 const LabelPlace kLabelPlaces[] = {
     {Qt::AlignLeft | Qt::AlignTop, QMargins(kLabelOffset, 2, 0, 0)},
     {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, kLabelOffset, 2)},
     {Qt::AlignRight | Qt::AlignTop, QMargins(0, 2, kLabelOffset, 0)},
     {Qt::AlignLeft | Qt::AlignBottom, QMargins(kLabelOffset, 0, 0, 2)},
+    {Qt::AlignLeft | Qt::AlignTop, QMargins(kFarLabelOffset, kFarLabelOffset, 0, 0)},
+    {Qt::AlignRight | Qt::AlignBottom, QMargins(0, 0, kFarLabelOffset, kFarLabelOffset)},
+    {Qt::AlignLeft | Qt::AlignBottom, QMargins(kFarLabelOffset, 0, 0, kFarLabelOffset)},
+    {Qt::AlignRight | Qt::AlignTop, QMargins(0, kFarLabelOffset, kFarLabelOffset, 0)},
 };
 
 } // namespace
@@ -355,9 +365,15 @@ void TradeoffPlot::placeLabels() {
     QVector<QRectF> taken;
     if (plot->legend->visible())
         taken << QRectF(plot->legend->outerRect());
+    // The curve's own points: a label never covers one.
+    const double radius = 3 * style().symbol;
+    for (const SweepRow& row : rows_)
+        taken << QRectF(plot->xAxis->coordToPixel(row.klMean) - radius,
+                        plot->yAxis->coordToPixel(row.reductionMean) - radius, 2 * radius,
+                        2 * radius);
     for (QCPItemText* label : labels_) {
-        // The first place around the point where the text lies inside the plot, off the legend
-        // and off the labels placed before it; none: the label is left out.
+        // The first place around the point where the text lies inside the plot, off the legend,
+        // the curve's points and the labels placed before it; none: the label is left out.
         bool placed = false;
         for (const LabelPlace& place : kLabelPlaces) {
             label->setPositionAlignment(place.alignment);
@@ -402,7 +418,8 @@ void TradeoffPlot::setLambda(double lambda) {
     updateMarker();
     // The marker and its readout are all that moved: their layer alone is drawn again, unless
     // the readout changed its height (the layout follows then).
-    if (readout_->visible() == shown && readout_->text().count(QLatin1Char('\n')) == lines) {
+    if (layersReady() && readout_->visible() == shown &&
+        readout_->text().count(QLatin1Char('\n')) == lines) {
         customPlot()->layer(QStringLiteral("overlay"))->replot();
         emit layerRedrawn();
     } else
@@ -446,12 +463,13 @@ void TradeoffPlot::updateMarker() {
             y = tr("pointing = %1").arg(point.y(), 0, 'g', 3);
             break;
         }
-        text = tr("○ λ = %1: KL = %2 nats, %3 (%4)")
+        text = tr("○ λ = %1: KL = %2 nats, %3%4")
                    .arg(lambda_, 0, 'f', 3)
                    .arg(point.x(), 0, 'g', 3)
                    .arg(y)
-                   .arg(seeds_ > 1 ? tr("mean of %1 seeds").arg(seeds_)
-                                   : tr("seed %1").arg(firstSeed_));
+                   .arg(seeds_ > 1              ? tr(" (mean of %1 seeds)").arg(seeds_)
+                        : seedsText().isEmpty() ? QString()
+                                                : tr(" (%1)").arg(seedsText()));
     }
     readoutText_ = text;
     // The readout is live: in a figure only when asked for.

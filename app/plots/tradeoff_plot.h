@@ -93,6 +93,7 @@ class TradeoffPlot : public PlotView {
     TradeoffY y_ = TradeoffY::EntropyReduction;
     int seeds_ = 1;
     unsigned long long firstSeed_ = 0;
+    bool fileWorkload_ = false; ///< the workload is a file (PlotData::seed -1): no seed to name
     QString readoutText_;
     double lambda_ = 0;
     std::vector<QCPItemText*> labels_;
