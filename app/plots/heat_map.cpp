@@ -39,16 +39,33 @@ std::vector<int> groupOf(const std::vector<int>& starts, int first, int n) {
     return group;
 }
 
-/// Folds VALUES[first .. first + n) into OUT by MODE (NaN skipped).
-void foldRow(const double* values, const std::vector<int>& colGroup, int first, double* out,
-             Pooling mode) {
-    for (std::size_t c = 0; c < colGroup.size(); ++c) {
-        const double v = values[std::size_t(first) + c];
-        double& cell = out[colGroup[c]];
-        if (std::isnan(v))
-            continue;
-        if (std::isnan(cell) || (mode == Pooling::Max ? v > cell : std::abs(v) > std::abs(cell)))
-            cell = v;
+/// Folds one source row into OUT, a pooled row: the source cells [STARTS[g], STARTS[g + 1]) of
+/// VALUES (indexed from STARTS[0]) into OUT[g], by MODE, NaN skipped. Walks each group's
+/// contiguous cells with a branch-free running max: a lookup of each cell's group and a
+/// read-modify-write of its pooled cell per source cell took 10-25 ns a cell, most of a lambda
+/// change's rows job.
+void foldRow(const double* values, const std::vector<int>& starts, double* out, Pooling mode) {
+    const int first = starts.front();
+    for (std::size_t g = 0; g + 1 < starts.size(); ++g) {
+        const double* cell = values + (starts[g] - first);
+        const double* end = values + (starts[g + 1] - first);
+        // A NaN pooled cell (nothing folded in yet) takes the group's first value that is not.
+        double best = out[g];
+        if (std::isnan(best)) {
+            while (cell != end && std::isnan(*cell))
+                ++cell;
+            if (cell == end)
+                continue;
+            best = *cell++;
+        }
+        if (mode == Pooling::Max) {
+            for (; cell != end; ++cell)
+                best = *cell > best ? *cell : best; // NaN compares false: skipped
+        } else {
+            for (; cell != end; ++cell)
+                best = std::abs(*cell) > std::abs(best) ? *cell : best;
+        }
+        out[g] = best;
     }
 }
 
@@ -61,14 +78,13 @@ RowPooler::RowPooler(int rows, int cols, int outRows, int outCols, Pooling mode)
     pooled_.cols = cols > 0 ? int(pooled_.colStart.size()) - 1 : 0;
     pooled_.values.assign(std::size_t(pooled_.rows) * std::size_t(pooled_.cols),
                           std::numeric_limits<double>::quiet_NaN());
-    colGroup_ = groupOf(pooled_.colStart, 0, std::max(cols, 0));
     rowGroup_ = groupOf(pooled_.rowStart, 0, std::max(rows, 0));
 }
 
 void RowPooler::add(int row, const double* values) {
     if (row < 0 || std::size_t(row) >= rowGroup_.size())
         return;
-    foldRow(values, colGroup_, 0,
+    foldRow(values, pooled_.colStart,
             pooled_.values.data() +
                 std::size_t(rowGroup_[std::size_t(row)]) * std::size_t(pooled_.cols),
             mode_);
@@ -95,10 +111,9 @@ PooledMatrix poolMatrix(std::span<const double> values, int rows, int cols, int 
     pooled.cols = int(pooled.colStart.size()) - 1;
     pooled.values.assign(std::size_t(pooled.rows) * std::size_t(pooled.cols),
                          std::numeric_limits<double>::quiet_NaN());
-    const std::vector<int> colGroup = groupOf(pooled.colStart, colBegin, colEnd - colBegin);
     for (int i = 0; i < pooled.rows; ++i)
         for (int r = pooled.rowStart[std::size_t(i)]; r < pooled.rowStart[std::size_t(i) + 1]; ++r)
-            foldRow(values.data() + std::size_t(r) * std::size_t(cols), colGroup, colBegin,
+            foldRow(values.data() + std::size_t(r) * std::size_t(cols) + colBegin, pooled.colStart,
                     pooled.values.data() + std::size_t(i) * std::size_t(pooled.cols), mode);
     return pooled;
 }

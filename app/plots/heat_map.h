@@ -45,7 +45,7 @@ class RowPooler {
 
   private:
     PooledMatrix pooled_;
-    std::vector<int> colGroup_, rowGroup_;
+    std::vector<int> rowGroup_; ///< the pooled row of each source row
     Pooling mode_;
 };
 
