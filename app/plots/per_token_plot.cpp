@@ -289,7 +289,10 @@ void PerTokenPlot::styleChanged(const PlotStyle& style) {
     fill.setAlpha(110);
     plot->graph(SaliencyGraph)->setPen(QPen(plotcolors::saliency(), style.thin));
     plot->graph(SaliencyGraph)->setBrush(fill);
-    plot->graph(RatioGraph)->setPen(QPen(plotcolors::steered(), 1.6 * style.line));
+    // A figure's curve stands out a little wider; on screen a pen wider than 1 px leaves the
+    // raster engine's fast line path: drawing the curve took 3 ms instead of 0.7 ms a lambda.
+    plot->graph(RatioGraph)
+        ->setPen(QPen(plotcolors::steered(), style.figure ? 1.6 * style.line : style.line));
     unchangedLine_->setPen(QPen(QColor(90, 90, 90), style.thin, Qt::DashLine));
     highlightLine_->setPen(QPen(plotcolors::marker(), style.thin, Qt::DashLine));
     highlightTracer_->setPen(QPen(plotcolors::marker(), 1.5 * style.thin));
