@@ -21,6 +21,7 @@
 #include <Random123/philox.h>
 
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 using namespace attnsteer;
@@ -92,6 +93,7 @@ class TestCore : public QObject {
     void steeredHeadsRule();
     void steeringRowMath();
     void lambdaPlanChoosesPaths();
+    void momentsRowCheckKeepsEveryRowsDigits();
 };
 
 void TestCore::philoxMatchesRandom123() {
@@ -654,7 +656,8 @@ void TestCore::fastPathMatchesStraightforward() {
     options.threads = threads;
     options.useMoments = moments;
     auto backend = makeCpuBackend(options);
-    const std::vector<double> lambdas = {0.01, 0.25, 1.0, 3.0};
+    // 12 and 25: beyond the worst-row plan's reach, where the CPU checks each row.
+    const std::vector<double> lambdas = {0.01, 0.25, 1.0, 3.0, 12.0, 25.0};
     for (double eps : {1e-9, 0.0}) {
         SteeringParams params;
         params.eps = eps;
@@ -847,6 +850,81 @@ void TestCore::lambdaPlanChoosesPaths() {
     const auto off = chebyshev::planLambdas(lambdas, range, false);
     QVERIFY(off.moments.empty() && off.f.empty() && off.terms == 0);
     QCOMPARE(off.exact, (std::vector<std::size_t>{0, 1, 2, 3, 4}));
+
+    // The each-row plan: the moments wherever the series converges (the coefficients of
+    // e^{lambda h t}, 2 e^{-lambda h} I_j(lambda h), are below 1e-14 from j = 46 for lambda h up to
+    // about 30), with a bound per unit of mass that grows with the largest weight
+    // e^{max(0, -lambda) |u0|}.
+    const std::vector<double> wide = {0.25, 20, 40, -8, 100, 1000};
+    const auto checked = chebyshev::planLambdas(wide, range, true, {1024});
+    QCOMPARE(checked.moments, (std::vector<std::size_t>{0, 1, 2, 3}));
+    QCOMPARE(checked.exact, (std::vector<std::size_t>{4, 5}));
+    QCOMPARE(checked.errorPerMass.size(), checked.moments.size());
+    // The rounding of 1024-term sums, 8 sqrt(1024) u = 1.4e-14 times the largest weight (1 for
+    // lambda >= 0, e^8 for -8), dominates what the converged series leaves out.
+    const double rounding = 8 * 32 * std::numeric_limits<double>::epsilon() / 2;
+    for (std::size_t c = 0; c < 3; ++c)
+        QVERIFY2(checked.errorPerMass[c] >= rounding && checked.errorPerMass[c] < 2 * rounding,
+                 qPrintable(QString::number(checked.errorPerMass[c])));
+    QVERIFY(checked.errorPerMass[3] >= rounding * std::exp(8.0) &&
+            checked.errorPerMass[3] < 2 * rounding * std::exp(8.0));
+    // f of lambda 20 sums to e^0 = 1 at u = 0 as well: the series converged.
+    double atZeroWide = 0;
+    for (int j = 0; j < chebyshev::kTerms; ++j)
+        atZeroWide += checked.f[std::size_t(chebyshev::kTerms + j)];
+    COMPARE_RELATIVE(atZeroWide, 1.0, 1e-13);
+    QVERIFY(chebyshev::planLambdas(wide, range, false, {1024}).moments.empty());
+    // The row check: the bound times the row's mass within kRowTolerance of S1; an S1 of pure
+    // rounding (0, negative, NaN) fails.
+    QVERIFY(chebyshev::rowWithinTolerance(1e-14, 1.0, 1e-4));
+    QVERIFY(!chebyshev::rowWithinTolerance(1e-14, 1.0, 1e-5));
+    QVERIFY(!chebyshev::rowWithinTolerance(1e-14, 1.0, 0.0));
+    QVERIFY(!chebyshev::rowWithinTolerance(1e-14, 1.0, -1e-3));
+    QVERIFY(!chebyshev::rowWithinTolerance(1e-14, 1.0, std::nan("")));
+}
+
+void TestCore::momentsRowCheckKeepsEveryRowsDigits() {
+    // Rows whose attention sits on the keys of lowest saliency: at lambda 30 their S1 is e^-30 of
+    // their mass, below the series' rounding (1e-14 of the mass), so the moments alone would get
+    // KL wrong by ~1e-3 nats. The row check computes them from their values: every metric as the
+    // long-double reference's and the exact pass's, to 1e-9, beside rows the series serves.
+    constexpr int keys = 64, queries = 4;
+    std::vector<double> s(keys);
+    for (int k = 0; k < keys; ++k)
+        s[std::size_t(k)] = k < keys / 2 ? 0.0 : double(k - keys / 2 + 1) / (keys / 2);
+    std::vector<float> attention(std::size_t(queries) * keys, 0.0f);
+    const auto row = [&](int q) { return attention.data() + std::size_t(q) * keys; };
+    for (int k = 0; k < keys / 2; ++k)
+        row(0)[k] = 1.0f / (keys / 2); // all on s = 0: A' = A at every lambda, KL = 0
+    for (int k = 0; k < keys / 2; ++k)
+        row(1)[k] = 0.999f / (keys / 2); // a thousandth on the top key
+    row(1)[keys - 1] = 0.001f;
+    for (int k = 0; k < keys; ++k)
+        row(2)[k] = 1.0f / keys; // uniform: the series serves it
+    for (int k = 0; k < keys; ++k)
+        row(3)[k] = k % 3 == 0 ? 3.0f / (keys + 2) : 0.0f; // exact zeros, every third key
+    const Workload workload = Workload::fromValues(1, queries, keys, std::move(attention),
+                                                   WorkloadSource::FileAttention, "memory");
+    const std::vector<double> lambdas = {2, 30, 36, -20};
+    SteeringParams params;
+    const auto withMoments = makeCpuBackend()->evaluate(workload, s, lambdas, params);
+    const auto exact =
+        makeCpuBackend({.useMoments = false})->evaluate(workload, s, lambdas, params);
+    for (std::size_t l = 0; l < lambdas.size(); ++l) {
+        const auto expected = reference::evaluate(workload, s, lambdas[l], params.eps);
+        const MetricSummary& got = withMoments[l].total;
+        const auto close = [](double actual, double wanted) {
+            return std::abs(actual - wanted) <= 1e-9 * std::abs(wanted) + 1e-13;
+        };
+        QVERIFY2(close(got.kl, expected.kl) && close(got.kl, exact[l].total.kl),
+                 qPrintable(QStringLiteral("lambda %1: KL %2, reference %3, exact pass %4")
+                                .arg(lambdas[l])
+                                .arg(got.kl, 0, 'g', 17)
+                                .arg(expected.kl, 0, 'g', 17)
+                                .arg(exact[l].total.kl, 0, 'g', 17)));
+        QVERIFY(close(got.entropySteered, expected.entropySteered));
+        QVERIFY(close(got.saliencyExpectationSteered, expected.expectationSteered));
+    }
 }
 
 QTEST_GUILESS_MAIN(TestCore)

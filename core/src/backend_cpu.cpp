@@ -7,7 +7,8 @@
 //   moments  the lambda-free moments M = E T and N = (E x) T (rows x kTerms) and the row sums are
 //            computed by one pass over the values per workload, saliency and eps and kept; a
 //            lambda is then S1 = M f, S2 = N f, S3 = M g for a block of rows: small matrix
-//            products that never read the values.
+//            products that never read the values, except for a row that fails the series'
+//            accuracy check (chebyshev::rowWithinTolerance), which is computed from its values.
 //   exact    a pass over the values: a block of rows' E and E x times the K x L matrices of w and
 //            w s~ for L lambdas give S1, S2 and S3 as small matrix products.
 // Rows go in pieces of at most kPieceRows rows of one head, the unit of parallel work: each
@@ -28,6 +29,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <sys/mman.h>
 
 namespace attnsteer {
@@ -235,11 +237,13 @@ class CpuBackend final : public Backend {
                                            std::span<const double> saliency,
                                            const Eigen::ArrayXd& shifted, double eps,
                                            const Pieces& pieces, const RunControl& control);
-    /// The moments path for PLAN's moments lambdas into OUT; false where some S1 underflowed
-    /// (those lambdas then need the exact pass).
-    bool momentsPass(const Moments& cached, const chebyshev::LambdaPlan& plan,
-                     std::span<const double> lambdas, const RowGate& gate, const Pieces& pieces,
-                     const RunControl& control, PieceSums& out);
+    /// The moments path for PLAN's moments lambdas into OUT. A row whose sums from the moments
+    /// miss chebyshev::kRowTolerance (or whose S1 underflowed) is computed from its values.
+    void momentsPass(const Workload& workload, const Moments& cached,
+                     const Eigen::ArrayXd& saliency, const Eigen::ArrayXd& shifted, double eps,
+                     const chebyshev::LambdaPlan& plan, std::span<const double> lambdas,
+                     const RowGate& gate, const Pieces& pieces, const RunControl& control,
+                     PieceSums& out);
     /// The exact pass for the lambdas at COLUMNS of LAMBDAS into OUT.
     void exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
                    const Eigen::ArrayXd& shifted, std::span<const double> lambdas,
@@ -350,23 +354,28 @@ void copyOriginalSums(std::size_t piece, std::span<const std::size_t> columns, P
     }
 }
 
-bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan& plan,
+void CpuBackend::momentsPass(const Workload& workload, const Moments& cached,
+                             const Eigen::ArrayXd& saliency, const Eigen::ArrayXd& shifted,
+                             double eps, const chebyshev::LambdaPlan& plan,
                              std::span<const double> lambdas, const RowGate& gate,
                              const Pieces& pieces, const RunControl& control, PieceSums& out) {
     const std::size_t count = plan.moments.size();
     const Eigen::Map<const Eigen::MatrixXd> fAll(plan.f.data(), kTerms, Eigen::Index(count));
     const Eigen::Map<const Eigen::MatrixXd> gAll(plan.g.data(), kTerms, Eigen::Index(count));
     const auto f = fAll.topRows(plan.terms), g = gAll.topRows(plan.terms);
-    std::atomic<bool> underflow{false};
     struct State {
         Products products;
         std::vector<unsigned char> flags;
+        /// The values of the last row that failed the check, for its other lambdas.
+        std::optional<BlockBuffers> failed;
+        std::size_t failedRow = std::size_t(-1);
     };
-    // No progress from this pass: it does not read the values and takes milliseconds.
+    // No progress from this pass: it reads the values of failing rows only and takes
+    // milliseconds where few fail.
     forEachPiece(
         pieces, threads_, RunControl{nullptr, control.cancel},
         [&] {
-            return State{Products(kPieceRows, count), std::vector<unsigned char>(kPieceRows)};
+            return State{Products(kPieceRows, count), std::vector<unsigned char>(kPieceRows), {}};
         },
         [&](std::size_t piece, State& state) {
             Products& products = state.products;
@@ -386,24 +395,42 @@ bool CpuBackend::momentsPass(const Moments& cached, const chebyshev::LambdaPlan&
             products.s2.topRows(rows).noalias() =
                 cached.n.block(Eigen::Index(first), 0, rows, plan.terms) * f;
             products.takeLogs(rows);
+            // A row the series does not serve, straight from its values (prepared once for all
+            // the lambdas it fails in a row).
+            const auto fromValues = [&](Eigen::Index i, double lambda) {
+                const std::size_t row = first + std::size_t(i);
+                if (!state.failed)
+                    state.failed.emplace(1, shifted.size());
+                if (state.failedRow != row) {
+                    prepareBlock(workload, eps, shifted, row, 1, *state.failed);
+                    state.failedRow = row;
+                }
+                BlockBuffers& values = *state.failed;
+                return steering::steeredRowMetrics(
+                    values.a.col(0).data(), values.logA.col(0).data(), saliency.data(),
+                    gate.maxSaliency, std::size_t(shifted.size()), lambda, eps, values.x.data());
+            };
             // A lambda at a time down its column: the sums stay in registers.
             for (std::size_t c = 0; c < count; ++c) {
                 const std::size_t l = plan.moments[c];
+                const double errorPerMass = plan.errorPerMass[c];
                 LambdaSums total;
                 for (Eigen::Index i = 0; i < rows; ++i) {
                     const steering::RowSums& row = sums[std::size_t(i)];
                     steering::SteeredMetrics one;
                     if (!state.flags[std::size_t(i)])
                         one = steering::unsteeredMetrics(row, gate.maxSaliency);
-                    else if (!products.metrics(row, lambdas[l], i, Eigen::Index(c), one))
-                        underflow = true;
+                    else if (!chebyshev::rowWithinTolerance(errorPerMass,
+                                                            cached.m(Eigen::Index(first) + i, 0),
+                                                            products.s1(i, Eigen::Index(c))) ||
+                             !products.metrics(row, lambdas[l], i, Eigen::Index(c), one))
+                        one = fromValues(i, lambdas[l]);
                     total.add(one, gate.maxSaliency);
                 }
                 out.steeredOf(piece)[l] = total.entropy, out.klOf(piece)[l] = total.kl;
                 out.expectationOf(piece)[l] = total.expectation;
             }
         });
-    return !underflow;
 }
 
 void CpuBackend::exactPass(const Workload& workload, const Eigen::ArrayXd& saliency,
@@ -522,17 +549,18 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
         std::lock_guard lock(cacheMutex_);
         cache_.reset();
     }
+    // Each row of the moments path is checked and, where the series does not serve it, computed
+    // from its values: the moments reach lambdas whose weights span many orders of magnitude.
     const chebyshev::LambdaPlan plan = chebyshev::planLambdas(
-        lambdas, chebyshev::Range(shifted.minCoeff()), useMoments_ && momentsFit && momentsPayOff);
-    std::vector<std::size_t> exact = plan.exact;
+        lambdas, chebyshev::Range(shifted.minCoeff()), useMoments_ && momentsFit && momentsPayOff,
+        chebyshev::EachRowChecked{std::size_t(workload.keys())});
     if (!plan.moments.empty()) {
         const auto held = moments(workload, saliency, shifted, params.eps, pieces, control);
-        if (!momentsPass(*held, plan, lambdas, gate, pieces, control, sums))
-            // Cannot happen within the series' range; stay exact regardless.
-            exact.insert(exact.end(), plan.moments.begin(), plan.moments.end());
+        momentsPass(workload, *held, saliencyArray, shifted, params.eps, plan, lambdas, gate,
+                    pieces, control, sums);
     }
-    if (!exact.empty())
-        exactPass(workload, saliencyArray, shifted, lambdas, exact, gate, params.eps, pieces,
+    if (!plan.exact.empty())
+        exactPass(workload, saliencyArray, shifted, lambdas, plan.exact, gate, params.eps, pieces,
                   control, sums);
 
     const double elapsedMs =

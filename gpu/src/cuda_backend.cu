@@ -454,7 +454,8 @@ CudaBackend::Impl::run(const Workload& workload, std::span<const double> salienc
 
     // The moments path's lambdas (their moments computed once per workload, saliency and eps),
     // then the exact pass's. ORDER: the caller's index of each, as the inputs and results hold
-    // them.
+    // them. The worst-row plan: the kernels do not check rows one by one (the CPU does, and takes
+    // the moments path to larger lambdas).
     const chebyshev::LambdaPlan plan =
         chebyshev::planLambdas(lambdaList, range, options.useMoments);
     std::vector<std::size_t> order = plan.moments;
