@@ -112,6 +112,7 @@ class TestPlots : public QObject {
     void poolingKeepsPeaks();
     void matrixShownSmallerKeepsANarrowColumn();
     void matrixLogScale();
+    void matrixLambdaStepRedrawsTheCellsAlone();
     void colourRangeHasAFloor();
     void constantSaliencyLooksConstant();
     void overlayOpacityIsUniform();
@@ -829,6 +830,44 @@ void TestPlots::matrixLogScale() {
     QCOMPARE(view.colorLower(), -0.2);
     QCOMPARE(view.colorUpper(), 0.2);
     QVERIFY(!view.colorLabel().contains(QStringLiteral("log")));
+}
+
+void TestPlots::matrixLambdaStepRedrawsTheCellsAlone() {
+    // A new lambda of the same matrix (a dragged slider): where the colour scale can stay, only
+    // the cells' layer (and the title) is drawn, with the new values; a range that no longer
+    // fits takes a whole replot, with a tenth of room at each end (not below 0) for the steps
+    // that follow.
+    MatrixPlot view;
+    view.resize(300, 260);
+    view.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    view.setMatrix(matrixWithColumn(64, 64, 0.01, 7, 0.5), 64, 64, false, 0, 1.0);
+    view.replotNow();
+    QTest::qWait(20); // the replot that setMatrix queued
+    QCOMPARE(view.colorLower(), 0.01);
+    QCOMPARE(view.colorUpper(), 0.5);
+    QSignalSpy layer(&view, &PlotView::layerRedrawn);
+    QSignalSpy whole(view.customPlot(), &QCustomPlot::afterReplot);
+    // 0.45 fits [0.01, 0.5] and fills 90 % of it: the cells alone.
+    view.setMatrix(matrixWithColumn(64, 64, 0.01, 7, 0.45), 64, 64, false, 0, 1.1);
+    QCOMPARE(layer.count(), 1);
+    QCoreApplication::processEvents();
+    QCOMPARE(whole.count(), 0);
+    QCOMPARE(view.shownValue(3, 7), 0.45);
+    QCOMPARE(view.colorUpper(), 0.5);
+    QCOMPARE(view.title(), QStringLiteral("Head 0: A′ at λ = 1.100"));
+    // 0.9 does not fit: a whole replot, the scale from 0.01 - 0.089 -> 0 to 0.9 + 0.089.
+    view.setMatrix(matrixWithColumn(64, 64, 0.01, 7, 0.9), 64, 64, false, 0, 1.2);
+    QCOMPARE(layer.count(), 1);
+    QTRY_COMPARE(whole.count(), 1);
+    QCOMPARE(view.shownValue(3, 7), 0.9);
+    QCOMPARE(view.colorLower(), 0.0);
+    QCOMPARE(view.colorUpper(), 0.9 + 0.1 * (0.9 - 0.01));
+    // Anything but lambda (here the head) is drawn whole, on the exact range.
+    view.setMatrix(matrixWithColumn(64, 64, 0.01, 7, 0.85), 64, 64, false, 1, 1.2);
+    QTRY_COMPARE(whole.count(), 2);
+    QCOMPARE(layer.count(), 1);
+    QCOMPARE(view.colorUpper(), 0.85);
 }
 
 void TestPlots::colourRangeHasAFloor() {

@@ -80,6 +80,10 @@ class MatrixPlot : public PlotView {
     /// (before a replot).
     void updateShownCells();
     bool logScaleShown() const;
+    /// After a lambda step: the cells pooled and coloured again, and, where the colour scale can
+    /// stay (the new range fits it), only their layer and the title drawn. False when the whole
+    /// plot must be drawn.
+    bool redrawCellsOnly();
     /// setMatrix with WHO naming the head in the title ("Head 3", "Layer 1, head 3").
     void showMatrix(std::shared_ptr<const std::vector<double>> values, int queries, int keys,
                     bool difference, int head, double lambda, const QString& who);
@@ -91,6 +95,9 @@ class MatrixPlot : public PlotView {
     double lambda_ = 0;
     bool difference_ = false;
     bool logScale_ = false, scaleIsLog_ = false;
+    /// While set (redrawCellsOnly), updateColorScale keeps the colour range when the new one
+    /// fits it and fills most of it.
+    bool holdColorRange_ = false;
     bool headSteered_ = true;
     double low_ = 0, high_ = 0, lowestPositive_ = 0; ///< of the finite values drawn
     unsigned long long version_ = 0;                 ///< grows with every new matrix

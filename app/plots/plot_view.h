@@ -115,6 +115,8 @@ class PlotView : public QWidget {
     void scheduleReplot();
     /// Sets the title shown above the axis rect.
     void setTitle(const QString& title);
+    /// The title's element, for a view that draws it on a layer of its own.
+    QCPTextElement* titleElement() const { return title_; }
     /// A font for tick labels and one for axis labels, the same in every view (the screen's).
     static QFont tickFont();
     static QFont labelFont();

@@ -55,8 +55,8 @@ struct Tracker {
     std::uint64_t rowsAt = 0, evaluationAt = 0;
     std::uint64_t matrixReplotAt = 0, tradeoffReplotAt = 0;
     double rowsMs = 0, evaluationMs = 0;
-    /// The lambda of the rows the per-token view drew last.
-    double perTokenLambda = std::nan("");
+    /// The lambda of the rows the per-token view and the matrix drew last.
+    double perTokenLambda = std::nan(""), matrixLambda = std::nan("");
     QElapsedTimer wall; ///< since the tracker was made
     /// Wall times (ms) of the last rows result, per-token drawing, matrix replot, tradeoff
     /// drawing.
@@ -92,10 +92,16 @@ void track(MainWindow& window, Tracker& t) {
     };
     QObject::connect(window.perTokenPlot()->customPlot(), &QCustomPlot::afterReplot, perTokenDrawn);
     QObject::connect(window.perTokenPlot(), &PlotView::layerRedrawn, perTokenDrawn);
-    QObject::connect(window.matrixPlot()->customPlot(), &QCustomPlot::afterReplot, [&t] {
+    // The matrix too: a replot, or its cells' layer alone (at once, while the window handles
+    // the rows).
+    const auto matrixDrawn = [&window, &t] {
+        const RowsResult* rows = window.engine()->lastRows();
+        t.matrixLambda = rows ? rows->request.params.lambda : std::nan("");
         t.matrixReplotAt = ++t.clock;
         t.matrixWall = t.now();
-    });
+    };
+    QObject::connect(window.matrixPlot()->customPlot(), &QCustomPlot::afterReplot, matrixDrawn);
+    QObject::connect(window.matrixPlot(), &PlotView::layerRedrawn, matrixDrawn);
     QObject::connect(window.tradeoffPlot()->customPlot(), &QCustomPlot::afterReplot, [&t] {
         t.tradeoffReplotAt = ++t.clock;
         t.tradeoffWall = t.now();
@@ -131,8 +137,8 @@ bool viewsShow(const MainWindow& window, const Tracker& t, double lambda, std::u
     const auto data = engine->dataSet();
     const RowsResult* rows = engine->lastRows();
     return data && rows && rows->epoch == data->epoch && rows->request.params.lambda == lambda &&
-           t.rowsAt > since && t.perTokenLambda == lambda && t.matrixReplotAt > t.rowsAt &&
-           t.tradeoffReplotAt > since;
+           t.rowsAt > since && t.perTokenLambda == lambda && t.matrixReplotAt > since &&
+           t.matrixLambda == lambda && t.tradeoffReplotAt > since;
 }
 
 /// Whether the window shows LAMBDA everywhere: the views, and the metrics of LAMBDA in the
