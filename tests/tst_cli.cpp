@@ -321,6 +321,7 @@ class TestCli : public QObject {
     void plotWritesFourPictures();
     void plotWithSaliencyImage();
     void plotCreatesOneFolderLevel();
+    void plotPerTokenModes();
 
     void backendCudaWithoutDevice_data();
     void backendCudaWithoutDevice();
@@ -820,6 +821,26 @@ void TestCli::plotCreatesOneFolderLevel() {
     QCOMPARE(run.exitCode, 0);
     QVERIFY(QFileInfo(out).isDir());
     QCOMPARE(QDir(out).entryList(QDir::Files).size(), 4);
+}
+
+void TestCli::plotPerTokenModes() {
+    // --per-token ratio draws the window's opening view (A'/A in the order of s), values (the
+    // default) A, A' and s: the SVGs say which by their legends.
+    for (const QString mode : {"values", "ratio"}) {
+        const QString out = path("per-token-" + mode);
+        const CliRun run =
+            runCli(QStringList{"plot", "--out", out, "--format", "svg", "--per-token", mode,
+                               "--lambdas", "0,1", "--seeds", "0"} +
+                   kSmall);
+        QCOMPARE(run.err, QByteArray());
+        QCOMPARE(run.exitCode, 0);
+        QFile svg(QDir(out).filePath("per_token.svg"));
+        QVERIFY(svg.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(svg.readAll());
+        // (The SVG writes a label in pieces where the font changes: "λ = 0.250)" apart.)
+        QCOMPARE(text.contains(QStringLiteral("A′ / A at ")), mode == "ratio");
+        QCOMPARE(text.contains(QStringLiteral("A′ (steered, ")), mode == "values");
+    }
 }
 
 void TestCli::backendCudaWithoutDevice_data() {
@@ -1626,6 +1647,9 @@ void TestCli::badInput_data() {
                                  << "--backend: 'gpu' is not one of cpu, cuda, auto";
     QTest::newRow("bad backend on plot") << QStringList{"plot", "--out", path("x"), "--backend", ""}
                                          << "--backend: '' is not one of cpu, cuda, auto";
+    QTest::newRow("bad per-token mode")
+        << QStringList{"plot", "--out", path("x"), "--per-token", "log"}
+        << "--per-token: 'log' is not values or ratio";
     QTest::newRow("plot width too small") << QStringList{"plot", "--out", path("x"), "--width", "8"}
                                           << "--width: must be at least 16";
     QTest::newRow("plot height too large")

@@ -486,6 +486,8 @@ void runPlot(const CliOptions& options, Messages& messages) {
     request.sweepLambdas = options.lambdas;
     request.sweepSeeds = options.seeds;
     request.sortBySaliency = options.sortBySaliency;
+    request.perTokenMode =
+        options.perTokenRatio ? PerTokenMode::RatioBySaliency : PerTokenMode::Values;
     request.difference = options.difference;
     std::vector<std::string> plotWarnings;
     const PlotData data = buildPlotData(options.scenario, prepared, *backend,

@@ -173,6 +173,10 @@ const OptionSpec kOptions[] = {
     {"head", "N", "Head of the per-token row and of the matrix (default 0).", kPlot},
     {"query", "N", "Query of the per-token row (default 0).", kPlot},
     {"sort-by-saliency", nullptr, "Per-token plot: order the tokens by saliency.", kPlot},
+    {"per-token", "MODE",
+     "Per-token plot: values (A, A' and s over the keys) or ratio (A'/A against the keys in the "
+     "order of s, the window's opening view) (default values).",
+     kPlot},
     {"difference", nullptr, "Matrix: show A' - A instead of A'.", kPlot},
     // The fused attention forward (attention-bench).
     {"heads", "H", "Attention heads (default 28, a Qwen2-VL-7B layer).", kAttention},
@@ -575,6 +579,12 @@ void readOptions(const ValueReader& in, CliOptions& out) {
     in.wholeNumber("head", out.head, 0);
     in.wholeNumber("query", out.query, 0);
     out.sortBySaliency = in.isSet("sort-by-saliency");
+    if (in.isSet("per-token")) {
+        const std::string mode = in.text("per-token");
+        if (mode != "values" && mode != "ratio")
+            throw settingError("per-token", "'" + mode + "' is not values or ratio");
+        out.perTokenRatio = mode == "ratio";
+    }
     out.difference = in.isSet("difference");
 
     readBackend(in, out);

@@ -53,6 +53,7 @@ struct CliOptions {
     int head = 0;                      ///< --head: the per-token row and the matrix
     int query = 0;                     ///< --query: the per-token row
     bool sortBySaliency = false;       ///< --sort-by-saliency
+    bool perTokenRatio = false;        ///< --per-token ratio: A'/A in the order of s
     bool difference = false;           ///< --difference: the matrix shows A' - A
     std::vector<std::string> warnings; ///< options given but not used
     AttentionBenchOptions attention;   ///< attention-bench

@@ -184,6 +184,7 @@ PlotData buildPlotData(const Scenario& scenario, const PreparedScenario& prepare
 
     PlotData data = assemblePlotData(std::move(sources));
     data.sortBySaliency = request.sortBySaliency;
+    data.perTokenMode = request.perTokenMode;
     return data;
 }
 

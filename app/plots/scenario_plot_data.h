@@ -29,7 +29,8 @@ struct PlotRequest {
     /// first is used then (the spread is 0 anyway).
     std::vector<std::uint64_t> sweepSeeds = {0, 1, 2};
     bool sortBySaliency = false;
-    bool difference = false; ///< the matrix holds A' - A instead of A'
+    PerTokenMode perTokenMode = PerTokenMode::Values; ///< the per-token view's
+    bool difference = false;                          ///< the matrix holds A' - A instead of A'
     std::size_t maxMatrixCells = kMaxMatrixCells;
     RunControl control; ///< progress and cancellation of the sweep
 };
