@@ -16,13 +16,11 @@ namespace {
 /// Dark blue through green to yellow (viridis' stops): ordered, readable in grey, and apart from
 /// the A, A' and s colours of the other views.
 QCPColorGradient headsGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0x44, 0x01, 0x54));
-    gradient.setColorStopAt(0.25, QColor(0x3b, 0x52, 0x8b));
-    gradient.setColorStopAt(0.5, QColor(0x21, 0x91, 0x8c));
-    gradient.setColorStopAt(0.75, QColor(0x5e, 0xc9, 0x62));
-    gradient.setColorStopAt(1.0, QColor(0xfd, 0xe7, 0x25));
+    QCPColorGradient gradient = colorGradient({{0.0, QColor(0x44, 0x01, 0x54)},
+                                               {0.25, QColor(0x3b, 0x52, 0x8b)},
+                                               {0.5, QColor(0x21, 0x91, 0x8c)},
+                                               {0.75, QColor(0x5e, 0xc9, 0x62)},
+                                               {1.0, QColor(0xfd, 0xe7, 0x25)}});
     gradient.setNanHandling(QCPColorGradient::nhNanColor);
     gradient.setNanColor(QColor(0xdd, 0xdd, 0xdd));
     return gradient;
@@ -44,11 +42,7 @@ QString valueText(double value) {
 
 HeadsPlot::HeadsPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
-    styleAxis(plot->xAxis, tr("head"));
-    styleAxis(plot->yAxis, tr("layer"));
-    plot->xAxis->grid()->setVisible(false);
-    plot->yAxis->grid()->setVisible(false);
-    plot->yAxis->setRangeReversed(true); // layer 0 at the top, as a model is drawn
+    styleHeatMapAxes(tr("head"), tr("layer")); // layer 0 at the top, as a model is drawn
     for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
         QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
         ticker->setTickStep(1);

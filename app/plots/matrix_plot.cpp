@@ -20,25 +20,19 @@ const QString kCellsLayer = QStringLiteral("cells");
 
 /// White to the A' colour to dark red: probabilities of the steered attention.
 QCPColorGradient steeredGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0xff, 0xf7, 0xec));
-    gradient.setColorStopAt(0.4, QColor(0xfc, 0xae, 0x6b));
-    gradient.setColorStopAt(0.75, plotcolors::steered());
-    gradient.setColorStopAt(1.0, QColor(0x6b, 0x10, 0x05));
-    return gradient;
+    return colorGradient({{0.0, QColor(0xff, 0xf7, 0xec)},
+                          {0.4, QColor(0xfc, 0xae, 0x6b)},
+                          {0.75, plotcolors::steered()},
+                          {1.0, QColor(0x6b, 0x10, 0x05)}});
 }
 
 /// The A colour (A larger) through white to the A' colour (A' larger).
 QCPColorGradient differenceGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, plotcolors::attention().darker(140));
-    gradient.setColorStopAt(0.3, plotcolors::attention().lighter(150));
-    gradient.setColorStopAt(0.5, QColor(0xfa, 0xfa, 0xfa));
-    gradient.setColorStopAt(0.7, QColor(0xf6, 0x9a, 0x6e));
-    gradient.setColorStopAt(1.0, plotcolors::steered().darker(140));
-    return gradient;
+    return colorGradient({{0.0, plotcolors::attention().darker(140)},
+                          {0.3, plotcolors::attention().lighter(150)},
+                          {0.5, QColor(0xfa, 0xfa, 0xfa)},
+                          {0.7, QColor(0xf6, 0x9a, 0x6e)},
+                          {1.0, plotcolors::steered().darker(140)}});
 }
 
 } // namespace
@@ -47,15 +41,7 @@ MatrixPlot::MatrixPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
     plot->setMinimumWidth(240); // the axes and the colour scale take 140 pixels of it
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    styleAxis(plot->xAxis, tr("key token"));
-    styleAxis(plot->yAxis, tr("query"));
-    plot->xAxis->grid()->setVisible(false);
-    plot->yAxis->grid()->setVisible(false);
-    plot->yAxis->setRangeReversed(true);               // query 0 at the top, as in a matrix
-    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) { // ticks outside, off the picture
-        axis->setTickLength(0, 4);
-        axis->setSubTickLength(0, 2);
-    }
+    styleHeatMapAxes(tr("key token"), tr("query")); // query 0 at the top, as in a matrix
     plot->setToolTip(tr("Click a row to pick that query; wheel zooms, drag pans, double-click "
                         "resets"));
 

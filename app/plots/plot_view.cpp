@@ -18,6 +18,14 @@
 
 namespace attnsteer {
 
+QCPColorGradient colorGradient(std::initializer_list<std::pair<double, QColor>> stops) {
+    QCPColorGradient gradient;
+    gradient.clearColorStops();
+    for (const auto& [position, colour] : stops)
+        gradient.setColorStopAt(position, colour);
+    return gradient;
+}
+
 namespace {
 
 constexpr int kTitleMargin = 6;      ///< layout units left and right of the title
@@ -320,6 +328,18 @@ QFont PlotView::tickFont() {
 
 QFont PlotView::labelFont() {
     return PlotStyle::screen().label;
+}
+
+void PlotView::styleHeatMapAxes(const QString& xLabel, const QString& yLabel) {
+    styleAxis(plot_->xAxis, xLabel);
+    styleAxis(plot_->yAxis, yLabel);
+    plot_->xAxis->grid()->setVisible(false);
+    plot_->yAxis->grid()->setVisible(false);
+    plot_->yAxis->setRangeReversed(true);
+    for (QCPAxis* axis : {plot_->xAxis, plot_->yAxis}) {
+        axis->setTickLength(0, 4);
+        axis->setSubTickLength(0, 2);
+    }
 }
 
 void PlotView::styleAxis(QCPAxis* axis, const QString& label) {

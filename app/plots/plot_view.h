@@ -11,14 +11,22 @@
 #include <QString>
 #include <QWidget>
 
+#include <QColor>
+
 #include <functional>
+#include <initializer_list>
+#include <utility>
 
 class QCustomPlot;
 class QCPAxis;
+class QCPColorGradient;
 class QCPTextElement;
 class QCPPainter;
 
 namespace attnsteer {
+
+/// A colour gradient through STOPS (position 0..1, colour), nothing else: each view's scale.
+QCPColorGradient colorGradient(std::initializer_list<std::pair<double, QColor>> stops);
 
 /// How a view draws: on screen, or as a figure in a file. A figure is laid out in points (one
 /// layout unit = 1/72 inch), so that its fonts and lines have the same size in print whatever
@@ -122,6 +130,9 @@ class PlotView : public QWidget {
     static QFont labelFont();
     /// Styles an axis the same way in every view: label, fonts, pens.
     static void styleAxis(QCPAxis* axis, const QString& label);
+    /// The axes of a heat map (the matrix, the saliency grid, the heads): styled, no grid lines,
+    /// row 0 at the top, ticks outside the picture.
+    void styleHeatMapAxes(const QString& xLabel, const QString& yLabel);
     /// Restores the ranges after the user zoomed or panned (double-click does it too).
     virtual void resetView() {}
     bool eventFilter(QObject* watched, QEvent* event) override;

@@ -17,38 +17,29 @@ namespace {
 
 /// Light to dark green: the saliency colour of every view.
 QCPColorGradient saliencyGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0xf4, 0xfb, 0xf2));
-    gradient.setColorStopAt(0.45, QColor(0x7c, 0xc8, 0x8a));
-    gradient.setColorStopAt(0.75, plotcolors::saliency());
-    gradient.setColorStopAt(1.0, QColor(0x0b, 0x4a, 0x1f));
-    return gradient;
+    return colorGradient({{0.0, QColor(0xf4, 0xfb, 0xf2)},
+                          {0.45, QColor(0x7c, 0xc8, 0x8a)},
+                          {0.75, plotcolors::saliency()},
+                          {1.0, QColor(0x0b, 0x4a, 0x1f)}});
 }
 
 /// White to deep purple: A and A' on one scale (neither A's blue nor A''s orange, so that the
 /// two read as the same scale).
 QCPColorGradient attentionGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0xfc, 0xfb, 0xfd));
-    gradient.setColorStopAt(0.3, QColor(0xbc, 0xbd, 0xdc));
-    gradient.setColorStopAt(0.6, QColor(0x80, 0x7d, 0xba));
-    gradient.setColorStopAt(0.85, QColor(0x54, 0x27, 0x8f));
-    gradient.setColorStopAt(1.0, QColor(0x3f, 0x00, 0x7d));
-    return gradient;
+    return colorGradient({{0.0, QColor(0xfc, 0xfb, 0xfd)},
+                          {0.3, QColor(0xbc, 0xbd, 0xdc)},
+                          {0.6, QColor(0x80, 0x7d, 0xba)},
+                          {0.85, QColor(0x54, 0x27, 0x8f)},
+                          {1.0, QColor(0x3f, 0x00, 0x7d)}});
 }
 
 /// Blue (A' below A) through white (no change) to red (A' above A).
 QCPColorGradient changeGradient() {
-    QCPColorGradient gradient;
-    gradient.clearColorStops();
-    gradient.setColorStopAt(0.0, QColor(0x21, 0x66, 0xac));
-    gradient.setColorStopAt(0.25, QColor(0x92, 0xc5, 0xde));
-    gradient.setColorStopAt(0.5, QColor(0xf7, 0xf7, 0xf7));
-    gradient.setColorStopAt(0.75, QColor(0xf4, 0xa5, 0x82));
-    gradient.setColorStopAt(1.0, QColor(0xb2, 0x18, 0x2b));
-    return gradient;
+    return colorGradient({{0.0, QColor(0x21, 0x66, 0xac)},
+                          {0.25, QColor(0x92, 0xc5, 0xde)},
+                          {0.5, QColor(0xf7, 0xf7, 0xf7)},
+                          {0.75, QColor(0xf4, 0xa5, 0x82)},
+                          {1.0, QColor(0xb2, 0x18, 0x2b)}});
 }
 
 constexpr int kMinCellPixelsForLines = 5; ///< thinner cells get no grid lines
@@ -99,15 +90,7 @@ class GridTicker : public QCPAxisTicker {
 
 SaliencyGridPlot::SaliencyGridPlot(QWidget* parent) : PlotView(parent) {
     QCustomPlot* plot = customPlot();
-    styleAxis(plot->xAxis, tr("token column"));
-    styleAxis(plot->yAxis, tr("token row"));
-    plot->xAxis->grid()->setVisible(false);
-    plot->yAxis->grid()->setVisible(false);
-    plot->yAxis->setRangeReversed(true);               // row 0 at the top, like the image
-    for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) { // ticks outside, off the picture
-        axis->setTickLength(0, 4);
-        axis->setSubTickLength(0, 2);
-    }
+    styleHeatMapAxes(tr("token column"), tr("token row")); // row 0 at the top, like the image
     for (QCPAxis* axis : {plot->xAxis, plot->yAxis}) {
         QSharedPointer<GridTicker> ticker(new GridTicker);
         ticker->setTickCount(6);
