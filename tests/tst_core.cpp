@@ -884,11 +884,12 @@ void TestCore::lambdaPlanChoosesPaths() {
 }
 
 void TestCore::momentsRowCheckKeepsEveryRowsDigits() {
-    // Rows whose attention sits on the keys of lowest saliency: at lambda 30 their S1 is e^-30 of
-    // their mass, below the series' rounding (1e-14 of the mass), so the moments alone would get
-    // KL wrong by ~1e-3 nats. The row check computes them from their values: every metric as the
+    // At lambda 30 a row whose attention sits on the keys just above the saliency's minimum has
+    // S1 ~ e^-29 of its mass, below the series' rounding (1e-14 of the mass), so the moments
+    // alone would get its KL wrong by far: the row check computes it from its values. The keys at
+    // the minimum itself are summed apart with their exact weight. Every metric as the
     // long-double reference's and the exact pass's, to 1e-9, beside rows the series serves.
-    constexpr int keys = 64, queries = 4;
+    constexpr int keys = 64, queries = 5;
     std::vector<double> s(keys);
     for (int k = 0; k < keys; ++k)
         s[std::size_t(k)] = k < keys / 2 ? 0.0 : double(k - keys / 2 + 1) / (keys / 2);
@@ -903,6 +904,8 @@ void TestCore::momentsRowCheckKeepsEveryRowsDigits() {
         row(2)[k] = 1.0f / keys; // uniform: the series serves it
     for (int k = 0; k < keys; ++k)
         row(3)[k] = k % 3 == 0 ? 3.0f / (keys + 2) : 0.0f; // exact zeros, every third key
+    for (int k = keys / 2; k < keys / 2 + 4; ++k)
+        row(4)[k] = 0.25f; // on the four keys just above the minimum: the row check's
     const Workload workload = Workload::fromValues(1, queries, keys, std::move(attention),
                                                    WorkloadSource::FileAttention, "memory");
     const std::vector<double> lambdas = {2, 30, 36, -20};

@@ -194,24 +194,33 @@ class HugePageArray {
 
 /// The lambda-free moments of one workload, saliency and eps (attnsteer/chebyshev.h), and the
 /// lambda-free sums of every row.
+///
+/// The keys at the saliency's minimum u0 (the text tokens of a dump at saliency 0, the zeros of a
+/// binary saliency) are summed apart, in MIN_E = sum E and MIN_EX = sum E x over them, and left out
+/// of M and N: their weight e^{lambda u0} is exact, so a row whose attention sits on them (most
+/// rows of a vision-language model) no longer has the smallest weight times its whole mass carried
+/// by the series, whose rounding is relative to the largest weight. S1 = M f + e^{lambda u0} MIN_E,
+/// S2 = N f + e^{lambda u0} MIN_EX, S3 = M g + u0 e^{lambda u0} MIN_E.
 struct Moments {
     std::uint64_t workloadId = 0;
     double eps = 0;
     std::vector<double> saliency;
     HugePageArray mStorage, nStorage;
     Eigen::Map<Eigen::MatrixXd> m, n; ///< rows x kTerms, over the storage above
+    Eigen::VectorXd minE, minEx;      ///< per row, over the keys at the minimum
     std::vector<steering::RowSums> sums;
 
     explicit Moments(std::size_t rows)
         : mStorage(rows * kTerms), nStorage(rows * kTerms),
           m(mStorage.data(), Eigen::Index(rows), kTerms),
-          n(nStorage.data(), Eigen::Index(rows), kTerms), sums(rows) {}
+          n(nStorage.data(), Eigen::Index(rows), kTerms), minE(Eigen::Index(rows)),
+          minEx(Eigen::Index(rows)), sums(rows) {}
 };
 
 } // namespace
 
 std::size_t momentBytes(std::size_t rows) {
-    return rows * (2 * kTerms * sizeof(double) + sizeof(steering::RowSums));
+    return rows * ((2 * kTerms + 2) * sizeof(double) + sizeof(steering::RowSums));
 }
 
 namespace {
@@ -285,9 +294,14 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
     fresh->eps = eps;
     fresh->saliency.assign(saliency.begin(), saliency.end());
     Eigen::MatrixXd basis(shifted.size(), kTerms); // T_j(t_k), K x kTerms
-    chebyshev::Range(shifted.minCoeff())
-        .basis(std::span(shifted.data(), std::size_t(shifted.size())), basis.data(), 1,
-               std::size_t(shifted.size()));
+    const double lowest = shifted.minCoeff();
+    chebyshev::Range(lowest).basis(std::span(shifted.data(), std::size_t(shifted.size())),
+                                   basis.data(), 1, std::size_t(shifted.size()));
+    // The keys at the minimum: out of the series, into MIN_E and MIN_EX (Moments).
+    const Eigen::VectorXd atMinimum = (shifted == lowest).cast<double>().matrix();
+    for (Eigen::Index k = 0; k < shifted.size(); ++k)
+        if (atMinimum[k] != 0)
+            basis.row(k).setZero();
     forEachPiece(
         pieces, threads_, control, [&] { return BlockBuffers(blockRows, shifted.size()); },
         [&](std::size_t piece, BlockBuffers& buffers) {
@@ -299,6 +313,10 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
                     buffers.e.topRows(count) * basis;
                 fresh->n.middleRows(Eigen::Index(first), count).noalias() =
                     buffers.ex.topRows(count) * basis;
+                fresh->minE.segment(Eigen::Index(first), count).noalias() =
+                    buffers.e.topRows(count) * atMinimum;
+                fresh->minEx.segment(Eigen::Index(first), count).noalias() =
+                    buffers.ex.topRows(count) * atMinimum;
                 std::copy_n(buffers.sums.begin(), count, fresh->sums.begin() + first);
             }
         });
@@ -363,6 +381,7 @@ void CpuBackend::momentsPass(const Workload& workload, const Moments& cached,
     const Eigen::Map<const Eigen::MatrixXd> fAll(plan.f.data(), kTerms, Eigen::Index(count));
     const Eigen::Map<const Eigen::MatrixXd> gAll(plan.g.data(), kTerms, Eigen::Index(count));
     const auto f = fAll.topRows(plan.terms), g = gAll.topRows(plan.terms);
+    const double lowest = shifted.minCoeff(); // u0, the keys summed apart (Moments)
     struct State {
         Products products;
         std::vector<unsigned char> flags;
@@ -394,6 +413,16 @@ void CpuBackend::momentsPass(const Workload& workload, const Moments& cached,
             products.s3.topRows(rows).noalias() = m * g;
             products.s2.topRows(rows).noalias() =
                 cached.n.block(Eigen::Index(first), 0, rows, plan.terms) * f;
+            // The keys at the minimum, with their exact weight.
+            const auto minE = cached.minE.segment(Eigen::Index(first), rows);
+            const auto minEx = cached.minEx.segment(Eigen::Index(first), rows);
+            for (std::size_t c = 0; c < count; ++c) {
+                const double weight = std::exp(lambdas[plan.moments[c]] * lowest);
+                const auto column = Eigen::Index(c);
+                products.s1.col(column).head(rows) += weight * minE;
+                products.s2.col(column).head(rows) += weight * minEx;
+                products.s3.col(column).head(rows) += (lowest * weight) * minE;
+            }
             products.takeLogs(rows);
             // A row the series does not serve, straight from its values (prepared once for all
             // the lambdas it fails in a row).
@@ -420,6 +449,7 @@ void CpuBackend::momentsPass(const Workload& workload, const Moments& cached,
                     steering::SteeredMetrics one;
                     if (!state.flags[std::size_t(i)])
                         one = steering::unsteeredMetrics(row, gate.maxSaliency);
+                    // M_0: the mass the series carries (the keys at the minimum are exact).
                     else if (!chebyshev::rowWithinTolerance(errorPerMass,
                                                             cached.m(Eigen::Index(first) + i, 0),
                                                             products.s1(i, Eigen::Index(c))) ||
