@@ -727,6 +727,25 @@ void TestCore::momentBudgetTakesTheExactPass() {
     QCOMPARE(once.total.kl, expected[1].total.kl);
     QCOMPARE(once.total.entropySteered, expected[1].total.entropySteered);
     QCOMPARE(first.total.kl, moments[1].total.kl);
+
+    // What is held between calls: the moments of the last inputs, unless the call says they
+    // will not be needed again (a sweep's seeds, each a new workload), then nothing.
+    auto held = makeCpuBackend();
+    QCOMPARE(held->cachedBytes(), std::size_t(0));
+    held->evaluate(workload, s, params);
+    QCOMPARE(held->cachedBytes(), momentBytes(72));
+    RunControl dropped;
+    dropped.keepCaches = false;
+    const Metrics again = held->evaluate(workload, s, params, dropped);
+    QCOMPARE(again.total.kl, first.total.kl); // the same moments, used once more, then let go
+    QCOMPARE(held->cachedBytes(), std::size_t(0));
+    held->evaluate(workload, s, params);
+    SweepConfig config;
+    config.spec = smallSpec(4);
+    config.lambdas = {0.1, 0.5, 2};
+    config.seeds = {4, 5};
+    QCOMPARE(int(runSweep(config, *held).size()), 3);
+    QCOMPARE(held->cachedBytes(), std::size_t(0));
 }
 
 void TestCore::steeredHeadsRule() {

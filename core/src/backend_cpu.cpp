@@ -238,10 +238,14 @@ class CpuBackend final : public Backend {
                                   const RunControl& control) override;
     TokenRow row(const Workload& workload, std::span<const double> saliency,
                  const SteeringParams& params, int head, int query) override;
+    std::size_t cachedBytes() const override {
+        std::lock_guard lock(cacheMutex_);
+        return cache_ ? momentBytes(cache_->sums.size()) : 0;
+    }
 
   private:
     /// The moments of WORKLOAD, SALIENCY and EPS: the cached ones, or computed by a pass over the
-    /// values.
+    /// values (and cached when CONTROL keeps caches).
     std::shared_ptr<const Moments> moments(const Workload& workload,
                                            std::span<const double> saliency,
                                            const Eigen::ArrayXd& shifted, double eps,
@@ -272,7 +276,7 @@ class CpuBackend final : public Backend {
     std::size_t blockRows_;
     bool useMoments_;
     std::size_t maxMomentBytes_;
-    std::mutex cacheMutex_;
+    mutable std::mutex cacheMutex_;
     std::shared_ptr<const Moments> cache_;
 };
 
@@ -321,7 +325,8 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
             }
         });
     std::lock_guard lock(cacheMutex_);
-    cache_ = fresh;
+    if (control.keepCaches)
+        cache_ = fresh;
     return fresh;
 }
 
@@ -592,6 +597,10 @@ std::vector<Metrics> CpuBackend::evaluate(const Workload& workload,
     if (!plan.exact.empty())
         exactPass(workload, saliencyArray, shifted, lambdas, plan.exact, gate, params.eps, pieces,
                   control, sums);
+    if (!control.keepCaches) {
+        std::lock_guard lock(cacheMutex_);
+        cache_.reset();
+    }
 
     const double elapsedMs =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)

@@ -140,6 +140,8 @@ std::vector<SweepRow> runSweep(const SweepConfig& config, Backend& backend,
         const double passes = grounding ? 2.0 : 1.0;
         auto seedControl = [&](double pass) {
             RunControl part{nullptr, control.cancel};
+            part.keepCaches = false; // the next seed is a new workload
+
             if (control.onProgress)
                 part.onProgress = [&control, i, pass, passes, seedCount](double fraction) {
                     control.onProgress((double(i) + (pass + fraction) / passes) /

@@ -43,6 +43,10 @@ struct RunControl {
     /// No other evaluation of the same inputs follows (a command-line run): caches that only pay
     /// off later (the CPU backend's moments, for a single lambda) are not built.
     bool oneOff = false;
+    /// Whether what the call builds for later calls of the same inputs (the CPU backend's
+    /// moments) is kept. False: dropped at the end of the call, nothing held afterwards (a sweep's
+    /// seeds, each a new workload: the window kept 25 MB of the last seed's moments for nothing).
+    bool keepCaches = true;
 };
 
 /// One attention row before and after steering, for the per-token view.
@@ -72,6 +76,9 @@ class Backend {
     /// A and A' of row (HEAD, QUERY); A' = A when HEAD is not steered.
     virtual TokenRow row(const Workload& workload, std::span<const double> saliency,
                          const SteeringParams& params, int head, int query) = 0;
+
+    /// Host memory the backend holds between calls (the CPU backend's moments), in bytes.
+    virtual std::size_t cachedBytes() const { return 0; }
 };
 
 /// Whether backend head UNIT of WORKLOAD (Workload::heads()) gets the bias under PARAMS: every
