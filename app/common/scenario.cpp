@@ -205,8 +205,9 @@ SweepConfig sweepConfigFor(const Scenario& scenario, const Workload* fileWorkloa
     config.threads = scenario.threads;
     config.lambdas = std::move(lambdas);
     config.seeds = std::move(seeds);
+    // erase, not resize(1): GCC 12 warned (-Warray-bounds, a false positive) on the latter.
     if (fileWorkload && fixedSaliency && config.seeds.size() > 1)
-        config.seeds.resize(1);
+        config.seeds.erase(config.seeds.begin() + 1, config.seeds.end());
     return config;
 }
 

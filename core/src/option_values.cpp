@@ -150,12 +150,23 @@ std::string steeredHeadsText(const std::vector<int>& heads,
                              const std::vector<LayerHead>& layerHeads) {
     if (heads.empty() && layerHeads.empty())
         return "all";
+    // Appended piece by piece: GCC 12 warned (-Wrestrict, a false positive) on "L" + string.
     std::string text;
-    for (int head : heads)
-        text += (text.empty() ? "" : ",") + std::to_string(head);
-    for (const LayerHead& one : layerHeads)
-        text += (text.empty() ? "L" : ",L") + std::to_string(one.layer) + "H" +
-                std::to_string(one.head);
+    const auto separate = [&text] {
+        if (!text.empty())
+            text += ',';
+    };
+    for (int head : heads) {
+        separate();
+        text += std::to_string(head);
+    }
+    for (const LayerHead& one : layerHeads) {
+        separate();
+        text += 'L';
+        text += std::to_string(one.layer);
+        text += 'H';
+        text += std::to_string(one.head);
+    }
     return text;
 }
 
