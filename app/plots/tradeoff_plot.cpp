@@ -19,52 +19,55 @@ QColor comparisonColor() {
 }
 } // namespace
 
+namespace {
+
+/// What each choice of the y axis plots, and how it is named: one row per TradeoffY, in its
+/// order.
+struct YQuantity {
+    TradeoffY y;
+    double SweepRow::*mean;
+    double SweepRow::*std;
+    const char* axisLabel;
+    const char* readout; ///< the marker's readout of the value, %1
+};
+
+constexpr YQuantity kYQuantities[] = {
+    {TradeoffY::EntropyReduction, &SweepRow::reductionMean, &SweepRow::reductionStd,
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "entropy reduction [%]"),
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "reduction = %1 %")},
+    {TradeoffY::ExpectationGain, &SweepRow::expectationGainMean, &SweepRow::expectationGainStd,
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "saliency-expectation gain Σ A′s − Σ A s"),
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "Σ A′s − Σ A s = %1")},
+    {TradeoffY::TargetMassGain, &SweepRow::targetMassGainMean, &SweepRow::targetMassGainStd,
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "target-mass gain"),
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "target-mass gain = %1")},
+    {TradeoffY::PointingGain, &SweepRow::pointingGainMean, &SweepRow::pointingGainStd,
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "pointing gain (fraction of rows)"),
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "pointing gain = %1")},
+    {TradeoffY::Pointing, &SweepRow::pointingMean, &SweepRow::pointingStd,
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "pointing accuracy of A′ (fraction of rows)"),
+     QT_TRANSLATE_NOOP("attnsteer::TradeoffPlot", "pointing = %1")},
+};
+
+const YQuantity& quantityOf(TradeoffY y) {
+    for (const YQuantity& quantity : kYQuantities)
+        if (quantity.y == y)
+            return quantity;
+    return kYQuantities[0];
+}
+
+} // namespace
+
 double TradeoffPlot::yMean(const SweepRow& row, TradeoffY y) {
-    switch (y) {
-    case TradeoffY::EntropyReduction:
-        break;
-    case TradeoffY::ExpectationGain:
-        return row.expectationGainMean;
-    case TradeoffY::TargetMassGain:
-        return row.targetMassGainMean;
-    case TradeoffY::PointingGain:
-        return row.pointingGainMean;
-    case TradeoffY::Pointing:
-        return row.pointingMean;
-    }
-    return row.reductionMean;
+    return row.*quantityOf(y).mean;
 }
 
 double TradeoffPlot::yStd(const SweepRow& row, TradeoffY y) {
-    switch (y) {
-    case TradeoffY::EntropyReduction:
-        break;
-    case TradeoffY::ExpectationGain:
-        return row.expectationGainStd;
-    case TradeoffY::TargetMassGain:
-        return row.targetMassGainStd;
-    case TradeoffY::PointingGain:
-        return row.pointingGainStd;
-    case TradeoffY::Pointing:
-        return row.pointingStd;
-    }
-    return row.reductionStd;
+    return row.*quantityOf(y).std;
 }
 
 QString TradeoffPlot::yLabel(TradeoffY y) {
-    switch (y) {
-    case TradeoffY::EntropyReduction:
-        break;
-    case TradeoffY::ExpectationGain:
-        return tr("saliency-expectation gain Σ A′s − Σ A s");
-    case TradeoffY::TargetMassGain:
-        return tr("target-mass gain");
-    case TradeoffY::PointingGain:
-        return tr("pointing gain (fraction of rows)");
-    case TradeoffY::Pointing:
-        return tr("pointing accuracy of A′ (fraction of rows)");
-    }
-    return tr("entropy reduction [%]");
+    return tr(quantityOf(y).axisLabel);
 }
 
 TradeoffPlot::TradeoffPlot(QWidget* parent) : PlotView(parent) {
@@ -445,24 +448,7 @@ void TradeoffPlot::updateMarker() {
                    .arg(lambda_, 0, 'f', 3)
                    .arg(lambdaText(rows_.front().lambda), lambdaText(rows_.back().lambda));
     else if (visible) {
-        QString y;
-        switch (y_) {
-        case TradeoffY::EntropyReduction:
-            y = tr("reduction = %1 %").arg(point.y(), 0, 'g', 3);
-            break;
-        case TradeoffY::ExpectationGain:
-            y = tr("Σ A′s − Σ A s = %1").arg(point.y(), 0, 'g', 3);
-            break;
-        case TradeoffY::TargetMassGain:
-            y = tr("target-mass gain = %1").arg(point.y(), 0, 'g', 3);
-            break;
-        case TradeoffY::PointingGain:
-            y = tr("pointing gain = %1").arg(point.y(), 0, 'g', 3);
-            break;
-        case TradeoffY::Pointing:
-            y = tr("pointing = %1").arg(point.y(), 0, 'g', 3);
-            break;
-        }
+        const QString y = tr(quantityOf(y_).readout).arg(point.y(), 0, 'g', 3);
         text = tr("○ λ = %1: KL = %2 nats, %3%4")
                    .arg(lambda_, 0, 'f', 3)
                    .arg(point.x(), 0, 'g', 3)
