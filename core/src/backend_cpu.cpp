@@ -301,11 +301,14 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
     const double lowest = shifted.minCoeff();
     chebyshev::Range(lowest).basis(std::span(shifted.data(), std::size_t(shifted.size())),
                                    basis.data(), 1, std::size_t(shifted.size()));
-    // The keys at the minimum: out of the series, into MIN_E and MIN_EX (Moments).
-    const Eigen::VectorXd atMinimum = (shifted == lowest).cast<double>().matrix();
+    // The keys at the minimum: out of the series, into MIN_E and MIN_EX (Moments). Summed by
+    // index: one key of a random saliency, a dump's text tokens; not another pass over the block.
+    std::vector<Eigen::Index> atMinimum;
     for (Eigen::Index k = 0; k < shifted.size(); ++k)
-        if (atMinimum[k] != 0)
+        if (shifted[k] == lowest) {
+            atMinimum.push_back(k);
             basis.row(k).setZero();
+        }
     forEachPiece(
         pieces, threads_, control, [&] { return BlockBuffers(blockRows, shifted.size()); },
         [&](std::size_t piece, BlockBuffers& buffers) {
@@ -317,10 +320,10 @@ std::shared_ptr<const Moments> CpuBackend::moments(const Workload& workload,
                     buffers.e.topRows(count) * basis;
                 fresh->n.middleRows(Eigen::Index(first), count).noalias() =
                     buffers.ex.topRows(count) * basis;
-                fresh->minE.segment(Eigen::Index(first), count).noalias() =
-                    buffers.e.topRows(count) * atMinimum;
-                fresh->minEx.segment(Eigen::Index(first), count).noalias() =
-                    buffers.ex.topRows(count) * atMinimum;
+                fresh->minE.segment(Eigen::Index(first), count) =
+                    buffers.e.topRows(count)(Eigen::all, atMinimum).rowwise().sum();
+                fresh->minEx.segment(Eigen::Index(first), count) =
+                    buffers.ex.topRows(count)(Eigen::all, atMinimum).rowwise().sum();
                 std::copy_n(buffers.sums.begin(), count, fresh->sums.begin() + first);
             }
         });
