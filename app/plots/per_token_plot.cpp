@@ -529,7 +529,7 @@ void PerTokenPlot::showMode() {
         plot->graph(RatioGraph)->removeFromLegend();
     for (int i = 0; i < plot->legend->itemCount(); ++i)
         if (QCPAbstractLegendItem* item = plot->legend->item(i))
-            item->setLayer(kLiveLayer), item->setFont(style().tick);
+            item->setLayer(kLiveLayer), styleLegendItem(item);
     plot->yAxis->setLabel(ratio ? tr("A′ / A") : tr("attention"));
 }
 

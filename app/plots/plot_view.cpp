@@ -117,7 +117,8 @@ PlotView::PlotView(QWidget* parent)
 
     plot_->plotLayout()->insertRow(0);
     title_ = new QCPTextElement(plot_, QString(), style_.title);
-    title_->setMargins(QMargins(kTitleMargin, 4, kTitleMargin, 0));
+    // Not clipped to the box its font's metrics give (see applyStyle).
+    title_->setTextFlags(Qt::AlignCenter | Qt::TextWordWrap | Qt::TextDontClip);
     plot_->plotLayout()->addElement(0, 0, title_);
     plot_->plotLayout()->setRowSpacing(0);
 
@@ -239,6 +240,9 @@ QString PlotView::fitText(const QString& text, const QFont& font, int width) {
 void PlotView::applyStyle(const PlotStyle& style) {
     style_ = style;
     title_->setFont(style.title);
+    // A figure's glyphs reach lower than the metrics its layout takes (its title lost the foot of
+    // its "g" at the edge): room below there; the screen's layout stays as it is.
+    title_->setMargins(QMargins(kTitleMargin, 4, kTitleMargin, style.figure ? 2 : 0));
     for (QCPAxis* axis : allAxes(plot_)) {
         axis->setLabelFont(style.label);
         axis->setTickLabelFont(style.tick);
@@ -261,8 +265,7 @@ void PlotView::applyStyle(const PlotStyle& style) {
             legend->setRowSpacing(0);
             legend->setBorderPen(widened(legend->borderPen(), style.thin));
             for (int i = 0; i < legend->itemCount(); ++i)
-                if (QCPAbstractLegendItem* item = legend->item(i))
-                    item->setFont(style.tick);
+                styleLegendItem(legend->item(i));
         }
     styleChanged(style);
 }
@@ -328,6 +331,13 @@ QFont PlotView::tickFont() {
 
 QFont PlotView::labelFont() {
     return PlotStyle::screen().label;
+}
+
+void PlotView::styleLegendItem(QCPAbstractLegendItem* item) const {
+    if (!item)
+        return;
+    item->setFont(style_.tick);
+    item->setMargins(QMargins(0, 0, 0, style_.figure ? 2 : 0)); // QCP's are 0; see applyStyle
 }
 
 void PlotView::styleHeatMapAxes(const QString& xLabel, const QString& yLabel) {

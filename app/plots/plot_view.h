@@ -18,6 +18,7 @@
 #include <utility>
 
 class QCustomPlot;
+class QCPAbstractLegendItem;
 class QCPAxis;
 class QCPColorGradient;
 class QCPTextElement;
@@ -130,6 +131,9 @@ class PlotView : public QWidget {
     static QFont labelFont();
     /// Styles an axis the same way in every view: label, fonts, pens.
     static void styleAxis(QCPAxis* axis, const QString& label);
+    /// A legend entry in the style's tick font, in a figure with room below for the descenders
+    /// (an entry clipped the "g" of "unchanged" at its edge): every entry, also one added later.
+    void styleLegendItem(QCPAbstractLegendItem* item) const;
     /// The axes of a heat map (the matrix, the saliency grid, the heads): styled, no grid lines,
     /// row 0 at the top, ticks outside the picture.
     void styleHeatMapAxes(const QString& xLabel, const QString& yLabel);

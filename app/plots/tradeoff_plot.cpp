@@ -221,8 +221,8 @@ void TradeoffPlot::showCurves() {
     comparison->setVisible(!comparison_.empty());
     if (comparison_.empty())
         comparison->removeFromLegend();
-    else
-        comparison->addToLegend();
+    else if (comparison->addToLegend())
+        styleLegendItem(plot->legend->itemWithPlottable(comparison));
     plot->yAxis->setLabel(yLabel(y_));
     const QString range = tr("Tradeoff over λ = %1 … %2")
                               .arg(lambdaText(rows_.empty() ? 0 : rows_.front().lambda),
